@@ -1,0 +1,259 @@
+/**
+ * `slowwork submit`, as a function: reads and checks the inputs, skips what a previous run
+ * finished, runs the rest on a broker, writes each result as it lands, reports live, and turns
+ * Ctrl+C into a drain (once) or an abort (twice). Returns the exit code. The CLI layer only
+ * parses flags into SubmitOptions.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { Broker, JobRun } from '../brokers/broker.js';
+import { EmbeddedBroker } from '../brokers/embedded/broker.js';
+import { ExitCode, SlowworkError, UsageError, describeError } from '../core/errors.js';
+import type { JobCounts, JobEvent } from '../core/events.js';
+import type { ItemSpec, JobSpec, Params, ResultRecord } from '../core/types.js';
+import { prepareInputs, type InputFormat, type PreparedInputs } from '../inputs/index.js';
+import { Ledger } from '../results/ledger.js';
+import { ResultsWriter, defaultResultsPath } from '../results/writer.js';
+import { createJsonReporter } from '../ui/json-reporter.js';
+import { createPlainReporter } from '../ui/plain-reporter.js';
+import type { Phase, Reporter } from '../ui/reporter.js';
+import { createTuiReporter } from '../ui/tui-reporter.js';
+import { resolvePipeline } from './pipeline.js';
+import { resumeCommand } from './resume-command.js';
+
+export type UiMode = 'tui' | 'plain' | 'json';
+
+export interface SubmitOptions {
+  readonly files: readonly string[];
+  readonly prompts: readonly string[];
+  readonly format: InputFormat;
+  readonly processors: readonly string[];
+  readonly params: Params;
+  readonly concurrency: number;
+  /** Worker threads; undefined = the number of cores. */
+  readonly threads: number | undefined;
+  readonly batchSize: number;
+  readonly batchWindowMs: number;
+  readonly retries: number;
+  readonly timeoutMs: number;
+  readonly out: string | undefined;
+  readonly resume: boolean;
+  readonly retryFailed: boolean;
+  /** `tui` falls back to plain lines when stdout is not a terminal. */
+  readonly ui: UiMode;
+  /** The submit command's own arguments, to print the resume command. */
+  readonly argv: readonly string[];
+}
+
+export interface SubmitIO {
+  readonly stdin: NodeJS.ReadStream;
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly cwd: string;
+  /** Where to listen for SIGINT/SIGTERM; the real process by default. */
+  readonly signals?: NodeJS.EventEmitter;
+}
+
+export async function runSubmit(opts: SubmitOptions, io: SubmitIO): Promise<number> {
+  const pipeline = await resolvePipeline(opts.processors, opts.params, io.cwd);
+  if (opts.resume && !opts.out) {
+    throw new UsageError('--resume needs --out FILE: the results file of the run to continue (the interrupted run printed it)');
+  }
+  const jobId = randomBytes(4).toString('hex');
+  const outPath = opts.out ?? defaultResultsPath(jobId);
+  if (!opts.resume && existsSync(outPath) && statSync(outPath).isFile() && statSync(outPath).size > 0) {
+    throw new UsageError(`${outPath} already exists: add --resume to continue that run, or choose another --out`);
+  }
+  const inputs = await prepareInputs({ files: [...opts.files], prompts: [...opts.prompts], stdin: io.stdin, format: opts.format });
+  try {
+    const ledger = opts.resume ? await Ledger.load(outPath) : null;
+    const todo = ledger ? await countTodo(inputs, ledger, opts.retryFailed) : inputs.total;
+    const writer = ResultsWriter.open(outPath, { append: opts.resume });
+    const broker = new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency, processorUrls: pipeline.urls });
+    try {
+      return await runJob({ opts, io, jobId, inputs, ledger, todo, writer, broker, outPath, processorNames: pipeline.names });
+    } finally {
+      writer.close();
+      await broker.close();
+    }
+  } finally {
+    await inputs.cleanup();
+  }
+}
+
+interface JobContext {
+  readonly opts: SubmitOptions;
+  readonly io: SubmitIO;
+  readonly jobId: string;
+  readonly inputs: PreparedInputs;
+  readonly ledger: Ledger | null;
+  /** Items this run has to do (all of them, less those a previous run finished). */
+  readonly todo: number;
+  readonly writer: ResultsWriter;
+  readonly broker: Broker;
+  readonly outPath: string;
+  readonly processorNames: readonly string[];
+}
+
+async function runJob(ctx: JobContext): Promise<number> {
+  const { opts, io, writer } = ctx;
+  const started = performance.now();
+  let interrupts = 0;
+  let feedError: unknown = null;
+  let run: JobRun | null = null;
+
+  const onInterrupt = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      setPhase('draining');
+      run?.drain('interrupted');
+    } else if (interrupts === 2) {
+      setPhase('aborting');
+      run?.abort('aborted by a second Ctrl+C');
+    } else {
+      // A third signal: leave now; everything finished is already on disk.
+      writer.close();
+      process.exit(ExitCode.interrupted);
+    }
+  };
+  const reporter = pickReporter(opts.ui, io, onInterrupt);
+  const setPhase = (phase: Phase): void => reporter.setPhase(phase);
+  const signals = io.signals ?? process;
+  const onTerm = (): void => {
+    // SIGTERM asks us to stop soon: skip the polite drain, abort in-flight items, write, exit.
+    while (interrupts < 2) onInterrupt();
+  };
+  signals.on('SIGINT', onInterrupt);
+  signals.on('SIGTERM', onTerm);
+  signals.on('SIGHUP', onTerm);
+
+  const spec: JobSpec = {
+    jobId: ctx.jobId,
+    processors: ctx.processorNames.map((ref) => ({ ref })),
+    params: opts.params,
+    concurrency: opts.concurrency,
+    batchSize: opts.batchSize,
+    batchWindowMs: opts.batchWindowMs,
+    retries: opts.retries,
+    timeoutMs: opts.timeoutMs,
+  };
+  const skipped = ctx.inputs.total - ctx.todo;
+  reporter.start({
+    jobId: ctx.jobId,
+    processors: ctx.processorNames,
+    broker: ctx.broker.describe(),
+    concurrency: opts.concurrency,
+    outPath: ctx.outPath,
+    total: ctx.todo,
+    skipped,
+  });
+
+  try {
+    run = ctx.broker.startJob(spec, (events) => {
+      for (const e of events) {
+        const record = toRecord(e);
+        if (record) writer.write(record);
+      }
+      reporter.onEvents(events);
+    });
+    const feeding = feed(run, ctx, () => interrupts > 0).catch((err: unknown) => {
+      feedError = err;
+      run?.drain(describeError(err));
+    });
+    const counts = await run.finished;
+    await feeding;
+    writer.checkpoint();
+
+    const interrupted = interrupts > 0 && counts.unfinished + (ctx.todo - counts.total) > 0;
+    const final = finalCounts(counts, ctx);
+    const resume = final.unfinished > 0 || (final.failed > 0 && !opts.retryFailed) ? resumeCommand(opts.argv, ctx.outPath) : null;
+    setPhase('finished');
+    await reporter.finish({
+      counts: final,
+      elapsedMs: performance.now() - started,
+      outPath: ctx.outPath,
+      resumeCommand: interrupted || final.unfinished > 0 ? resume : final.failed > 0 ? `${resume} --retry-failed` : null,
+      interrupted,
+    });
+    if (feedError) throw feedError;
+    if (interrupted) return ExitCode.interrupted;
+    return final.failed > 0 ? ExitCode.itemsFailed : ExitCode.ok;
+  } catch (err) {
+    if (!(err instanceof SlowworkError)) run?.abort(describeError(err));
+    throw err;
+  } finally {
+    signals.off('SIGINT', onInterrupt);
+    signals.off('SIGTERM', onTerm);
+    signals.off('SIGHUP', onTerm);
+  }
+}
+
+/** Streams the inputs into the run, skipping what the ledger says is finished. */
+async function feed(run: JobRun, ctx: JobContext, stopped: () => boolean): Promise<void> {
+  try {
+    for await (const chunk of ctx.inputs.items()) {
+      if (stopped()) return;
+      const todo = ctx.ledger ? chunk.filter((item) => !ctx.ledger!.isFinished(item, { retryFailed: ctx.opts.retryFailed })) : chunk;
+      if (todo.length > 0) await run.add(todo);
+    }
+  } finally {
+    run.end();
+  }
+}
+
+/** One streaming pass to learn how many items are left (and to check the ledger matches). */
+async function countTodo(inputs: PreparedInputs, ledger: Ledger, retryFailed: boolean): Promise<number> {
+  let todo = 0;
+  for await (const chunk of inputs.items()) {
+    for (const item of chunk) if (!ledger.isFinished(item, { retryFailed })) todo++;
+  }
+  return todo;
+}
+
+/** Counts over the whole input, the earlier runs' results included. */
+function finalCounts(counts: JobCounts, ctx: JobContext): JobCounts {
+  const previous = ctx.ledger?.counts() ?? { done: 0, failed: 0 };
+  const previouslyFailedKept = ctx.opts.retryFailed ? 0 : previous.failed;
+  const done = previous.done + counts.done;
+  const failed = previouslyFailedKept + counts.failed;
+  return { total: ctx.inputs.total, done, failed, unfinished: Math.max(0, ctx.inputs.total - done - failed) };
+}
+
+function toRecord(e: JobEvent): ResultRecord | null {
+  if (e.type === 'item-done') {
+    return {
+      id: e.id,
+      index: e.index,
+      input: e.input ?? null,
+      output: e.output,
+      status: 'done',
+      error: null,
+      attempts: e.attempt,
+      durations: e.durations,
+      worker: e.worker,
+    };
+  }
+  if (e.type === 'item-failed') {
+    return {
+      id: e.id,
+      index: e.index,
+      input: e.input ?? null,
+      output: null,
+      status: 'failed',
+      error: e.error,
+      attempts: e.attempts,
+      durations: e.durations,
+      worker: e.worker,
+    };
+  }
+  return null;
+}
+
+function pickReporter(ui: UiMode, io: SubmitIO, onInterrupt: () => void): Reporter {
+  if (ui === 'json') return createJsonReporter(io.stdout);
+  if (ui === 'tui' && io.stdout.isTTY) return createTuiReporter({ stdout: io.stdout, stdin: io.stdin, onInterrupt });
+  return createPlainReporter(io.stdout);
+}
+
+

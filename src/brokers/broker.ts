@@ -1,0 +1,35 @@
+/**
+ * The one interface between "what to run" and "where it runs". Everything above a broker
+ * (the submit flow, the UI, the results writer) sees only this: the embedded piscina broker
+ * and the Redis broker are swappable by one constructor.
+ */
+import type { EventListener, JobCounts } from '../core/events.js';
+import type { ItemSpec, JobSpec } from '../core/types.js';
+
+export interface Broker {
+  /** `embedded` or `redis`, for display only. */
+  readonly kind: string;
+  /** How many workers (threads, or processes' slots) serve this broker, for display. */
+  describe(): string;
+  /** Starts a job; items are added to the run as the inputs produce them. */
+  startJob(spec: JobSpec, listener: EventListener): JobRun;
+  /** Releases threads, connections and timers. */
+  close(): Promise<void>;
+}
+
+export interface JobRun {
+  readonly jobId: string;
+  /**
+   * Adds items. Resolves when the run can take more (backpressure: readers await it so a
+   * million-line file never sits in memory).
+   */
+  add(items: readonly ItemSpec[]): Promise<void>;
+  /** No more items will be added. */
+  end(): void;
+  /** Stop starting items; in-flight ones finish (first Ctrl+C). */
+  drain(reason: string): void;
+  /** Abort in-flight items too (second Ctrl+C). Nothing already finished is lost. */
+  abort(reason: string): void;
+  /** Resolves after the final `job-done` or `job-cancelled` event was delivered. */
+  readonly finished: Promise<JobCounts>;
+}

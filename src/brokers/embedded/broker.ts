@@ -1,0 +1,153 @@
+/**
+ * The embedded broker: a piscina pool of worker threads in this process. Each task is one
+ * batch; several batches share a thread (items are mostly waiting on I/O or timers), so the
+ * pool is sized by threads and the run by `concurrency`.
+ */
+import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { BroadcastChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { EventListener } from '../../core/events.js';
+import type { JobSpec } from '../../core/types.js';
+import type { Broker, JobRun } from '../broker.js';
+import { isBatchEnvelope, type ThreadMessage } from '../../runtime/protocol.js';
+import { EmbeddedJobRun } from './job-run.js';
+
+export interface EmbeddedBrokerOptions {
+  /** Worker threads; default: the number of cores. */
+  readonly threads?: number;
+  /** Upper bound of items in flight across all jobs of this broker (sizes the per-thread task cap). */
+  readonly maxConcurrency: number;
+  /** Module URLs of the pipeline, resolved by the caller. */
+  readonly processorUrls: readonly string[];
+}
+
+/**
+ * Under vitest the broker runs from src/*.ts, and Node 20 threads cannot load TypeScript:
+ * run the compiled thread from dist/ then (`make test` builds first).
+ */
+function threadFile(): string {
+  const url = new URL('./thread.js', import.meta.url);
+  if (import.meta.url.endsWith('.ts')) return url.href.replace('/src/', '/dist/');
+  return url.href;
+}
+
+type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
+
+interface BatchLoad {
+  readonly batchId: number;
+  readonly items: number;
+}
+
+export const defaultThreads = (): number => Math.max(1, availableParallelism());
+
+export class EmbeddedBroker implements Broker {
+  readonly kind = 'embedded';
+  readonly threads: number;
+  private readonly pool: Piscina;
+  private readonly processorUrls: readonly string[];
+  private readonly routes = new Map<number, (messages: ThreadMessage[]) => void>();
+  private readonly controlName = `slowwork-control-${process.pid}-${randomBytes(4).toString('hex')}`;
+  private readonly control = new BroadcastChannel(this.controlName);
+  private batchIds = 0;
+  /** Items in flight per thread, and which thread runs each batch: the balancer's view. */
+  private readonly load = new Map<number, number>();
+  private readonly batchLoad = new Map<number, { thread: number; items: number }>();
+
+  constructor(options: EmbeddedBrokerOptions) {
+    this.threads = options.threads ?? defaultThreads();
+    this.processorUrls = options.processorUrls;
+    this.pool = new Piscina({
+      filename: threadFile(),
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      // Our dispatcher decides what runs; piscina must never queue a batch behind another.
+      concurrentTasksPerWorker: Math.max(1, options.maxConcurrency),
+      // Tasks stay open on timers and sockets: no Atomics parking between tasks.
+      atomics: 'disabled',
+      idleTimeout: 60_000,
+      recordTiming: false,
+      closeTimeout: 2000,
+      loadBalancer: this.balanceByItems,
+    });
+    // A thread that dies with no task (an error in a stray timer) must not take the process down.
+    this.pool.on('error', () => undefined);
+    // Every batch's events arrive on its thread's port, tagged with the batch id.
+    this.pool.on('message', (message: unknown) => {
+      if (isBatchEnvelope(message)) this.routes.get(message.sw)?.(message.m);
+    });
+    this.control.unref();
+  }
+
+  /**
+   * piscina's default balancer counts tasks; ours are batches of different sizes, so send each
+   * batch to the thread with the fewest items in flight.
+   */
+  private readonly balanceByItems: LoadBalancer = (task, workers) => {
+    let best = null;
+    let bestLoad = Infinity;
+    for (const w of workers) {
+      if (w.terminating || w.destroyed) continue;
+      const l = this.load.get(w.id) ?? 0;
+      if (l < bestLoad) {
+        best = w;
+        bestLoad = l;
+      }
+    }
+    const batch = (task as unknown as Record<symbol, BatchLoad | null>)[Piscina.queueOptionsSymbol];
+    if (best && batch) {
+      this.load.set(best.id, bestLoad + batch.items);
+      this.batchLoad.set(batch.batchId, { thread: best.id, items: batch.items });
+    }
+    return best;
+  };
+
+  private release(batchId: number, items: number): void {
+    const entry = this.batchLoad.get(batchId);
+    if (!entry) return;
+    const n = Math.min(items, entry.items);
+    entry.items -= n;
+    const left = (this.load.get(entry.thread) ?? n) - n;
+    if (left > 0) this.load.set(entry.thread, left);
+    else this.load.delete(entry.thread);
+    if (entry.items === 0) this.batchLoad.delete(batchId);
+  }
+
+  describe(): string {
+    return `embedded: ${this.threads} thread${this.threads === 1 ? '' : 's'}`;
+  }
+
+  startJob(spec: JobSpec, listener: EventListener): JobRun {
+    return new EmbeddedJobRun(
+      spec,
+      {
+        threads: this.threads,
+        run: (task) =>
+          this.pool.run({
+            ...task,
+            control: this.controlName,
+            [Piscina.queueOptionsSymbol]: { batchId: task.batchId, items: task.items.length } satisfies BatchLoad,
+          }),
+        nextBatchId: () => ++this.batchIds,
+        listen: (batchId, handler) => this.routes.set(batchId, handler),
+        settled: (batchId, items) => this.release(batchId, items),
+        unlisten: (batchId) => {
+          this.routes.delete(batchId);
+          this.release(batchId, Infinity);
+        },
+        control: (message) => this.control.postMessage(message),
+        terminateThread: (threadId) => {
+          const worker = this.pool.threads.find((w) => w.threadId === threadId);
+          void worker?.terminate();
+        },
+        processorUrls: this.processorUrls,
+      },
+      listener,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.control.close();
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,529 @@
+/**
+ * One job on the embedded pool: the dispatcher. It keeps the waiting queue and the delayed
+ * retries, asks the slicer when to cut a batch, sends each batch to the pool as one task with
+ * its own MessagePort, turns the thread's messages into job events, and decides retries per
+ * item. Everything here runs on the main thread.
+ */
+import { performance } from 'node:perf_hooks';
+import type { EventListener, JobCounts, JobEvent } from '../../core/events.js';
+import { describeError } from '../../core/errors.js';
+import { Deque, MinHeap } from '../../core/queues.js';
+import { backoffMs, defaultRetryPolicy, shouldRetry, type RetryPolicy } from '../../core/retry.js';
+import { decideSlice } from '../../core/slicer.js';
+import type { ItemSpec, JobSpec } from '../../core/types.js';
+import type { JobRun } from '../broker.js';
+import type { BatchItem, BatchTask, ControlMessage, ThreadMessage } from '../../runtime/protocol.js';
+
+/** What the run needs from the pool; the broker provides it. */
+export interface PoolPort {
+  /** Runs a batch task; resolves when the thread returned, rejects if the thread died. */
+  run(task: Omit<BatchTask, 'control'>): Promise<unknown>;
+  nextBatchId(): number;
+  /** Threads in the pool: a batch is at most one thread's share of the concurrency. */
+  readonly threads: number;
+  /** `items` of a batch are finished (for balancing). */
+  settled(batchId: number, items: number): void;
+  /** Routes the thread messages of one batch to `handler` until `unlisten`. */
+  listen(batchId: number, handler: (messages: ThreadMessage[]) => void): void;
+  unlisten(batchId: number): void;
+  /** Sends a control message to every thread. */
+  control(message: ControlMessage): void;
+  /** Ends a thread that no longer answers (a processor blocked it). */
+  terminateThread(threadId: number): void;
+  /** Module URLs of the pipeline. */
+  readonly processorUrls: readonly string[];
+}
+
+type ItemState = 'waiting' | 'delayed' | 'running' | 'done' | 'failed' | 'unfinished';
+
+interface ItemRecord {
+  readonly spec: ItemSpec;
+  state: ItemState;
+  /** Executions started (the attempt number of the current or last one). */
+  attempt: number;
+  /** Failures that count against `--retries`. */
+  charged: number;
+  readonly enqueuedAt: number;
+  startedAt: number;
+  firstChunkAt: number;
+  dueAt: number;
+  worker: string | null;
+  batch: Batch | null;
+  lastError: string | null;
+}
+
+interface Batch {
+  readonly id: number;
+  readonly items: Map<number, ItemRecord>;
+  thread: number;
+  fatal: { culprit: { batchId: number; i: number } | null; err: string } | null;
+  killing: boolean;
+  /** The task returned; its last messages may still be on their way (they use another port). */
+  returned: boolean;
+  lateTimer: NodeJS.Timeout | null;
+}
+
+interface Death {
+  readonly batchId: number;
+  readonly i: number;
+  readonly err: string;
+}
+
+/** Extra time a processor gets past `--timeout` to honour its signal before its thread is ended. */
+const STUCK_GRACE_MS = 1000;
+/** After a second Ctrl+C, threads still busy this long (a processor ignoring its signal) are ended. */
+const ABORT_DEADLINE_MS = 3000;
+/** How long a returned task's last messages may take to arrive before its items count as lost. */
+const LATE_MESSAGES_MS = 2000;
+
+export class EmbeddedJobRun implements JobRun {
+  readonly jobId: string;
+  readonly finished: Promise<JobCounts>;
+
+  private readonly records = new Map<number, ItemRecord>();
+  private readonly waiting = new Deque<ItemRecord>();
+  private readonly delayed = new MinHeap<ItemRecord>((r) => r.dueAt);
+  private readonly batches = new Map<number, Batch>();
+  private readonly deaths = new Map<number, Death>();
+  private readonly policy: RetryPolicy;
+  private readonly highWater: number;
+  /** Batches no larger than one thread's share, so the items in flight spread over the threads. */
+  private readonly maxBatch: number;
+
+  private running = 0;
+  private added = 0;
+  private done = 0;
+  private failed = 0;
+  private nextBatchId = 1;
+  private inputOpen = true;
+  private draining = false;
+  private aborting = false;
+  private closed = false;
+
+  private pending: JobEvent[] = [];
+  private flushScheduled = false;
+  private pumpScheduled = false;
+  private windowTimer: NodeJS.Timeout | null = null;
+  private windowAt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryAt = 0;
+  private watchdog: NodeJS.Timeout | null = null;
+  private abortTimer: NodeJS.Timeout | null = null;
+  private roomWaiters: Array<() => void> = [];
+  private resolveFinished!: (counts: JobCounts) => void;
+  private rejectFinished!: (err: unknown) => void;
+
+  constructor(
+    private readonly spec: JobSpec,
+    private readonly pool: PoolPort,
+    private readonly listener: EventListener,
+  ) {
+    this.jobId = spec.jobId;
+    this.policy = defaultRetryPolicy(spec.retries);
+    this.highWater = Math.max(4 * spec.concurrency, 2 * spec.batchSize, 512);
+    this.maxBatch = Math.max(1, Math.min(spec.batchSize, Math.ceil(spec.concurrency / pool.threads)));
+    this.finished = new Promise<JobCounts>((resolve, reject) => {
+      this.resolveFinished = resolve;
+      this.rejectFinished = reject;
+    });
+    if (spec.timeoutMs > 0) {
+      this.watchdog = setInterval(() => this.checkStuck(), Math.min(1000, Math.max(50, spec.timeoutMs / 4)));
+      this.watchdog.unref();
+    }
+  }
+
+  // ---- JobRun ------------------------------------------------------------------------------
+
+  add(items: readonly ItemSpec[]): Promise<void> {
+    if (this.draining || this.closed) return Promise.resolve();
+    if (!this.inputOpen) throw new Error('add() after end()');
+    const now = performance.now();
+    for (const spec of items) {
+      const rec: ItemRecord = {
+        spec,
+        state: 'waiting',
+        attempt: 0,
+        charged: 0,
+        enqueuedAt: now,
+        startedAt: 0,
+        firstChunkAt: 0,
+        dueAt: 0,
+        worker: null,
+        batch: null,
+        lastError: null,
+      };
+      this.records.set(spec.index, rec);
+      this.waiting.push(rec);
+    }
+    this.added += items.length;
+    this.schedulePump();
+    if (this.waiting.length < this.highWater) return Promise.resolve();
+    return new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  end(): void {
+    this.inputOpen = false;
+    this.schedulePump();
+  }
+
+  drain(_reason: string): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.releaseRoomWaiters();
+    this.maybeFinish();
+  }
+
+  abort(reason: string): void {
+    this.drain(reason);
+    if (this.aborting) return;
+    this.aborting = true;
+    if (this.batches.size > 0) this.pool.control({ t: 'abort', batchIds: [...this.batches.keys()], reason });
+    this.abortTimer = setTimeout(() => {
+      for (const batch of this.batches.values()) this.killThread(batch, null);
+    }, ABORT_DEADLINE_MS);
+    this.abortTimer.unref();
+    this.maybeFinish();
+  }
+
+  // ---- dispatch ----------------------------------------------------------------------------
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    this.promoteDueRetries();
+    while (!this.draining) {
+      const oldest = this.waiting.peek();
+      const decision = decideSlice({
+        waiting: this.waiting.length,
+        freeSlots: this.spec.concurrency - this.running,
+        batchSize: this.maxBatch,
+        windowMs: this.spec.batchWindowMs,
+        inputOpen: this.inputOpen,
+        oldestWaitingAt: oldest ? oldest.enqueuedAt : 0,
+        now: performance.now(),
+      });
+      if (decision.kind === 'cut') this.dispatch(decision.size);
+      else {
+        if (decision.kind === 'wait') this.armWindow(decision.until);
+        break;
+      }
+    }
+    if (this.waiting.length < this.highWater / 2) this.releaseRoomWaiters();
+    this.maybeFinish();
+  }
+
+  private dispatch(size: number): void {
+    const batch: Batch = { id: this.pool.nextBatchId(), items: new Map(), thread: -1, fatal: null, killing: false, returned: false, lateTimer: null };
+    const items: BatchItem[] = [];
+    for (let k = 0; k < size; k++) {
+      const rec = this.waiting.shift()!;
+      rec.state = 'running';
+      rec.attempt++;
+      rec.batch = batch;
+      rec.startedAt = 0;
+      rec.firstChunkAt = 0;
+      batch.items.set(rec.spec.index, rec);
+      items.push({ i: rec.spec.index, id: rec.spec.id, a: rec.attempt, input: rec.spec.input });
+    }
+    this.running += size;
+    this.batches.set(batch.id, batch);
+    this.pool.listen(batch.id, (messages) => this.onMessages(batch, messages));
+    const task = {
+      batchId: batch.id,
+      processors: this.pool.processorUrls,
+      params: this.spec.params,
+      timeoutMs: this.spec.timeoutMs,
+      items,
+    };
+    this.pool.run(task).then(
+      () => this.onBatchEnd(batch, null),
+      (err: unknown) => this.onBatchEnd(batch, err),
+    );
+  }
+
+  private armWindow(until: number): void {
+    if (this.windowTimer && this.windowAt <= until) return;
+    if (this.windowTimer) clearTimeout(this.windowTimer);
+    this.windowAt = until;
+    this.windowTimer = setTimeout(() => {
+      this.windowTimer = null;
+      this.schedulePump();
+    }, Math.max(0, until - performance.now()));
+  }
+
+  private promoteDueRetries(): void {
+    const now = performance.now();
+    let top = this.delayed.peek();
+    while (top && top.dueAt <= now) {
+      this.delayed.pop();
+      top.state = 'waiting';
+      this.waiting.unshift(top); // it has waited its turn already
+      top = this.delayed.peek();
+    }
+    if (top && (!this.retryTimer || top.dueAt < this.retryAt)) {
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryAt = top.dueAt;
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.schedulePump();
+      }, Math.max(0, top.dueAt - now));
+    }
+  }
+
+  // ---- thread messages ---------------------------------------------------------------------
+
+  private onMessages(batch: Batch, messages: ThreadMessage[]): void {
+    const now = performance.now();
+    for (const m of messages) this.onMessage(batch, m, now);
+    this.schedulePump();
+  }
+
+  private onMessage(batch: Batch, m: ThreadMessage, now: number): void {
+    if (m.t === 'begin') {
+      batch.thread = m.thread;
+      return;
+    }
+    if (m.t === 'fatal') {
+      batch.fatal = { culprit: m.culprit, err: m.err };
+      return;
+    }
+    const rec = batch.items.get(m.i);
+    if (!rec || rec.attempt !== m.a) return; // a late message from an attempt already settled
+    switch (m.t) {
+      case 'start':
+        if (m.s === 0) {
+          rec.startedAt = now;
+          rec.worker = `thread-${batch.thread}`;
+        }
+        this.emit({ type: 'item-start', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, worker: rec.worker ?? '?', ...(m.s > 0 ? { stage: m.s } : {}) });
+        return;
+      case 'chunk':
+        if (rec.firstChunkAt === 0) rec.firstChunkAt = now;
+        this.emit({ type: 'chunk', index: rec.spec.index, attempt: rec.attempt, text: m.text, n: m.n, ...(m.s > 0 ? { stage: m.s } : {}) });
+        return;
+      case 'done':
+        batch.items.delete(m.i);
+        this.pool.settled(batch.id, 1);
+        this.running--;
+        this.settleDone(rec, m.out, now);
+        break;
+      case 'error':
+        batch.items.delete(m.i);
+        this.pool.settled(batch.id, 1);
+        this.running--;
+        if (m.aborted || this.aborting) this.settleUnfinished(rec);
+        else this.settleFailedAttempt(rec, m.err, true, now);
+        break;
+    }
+    if (batch.returned && batch.items.size === 0) this.retire(batch);
+  }
+
+  /**
+   * The task ended. If it returned, its items' last messages may still be in flight on the
+   * thread's port (task results use another one): give them a moment. If its thread died, every
+   * message it sent has arrived already (Node drains a thread's port before 'exit').
+   */
+  private onBatchEnd(batch: Batch, err: unknown): void {
+    batch.returned = true;
+    if (batch.items.size === 0) return this.retire(batch);
+    if (err === null) {
+      batch.lateTimer = setTimeout(() => this.loseItems(batch, 'the batch ended without reporting this item'), LATE_MESSAGES_MS);
+      return;
+    }
+    this.loseItems(batch, describeError(err));
+  }
+
+  private retire(batch: Batch): void {
+    if (batch.lateTimer) clearTimeout(batch.lateTimer);
+    this.pool.unlisten(batch.id);
+    this.batches.delete(batch.id);
+    this.schedulePump();
+  }
+
+  /** Settles the items a dead thread took with it: the culprit is charged, its batch-mates are not. */
+  private loseItems(batch: Batch, reason: string): void {
+    if (batch.items.size > 0) {
+      const culprit = batch.fatal?.culprit ?? this.deaths.get(batch.thread) ?? null;
+      const why = batch.fatal?.err ?? this.deaths.get(batch.thread)?.err ?? `worker thread died (${reason})`;
+      const now = performance.now();
+      for (const rec of batch.items.values()) {
+        this.running--;
+        if (this.aborting) this.settleUnfinished(rec);
+        else if (culprit === null || (culprit.batchId === batch.id && culprit.i === rec.spec.index)) {
+          this.settleFailedAttempt(rec, why, true, now);
+        } else {
+          this.settleFailedAttempt(rec, `its thread was lost to another item (${why})`, false, now);
+        }
+      }
+      batch.items.clear();
+    }
+    this.retire(batch);
+  }
+
+  // ---- settling items ----------------------------------------------------------------------
+
+  private settleDone(rec: ItemRecord, output: string, now: number): void {
+    rec.state = 'done';
+    rec.batch = null;
+    this.records.delete(rec.spec.index);
+    this.done++;
+    this.emit({
+      type: 'item-done',
+      index: rec.spec.index,
+      id: rec.spec.id,
+      attempt: rec.attempt,
+      output,
+      worker: rec.worker ?? '?',
+      durations: this.durations(rec, now),
+      input: rec.spec.input,
+    });
+  }
+
+  private settleFailedAttempt(rec: ItemRecord, error: string, charged: boolean, now: number): void {
+    rec.batch = null;
+    rec.lastError = error;
+    if (charged) rec.charged++;
+    if (!charged || shouldRetry(this.policy, rec.charged)) {
+      const delayMs = charged ? backoffMs(this.policy, rec.charged) : 0;
+      this.emit({ type: 'item-retry', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, error, delayMs, charged });
+      if (this.draining) {
+        rec.state = 'unfinished';
+        return;
+      }
+      rec.state = 'delayed';
+      rec.dueAt = now + delayMs;
+      this.delayed.push(rec);
+      return;
+    }
+    rec.state = 'failed';
+    this.records.delete(rec.spec.index);
+    this.failed++;
+    this.emit({
+      type: 'item-failed',
+      index: rec.spec.index,
+      id: rec.spec.id,
+      attempts: rec.attempt,
+      error,
+      worker: rec.worker,
+      durations: this.durations(rec, now),
+      input: rec.spec.input,
+    });
+  }
+
+  private settleUnfinished(rec: ItemRecord): void {
+    rec.state = 'unfinished';
+    rec.batch = null;
+  }
+
+  private durations(rec: ItemRecord, now: number) {
+    const started = rec.startedAt || now;
+    return {
+      queuedMs: round(started - rec.enqueuedAt),
+      firstChunkMs: rec.firstChunkAt ? round(rec.firstChunkAt - started) : null,
+      totalMs: round(now - started),
+    };
+  }
+
+  // ---- stuck threads -----------------------------------------------------------------------
+
+  /** An item past its time limit plus grace means its thread is blocked: end the thread. */
+  private checkStuck(): void {
+    const limit = this.spec.timeoutMs + STUCK_GRACE_MS;
+    const now = performance.now();
+    for (const batch of this.batches.values()) {
+      if (batch.killing) continue;
+      for (const rec of batch.items.values()) {
+        if (rec.startedAt && now - rec.startedAt > limit) {
+          this.killThread(batch, {
+            batchId: batch.id,
+            i: rec.spec.index,
+            err: `timed out after ${this.spec.timeoutMs} ms and ignored its abort signal (its thread was restarted)`,
+          });
+          break;
+        }
+      }
+    }
+  }
+
+  private killThread(batch: Batch, death: Death | null): void {
+    if (batch.killing || batch.thread < 0) return;
+    batch.killing = true;
+    if (death) this.deaths.set(batch.thread, death);
+    for (const other of this.batches.values()) if (other.thread === batch.thread) other.killing = true;
+    this.pool.terminateThread(batch.thread);
+  }
+
+  // ---- events and the end ------------------------------------------------------------------
+
+  private emit(event: JobEvent): void {
+    this.pending.push(event);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushEvents());
+  }
+
+  private flushEvents(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const events = this.pending;
+    this.pending = [];
+    try {
+      this.listener(events);
+    } catch (err) {
+      // A consumer that cannot keep up (a results file that cannot be written) stops the job.
+      this.fail(err);
+    }
+  }
+
+  private counts(): JobCounts {
+    return { total: this.added, done: this.done, failed: this.failed, unfinished: this.added - this.done - this.failed };
+  }
+
+  private maybeFinish(): void {
+    if (this.closed || this.running > 0) return;
+    const drained = this.draining;
+    const complete = !this.inputOpen && this.waiting.length === 0 && this.delayed.size === 0;
+    if (!drained && !complete) return;
+    this.closed = true;
+    for (const rec of this.waiting.clear()) rec.state = 'unfinished';
+    for (const rec of this.delayed.drain()) rec.state = 'unfinished';
+    this.stopTimers();
+    this.releaseRoomWaiters();
+    const counts = this.counts();
+    this.emit(drained && counts.unfinished > 0 ? { type: 'job-cancelled', reason: this.aborting ? 'aborted' : 'interrupted', counts } : { type: 'job-done', counts });
+    setImmediate(() => {
+      this.flushEvents();
+      this.resolveFinished(counts);
+    });
+  }
+
+  private fail(err: unknown): void {
+    if (!this.closed) {
+      this.abort(describeError(err));
+      this.closed = true;
+      this.stopTimers();
+    }
+    this.rejectFinished(err);
+  }
+
+  private stopTimers(): void {
+    for (const t of [this.windowTimer, this.retryTimer, this.watchdog, this.abortTimer]) if (t) clearTimeout(t);
+    this.windowTimer = this.retryTimer = this.watchdog = this.abortTimer = null;
+  }
+
+  private releaseRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;

@@ -1,0 +1,80 @@
+/**
+ * The piscina task: runs one batch in this worker thread and streams its events back on the
+ * thread's parentPort, tagged with the batch id. It also makes a dying thread say which item
+ * killed it: `process.exit` and uncaught errors are intercepted, reported for every batch
+ * running here, and then the thread exits as it would have. (Node delivers a thread's messages
+ * before its 'exit' event, so the report always arrives before the pool rejects the tasks.)
+ */
+import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
+import { describeError } from '../../core/errors.js';
+import { Outbox } from '../../runtime/outbox.js';
+import { AbortedByUser, ItemControl, PipelineCache, itemScope, runBatch } from '../../runtime/item-runner.js';
+import type { BatchEnvelope, BatchTask, ControlMessage, ThreadMessage } from '../../runtime/protocol.js';
+
+const pipelines = new PipelineCache();
+const active = new Map<number, { outbox: Outbox; controls: Map<number, ItemControl> }>();
+const channels = new Map<string, BroadcastChannel>();
+const realExit = process.exit.bind(process);
+let dying = false;
+
+const post = (batchId: number, messages: ThreadMessage[]): void => {
+  parentPort!.postMessage({ sw: batchId, m: messages } satisfies BatchEnvelope);
+};
+
+function die(err: string, code: number): never {
+  if (!dying) {
+    dying = true;
+    const scope = itemScope.getStore();
+    const culprit = scope && scope.i >= 0 ? { batchId: scope.batchId, i: scope.i } : null;
+    for (const [batchId, { outbox }] of active) {
+      outbox.flush();
+      post(batchId, [{ t: 'fatal', culprit, err }]);
+    }
+  }
+  return realExit(code);
+}
+
+process.exit = ((code?: number | string | null) => die(`processor called process.exit(${code ?? ''})`, Number(code) || 1)) as typeof process.exit;
+process.on('uncaughtException', (err) => die(`uncaught error: ${describeError(err)}`, 1));
+process.on('unhandledRejection', (err) => die(`unhandled rejection: ${describeError(err)}`, 1));
+
+/** Control messages (abort) reach every thread; each acts on the batches it runs. */
+function listen(name: string): void {
+  if (channels.has(name)) return;
+  const channel = new BroadcastChannel(name);
+  channel.unref();
+  channel.onmessage = (event) => {
+    const m = (event as { data: ControlMessage }).data;
+    if (m.t !== 'abort') return;
+    for (const batchId of m.batchIds) {
+      const controls = active.get(batchId)?.controls;
+      if (!controls) continue;
+      const targets = m.i === undefined ? [...controls.values()] : [controls.get(m.i)];
+      for (const c of targets) c?.abort(new AbortedByUser(m.reason));
+    }
+  };
+  channels.set(name, channel);
+}
+
+export default async function runTask(task: BatchTask): Promise<number> {
+  listen(task.control);
+  const outbox = new Outbox((messages) => post(task.batchId, messages));
+  const controls = new Map<number, ItemControl>();
+  active.set(task.batchId, { outbox, controls });
+  outbox.push({ t: 'begin', thread: threadId });
+  try {
+    let pipeline;
+    try {
+      pipeline = await pipelines.get(task.processors, task.params);
+    } catch (err) {
+      for (const item of task.items) outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(err), aborted: false });
+      return 0;
+    }
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    await runBatch({ batchId: task.batchId, params: task.params, timeoutMs: task.timeoutMs, items: task.items, outbox, log }, pipeline, controls);
+    return task.items.length;
+  } finally {
+    outbox.flush();
+    active.delete(task.batchId);
+  }
+}

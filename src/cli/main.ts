@@ -1,0 +1,43 @@
+/**
+ * The slowwork command line. Parses, delegates, and turns every error into one line on stderr
+ * with the right exit code: never a stack trace.
+ */
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { ExitCode, SlowworkError, describeError } from '../core/errors.js';
+import { submitCommand } from './submit.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+async function main(argv: string[]): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  const program = new Command('slowwork')
+    .description('run slow streaming generation work on worker pools, and watch it live')
+    .version(version, '-V, --version')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const sub = submitCommand((code) => (exitCode = code)).exitOverride();
+  program.addCommand(sub);
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with code 0; parse errors were already printed.
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    if (err instanceof SlowworkError) {
+      process.stderr.write(`slowwork: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`slowwork: unexpected error: ${describeError(err)}\n`);
+    if (process.env.SLOWWORK_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    return 70;
+  }
+}
+
+const code = await main(process.argv);
+// Let stdout drain (a piped reader may be slow), then leave even if a stray handle lingers.
+process.exitCode = code;
+process.stdout.write('', () => process.exit(code));

@@ -1,0 +1,39 @@
+/** Parsers and validators for flag values: one clear line for each mistake. */
+import { z } from 'zod';
+import { UsageError } from '../core/errors.js';
+
+const intFlag = (flag: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${flag} must be a whole number` })
+    .int(`${flag} must be a whole number`)
+    .min(min, `${flag} must be at least ${min}`)
+    .max(max, `${flag} must be at most ${max}`);
+
+/** Parses a numeric flag value or throws a UsageError naming the flag. */
+export function parseIntFlag(flag: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (value.trim() === '') throw new UsageError(`${flag} needs a number`);
+  const result = intFlag(flag, min, max).safeParse(value);
+  if (!result.success) throw new UsageError(`${result.error.issues[0]?.message ?? `${flag} is invalid`} (got "${value}")`);
+  return result.data;
+}
+
+/** `--param k=v`, repeatable, into a record. */
+export function parseParams(pairs: readonly string[]): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--param needs KEY=VALUE (got "${pair}")`);
+    params[pair.slice(0, eq).trim()] = pair.slice(eq + 1);
+  }
+  return params;
+}
+
+/** Commander collector for repeatable flags. */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export const FORMATS = ['auto', 'txt', 'jsonl'] as const;
+export function parseFormat(value: string): (typeof FORMATS)[number] {
+  if ((FORMATS as readonly string[]).includes(value)) return value as (typeof FORMATS)[number];
+  throw new UsageError(`--format must be one of ${FORMATS.join(', ')} (got "${value}")`);
+}

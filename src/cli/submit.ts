@@ -1,0 +1,71 @@
+/** `slowwork submit`: parses flags and hands them to the submit flow. */
+import { Command } from 'commander';
+import { runSubmit, type UiMode } from '../app/submit.js';
+import { defaultThreads } from '../brokers/embedded/broker.js';
+import { UsageError } from '../core/errors.js';
+import { collect, parseFormat, parseIntFlag, parseParams } from './options.js';
+
+interface SubmitFlags {
+  prompt?: string[];
+  processor?: string[];
+  param?: string[];
+  concurrency?: string;
+  threads?: string;
+  batchSize?: string;
+  batchWindow?: string;
+  retries?: string;
+  timeout?: string;
+  out?: string;
+  resume?: boolean;
+  retryFailed?: boolean;
+  format: string;
+  tui: boolean;
+  json?: boolean;
+}
+
+export function submitCommand(setExitCode: (code: number) => void): Command {
+  return new Command('submit')
+    .description('run every prompt of the inputs through a processor pipeline, live, and write the results as JSONL')
+    .argument('[inputs...]', 'prompt files (.txt: one prompt per line; .jsonl: objects), or - for stdin')
+    .option('-p, --prompt <text>', 'a prompt given inline (repeatable)', collect)
+    .option('--processor <name|path>', 'built-in name (demo) or a module path; repeat for a pipeline', collect)
+    .option('--param <key=value>', 'a parameter for the processors (repeatable)', collect)
+    .option('-c, --concurrency <n>', 'items in flight at once, over all threads', '16')
+    .option('--threads <n>', `worker threads (default: the number of cores, ${defaultThreads()})`)
+    .option('--batch-size <n>', 'most items handed to a thread at once', '16')
+    .option('--batch-window <ms>', 'how long a short batch may wait for more input', '5')
+    .option('--retries <n>', 'retries of a failing item (exponential backoff with jitter)', '2')
+    .option('--timeout <ms>', 'time limit per item attempt, 0 for none', '600000')
+    .option('-o, --out <file>', 'results file (JSONL; default ./slowwork-results/<time>-<job>.jsonl)')
+    .option('--resume', 'continue the run recorded in --out: skip the items it finished')
+    .option('--retry-failed', 'with --resume, run again the items recorded as failed')
+    .option('--format <format>', 'input format: auto, txt or jsonl (auto: by extension; stdin by content)', 'auto')
+    .option('--no-tui', 'plain lines instead of the live view, even on a terminal')
+    .option('--json', 'events as NDJSON on stdout, for scripts')
+    .action(async (inputs: string[], flags: SubmitFlags, cmd: Command) => {
+      if (flags.retryFailed && !flags.resume) throw new UsageError('--retry-failed only makes sense with --resume');
+      const ui: UiMode = flags.json ? 'json' : flags.tui ? 'tui' : 'plain';
+      const code = await runSubmit(
+        {
+          files: inputs,
+          prompts: flags.prompt ?? [],
+          format: parseFormat(flags.format),
+          processors: flags.processor ?? [],
+          params: parseParams(flags.param ?? []),
+          concurrency: parseIntFlag('--concurrency', flags.concurrency, 1, 100_000)!,
+          threads: parseIntFlag('--threads', flags.threads, 1, 256),
+          batchSize: parseIntFlag('--batch-size', flags.batchSize, 1, 100_000)!,
+          batchWindowMs: parseIntFlag('--batch-window', flags.batchWindow, 0, 60_000)!,
+          retries: parseIntFlag('--retries', flags.retries, 0, 100)!,
+          timeoutMs: parseIntFlag('--timeout', flags.timeout, 0, 86_400_000)!,
+          out: flags.out,
+          resume: flags.resume ?? false,
+          retryFailed: flags.retryFailed ?? false,
+          ui,
+          argv: cmd.parent ? process.argv.slice(process.argv.indexOf('submit') + 1) : [],
+        },
+        { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() },
+      );
+      setExitCode(code);
+    });
+}

@@ -1,0 +1,57 @@
+/** Typed errors with messages a user can act on, and the exit code each one maps to. */
+
+export const ExitCode = {
+  ok: 0,
+  itemsFailed: 1,
+  usage: 2,
+  interrupted: 130,
+} as const;
+
+export class SlowworkError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number = ExitCode.usage) {
+    super(message);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad flags or flag values. */
+export class UsageError extends SlowworkError {}
+
+/** An input file or stream that cannot be used; `where` is `file:line` when known. */
+export class InputError extends SlowworkError {
+  readonly where: string | undefined;
+  constructor(message: string, where?: string) {
+    super(where ? `${where}: ${message}` : message);
+    this.where = where;
+  }
+}
+
+/** A processor that cannot be found or loaded. */
+export class ProcessorError extends SlowworkError {}
+
+/** The results file cannot be used (unwritable, or it belongs to other inputs). */
+export class ResultsError extends SlowworkError {}
+
+/** An attempt that ran past `--timeout`. */
+export class ItemTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`timed out after ${ms} ms`);
+    this.name = 'ItemTimeoutError';
+  }
+}
+
+/** One line for any thrown value: never a stack trace on a user's screen. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const msg = err.message || err.name;
+    return msg.split('\n', 1)[0] ?? msg;
+  }
+  if (typeof err === 'string') return err.split('\n', 1)[0] ?? err;
+  try {
+    return JSON.stringify(err) ?? String(err);
+  } catch {
+    return String(err);
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The slicer: decides, at run time, when to cut the next batch and how big. Pure: the caller
+ * passes the queue length, the free slots and the clock.
+ *
+ * Work-conserving: while items wait and a slot is free, a batch is cut now, sized to what is
+ * free. The window only holds back a short batch while the input is still open, so items that
+ * arrive together (HTTP requests, a slow stdin) travel together.
+ */
+export interface SliceInput {
+  /** Items waiting to run. */
+  readonly waiting: number;
+  /** Free execution slots (concurrency minus items in flight). */
+  readonly freeSlots: number;
+  readonly batchSize: number;
+  readonly windowMs: number;
+  /** More items may still arrive. */
+  readonly inputOpen: boolean;
+  /** When the oldest waiting item started waiting (same clock as `now`). */
+  readonly oldestWaitingAt: number;
+  readonly now: number;
+}
+
+export type SliceDecision =
+  | { readonly kind: 'cut'; readonly size: number }
+  | { readonly kind: 'wait'; readonly until: number }
+  | { readonly kind: 'idle' };
+
+const IDLE: SliceDecision = { kind: 'idle' };
+
+export function decideSlice(s: SliceInput): SliceDecision {
+  if (s.waiting <= 0 || s.freeSlots <= 0) return IDLE;
+  const limit = Math.min(s.batchSize, s.freeSlots);
+  if (s.waiting >= limit || !s.inputOpen) return { kind: 'cut', size: Math.min(limit, s.waiting) };
+  // A short batch while more input may come: give it the window, counted from its oldest item.
+  const until = s.oldestWaitingAt + s.windowMs;
+  if (s.now >= until) return { kind: 'cut', size: s.waiting };
+  return { kind: 'wait', until };
+}

@@ -1,0 +1,63 @@
+/** Shared data shapes. Pure declarations: no runtime code lives here. */
+
+/** What a processor receives: a prompt string, or any JSON value from a .jsonl line. */
+export type ItemInput = string | number | boolean | null | readonly unknown[] | { readonly [key: string]: unknown };
+
+/** One unit of work as the inputs produce it. `index` is its 0-based position across all inputs. */
+export interface ItemSpec {
+  /** Stable user-facing id: from the input (`id`, `custom_id`) or the 1-based position. */
+  readonly id: string;
+  readonly index: number;
+  readonly input: ItemInput;
+  /** Where it came from, for error messages: `prompts.txt:12`. */
+  readonly source?: string;
+}
+
+/** A processor named on the command line: a built-in name or a module path, with its params. */
+export interface ProcessorRef {
+  /** Built-in name (`demo`) or an absolute file URL / path of a user module. */
+  readonly ref: string;
+}
+
+export type Params = Readonly<Record<string, string>>;
+
+/** Everything a broker needs to run a job's items. Cloneable (crosses thread and process lines). */
+export interface JobSpec {
+  readonly jobId: string;
+  /** Pipeline: each processor's output is the next one's input. */
+  readonly processors: readonly ProcessorRef[];
+  readonly params: Params;
+  /** Items in flight at once, over all workers. */
+  readonly concurrency: number;
+  readonly batchSize: number;
+  readonly batchWindowMs: number;
+  /** Retries after the first attempt. */
+  readonly retries: number;
+  /** Per-item time limit in ms; 0 means none. */
+  readonly timeoutMs: number;
+}
+
+export type ItemStatus = 'done' | 'failed';
+
+/** Durations of the final attempt, in ms. */
+export interface ItemDurations {
+  /** From submission until the final attempt started. */
+  readonly queuedMs: number;
+  /** From the final attempt's start to its first chunk; null if it produced none. */
+  readonly firstChunkMs: number | null;
+  /** From the final attempt's start to its end. */
+  readonly totalMs: number;
+}
+
+/** One line of the results file. */
+export interface ResultRecord {
+  readonly id: string;
+  readonly index: number;
+  readonly input: ItemInput;
+  readonly output: string | null;
+  readonly status: ItemStatus;
+  readonly error: string | null;
+  readonly attempts: number;
+  readonly durations: ItemDurations;
+  readonly worker: string | null;
+}

@@ -1,0 +1,58 @@
+/**
+ * Resolves what a user typed after `--processor` (a built-in name or a module path) to a module
+ * URL, and loads a processor module. Used on the main thread (to check before any work starts)
+ * and in worker threads (to run).
+ */
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ProcessorError, describeError } from '../core/errors.js';
+import { isProcessor, type Processor } from './contract.js';
+
+const BUILTINS: Readonly<Record<string, string>> = {
+  demo: './demo.js',
+};
+
+export const builtinProcessorNames = (): string[] => Object.keys(BUILTINS);
+
+const looksLikePath = (ref: string): boolean =>
+  ref.includes('/') || ref.includes('\\') || /\.(m?js|cjs)$/.test(ref) || isAbsolute(ref);
+
+/** A built-in name or a path (relative to `cwd`) → the URL a thread can import. */
+export function resolveProcessorRef(ref: string, cwd: string = process.cwd()): string {
+  const builtin = BUILTINS[ref];
+  if (builtin) return new URL(builtin, import.meta.url).href;
+  if (ref.startsWith('file:')) return ref;
+  if (!looksLikePath(ref)) {
+    throw new ProcessorError(
+      `unknown processor "${ref}": built-ins are ${builtinProcessorNames().join(', ')}; for your own, give a path such as ./my-processor.mjs`,
+    );
+  }
+  const path = resolve(cwd, ref);
+  if (!existsSync(path)) throw new ProcessorError(`processor module not found: ${ref} (looked at ${path})`);
+  if (!statSync(path).isFile()) throw new ProcessorError(`processor module is not a file: ${ref}`);
+  if (path.endsWith('.ts') || path.endsWith('.tsx')) {
+    throw new ProcessorError(`processor ${ref} is TypeScript: build it to JavaScript first (Node 20 cannot import .ts)`);
+  }
+  return pathToFileURL(path).href;
+}
+
+/** Imports a processor module: its default export, or the module itself if it exports name + process. */
+export async function loadProcessor(url: string): Promise<Processor> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url)) as Record<string, unknown>;
+  } catch (err) {
+    throw new ProcessorError(`cannot load processor ${displayRef(url)}: ${describeError(err)}`);
+  }
+  const candidate = mod.default ?? mod;
+  if (isProcessor(candidate)) return candidate;
+  throw new ProcessorError(
+    `processor ${displayRef(url)} must export default { name: string, process(input, ctx) } (an async iterable of text chunks)`,
+  );
+}
+
+function displayRef(url: string): string {
+  for (const [name, rel] of Object.entries(BUILTINS)) if (new URL(rel, import.meta.url).href === url) return name;
+  return url.startsWith('file:') ? decodeURIComponent(new URL(url).pathname) : url;
+}

@@ -1,0 +1,220 @@
+/**
+ * Runs one batch inside a worker (a piscina thread today, a Redis worker process later): every
+ * item of the batch at once, each through the processor pipeline, with its own abort signal and
+ * time limit. Items run inside an AsyncLocalStorage scope so that a processor that kills its
+ * thread can be named as the culprit and its batch-mates spared.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ItemTimeoutError, describeError } from '../core/errors.js';
+import type { ItemInput, Params } from '../core/types.js';
+import type { Chunks, ProcessContext, Processor } from '../processors/contract.js';
+import { loadProcessor } from '../processors/registry.js';
+import type { Outbox } from './outbox.js';
+import type { BatchItem } from './protocol.js';
+
+export interface ItemScope {
+  readonly batchId: number;
+  readonly i: number;
+}
+
+/** The item whose code is running right now, as far as async context can tell. */
+export const itemScope = new AsyncLocalStorage<ItemScope>();
+
+/** Abort reasons that are not the item's fault. */
+export class AbortedByUser extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'AbortedByUser';
+  }
+}
+
+/** Loads and `init`s each processor once per thread and params. */
+export class PipelineCache {
+  private readonly cache = new Map<string, Promise<Processor[]>>();
+
+  get(urls: readonly string[], params: Params): Promise<Processor[]> {
+    const key = JSON.stringify([urls, params]);
+    let entry = this.cache.get(key);
+    if (!entry) {
+      entry = Promise.all(
+        urls.map(async (url) => {
+          const p = await loadProcessor(url);
+          await p.init?.(params);
+          return p;
+        }),
+      );
+      entry.catch(() => this.cache.delete(key)); // a failed load may succeed on a later batch
+      this.cache.set(key, entry);
+    }
+    return entry;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const entry of this.cache.values()) {
+      const processors = await entry.catch(() => [] as Processor[]);
+      for (const p of processors) await Promise.resolve(p.close?.()).catch(() => undefined);
+    }
+    this.cache.clear();
+  }
+}
+
+export interface BatchRun {
+  readonly batchId: number;
+  readonly params: Params;
+  readonly timeoutMs: number;
+  readonly items: readonly BatchItem[];
+  readonly outbox: Outbox;
+  readonly log: (line: string) => void;
+}
+
+/** Runs the batch; resolves when every item has reported done or error. Never rejects. */
+export async function runBatch(run: BatchRun, pipeline: Processor[], controllers: Map<number, ItemControl>): Promise<void> {
+  for (const item of run.items) controllers.set(item.i, new ItemControl());
+  const single = pipeline.length === 1 ? pipeline[0] : undefined;
+  if (single?.processBatch && run.items.length > 1) {
+    await runNativeBatch(run, single, controllers);
+  } else {
+    await Promise.all(run.items.map((item) => itemScope.run({ batchId: run.batchId, i: item.i }, () => runItem(run, item, pipeline, controllers.get(item.i)!))));
+  }
+}
+
+async function runItem(run: BatchRun, item: BatchItem, pipeline: Processor[], control: ItemControl, firstChunks?: Chunks): Promise<void> {
+  const { outbox } = run;
+  const timer = armTimeout(run.timeoutMs, control);
+  try {
+    let input: ItemInput = item.input;
+    let text = '';
+    for (let s = 0; s < pipeline.length; s++) {
+      outbox.push({ t: 'start', i: item.i, a: item.a, s });
+      let chunks: Chunks | Promise<Chunks> = s === 0 && firstChunks ? firstChunks : pipeline[s]!.process(input, makeContext(run, item, s, control));
+      if (isPromise(chunks)) chunks = await control.race(chunks);
+      text = await drain(chunks, control, (piece) => outbox.chunk(item.i, item.a, s, piece));
+      input = text;
+    }
+    outbox.push({ t: 'done', i: item.i, a: item.a, out: text });
+  } catch (err) {
+    const reason: unknown = control.aborted ? control.reason : err;
+    outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(reason), aborted: reason instanceof AbortedByUser });
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+async function runNativeBatch(run: BatchRun, processor: Processor, controllers: Map<number, ItemControl>): Promise<void> {
+  const ctxs = run.items.map((item) => makeContext(run, item, 0, controllers.get(item.i)!));
+  let streams: readonly Chunks[];
+  try {
+    streams = await processor.processBatch!(run.items.map((item) => item.input), ctxs);
+    if (streams.length !== run.items.length) throw new Error(`processBatch returned ${streams.length} streams for ${run.items.length} inputs`);
+  } catch (err) {
+    for (const item of run.items) run.outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(err), aborted: false });
+    return;
+  }
+  await Promise.all(
+    run.items.map((item, k) => itemScope.run({ batchId: run.batchId, i: item.i }, () => runItem(run, item, [processor], controllers.get(item.i)!, streams[k]))),
+  );
+}
+
+function makeContext(run: BatchRun, item: BatchItem, stage: number, control: ItemControl): ProcessContext {
+  return {
+    get signal() {
+      return control.signal;
+    },
+    attempt: item.a,
+    itemId: item.id,
+    params: run.params,
+    stage,
+    log: (message: string) => run.log(`[${item.id}] ${message}`),
+  };
+}
+
+function armTimeout(ms: number, control: ItemControl): NodeJS.Timeout | undefined {
+  if (ms <= 0) return undefined;
+  return setTimeout(() => control.abort(new ItemTimeoutError(ms)), ms);
+}
+
+/** Consumes a chunk stream until it ends or the signal aborts; returns the whole text. */
+async function drain(chunks: Chunks, aborted: ItemControl, onChunk: (piece: string) => void): Promise<string> {
+  const asyncIt = (chunks as AsyncIterable<string>)[Symbol.asyncIterator];
+  const it: AsyncIterator<unknown> | Iterator<unknown> = asyncIt ? asyncIt.call(chunks) : (chunks as Iterable<string>)[Symbol.iterator]();
+  let text = '';
+  try {
+    for (;;) {
+      aborted.throwIfAborted();
+      const next = it.next();
+      // Only an async step can hang; a sync iterator's step is already settled.
+      const r = isPromise(next) ? await aborted.race(next) : next;
+      if (r.done) return text;
+      const piece = toText(r.value);
+      if (piece.length === 0) continue;
+      text += piece;
+      onChunk(piece);
+    }
+  } catch (err) {
+    // Let the processor clean up (close sockets, timers); never wait on it.
+    Promise.resolve(it.return?.()).catch(() => undefined);
+    throw err;
+  }
+}
+
+const decoder = new TextDecoder();
+function toText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Uint8Array) return decoder.decode(value);
+  if (value === null || value === undefined) return '';
+  return String(value);
+}
+
+function isPromise<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/**
+ * One item's abort state. The AbortSignal a processor sees is made only if it asks for it
+ * (EventTarget is costly at 100k items/s), and racing a processor's promises against an abort
+ * needs no listener at all, so a processor that ignores its signal still cannot hold its item.
+ */
+export class ItemControl {
+  private controller: AbortController | null = null;
+  private abortedFlag = false;
+  private abortReason: unknown = undefined;
+  private racer: Promise<never> | null = null;
+  private rejectRacer: ((reason: unknown) => void) | null = null;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortedFlag) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.abortedFlag;
+  }
+
+  get reason(): unknown {
+    return this.abortReason;
+  }
+
+  abort(reason: unknown): void {
+    if (this.abortedFlag) return;
+    this.abortedFlag = true;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    this.rejectRacer?.(reason);
+  }
+
+  throwIfAborted(): void {
+    if (this.abortedFlag) throw this.abortReason;
+  }
+
+  race<T>(step: PromiseLike<T>): Promise<T> {
+    if (this.abortedFlag) return Promise.reject(this.abortReason);
+    if (!this.racer) {
+      this.racer = new Promise<never>((_, reject) => (this.rejectRacer = reject));
+      this.racer.catch(() => undefined);
+    }
+    return Promise.race([step, this.racer]);
+  }
+}

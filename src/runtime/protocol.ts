@@ -1,0 +1,55 @@
+/**
+ * Messages between the dispatching side and a thread running batches. The thread posts arrays
+ * of messages on its parentPort (a MessagePort), coalesced per event-loop tick and tagged with
+ * the batch id; control goes the other way on a BroadcastChannel, rare and tiny.
+ */
+import type { ItemInput, Params } from '../core/types.js';
+
+export interface BatchItem {
+  readonly i: number;
+  readonly id: string;
+  /** 1-based execution number. */
+  readonly a: number;
+  readonly input: ItemInput;
+}
+
+export interface BatchTask {
+  readonly batchId: number;
+  /** Module URLs of the pipeline's processors. */
+  readonly processors: readonly string[];
+  readonly params: Params;
+  readonly timeoutMs: number;
+  readonly items: readonly BatchItem[];
+  /** Name of the BroadcastChannel that carries control messages. */
+  readonly control: string;
+}
+
+/** What a thread posts on its parentPort. */
+export interface BatchEnvelope {
+  /** Batch id. */
+  readonly sw: number;
+  readonly m: ThreadMessage[];
+}
+
+export const isBatchEnvelope = (value: unknown): value is BatchEnvelope =>
+  typeof value === 'object' && value !== null && typeof (value as { sw?: unknown }).sw === 'number';
+
+/** Thread → dispatcher. */
+export type ThreadMessage =
+  /** First message of a batch: which thread runs it. */
+  | { readonly t: 'begin'; readonly thread: number }
+  | { readonly t: 'start'; readonly i: number; readonly a: number; readonly s: number }
+  | { t: 'chunk'; readonly i: number; readonly a: number; readonly s: number; text: string; n: number }
+  | { readonly t: 'done'; readonly i: number; readonly a: number; readonly out: string }
+  | { readonly t: 'error'; readonly i: number; readonly a: number; readonly err: string; readonly aborted: boolean }
+  /** The thread is about to die; `culprit` is the item whose code killed it, if known. */
+  | { readonly t: 'fatal'; readonly culprit: { readonly batchId: number; readonly i: number } | null; readonly err: string };
+
+/** Dispatcher → thread. */
+export type ControlMessage = {
+  readonly t: 'abort';
+  readonly batchIds: readonly number[];
+  /** One item only; all items of the batches when absent. */
+  readonly i?: number;
+  readonly reason: string;
+};

@@ -1,0 +1,276 @@
+/**
+ * Pure text layout for the submit view: which segments of the header fit a width, how wide the
+ * cells of a live row are, what a finished line says. Every function returns text that fits
+ * the given width (display width, string-width), so the ink components only arrange it.
+ */
+import type { FinishedLine, JobSnapshot, LiveRow } from '../core/job-state.js';
+import {
+  formatCompact,
+  formatCount,
+  formatDuration,
+  formatEta,
+  formatPercent,
+  formatRate,
+  progressBar,
+} from '../core/format.js';
+import { displayWidth, fitWidth, sanitizeForLine, truncateEnd, truncateMiddle, truncateStart } from '../core/text.js';
+import type { FinalSummary, Phase, RunInfo } from './reporter.js';
+
+export type SegColor = 'green' | 'red' | 'yellow' | 'cyan' | 'magenta' | 'gray' | 'blue';
+
+/** A piece of one line with its style. */
+export interface Seg {
+  readonly text: string;
+  readonly color?: SegColor;
+  readonly bold?: boolean;
+  readonly dim?: boolean;
+}
+
+export type SegLine = readonly Seg[];
+
+interface Group {
+  readonly segs: readonly Seg[];
+  /** Higher is kept longer when the width is short. */
+  readonly priority: number;
+}
+
+const SEP: Seg = { text: ' · ', dim: true };
+
+export function segWidth(segs: readonly Seg[]): number {
+  let w = 0;
+  for (const s of segs) w += displayWidth(s.text);
+  return w;
+}
+
+/**
+ * Joins groups with " · ", dropping the lowest-priority groups (the later one among equals)
+ * until the line fits `width`; the last survivor is truncated if it alone is too wide.
+ */
+export function fitGroups(groups: readonly Group[], width: number): Seg[] {
+  const kept = groups.filter((g) => g.segs.length > 0);
+  const widths = kept.map((g) => segWidth(g.segs));
+  const sepW = displayWidth(SEP.text);
+  const total = (): number => widths.reduce((a, b) => a + b, 0) + Math.max(0, kept.length - 1) * sepW;
+  while (kept.length > 1 && total() > width) {
+    let drop = 0;
+    for (let i = 1; i < kept.length; i++) if (kept[i]!.priority <= kept[drop]!.priority) drop = i;
+    kept.splice(drop, 1);
+    widths.splice(drop, 1);
+  }
+  const out: Seg[] = [];
+  kept.forEach((g, i) => {
+    if (i > 0) out.push(SEP);
+    out.push(...g.segs);
+  });
+  return truncateSegs(out, width);
+}
+
+/** Cuts a styled line to `width` columns, ending in "…" when cut. */
+export function truncateSegs(segs: readonly Seg[], width: number): Seg[] {
+  if (segWidth(segs) <= width) return [...segs];
+  const out: Seg[] = [];
+  let left = width;
+  for (const s of segs) {
+    const w = displayWidth(s.text);
+    if (w < left) {
+      out.push(s);
+      left -= w;
+      continue;
+    }
+    const cut = truncateEnd(s.text, left);
+    if (cut.length > 0) out.push({ ...s, text: cut });
+    break;
+  }
+  return out;
+}
+
+export function plural(n: number, one: string, many: string = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
+/** Line 1: who and where. */
+export function titleLine(info: RunInfo, snapshot: JobSnapshot | null, columns: number): Seg[] {
+  const idW = Math.max(8, Math.floor(columns / 4));
+  const groups: Group[] = [
+    {
+      priority: 100,
+      segs: [
+        { text: 'slowwork', bold: true, color: 'magenta' },
+        { text: ' job ' },
+        { text: truncateMiddle(oneLine(info.jobId), idW), bold: true },
+      ],
+    },
+    { priority: 70, segs: snapshot ? [{ text: `elapsed ${formatDuration(snapshot.elapsedMs)}`, dim: true }] : [] },
+    { priority: 60, segs: [{ text: truncateEnd(oneLine(info.processors.join(' → ')), 32), color: 'cyan' }] },
+    { priority: 50, segs: [{ text: truncateEnd(oneLine(info.broker), 32) }] },
+    { priority: 30, segs: info.skipped > 0 ? [{ text: `${formatCount(info.skipped)} skipped (resume)`, dim: true }] : [] },
+    { priority: 20, segs: [{ text: `concurrency ${info.concurrency}`, dim: true }] },
+  ];
+  return fitGroups(groups, columns);
+}
+
+const MIN_BAR = 8;
+const MAX_BAR = 40;
+
+/** Line 2: progress bar and counts, rates, ETA. */
+export function statsLine(snapshot: JobSnapshot, columns: number): Seg[] {
+  const s = snapshot;
+  const finished = s.done + s.failed;
+  const totalText = s.total === null ? '?' : formatCount(s.total);
+  const lead: Seg[] = [];
+  if (s.total !== null && s.total > 0) lead.push({ text: `${formatPercent(finished / s.total)} `, bold: true });
+  lead.push({ text: `${formatCount(s.done)}/${totalText} done`, color: 'green' });
+  const groups: Group[] = [
+    { priority: 100, segs: lead },
+    { priority: 90, segs: [{ text: `${formatCount(s.failed)} failed`, ...(s.failed > 0 ? { color: 'red' as const } : { dim: true }) }] },
+    { priority: 85, segs: [{ text: `${formatCount(s.inFlight)} in flight`, color: 'yellow' }] },
+    { priority: 60, segs: s.retrying > 0 ? [{ text: `${formatCount(s.retrying)} retrying`, color: 'yellow' }] : [] },
+    { priority: 70, segs: [{ text: `${formatCompact(s.itemsPerSec)} items/s` }] },
+    { priority: 50, segs: [{ text: `${formatCompact(s.chunksPerSec)} chunks/s`, dim: true }] },
+    { priority: 80, segs: s.etaMs !== null && s.ended === null ? [{ text: `ETA ${formatEta(s.etaMs)}`, bold: true }] : [] },
+  ];
+  if (s.total === null || s.total === 0 || columns < 40) return fitGroups(groups, columns);
+  const withRoom = fitGroups(groups, columns - MIN_BAR - 1);
+  const barW = Math.min(MAX_BAR, columns - segWidth(withRoom) - 1);
+  if (barW < MIN_BAR) return fitGroups(groups, columns);
+  // Filled part green, the empty track dim.
+  const bar = progressBar(finished / s.total, barW, 'blocks', '\u0000');
+  const filled = bar.replace(/\u0000+$/, '');
+  const empty = '░'.repeat(bar.length - filled.length);
+  return [{ text: filled, color: 'green' }, { text: empty, dim: true }, { text: ' ' }, ...withRoom];
+}
+
+/** The phase notice, or null while running normally. */
+export function phaseNotice(phase: Phase, snapshot: JobSnapshot | null, columns: number): Seg[] | null {
+  const n = snapshot?.inFlight ?? 0;
+  if (phase === 'draining') {
+    return truncateSegs(
+      [
+        { text: 'draining: ', bold: true, color: 'yellow' },
+        { text: `finishing ${plural(n, 'in-flight item')} — Ctrl+C again to abort`, color: 'yellow' },
+      ],
+      columns,
+    );
+  }
+  if (phase === 'aborting') {
+    return truncateSegs(
+      [
+        { text: 'aborting: ', bold: true, color: 'red' },
+        { text: `stopping ${plural(n, 'in-flight item')}; finished results are kept`, color: 'red' },
+      ],
+      columns,
+    );
+  }
+  return null;
+}
+
+/** Widths of a live row's cells; they sum (with one-space gaps) to exactly `columns`. */
+export interface RowLayout {
+  readonly idW: number;
+  /** 0 when no visible row is on a retry. */
+  readonly attemptW: number;
+  /** 0 when hidden (narrow terminal). */
+  readonly workerW: number;
+  readonly countW: number;
+  readonly tailW: number;
+}
+
+const COUNT_W = 5;
+const MIN_TAIL = 12;
+
+export function layoutRows(rows: readonly LiveRow[], columns: number): RowLayout {
+  let idMax = 2;
+  let workerMax = 0;
+  let attemptMax = 1;
+  for (const r of rows) {
+    idMax = Math.max(idMax, displayWidth(oneLine(r.id)));
+    workerMax = Math.max(workerMax, displayWidth(oneLine(r.worker)));
+    attemptMax = Math.max(attemptMax, r.attempt);
+  }
+  let idW = Math.min(idMax, columns >= 100 ? 24 : 16);
+  const attemptW = attemptMax > 1 ? Math.min(4, 1 + String(attemptMax).length) : 0;
+  let workerW = columns >= 80 ? Math.min(workerMax, 12) : 0;
+  const fixed = (): number =>
+    idW + 1 + (attemptW > 0 ? attemptW + 1 : 0) + (workerW > 0 ? workerW + 1 : 0) + COUNT_W + 1;
+  if (columns - fixed() < MIN_TAIL) workerW = 0;
+  if (columns - fixed() < MIN_TAIL) idW = Math.max(3, idW - (MIN_TAIL - (columns - fixed())));
+  const tailW = Math.max(0, columns - fixed());
+  return { idW, attemptW, workerW, countW: COUNT_W, tailW };
+}
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'] as const;
+
+/** The frame of the one shared spinner at time `now`. */
+export function spinnerFrame(now: number): string {
+  return SPINNER[Math.floor(now / 100) % SPINNER.length]!;
+}
+
+export interface RowTexts {
+  readonly id: string;
+  readonly attempt: string;
+  readonly worker: string;
+  /** Chunk count, or the spinner before the first chunk. */
+  readonly count: string;
+  readonly tail: string;
+  /** True while no chunk arrived: the tail is a dim placeholder. */
+  readonly waiting: boolean;
+}
+
+/** The cell texts of one row, each exactly its cell's width (the tail at most). */
+export function rowTexts(row: LiveRow, layout: RowLayout, now: number): RowTexts {
+  const waiting = row.chunks === 0;
+  const tailSource = waiting ? `waiting for the first chunk (${formatDuration(now - row.startedAt)})` : row.tail;
+  return {
+    id: fitWidth(truncateMiddle(oneLine(row.id), layout.idW), layout.idW),
+    attempt: layout.attemptW > 0 ? fitWidth(row.attempt > 1 ? `↻${row.attempt}` : '', layout.attemptW) : '',
+    worker: layout.workerW > 0 ? fitWidth(oneLine(row.worker), layout.workerW) : '',
+    count: fitWidth(waiting ? spinnerFrame(now) : formatCompact(row.chunks), layout.countW, 'right'),
+    tail: waiting ? truncateEnd(tailSource, layout.tailW) : truncateStart(tailSource, layout.tailW),
+    waiting,
+  };
+}
+
+/** One finished item as a styled line that fits `columns`. */
+export function finishedLineSegs(line: FinishedLine, columns: number): Seg[] {
+  const id = truncateMiddle(oneLine(line.id), Math.max(8, Math.floor(columns / 4)));
+  const head: Seg[] =
+    line.status === 'done'
+      ? [
+          { text: '✔ ', color: 'green' },
+          { text: id, bold: true },
+          { text: ` ${formatDuration(line.durationMs)} ${plural(line.chunks, 'chunk')}`, dim: true },
+        ]
+      : [
+          { text: '✖ ', color: 'red' },
+          { text: id, bold: true },
+          { text: ` after ${plural(line.attempts, 'attempt')}`, dim: true },
+        ];
+  if (line.attempts > 1 && line.status === 'done') head.push({ text: ` (${line.attempts} attempts)`, color: 'yellow' });
+  const room = columns - segWidth(head) - 2;
+  if (room < 4) return truncateSegs(head, columns);
+  if (line.status === 'done') {
+    if (!line.preview) return head;
+    return [...head, { text: ' "' }, { text: truncateEnd(line.preview, room - 1) }, { text: '"' }];
+  }
+  return [...head, { text: ': ' }, { text: truncateEnd(line.error ?? 'failed', room), color: 'red' }];
+}
+
+/** "+12 more finished" when a batch was too large to print line by line. */
+export function omittedLineSegs(count: number, columns: number): Seg[] {
+  return truncateSegs([{ text: `… ${plural(count, 'more item')} finished (see the results file)`, dim: true }], columns);
+}
+
+/** The final summary as plain lines (no styling, no width limit: paths must stay whole). */
+export function summaryLines(summary: FinalSummary, skipped = 0): string[] {
+  const c = summary.counts;
+  const parts = [`${formatCount(c.done)} done`, `${formatCount(c.failed)} failed`];
+  if (c.unfinished > 0) parts.push(`${formatCount(c.unfinished)} unfinished`);
+  let first = `${summary.interrupted ? 'interrupted' : 'finished'}: ${parts.join(', ')} of ${formatCount(c.total)} in ${formatDuration(summary.elapsedMs)}`;
+  if (skipped > 0) first += ` (${formatCount(skipped)} skipped, done before)`;
+  const lines = [first, `results: ${oneLine(summary.outPath)}`];
+  if (summary.resumeCommand) lines.push(`resume:  ${oneLine(summary.resumeCommand)}`);
+  return lines;
+}
+
+/** Display text from user data: no control characters, no line breaks. */
+export const oneLine = sanitizeForLine;

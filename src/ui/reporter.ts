@@ -1,0 +1,39 @@
+/**
+ * What the submit flow talks to while a job runs: the live ink view on a TTY, plain lines when
+ * piped, NDJSON with `--json`. Each reporter keeps its own JobState (the pure reducer).
+ */
+import type { JobCounts, JobEvent } from '../core/events.js';
+
+export interface RunInfo {
+  readonly jobId: string;
+  /** Processor names of the pipeline, in order. */
+  readonly processors: readonly string[];
+  /** e.g. `embedded: 2 threads`. */
+  readonly broker: string;
+  readonly concurrency: number;
+  readonly outPath: string;
+  /** Known once all inputs were validated; null while unknown. */
+  readonly total: number | null;
+  /** Items skipped because a previous run already finished them (`--resume`). */
+  readonly skipped: number;
+}
+
+/** running → draining (Ctrl+C once) → aborting (twice) → finished. */
+export type Phase = 'running' | 'draining' | 'aborting' | 'finished';
+
+export interface FinalSummary {
+  readonly counts: JobCounts;
+  readonly elapsedMs: number;
+  readonly outPath: string;
+  /** Printed when items are left to do, e.g. after Ctrl+C. */
+  readonly resumeCommand: string | null;
+  readonly interrupted: boolean;
+}
+
+export interface Reporter {
+  start(info: RunInfo): void;
+  onEvents(events: readonly JobEvent[]): void;
+  setPhase(phase: Phase): void;
+  /** Prints the final summary and releases the terminal. */
+  finish(summary: FinalSummary): Promise<void>;
+}

@@ -1,0 +1,214 @@
+/**
+ * The live ink view on a TTY. Events go into a JobState outside React; ONE timer copies a
+ * snapshot and the newly finished lines into a small store that the view reads with
+ * useSyncExternalStore, so the frame rate is the timer's, never the event rate.
+ */
+import { useCallback, useSyncExternalStore, type ReactNode } from 'react';
+import { render, useInput, useStdin, type Instance } from 'ink';
+import type { JobEvent } from '../core/events.js';
+import { JobState, type FinishedLine, type JobSnapshot } from '../core/job-state.js';
+import { summaryLines } from './layout.js';
+import type { FinalSummary, Phase, Reporter, RunInfo } from './reporter.js';
+import { EMPTY_BATCH, SubmitView, type FinishedBatch } from './submit-view.js';
+
+export interface TuiReporterOptions {
+  readonly stdout: NodeJS.WriteStream;
+  readonly stdin: NodeJS.ReadStream;
+  /**
+   * Ctrl+C pressed (stdin is in raw mode while the view runs, so no SIGINT is raised for it).
+   * The flow decides between draining and aborting and calls setPhase.
+   */
+  readonly onInterrupt: () => void;
+  /** The refresh period of the view. Default 150 ms. */
+  readonly refreshMs?: number;
+  /** Finished lines printed per refresh at most; the rest is summed up in one line. Default 200. */
+  readonly maxFinishedPerRefresh?: number;
+  /** Clock, for tests. Default Date.now. */
+  readonly now?: () => number;
+}
+
+interface ViewState {
+  readonly info: RunInfo;
+  readonly snapshot: JobSnapshot | null;
+  readonly phase: Phase;
+  readonly columns: number;
+  readonly rows: number;
+  readonly finished: FinishedBatch;
+}
+
+/** The smallest external store: one value, listeners notified on set. */
+class ViewStore {
+  private listeners = new Set<() => void>();
+  constructor(private state: ViewState) {}
+  readonly get = (): ViewState => this.state;
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+  set(patch: Partial<ViewState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const l of this.listeners) l();
+  }
+}
+
+function TuiApp({ store, onInterrupt }: { readonly store: ViewStore; readonly onInterrupt: () => void }): ReactNode {
+  const s = useSyncExternalStore(store.subscribe, store.get);
+  const { isRawModeSupported } = useStdin();
+  const onKey = useCallback(
+    (input: string, key: { ctrl: boolean }) => {
+      if (key.ctrl && input === 'c') {
+        try {
+          onInterrupt();
+        } catch {
+          // The flow's problem; never let it tear the view down.
+        }
+      }
+    },
+    [onInterrupt],
+  );
+  // Without a TTY on stdin (prompts piped in) there is no raw mode: Ctrl+C arrives as SIGINT.
+  useInput(onKey, { isActive: isRawModeSupported === true });
+  return (
+    <SubmitView
+      info={s.info}
+      snapshot={s.snapshot}
+      phase={s.phase}
+      columns={s.columns}
+      rows={s.rows}
+      finished={s.finished}
+    />
+  );
+}
+
+const PLACEHOLDER_INFO: RunInfo = {
+  jobId: '',
+  processors: [],
+  broker: '',
+  concurrency: 0,
+  outPath: '',
+  total: null,
+  skipped: 0,
+};
+
+export function createTuiReporter(opts: TuiReporterOptions): Reporter {
+  const { stdout, stdin, onInterrupt } = opts;
+  const now = opts.now ?? Date.now;
+  const refreshMs = Math.max(16, opts.refreshMs ?? 150);
+  const maxPerRefresh = Math.max(1, opts.maxFinishedPerRefresh ?? 200);
+
+  let state: JobState | null = null;
+  let info: RunInfo | null = null;
+  let instance: Instance | null = null;
+  let exited: Promise<unknown> = Promise.resolve();
+  let timer: NodeJS.Timeout | null = null;
+  let batchKey = 0;
+  let finishing: Promise<void> | null = null;
+  const store = new ViewStore({
+    info: PLACEHOLDER_INFO,
+    snapshot: null,
+    phase: 'running',
+    columns: size(stdout.columns, 80),
+    rows: size(stdout.rows, 24),
+    finished: EMPTY_BATCH,
+  });
+
+  const getState = (): JobState => (state ??= new JobState({ startedAt: now() }));
+
+  /** The one refresh: snapshot + newly finished lines into the store. */
+  const refresh = (): void => {
+    const st = getState();
+    const snapshot = st.snapshot(now());
+    const lines = st.takeFinished();
+    if (lines.length === 0) {
+      store.set({ snapshot });
+      return;
+    }
+    batchKey++;
+    store.set({ snapshot, finished: makeBatch(batchKey, lines, maxPerRefresh) });
+  };
+
+  const onResize = (): void => {
+    store.set({ columns: size(stdout.columns, 80), rows: size(stdout.rows, 24) });
+  };
+
+  return {
+    start(runInfo: RunInfo): void {
+      if (instance !== null || finishing !== null) return;
+      info = runInfo;
+      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt: now() });
+      store.set({ info: runInfo, snapshot: state.snapshot(now()) });
+      instance = render(<TuiApp store={store} onInterrupt={onInterrupt} />, {
+        stdout,
+        stdin,
+        exitOnCtrlC: false,
+        patchConsole: false,
+        maxFps: 10,
+      });
+      // Must be asked for before unmount() to be resolved by it.
+      exited = instance.waitUntilExit().catch(() => undefined);
+      stdout.on('resize', onResize);
+      timer = setInterval(refresh, refreshMs);
+      timer.unref();
+    },
+
+    onEvents(events: readonly JobEvent[]): void {
+      if (finishing !== null) return;
+      getState().apply(events, now());
+    },
+
+    setPhase(phase: Phase): void {
+      if (finishing !== null || store.get().phase === phase) return;
+      store.set({ phase });
+      if (instance !== null) refresh(); // show the notice now, not at the next tick
+    },
+
+    finish(summary: FinalSummary): Promise<void> {
+      finishing ??= (async () => {
+        if (timer !== null) {
+          clearInterval(timer);
+          timer = null;
+        }
+        if (instance !== null) {
+          // Last frame: final counts, the remaining finished lines into <Static>, no live rows.
+          store.set({ phase: 'finished' });
+          refresh();
+          instance.unmount();
+          await exited;
+          instance = null;
+          stdout.off('resize', onResize);
+        }
+        const text = summaryLines(summary, info?.skipped ?? 0).join('\n') + '\n';
+        await new Promise<void>((resolve) => {
+          stdout.write(text, () => resolve());
+        });
+      })();
+      return finishing;
+    },
+  };
+}
+
+/** At most `max` lines: failed ones first, then done ones, in finish order; the rest counted. */
+export function makeBatch(key: number, lines: readonly FinishedLine[], max: number): FinishedBatch {
+  if (lines.length <= max) return { key, lines, omitted: 0 };
+  let failed = 0;
+  for (const l of lines) if (l.status === 'failed') failed++;
+  let doneRoom = Math.max(0, max - failed);
+  let failedRoom = Math.min(failed, max);
+  const kept: FinishedLine[] = [];
+  for (const l of lines) {
+    if (l.status === 'failed') {
+      if (failedRoom > 0) {
+        kept.push(l);
+        failedRoom--;
+      }
+    } else if (doneRoom > 0) {
+      kept.push(l);
+      doneRoom--;
+    }
+  }
+  return { key, lines: kept, omitted: lines.length - kept.length };
+}
+
+function size(value: number | undefined, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : fallback;
+}

@@ -1,0 +1,22 @@
+import { it } from 'vitest';
+import { createTuiReporter } from '../../src/ui/tui-reporter.js';
+import { FakeStdin, FakeStdout, INFO, ev, sleep } from './helpers.js';
+it('explore', async () => {
+  const stdout = new FakeStdout(80, 20);
+  const stdin = new FakeStdin();
+  let interrupts = 0;
+  const r = createTuiReporter({ stdout: stdout as any, stdin: stdin as any, onInterrupt: () => interrupts++, refreshMs: 30 });
+  r.start({ ...INFO, total: 3 });
+  r.onEvents([ev.start(0), ev.start(1), ev.chunk(0, 'hello world')]);
+  await sleep(100);
+  r.onEvents([ev.done(0, 'hello world')]);
+  await sleep(100);
+  stdin.write('\u0003');
+  await sleep(20);
+  r.setPhase('draining');
+  await sleep(50);
+  r.onEvents([ev.failed(1, 'bad'), { type: 'job-done', counts: { total: 3, done: 1, failed: 1, unfinished: 1 } }]);
+  await r.finish({ counts: { total: 3, done: 1, failed: 1, unfinished: 1 }, elapsedMs: 1234, outPath: 'out.jsonl', resumeCommand: 'slowwork submit x --resume', interrupted: true });
+  console.log('interrupts', interrupts, 'writes', stdout.writes.length);
+  console.log(JSON.stringify(stdout.output));
+});
