@@ -5,7 +5,7 @@
  * parses flags into SubmitOptions.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Broker, JobRun } from '../brokers/broker.js';
 import { EmbeddedBroker } from '../brokers/embedded/broker.js';
@@ -118,6 +118,7 @@ async function runJob(ctx: JobContext): Promise<number> {
     }
   };
   const reporter = pickReporter(opts.ui, io, onInterrupt);
+  const log = processorLog(reporter.kind === 'tui' ? `${ctx.outPath}.log` : null, io.stderr);
   const setPhase = (phase: Phase): void => reporter.setPhase(phase);
   const signals = io.signals ?? process;
   const onTerm = (): void => {
@@ -150,13 +151,17 @@ async function runJob(ctx: JobContext): Promise<number> {
   });
 
   try {
-    run = ctx.broker.startJob(spec, (events) => {
-      for (const e of events) {
-        const record = toRecord(e);
-        if (record) writer.write(record);
-      }
-      reporter.onEvents(events);
-    });
+    run = ctx.broker.startJob(
+      spec,
+      (events) => {
+        for (const e of events) {
+          const record = toRecord(e);
+          if (record) writer.write(record);
+        }
+        reporter.onEvents(events);
+      },
+      { onLog: log.write },
+    );
     const feeding = feed(run, ctx, () => interrupts > 0).catch((err: unknown) => {
       feedError = err;
       run?.drain(describeError(err));
@@ -176,6 +181,7 @@ async function runJob(ctx: JobContext): Promise<number> {
       resumeCommand: interrupted || final.unfinished > 0 ? resume : final.failed > 0 ? `${resume} --retry-failed` : null,
       interrupted,
     });
+    if (log.lines > 0 && log.path) io.stdout.write(`logs:    ${log.path} (${log.lines} lines from the processors)\n`);
     if (feedError) throw feedError;
     if (interrupted) return ExitCode.interrupted;
     return final.failed > 0 ? ExitCode.itemsFailed : ExitCode.ok;
@@ -250,10 +256,29 @@ function toRecord(e: JobEvent): ResultRecord | null {
   return null;
 }
 
-function pickReporter(ui: UiMode, io: SubmitIO, onInterrupt: () => void): Reporter {
-  if (ui === 'json') return createJsonReporter(io.stdout);
-  if (ui === 'tui' && io.stdout.isTTY) return createTuiReporter({ stdout: io.stdout, stdin: io.stdin, onInterrupt });
-  return createPlainReporter(io.stdout);
+function pickReporter(ui: UiMode, io: SubmitIO, onInterrupt: () => void): Reporter & { kind: UiMode } {
+  if (ui === 'json') return Object.assign(createJsonReporter(io.stdout), { kind: 'json' as const });
+  if (ui === 'tui' && io.stdout.isTTY) {
+    return Object.assign(createTuiReporter({ stdout: io.stdout, stdin: io.stdin, onInterrupt }), { kind: 'tui' as const });
+  }
+  return Object.assign(createPlainReporter(io.stdout), { kind: 'plain' as const });
+}
+
+/**
+ * Where `ctx.log` lines go: stderr, unless the live view owns the terminal; then a file beside
+ * the results, named at the end.
+ */
+function processorLog(path: string | null, stderr: NodeJS.WritableStream) {
+  const sink = {
+    path,
+    lines: 0,
+    write: (line: string): void => {
+      sink.lines++;
+      if (path) appendFileSync(path, `${line}\n`);
+      else stderr.write(`${line}\n`);
+    },
+  };
+  return sink;
 }
 
 

@@ -12,9 +12,14 @@ export interface Broker {
   /** How many workers (threads, or processes' slots) serve this broker, for display. */
   describe(): string;
   /** Starts a job; items are added to the run as the inputs produce them. */
-  startJob(spec: JobSpec, listener: EventListener): JobRun;
+  startJob(spec: JobSpec, listener: EventListener, options?: JobRunOptions): JobRun;
   /** Releases threads, connections and timers. */
   close(): Promise<void>;
+}
+
+export interface JobRunOptions {
+  /** Diagnostic lines processors write with `ctx.log`, prefixed with the item id. */
+  readonly onLog?: (line: string) => void;
 }
 
 export interface JobRun {

@@ -64,7 +64,6 @@ export interface BatchRun {
   readonly timeoutMs: number;
   readonly items: readonly BatchItem[];
   readonly outbox: Outbox;
-  readonly log: (line: string) => void;
 }
 
 /** Runs the batch; resolves when every item has reported done or error. Never rejects. */
@@ -124,7 +123,7 @@ function makeContext(run: BatchRun, item: BatchItem, stage: number, control: Ite
     itemId: item.id,
     params: run.params,
     stage,
-    log: (message: string) => run.log(`[${item.id}] ${message}`),
+    log: (message: string) => run.outbox.push({ t: 'log', i: item.i, line: String(message) }),
   };
 }
 

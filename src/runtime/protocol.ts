@@ -20,6 +20,10 @@ export interface BatchTask {
   readonly params: Params;
   readonly timeoutMs: number;
   readonly items: readonly BatchItem[];
+}
+
+/** What each thread gets at start (piscina's workerData). */
+export interface ThreadData {
   /** Name of the BroadcastChannel that carries control messages. */
   readonly control: string;
 }
@@ -42,14 +46,27 @@ export type ThreadMessage =
   | { t: 'chunk'; readonly i: number; readonly a: number; readonly s: number; text: string; n: number }
   | { readonly t: 'done'; readonly i: number; readonly a: number; readonly out: string }
   | { readonly t: 'error'; readonly i: number; readonly a: number; readonly err: string; readonly aborted: boolean }
+  /** A diagnostic line from `ctx.log`. */
+  | { readonly t: 'log'; readonly i: number; readonly line: string }
   /** The thread is about to die; `culprit` is the item whose code killed it, if known. */
   | { readonly t: 'fatal'; readonly culprit: { readonly batchId: number; readonly i: number } | null; readonly err: string };
 
 /** Dispatcher → thread. */
-export type ControlMessage = {
-  readonly t: 'abort';
-  readonly batchIds: readonly number[];
-  /** One item only; all items of the batches when absent. */
-  readonly i?: number;
-  readonly reason: string;
-};
+export type ControlMessage =
+  | {
+      readonly t: 'abort';
+      readonly batchIds: readonly number[];
+      /** One item only; all items of the batches when absent. */
+      readonly i?: number;
+      readonly reason: string;
+    }
+  /** The pool is shutting down: call every processor's `close`, then answer with a ClosedMessage. */
+  | { readonly t: 'close' };
+
+/** A thread's answer to `close`, on its parentPort. */
+export interface ClosedMessage {
+  readonly swClosed: number;
+}
+
+export const isClosedMessage = (value: unknown): value is ClosedMessage =>
+  typeof value === 'object' && value !== null && typeof (value as { swClosed?: unknown }).swClosed === 'number';

@@ -43,11 +43,14 @@ export interface SubmitViewProps {
   readonly finished?: FinishedBatch;
 }
 
-/** Root: <Static> for finished lines first, then the live area. */
+/**
+ * Root: <Static> for finished lines first, then the live area. Lines are fitted to `columns`;
+ * the boxes take ink's width, so a terminal narrower than `columns` truncates, never wraps.
+ */
 export function SubmitView(props: SubmitViewProps): ReactNode {
   const columns = Math.max(1, Math.floor(props.columns));
   return (
-    <Box flexDirection="column" width={columns}>
+    <Box flexDirection="column">
       <FinishedStatic batch={props.finished ?? EMPTY_BATCH} columns={columns} />
       <ViewErrorBoundary columns={columns}>
         <LiveArea {...props} columns={columns} />
@@ -80,7 +83,7 @@ export const FinishedStatic = memo(function FinishedStatic({
   return (
     <Static key={batch.key} items={items}>
       {(entry) => (
-        <Box key={entry.key} width={columns}>
+        <Box key={entry.key}>
           <SegText segs={entry.kind === 'line' ? finishedLineSegs(entry.line, columns) : omittedLineSegs(entry.count, columns)} />
         </Box>
       )}
@@ -144,7 +147,7 @@ export function LiveArea({ info, snapshot, phase, columns, rows }: SubmitViewPro
     footer = [{ text: truncateEnd('Ctrl+C: stop taking new items (twice: abort)', columns), dim: true }];
   }
   return (
-    <Box flexDirection="column" width={columns}>
+    <Box flexDirection="column">
       {plan.title ? <SegText segs={titleLine(info, snapshot, columns)} /> : null}
       {snapshot ? (
         <SegText segs={statsLine(snapshot, columns)} />

@@ -1,9 +1,9 @@
 /**
- * The live ink view on a TTY. Events go into a JobState outside React; ONE timer copies a
- * snapshot and the newly finished lines into a small store that the view reads with
- * useSyncExternalStore, so the frame rate is the timer's, never the event rate.
+ * The live ink view on a TTY. Events go into a JobState outside React; ONE timer takes a
+ * snapshot and the newly finished lines and hands them to the view as props of the root
+ * (`instance.rerender`, synchronous), so the frame rate is the timer's, never the event rate.
  */
-import { useCallback, useSyncExternalStore, type ReactNode } from 'react';
+import { useCallback, type ReactNode } from 'react';
 import { render, useInput, useStdin, type Instance } from 'ink';
 import type { JobEvent } from '../core/events.js';
 import { JobState, type FinishedLine, type JobSnapshot } from '../core/job-state.js';
@@ -36,23 +36,7 @@ interface ViewState {
   readonly finished: FinishedBatch;
 }
 
-/** The smallest external store: one value, listeners notified on set. */
-class ViewStore {
-  private listeners = new Set<() => void>();
-  constructor(private state: ViewState) {}
-  readonly get = (): ViewState => this.state;
-  readonly subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
-  set(patch: Partial<ViewState>): void {
-    this.state = { ...this.state, ...patch };
-    for (const l of this.listeners) l();
-  }
-}
-
-function TuiApp({ store, onInterrupt }: { readonly store: ViewStore; readonly onInterrupt: () => void }): ReactNode {
-  const s = useSyncExternalStore(store.subscribe, store.get);
+function TuiApp({ view, onInterrupt }: { readonly view: ViewState; readonly onInterrupt: () => void }): ReactNode {
   const { isRawModeSupported } = useStdin();
   const onKey = useCallback(
     (input: string, key: { ctrl: boolean }) => {
@@ -70,12 +54,12 @@ function TuiApp({ store, onInterrupt }: { readonly store: ViewStore; readonly on
   useInput(onKey, { isActive: isRawModeSupported === true });
   return (
     <SubmitView
-      info={s.info}
-      snapshot={s.snapshot}
-      phase={s.phase}
-      columns={s.columns}
-      rows={s.rows}
-      finished={s.finished}
+      info={view.info}
+      snapshot={view.snapshot}
+      phase={view.phase}
+      columns={view.columns}
+      rows={view.rows}
+      finished={view.finished}
     />
   );
 }
@@ -103,32 +87,38 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
   let timer: NodeJS.Timeout | null = null;
   let batchKey = 0;
   let finishing: Promise<void> | null = null;
-  const store = new ViewStore({
+  let view: ViewState = {
     info: PLACEHOLDER_INFO,
     snapshot: null,
     phase: 'running',
     columns: size(stdout.columns, 80),
     rows: size(stdout.rows, 24),
     finished: EMPTY_BATCH,
-  });
+  };
 
   const getState = (): JobState => (state ??= new JobState({ startedAt: now() }));
 
-  /** The one refresh: snapshot + newly finished lines into the store. */
-  const refresh = (): void => {
+  /** Hands the view state to React; rerender is synchronous (legacy root). */
+  const paint = (patch: Partial<ViewState>): void => {
+    view = { ...view, ...patch };
+    instance?.rerender(<TuiApp view={view} onInterrupt={onInterrupt} />);
+  };
+
+  /** The one refresh: snapshot + newly finished lines into the view. */
+  const refresh = (patch: Partial<ViewState> = {}): void => {
     const st = getState();
     const snapshot = st.snapshot(now());
     const lines = st.takeFinished();
     if (lines.length === 0) {
-      store.set({ snapshot });
+      paint({ ...patch, snapshot });
       return;
     }
     batchKey++;
-    store.set({ snapshot, finished: makeBatch(batchKey, lines, maxPerRefresh) });
+    paint({ ...patch, snapshot, finished: makeBatch(batchKey, lines, maxPerRefresh) });
   };
 
   const onResize = (): void => {
-    store.set({ columns: size(stdout.columns, 80), rows: size(stdout.rows, 24) });
+    paint({ columns: size(stdout.columns, 80), rows: size(stdout.rows, 24) });
   };
 
   return {
@@ -136,8 +126,10 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
       if (instance !== null || finishing !== null) return;
       info = runInfo;
       state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt: now() });
-      store.set({ info: runInfo, snapshot: state.snapshot(now()) });
-      instance = render(<TuiApp store={store} onInterrupt={onInterrupt} />, {
+      view = { ...view, info: runInfo, snapshot: state.snapshot(now()) };
+      // Before ink's own listener: its resize frame then already has the new size.
+      stdout.on('resize', onResize);
+      instance = render(<TuiApp view={view} onInterrupt={onInterrupt} />, {
         stdout,
         stdin,
         exitOnCtrlC: false,
@@ -146,8 +138,7 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
       });
       // Must be asked for before unmount() to be resolved by it.
       exited = instance.waitUntilExit().catch(() => undefined);
-      stdout.on('resize', onResize);
-      timer = setInterval(refresh, refreshMs);
+      timer = setInterval(() => refresh(), refreshMs);
       timer.unref();
     },
 
@@ -157,9 +148,10 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
     },
 
     setPhase(phase: Phase): void {
-      if (finishing !== null || store.get().phase === phase) return;
-      store.set({ phase });
-      if (instance !== null) refresh(); // show the notice now, not at the next tick
+      if (finishing !== null || view.phase === phase) return;
+      // Show the notice now, not at the next tick.
+      if (instance !== null) refresh({ phase });
+      else view = { ...view, phase };
     },
 
     finish(summary: FinalSummary): Promise<void> {
@@ -170,13 +162,12 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
         }
         if (instance !== null) {
           // Last frame: final counts, the remaining finished lines into <Static>, no live rows.
-          store.set({ phase: 'finished' });
-          refresh();
-          instance.unmount();
+          refresh({ phase: 'finished' });
+          instance.unmount(); // flushes the throttled last frame
           await exited;
           instance = null;
-          stdout.off('resize', onResize);
         }
+        stdout.off('resize', onResize);
         const text = summaryLines(summary, info?.skipped ?? 0).join('\n') + '\n';
         await new Promise<void>((resolve) => {
           stdout.write(text, () => resolve());

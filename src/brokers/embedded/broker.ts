@@ -9,8 +9,8 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { EventListener } from '../../core/events.js';
 import type { JobSpec } from '../../core/types.js';
-import type { Broker, JobRun } from '../broker.js';
-import { isBatchEnvelope, type ThreadMessage } from '../../runtime/protocol.js';
+import type { Broker, JobRun, JobRunOptions } from '../broker.js';
+import { isBatchEnvelope, isClosedMessage, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
 import { EmbeddedJobRun } from './job-run.js';
 
 export interface EmbeddedBrokerOptions {
@@ -39,6 +39,9 @@ interface BatchLoad {
   readonly items: number;
 }
 
+/** How long processors get to `close` when the pool shuts down. */
+const CLOSE_WAIT_MS = 2000;
+
 export const defaultThreads = (): number => Math.max(1, availableParallelism());
 
 export class EmbeddedBroker implements Broker {
@@ -50,6 +53,7 @@ export class EmbeddedBroker implements Broker {
   private readonly controlName = `slowwork-control-${process.pid}-${randomBytes(4).toString('hex')}`;
   private readonly control = new BroadcastChannel(this.controlName);
   private batchIds = 0;
+  private readonly closedThreads = new Set<number>();
   /** Items in flight per thread, and which thread runs each batch: the balancer's view. */
   private readonly load = new Map<number, number>();
   private readonly batchLoad = new Map<number, { thread: number; items: number }>();
@@ -69,12 +73,14 @@ export class EmbeddedBroker implements Broker {
       recordTiming: false,
       closeTimeout: 2000,
       loadBalancer: this.balanceByItems,
+      workerData: { control: this.controlName } satisfies ThreadData,
     });
     // A thread that dies with no task (an error in a stray timer) must not take the process down.
     this.pool.on('error', () => undefined);
     // Every batch's events arrive on its thread's port, tagged with the batch id.
     this.pool.on('message', (message: unknown) => {
       if (isBatchEnvelope(message)) this.routes.get(message.sw)?.(message.m);
+      else if (isClosedMessage(message)) this.closedThreads.add(message.swClosed);
     });
     this.control.unref();
   }
@@ -117,7 +123,7 @@ export class EmbeddedBroker implements Broker {
     return `embedded: ${this.threads} thread${this.threads === 1 ? '' : 's'}`;
   }
 
-  startJob(spec: JobSpec, listener: EventListener): JobRun {
+  startJob(spec: JobSpec, listener: EventListener, options: JobRunOptions = {}): JobRun {
     return new EmbeddedJobRun(
       spec,
       {
@@ -125,7 +131,6 @@ export class EmbeddedBroker implements Broker {
         run: (task) =>
           this.pool.run({
             ...task,
-            control: this.controlName,
             [Piscina.queueOptionsSymbol]: { batchId: task.batchId, items: task.items.length } satisfies BatchLoad,
           }),
         nextBatchId: () => ++this.batchIds,
@@ -143,10 +148,20 @@ export class EmbeddedBroker implements Broker {
         processorUrls: this.processorUrls,
       },
       listener,
+      options,
     );
   }
 
+  /** Lets every thread `close` its processors (bounded wait), then ends the pool. */
   async close(): Promise<void> {
+    const threads = this.pool.threads.map((w) => w.threadId);
+    if (threads.length > 0) {
+      this.control.postMessage({ t: 'close' } satisfies ControlMessage);
+      const deadline = Date.now() + CLOSE_WAIT_MS;
+      while (Date.now() < deadline && threads.some((id) => !this.closedThreads.has(id))) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
     this.control.close();
     await this.pool.destroy();
   }

@@ -11,13 +11,13 @@ import { Deque, MinHeap } from '../../core/queues.js';
 import { backoffMs, defaultRetryPolicy, shouldRetry, type RetryPolicy } from '../../core/retry.js';
 import { decideSlice } from '../../core/slicer.js';
 import type { ItemSpec, JobSpec } from '../../core/types.js';
-import type { JobRun } from '../broker.js';
+import type { JobRun, JobRunOptions } from '../broker.js';
 import type { BatchItem, BatchTask, ControlMessage, ThreadMessage } from '../../runtime/protocol.js';
 
 /** What the run needs from the pool; the broker provides it. */
 export interface PoolPort {
   /** Runs a batch task; resolves when the thread returned, rejects if the thread died. */
-  run(task: Omit<BatchTask, 'control'>): Promise<unknown>;
+  run(task: BatchTask): Promise<unknown>;
   nextBatchId(): number;
   /** Threads in the pool: a batch is at most one thread's share of the concurrency. */
   readonly threads: number;
@@ -117,6 +117,7 @@ export class EmbeddedJobRun implements JobRun {
     private readonly spec: JobSpec,
     private readonly pool: PoolPort,
     private readonly listener: EventListener,
+    private readonly options: JobRunOptions = {},
   ) {
     this.jobId = spec.jobId;
     this.policy = defaultRetryPolicy(spec.retries);
@@ -293,6 +294,11 @@ export class EmbeddedJobRun implements JobRun {
     }
     if (m.t === 'fatal') {
       batch.fatal = { culprit: m.culprit, err: m.err };
+      return;
+    }
+    if (m.t === 'log') {
+      const rec = batch.items.get(m.i);
+      this.options.onLog?.(`[${rec?.spec.id ?? m.i}] ${m.line}`);
       return;
     }
     const rec = batch.items.get(m.i);

@@ -6,14 +6,14 @@
  * before its 'exit' event, so the report always arrives before the pool rejects the tasks.)
  */
 import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
+import { workerData } from 'piscina';
 import { describeError } from '../../core/errors.js';
 import { Outbox } from '../../runtime/outbox.js';
 import { AbortedByUser, ItemControl, PipelineCache, itemScope, runBatch } from '../../runtime/item-runner.js';
-import type { BatchEnvelope, BatchTask, ControlMessage, ThreadMessage } from '../../runtime/protocol.js';
+import type { BatchEnvelope, BatchTask, ClosedMessage, ControlMessage, ThreadMessage } from '../../runtime/protocol.js';
 
 const pipelines = new PipelineCache();
 const active = new Map<number, { outbox: Outbox; controls: Map<number, ItemControl> }>();
-const channels = new Map<string, BroadcastChannel>();
 const realExit = process.exit.bind(process);
 let dying = false;
 
@@ -38,14 +38,16 @@ process.exit = ((code?: number | string | null) => die(`processor called process
 process.on('uncaughtException', (err) => die(`uncaught error: ${describeError(err)}`, 1));
 process.on('unhandledRejection', (err) => die(`unhandled rejection: ${describeError(err)}`, 1));
 
-/** Control messages (abort) reach every thread; each acts on the batches it runs. */
+/** Control messages (abort, close) reach every thread; each acts on the batches it runs. */
 function listen(name: string): void {
-  if (channels.has(name)) return;
   const channel = new BroadcastChannel(name);
   channel.unref();
   channel.onmessage = (event) => {
     const m = (event as { data: ControlMessage }).data;
-    if (m.t !== 'abort') return;
+    if (m.t === 'close') {
+      void pipelines.closeAll().finally(() => parentPort!.postMessage({ swClosed: threadId } satisfies ClosedMessage));
+      return;
+    }
     for (const batchId of m.batchIds) {
       const controls = active.get(batchId)?.controls;
       if (!controls) continue;
@@ -53,11 +55,11 @@ function listen(name: string): void {
       for (const c of targets) c?.abort(new AbortedByUser(m.reason));
     }
   };
-  channels.set(name, channel);
 }
 
+listen((workerData as { control: string }).control);
+
 export default async function runTask(task: BatchTask): Promise<number> {
-  listen(task.control);
   const outbox = new Outbox((messages) => post(task.batchId, messages));
   const controls = new Map<number, ItemControl>();
   active.set(task.batchId, { outbox, controls });
@@ -70,8 +72,7 @@ export default async function runTask(task: BatchTask): Promise<number> {
       for (const item of task.items) outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(err), aborted: false });
       return 0;
     }
-    const log = (line: string) => process.stderr.write(`${line}\n`);
-    await runBatch({ batchId: task.batchId, params: task.params, timeoutMs: task.timeoutMs, items: task.items, outbox, log }, pipeline, controls);
+    await runBatch({ batchId: task.batchId, params: task.params, timeoutMs: task.timeoutMs, items: task.items, outbox }, pipeline, controls);
     return task.items.length;
   } finally {
     outbox.flush();

@@ -1,0 +1,192 @@
+/**
+ * Faults on the real pool: a failing, hanging, blocking or thread-killing item must fail alone
+ * (charged to it), while its batch-mates (same batch, same thread) finish unharmed.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddedBroker } from '../../src/brokers/embedded/broker.js';
+import { fixtureUrl, outcomes, runAll, type EventOf, type Ran } from './helpers.js';
+
+let broker: EmbeddedBroker | null = null;
+const open = (): EmbeddedBroker => {
+  broker = new EmbeddedBroker({ threads: 2, maxConcurrency: 16, processorUrls: [fixtureUrl('faulty')] });
+  return broker;
+};
+afterEach(async () => {
+  await broker?.close();
+  broker = null;
+});
+
+/** Normal prompts around the culprit; with concurrency 8 and batches of 4 on 2 threads, they share. */
+const around = (culprit: string, normals = 11, at = 1): string[] => {
+  const inputs = Array.from({ length: normals }, (_, k) => `n${k}`);
+  inputs.splice(at, 0, culprit);
+  return inputs;
+};
+
+/** Every item but `culprit` ended done with the faulty fixture's normal answer. */
+function expectMatesDone(r: Ran, culprit: number, inputs: readonly string[]): void {
+  const ends = outcomes(r.rec);
+  expect(ends.size).toBe(inputs.length);
+  for (let k = 0; k < inputs.length; k++) {
+    if (k === culprit) continue;
+    const e = ends.get(k)!;
+    expect(e, `item ${k}`).toMatchObject({ type: 'item-done', output: `ok:${inputs[k]}.` });
+  }
+  // Batch-mates never fail, and any retry they saw was not charged to them.
+  for (const retry of r.rec.of('item-retry')) if (retry.index !== culprit) expect(retry).toMatchObject({ charged: false, delayMs: 0 });
+}
+
+const failedOf = (r: Ran, index: number): EventOf<'item-failed'> => {
+  const e = outcomes(r.rec).get(index)!;
+  expect(e.type).toBe('item-failed');
+  return e as EventOf<'item-failed'>;
+};
+
+describe('embedded broker: item faults', () => {
+  it('throw, retries 2: fails after 3 attempts with its error; charged retries with backoff', async () => {
+    const inputs = around('throw');
+    const r = await runAll(open(), inputs, { retries: 2 });
+    const f = failedOf(r, 1);
+    expect(f.attempts).toBe(3);
+    expect(f.error).toBe('boom: processor failed on purpose');
+    expect(f.input).toBe('throw');
+    expect(f.worker).toMatch(/^thread-\d+$/);
+    const retries = r.rec.of('item-retry').filter((e) => e.index === 1);
+    expect(retries.map((e) => e.attempt)).toEqual([1, 2]);
+    for (const e of retries) {
+      expect(e.charged).toBe(true);
+      expect(e.error).toBe('boom: processor failed on purpose');
+      expect(e.id).toBe('item-2');
+    }
+    // Backoff: base 200 ms, half jitter: [100, 200] then [200, 400].
+    expect(retries[0]!.delayMs).toBeGreaterThanOrEqual(100);
+    expect(retries[0]!.delayMs).toBeLessThanOrEqual(200);
+    expect(retries[1]!.delayMs).toBeGreaterThanOrEqual(200);
+    expect(retries[1]!.delayMs).toBeLessThanOrEqual(400);
+    // Each attempt started anew, after its retry event.
+    const starts = r.rec.of('item-start').filter((e) => e.index === 1);
+    expect(starts.map((s) => s.attempt)).toEqual([1, 2, 3]);
+    expect(r.counts).toEqual({ total: 12, done: 11, failed: 1, unfinished: 0 });
+    expectMatesDone(r, 1, inputs);
+    expect(r.rec.of('item-retry').filter((e) => e.index !== 1)).toEqual([]);
+  });
+
+  it('the retry waits its backoff: the next attempt does not start before delayMs', async () => {
+    const r = await runAll(open(), ['flaky 1'], { retries: 1 });
+    const retryAt = r.rec.times[r.rec.events.findIndex((e) => e.type === 'item-retry')]!;
+    const retry = r.rec.of('item-retry')[0]!;
+    const second = r.rec.events.findIndex((e) => e.type === 'item-start' && e.attempt === 2);
+    // The retry event is delivered at most a tick after the failure; allow 15 ms for that.
+    expect(r.rec.times[second]! - retryAt).toBeGreaterThanOrEqual(retry.delayMs - 15);
+  });
+
+  it('flaky 1, retries 2: done on attempt 2', async () => {
+    const inputs = around('flaky 1');
+    const r = await runAll(open(), inputs, { retries: 2 });
+    const done = outcomes(r.rec).get(1)!;
+    expect(done).toMatchObject({ type: 'item-done', attempt: 2, output: 'recovered on attempt 2' });
+    expect(r.rec.of('item-retry')).toMatchObject([{ index: 1, attempt: 1, charged: true, error: 'flaky failure on attempt 1' }]);
+    expectMatesDone(r, 1, inputs);
+    expect(r.counts).toEqual({ total: 12, done: 12, failed: 0, unfinished: 0 });
+  });
+
+  it('flaky 2, retries 1: fails after 2 attempts with the last error', async () => {
+    const r = await runAll(open(), ['flaky 2'], { retries: 1 });
+    expect(failedOf(r, 0)).toMatchObject({ attempts: 2, error: 'flaky failure on attempt 2' });
+  });
+
+  it('hang (honours its signal), timeout 300 ms, retries 0: fails by timeout, quickly', async () => {
+    const inputs = around('hang');
+    const r = await runAll(open(), inputs, { timeoutMs: 300, retries: 0 });
+    const f = failedOf(r, 1);
+    expect(f.error).toBe('timed out after 300 ms');
+    expect(f.attempts).toBe(1);
+    expect(f.durations.totalMs).toBeGreaterThanOrEqual(250);
+    expect(f.durations.totalMs).toBeLessThan(1000);
+    expect(r.ms).toBeLessThan(2000);
+    expectMatesDone(r, 1, inputs);
+  });
+
+  it('hang-deaf (ignores its signal): still fails by its timeout, and no thread is restarted', async () => {
+    const inputs = around('hang-deaf');
+    const r = await runAll(open(), inputs, { timeoutMs: 300, retries: 0 });
+    const f = failedOf(r, 1);
+    expect(f.error).toBe('timed out after 300 ms');
+    expect(f.durations.totalMs).toBeLessThan(1000);
+    expect(r.ms).toBeLessThan(2000);
+    expectMatesDone(r, 1, inputs);
+    expect(r.rec.count('item-retry')).toBe(0);
+  });
+
+  it('a timeout is charged and retried like any failure', async () => {
+    const r = await runAll(open(), ['hang'], { timeoutMs: 150, retries: 1 });
+    expect(failedOf(r, 0)).toMatchObject({ attempts: 2, error: 'timed out after 150 ms' });
+    expect(r.rec.of('item-retry')).toMatchObject([{ charged: true, error: 'timed out after 150 ms' }]);
+  });
+});
+
+describe('embedded broker: items that kill or block their thread', () => {
+  it('block 3000, timeout 300: the watchdog ends the thread; mates re-run uncharged; the pool recovers', async () => {
+    const b = open();
+    const inputs = around('block 3000');
+    const r = await runAll(b, inputs, { timeoutMs: 300, retries: 0 });
+    const f = failedOf(r, 1);
+    expect(f.error).toMatch(/timed out after 300 ms/);
+    expect(f.attempts).toBe(1);
+    // Well before the block would have ended by itself.
+    expect(r.ms).toBeLessThan(2800);
+    expectMatesDone(r, 1, inputs);
+    // Its batch-mates on that thread lost an attempt through no fault of theirs.
+    const lost = r.rec.of('item-retry');
+    expect(lost.length).toBeGreaterThan(0);
+    for (const e of lost) expect(e).toMatchObject({ charged: false, delayMs: 0 });
+    // The pool keeps working.
+    const again = await runAll(b, around('x', 15), { timeoutMs: 300 });
+    expect(again.counts).toEqual({ total: 16, done: 16, failed: 0, unfinished: 0 });
+  });
+
+  it('exit, retries 1: the culprit fails after 2 attempts naming process.exit; mates all succeed', async () => {
+    const b = open();
+    const inputs = around('exit');
+    const r = await runAll(b, inputs, { retries: 1 });
+    const f = failedOf(r, 1);
+    expect(f.attempts).toBe(2);
+    expect(f.error).toMatch(/process\.exit\(3\)/);
+    const own = r.rec.of('item-retry').filter((e) => e.index === 1);
+    expect(own).toMatchObject([{ charged: true, attempt: 1 }]);
+    expect(own[0]!.error).toMatch(/process\.exit/);
+    expectMatesDone(r, 1, inputs);
+    // Mates were actually hit (the culprit shared a batch with some).
+    expect(r.rec.of('item-retry').filter((e) => e.index !== 1).length).toBeGreaterThan(0);
+    expect(r.counts).toEqual({ total: 12, done: 11, failed: 1, unfinished: 0 });
+    const again = await runAll(b, around('y', 15));
+    expect(again.counts.done).toBe(16);
+  });
+
+  it('timer-throw: an uncaught error kills the thread; the culprit is named, mates succeed', async () => {
+    const b = open();
+    const inputs = around('timer-throw');
+    const r = await runAll(b, inputs, { retries: 0 });
+    const f = failedOf(r, 1);
+    expect(f.error).toMatch(/uncaught error: thrown inside a timer/);
+    expect(f.attempts).toBe(1);
+    expectMatesDone(r, 1, inputs);
+    const again = await runAll(b, around('z', 7));
+    expect(again.counts.done).toBe(8);
+  });
+
+  it('exit-once: survives on attempt 2', async () => {
+    const inputs = around('exit-once');
+    const r = await runAll(open(), inputs, { retries: 1 });
+    expect(outcomes(r.rec).get(1)).toMatchObject({ type: 'item-done', attempt: 2, output: 'survived' });
+    expect(r.rec.of('item-retry').filter((e) => e.index === 1)).toMatchObject([{ charged: true, attempt: 1 }]);
+    expectMatesDone(r, 1, inputs);
+    expect(r.counts).toEqual({ total: 12, done: 12, failed: 0, unfinished: 0 });
+  });
+
+  it('exit-once with zero retries is final: one charged death is the limit', async () => {
+    const r = await runAll(open(), around('exit-once', 3), { retries: 0 });
+    expect(failedOf(r, 1)).toMatchObject({ attempts: 1 });
+    expect(r.counts).toEqual({ total: 4, done: 3, failed: 1, unfinished: 0 });
+  });
+});

@@ -1,0 +1,195 @@
+import { describe, expect, it, vi } from 'vitest';
+import stringWidth from 'string-width';
+import type { JobEvent } from '../../src/core/events.js';
+import type { FinalSummary } from '../../src/ui/reporter.js';
+import { createTuiReporter, makeBatch } from '../../src/ui/tui-reporter.js';
+import type { FinishedLine } from '../../src/core/job-state.js';
+import { FakeStdin, FakeStdout, INFO, ev, sleep, stripAnsi, tick } from './helpers.js';
+
+const SUMMARY: FinalSummary = {
+  counts: { total: 3, done: 1, failed: 1, unfinished: 1 },
+  elapsedMs: 1234,
+  outPath: './slowwork-results/7f3a9c.jsonl',
+  resumeCommand: 'slowwork submit prompts.txt --resume',
+  interrupted: true,
+};
+
+function setup(columns = 80, rows = 24, stdinIsTTY = true) {
+  const stdout = new FakeStdout(columns, rows);
+  const stdin = new FakeStdin();
+  stdin.isTTY = stdinIsTTY;
+  const onInterrupt = vi.fn();
+  const reporter = createTuiReporter({
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    stdin: stdin as unknown as NodeJS.ReadStream,
+    onInterrupt,
+    refreshMs: 20,
+  });
+  return { stdout, stdin, onInterrupt, reporter };
+}
+
+const count = (haystack: string, needle: string): number => haystack.split(needle).length - 1;
+
+describe('tui reporter', () => {
+  it('renders live rows, prints finished lines once, and finishes with the summary', async () => {
+    const { stdout, reporter } = setup();
+    reporter.start({ ...INFO, total: 3 });
+    reporter.onEvents([ev.start(0, 'alpha'), ev.start(1, 'beta'), ev.chunk(0, 'streaming words here', 1, 4)]);
+    await sleep(60);
+    let out = stripAnsi(stdout.output);
+    expect(out).toContain('alpha');
+    expect(out).toContain('streaming words here');
+    expect(out).toContain('0/3 done');
+    reporter.onEvents([ev.done(0, 'streaming words here', 'alpha')]);
+    await sleep(150);
+    reporter.onEvents([ev.failed(1, 'Error: upstream 503\n    at fetch (x.js:1:1)', 'beta')]);
+    reporter.onEvents([{ type: 'job-cancelled', reason: 'interrupted', counts: SUMMARY.counts }]);
+    await reporter.finish(SUMMARY);
+    out = stripAnsi(stdout.output);
+    expect(count(out, '✔ alpha')).toBe(1);
+    expect(count(out, '✖ beta')).toBe(1);
+    expect(out).toContain('Error: upstream 503');
+    expect(out).not.toContain('at fetch');
+    expect(out).toContain('1 failed');
+    expect(out.trimEnd().split('\n').slice(-3)).toEqual([
+      'interrupted: 1 done, 1 failed, 1 unfinished of 3 in 1.2s',
+      'results: ./slowwork-results/7f3a9c.jsonl',
+      'resume:  slowwork submit prompts.txt --resume',
+    ]);
+    // Nothing is written after finish resolved, and events after it are ignored.
+    const writes = stdout.writes.length;
+    reporter.onEvents([ev.start(2)]);
+    await sleep(60);
+    expect(stdout.writes.length).toBe(writes);
+    expect(stdout.listenerCount('resize')).toBe(0);
+  });
+
+  it('drains the last finished lines on finish, before the summary', async () => {
+    const { stdout, reporter } = setup();
+    reporter.start({ ...INFO, total: 2 });
+    reporter.onEvents([ev.start(0, 'last-one'), ev.done(0, 'bye', 'last-one')]);
+    // No refresh in between: finish() itself must print the line.
+    await reporter.finish({ ...SUMMARY, interrupted: false, resumeCommand: null });
+    const out = stripAnsi(stdout.output);
+    expect(count(out, '✔ last-one')).toBe(1);
+    expect(out.indexOf('✔ last-one')).toBeLessThan(out.indexOf('finished: '));
+    expect(out).not.toContain('resume');
+  });
+
+  it('calls onInterrupt on Ctrl+C and shows the phase the flow sets', async () => {
+    const { stdout, stdin, onInterrupt, reporter } = setup();
+    reporter.start(INFO);
+    reporter.onEvents([ev.start(0), ev.start(1)]);
+    await sleep(30);
+    stdin.write('\u0003');
+    await tick();
+    expect(onInterrupt).toHaveBeenCalledTimes(1);
+    reporter.setPhase('draining');
+    await sleep(150);
+    expect(stripAnsi(stdout.output)).toContain('draining: finishing 2 in-flight items — Ctrl+C again to abort');
+    stdin.write('\u0003');
+    await tick();
+    expect(onInterrupt).toHaveBeenCalledTimes(2);
+    reporter.setPhase('aborting');
+    await sleep(150);
+    expect(stripAnsi(stdout.output)).toContain('aborting: stopping 2 in-flight items');
+    // Other keys do nothing.
+    stdin.write('q');
+    await tick();
+    expect(onInterrupt).toHaveBeenCalledTimes(2);
+    await reporter.finish(SUMMARY);
+  });
+
+  it('works without a TTY on stdin (no raw mode)', async () => {
+    const { stdout, stdin, onInterrupt, reporter } = setup(80, 24, false);
+    const setRawMode = vi.spyOn(stdin, 'setRawMode');
+    reporter.start(INFO);
+    reporter.onEvents([ev.start(0)]);
+    await sleep(40);
+    stdin.write('\u0003');
+    await tick();
+    expect(onInterrupt).not.toHaveBeenCalled();
+    expect(setRawMode).not.toHaveBeenCalled();
+    await reporter.finish(SUMMARY);
+    expect(stripAnsi(stdout.output)).toContain('results: ');
+  });
+
+  it('follows resizes and keeps frames within the terminal', async () => {
+    const { stdout, reporter } = setup(120, 40);
+    reporter.start({ ...INFO, total: 1000 });
+    const events: JobEvent[] = [];
+    for (let i = 0; i < 64; i++) events.push(ev.start(i, `id-${i}`), ev.chunk(i, `stream ${i} 中文 😀 `.repeat(20)));
+    reporter.onEvents(events);
+    await sleep(150);
+    const before = stdout.writes.length;
+    stdout.resize(60, 15);
+    for (let k = 0; k < 5; k++) {
+      reporter.onEvents(Array.from({ length: 64 }, (_, i) => ev.chunk(i, ` more ${k} 😀`)));
+      await sleep(40);
+    }
+    const frames = stdout.writes.slice(before).map(stripAnsi).filter((w) => w.trim().length > 0);
+    expect(frames.length).toBeGreaterThan(0);
+    for (const frame of frames) {
+      const lines = frame.replace(/\n$/, '').split('\n');
+      expect(lines.length, frame).toBeLessThanOrEqual(14);
+      for (const line of lines) expect(stringWidth(line), line).toBeLessThanOrEqual(60);
+    }
+    expect(frames.at(-1)).toContain('more items in flight');
+    await reporter.finish(SUMMARY);
+  });
+
+  it('refreshes at the timer rate, not the event rate', async () => {
+    const stdout = new FakeStdout(100, 30);
+    const reporter = createTuiReporter({
+      stdout: stdout as unknown as NodeJS.WriteStream,
+      stdin: new FakeStdin() as unknown as NodeJS.ReadStream,
+      onInterrupt: () => {},
+      refreshMs: 100,
+    });
+    reporter.start(INFO);
+    reporter.onEvents(Array.from({ length: 64 }, (_, i) => ev.start(i)));
+    const t0 = Date.now();
+    const startWrites = stdout.writes.length;
+    // ~64 streams x 50 chunks/s for 600 ms, delivered every 5 ms.
+    while (Date.now() - t0 < 600) {
+      reporter.onEvents(Array.from({ length: 16 }, (_, i) => ev.chunk((i * 7 + Date.now()) % 64, 'tok ')));
+      await sleep(5);
+    }
+    const frames = stdout.writes.length - startWrites;
+    // ~6 refreshes; ink adds sync markers, allow for them.
+    expect(frames).toBeLessThan(40);
+    await reporter.finish(SUMMARY);
+  });
+
+  it('finish without start prints only the summary', async () => {
+    const { stdout, reporter } = setup();
+    await reporter.finish(SUMMARY);
+    expect(stdout.output).toBe(
+      'interrupted: 1 done, 1 failed, 1 unfinished of 3 in 1.2s\nresults: ./slowwork-results/7f3a9c.jsonl\nresume:  slowwork submit prompts.txt --resume\n',
+    );
+  });
+});
+
+describe('makeBatch', () => {
+  const line = (index: number, status: 'done' | 'failed'): FinishedLine => ({
+    index,
+    id: String(index),
+    status,
+    attempts: 1,
+    durationMs: 1,
+    chunks: 1,
+    preview: status === 'done' ? 'x' : null,
+    error: status === 'failed' ? 'e' : null,
+    worker: null,
+  });
+  it('keeps failed lines first and counts the rest', () => {
+    const lines = [line(0, 'done'), line(1, 'failed'), line(2, 'done'), line(3, 'failed'), line(4, 'done')];
+    expect(makeBatch(1, lines, 10)).toEqual({ key: 1, lines, omitted: 0 });
+    const b = makeBatch(2, lines, 3);
+    expect(b.lines.map((l) => l.index)).toEqual([0, 1, 3]);
+    expect(b.omitted).toBe(2);
+    const c = makeBatch(3, lines, 1);
+    expect(c.lines.map((l) => l.index)).toEqual([1]);
+    expect(c.omitted).toBe(4);
+  });
+});
