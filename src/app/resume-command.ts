@@ -7,11 +7,11 @@ export function shellQuote(arg: string): string {
 }
 
 /** `args` are the submit command's own arguments (after `submit`). */
-export function resumeCommand(args: readonly string[], outPath: string): string {
+export function resumeCommand(args: readonly string[], outPath: string, opts: { retryFailed?: boolean } = {}): string {
   const kept: string[] = [];
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
-    if (a === '--resume') continue;
+    if (a === '--resume' || a === '--retry-failed') continue;
     if (a === '--out' || a === '-o') {
       k++;
       continue;
@@ -19,5 +19,6 @@ export function resumeCommand(args: readonly string[], outPath: string): string 
     if (a.startsWith('--out=')) continue;
     kept.push(a);
   }
-  return ['slowwork', 'submit', ...kept, '--resume', '--out', outPath].map(shellQuote).join(' ');
+  const tail = opts.retryFailed ? ['--resume', '--retry-failed', '--out', outPath] : ['--resume', '--out', outPath];
+  return ['slowwork', 'submit', ...kept, ...tail].map(shellQuote).join(' ');
 }

@@ -172,13 +172,12 @@ async function runJob(ctx: JobContext): Promise<number> {
 
     const interrupted = interrupts > 0 && counts.unfinished + (ctx.todo - counts.total) > 0;
     const final = finalCounts(counts, ctx);
-    const resume = final.unfinished > 0 || (final.failed > 0 && !opts.retryFailed) ? resumeCommand(opts.argv, ctx.outPath) : null;
     setPhase('finished');
     await reporter.finish({
       counts: final,
       elapsedMs: performance.now() - started,
       outPath: ctx.outPath,
-      resumeCommand: interrupted || final.unfinished > 0 ? resume : final.failed > 0 ? `${resume} --retry-failed` : null,
+      resumeCommand: whatNext(final, opts.argv, ctx.outPath),
       interrupted,
     });
     if (log.lines > 0 && log.path) io.stdout.write(`logs:    ${log.path} (${log.lines} lines from the processors)\n`);
@@ -215,6 +214,13 @@ async function countTodo(inputs: PreparedInputs, ledger: Ledger, retryFailed: bo
     for (const item of chunk) if (!ledger.isFinished(item, { retryFailed })) todo++;
   }
   return todo;
+}
+
+/** The command that finishes the job: resume what is left, or retry what failed; null when all is done. */
+function whatNext(final: JobCounts, argv: readonly string[], outPath: string): string | null {
+  if (final.unfinished > 0) return resumeCommand(argv, outPath);
+  if (final.failed > 0) return resumeCommand(argv, outPath, { retryFailed: true });
+  return null;
 }
 
 /** Counts over the whole input, the earlier runs' results included. */

@@ -1,5 +1,5 @@
 /**
- * Retry policy: exponential backoff with full jitter, capped. Pure: the random source is passed
+ * Retry policy: exponential backoff, half of it jitter, capped. Pure: the random source is passed
  * in so tests can pin it.
  */
 export interface RetryPolicy {

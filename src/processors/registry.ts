@@ -13,6 +13,12 @@ const BUILTINS: Readonly<Record<string, string>> = {
   demo: './demo.js',
 };
 
+/** Under vitest this module runs from src/*.ts; threads load the compiled built-ins from dist/. */
+function builtinUrl(rel: string): string {
+  const url = new URL(rel, import.meta.url).href;
+  return import.meta.url.endsWith('.ts') ? url.replace('/src/', '/dist/') : url;
+}
+
 export const builtinProcessorNames = (): string[] => Object.keys(BUILTINS);
 
 const looksLikePath = (ref: string): boolean =>
@@ -21,7 +27,7 @@ const looksLikePath = (ref: string): boolean =>
 /** A built-in name or a path (relative to `cwd`) → the URL a thread can import. */
 export function resolveProcessorRef(ref: string, cwd: string = process.cwd()): string {
   const builtin = BUILTINS[ref];
-  if (builtin) return new URL(builtin, import.meta.url).href;
+  if (builtin) return builtinUrl(builtin);
   if (ref.startsWith('file:')) return ref;
   if (!looksLikePath(ref)) {
     throw new ProcessorError(
@@ -53,6 +59,6 @@ export async function loadProcessor(url: string): Promise<Processor> {
 }
 
 function displayRef(url: string): string {
-  for (const [name, rel] of Object.entries(BUILTINS)) if (new URL(rel, import.meta.url).href === url) return name;
+  for (const [name, rel] of Object.entries(BUILTINS)) if (builtinUrl(rel) === url) return name;
   return url.startsWith('file:') ? decodeURIComponent(new URL(url).pathname) : url;
 }

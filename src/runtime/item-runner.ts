@@ -10,7 +10,7 @@ import type { ItemInput, Params } from '../core/types.js';
 import type { Chunks, ProcessContext, Processor } from '../processors/contract.js';
 import { loadProcessor } from '../processors/registry.js';
 import type { Outbox } from './outbox.js';
-import type { BatchItem } from './protocol.js';
+import { PROBE_BUSY, PROBE_CALLS, type BatchItem } from './protocol.js';
 
 export interface ItemScope {
   readonly batchId: number;
@@ -64,6 +64,8 @@ export interface BatchRun {
   readonly timeoutMs: number;
   readonly items: readonly BatchItem[];
   readonly outbox: Outbox;
+  /** Watchdog cells: marked while the runner calls into an item's processor code. */
+  readonly probe?: Int32Array;
 }
 
 /** Runs the batch; resolves when every item has reported done or error. Never rejects. */
@@ -85,9 +87,11 @@ async function runItem(run: BatchRun, item: BatchItem, pipeline: Processor[], co
     let text = '';
     for (let s = 0; s < pipeline.length; s++) {
       outbox.push({ t: 'start', i: item.i, a: item.a, s });
-      let chunks: Chunks | Promise<Chunks> = s === 0 && firstChunks ? firstChunks : pipeline[s]!.process(input, makeContext(run, item, s, control));
+      const stageInput = input;
+      let chunks: Chunks | Promise<Chunks> =
+        s === 0 && firstChunks ? firstChunks : inItem(run.probe, item.i, () => pipeline[s]!.process(stageInput, makeContext(run, item, s, control)));
       if (isPromise(chunks)) chunks = await control.race(chunks);
-      text = await drain(chunks, control, (piece) => outbox.chunk(item.i, item.a, s, piece));
+      text = await drain(chunks, control, (piece) => outbox.chunk(item.i, item.a, s, piece), run.probe, item.i);
       input = text;
     }
     outbox.push({ t: 'done', i: item.i, a: item.a, out: text });
@@ -132,15 +136,31 @@ function armTimeout(ms: number, control: ItemControl): NodeJS.Timeout | undefine
   return setTimeout(() => control.abort(new ItemTimeoutError(ms)), ms);
 }
 
+/**
+ * Calls into item `i`'s processor code with the item marked busy in the batch's probe, so a
+ * watchdog outside the thread can name the item if the call never returns (a processor that
+ * blocks its thread synchronously cannot post anything).
+ */
+function inItem<T>(probe: Int32Array | undefined, i: number, call: () => T): T {
+  if (!probe) return call();
+  Atomics.store(probe, PROBE_BUSY, i + 1);
+  Atomics.add(probe, PROBE_CALLS, 1);
+  try {
+    return call();
+  } finally {
+    Atomics.store(probe, PROBE_BUSY, 0);
+  }
+}
+
 /** Consumes a chunk stream until it ends or the signal aborts; returns the whole text. */
-async function drain(chunks: Chunks, aborted: ItemControl, onChunk: (piece: string) => void): Promise<string> {
+async function drain(chunks: Chunks, aborted: ItemControl, onChunk: (piece: string) => void, probe: Int32Array | undefined, i: number): Promise<string> {
   const asyncIt = (chunks as AsyncIterable<string>)[Symbol.asyncIterator];
   const it: AsyncIterator<unknown> | Iterator<unknown> = asyncIt ? asyncIt.call(chunks) : (chunks as Iterable<string>)[Symbol.iterator]();
   let text = '';
   try {
     for (;;) {
       aborted.throwIfAborted();
-      const next = it.next();
+      const next = inItem(probe, i, () => it.next());
       // Only an async step can hang; a sync iterator's step is already settled.
       const r = isPromise(next) ? await aborted.race(next) : next;
       if (r.done) return text;

@@ -20,7 +20,20 @@ export interface BatchTask {
   readonly params: Params;
   readonly timeoutMs: number;
   readonly items: readonly BatchItem[];
+  /** The batch's watchdog cells (see `newProbe`), shared with the dispatching side. */
+  readonly probe?: Int32Array;
 }
+
+/**
+ * Watchdog cells of one batch, on a SharedArrayBuffer so the dispatcher can read them while the
+ * thread is blocked and cannot post anything: the thread running the batch (0 until it begins),
+ * the item (index + 1; 0 for none) whose processor code the runner is calling synchronously
+ * right now, and a count of such calls (one long call and many short ones look different).
+ */
+export const PROBE_THREAD = 0;
+export const PROBE_BUSY = 1;
+export const PROBE_CALLS = 2;
+export const newProbe = (): Int32Array => new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
 
 /** What each thread gets at start (piscina's workerData). */
 export interface ThreadData {

@@ -92,7 +92,8 @@ describe('embedded broker: happy path', () => {
     const params = { first_token_ms: '120', tokens_per_s: '0', length: '3', seed: '1' };
     const { rec } = await runAll(b, ['a', 'b', 'c'], { params, concurrency: 3, batchSize: 3 });
     for (const done of rec.of('item-done')) {
-      expect(done.durations.firstChunkMs!).toBeGreaterThanOrEqual(100);
+      // Measured on the main thread from message arrivals: a late 'start' shortens it a little.
+      expect(done.durations.firstChunkMs!).toBeGreaterThanOrEqual(60);
       expect(done.durations.totalMs).toBeGreaterThanOrEqual(done.durations.firstChunkMs!);
     }
     expect(rec.count('item-done')).toBe(3);

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../src/brokers/embedded/broker.js';
-import { fixtureUrl, outcomes, runAll, type EventOf, type Ran } from './helpers.js';
+import { Recorder, fixtureUrl, itemsOf, outcomes, runAll, spec, type EventOf, type Ran } from './helpers.js';
 
 let broker: EmbeddedBroker | null = null;
 const open = (): EmbeddedBroker => {
@@ -145,6 +145,17 @@ describe('embedded broker: items that kill or block their thread', () => {
     expect(again.counts).toEqual({ total: 16, done: 16, failed: 0, unfinished: 0 });
   });
 
+  it('blocking after an await of its own (outside the runner\'s calls): the watchdog still ends the thread', async () => {
+    broker = new EmbeddedBroker({ threads: 2, maxConcurrency: 16, processorUrls: [fixtureUrl('block-later')] });
+    const inputs = ['block-later 4000', 'n1', 'n2', 'n3', 'n4', 'n5'];
+    // Batches of one (concurrency 2 over 2 threads): the blocker is alone in its batch.
+    const r = await runAll(broker, inputs, { timeoutMs: 300, retries: 0, concurrency: 2 });
+    const f = failedOf(r, 0);
+    expect(f.error).toMatch(/timed out after 300 ms/);
+    expect(r.ms).toBeLessThan(3800);
+    for (let k = 1; k < inputs.length; k++) expect(outcomes(r.rec).get(k)).toMatchObject({ type: 'item-done', output: `ok:${inputs[k]}` });
+  });
+
   it('exit, retries 1: the culprit fails after 2 attempts naming process.exit; mates all succeed', async () => {
     const b = open();
     const inputs = around('exit');
@@ -188,5 +199,26 @@ describe('embedded broker: items that kill or block their thread', () => {
     const r = await runAll(open(), around('exit-once', 3), { retries: 0 });
     expect(failedOf(r, 1)).toMatchObject({ attempts: 1 });
     expect(r.counts).toEqual({ total: 4, done: 3, failed: 1, unfinished: 0 });
+  });
+});
+
+describe('embedded broker: several jobs on one pool', () => {
+  it('a thread ended for one job\'s blocked item does not charge another job\'s items on it', async () => {
+    broker = new EmbeddedBroker({ threads: 2, maxConcurrency: 16, processorUrls: [fixtureUrl('sleep')] });
+    const rec = new Recorder();
+    // Job B: four slow items, two per thread, no retries and no timeout of its own.
+    const b = broker.startJob(spec({ jobId: 'B', concurrency: 4, retries: 0, timeoutMs: 0 }), rec.listener);
+    await b.add(itemsOf(['1500', '1500', '1500', '1500']));
+    b.end();
+    await rec.until(() => rec.count('item-start') === 4, 'job B in flight on both threads');
+    // Job A blocks one of those threads past its timeout: A's watchdog ends that thread.
+    const a = await runAll(broker, ['block 4000'], { jobId: 'A', timeoutMs: 200, retries: 0 });
+    expect(failedOf(a, 0).error).toMatch(/timed out after 200 ms/);
+    const counts = await b.finished;
+    expect(rec.of('item-failed')).toEqual([]);
+    expect(counts).toEqual({ total: 4, done: 4, failed: 0, unfinished: 0 });
+    const lost = rec.of('item-retry');
+    expect(lost.length).toBe(2);
+    for (const e of lost) expect(e).toMatchObject({ charged: false, delayMs: 0 });
   });
 });

@@ -11,7 +11,7 @@ import type { EventListener } from '../../core/events.js';
 import type { JobSpec } from '../../core/types.js';
 import type { Broker, JobRun, JobRunOptions } from '../broker.js';
 import { isBatchEnvelope, isClosedMessage, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
-import { EmbeddedJobRun } from './job-run.js';
+import { EmbeddedJobRun, type ThreadDeath } from './job-run.js';
 
 export interface EmbeddedBrokerOptions {
   /** Worker threads; default: the number of cores. */
@@ -54,6 +54,13 @@ export class EmbeddedBroker implements Broker {
   private readonly control = new BroadcastChannel(this.controlName);
   private batchIds = 0;
   private readonly closedThreads = new Set<number>();
+  /** Threads a job ended on purpose (blocked or ignoring an abort), shared so no other job is charged. */
+  private readonly deaths = new Map<number, ThreadDeath>();
+  /**
+   * Threads that began a batch. Only they have loaded the thread module (piscina imports it on a
+   * thread's first task) and listen for `close`; waiting on the others would always time out.
+   */
+  private readonly startedThreads = new Set<number>();
   /** Items in flight per thread, and which thread runs each batch: the balancer's view. */
   private readonly load = new Map<number, number>();
   private readonly batchLoad = new Map<number, { thread: number; items: number }>();
@@ -79,7 +86,11 @@ export class EmbeddedBroker implements Broker {
     this.pool.on('error', () => undefined);
     // Every batch's events arrive on its thread's port, tagged with the batch id.
     this.pool.on('message', (message: unknown) => {
-      if (isBatchEnvelope(message)) this.routes.get(message.sw)?.(message.m);
+      if (isBatchEnvelope(message)) {
+        const first = message.m[0];
+        if (first?.t === 'begin') this.startedThreads.add(first.thread);
+        this.routes.get(message.sw)?.(message.m);
+      }
       else if (isClosedMessage(message)) this.closedThreads.add(message.swClosed);
     });
     this.control.unref();
@@ -146,6 +157,8 @@ export class EmbeddedBroker implements Broker {
           void worker?.terminate();
         },
         processorUrls: this.processorUrls,
+        deaths: this.deaths,
+        assignedThread: (batchId) => this.batchLoad.get(batchId)?.thread ?? -1,
       },
       listener,
       options,
@@ -154,7 +167,7 @@ export class EmbeddedBroker implements Broker {
 
   /** Lets every thread `close` its processors (bounded wait), then ends the pool. */
   async close(): Promise<void> {
-    const threads = this.pool.threads.map((w) => w.threadId);
+    const threads = this.pool.threads.map((w) => w.threadId).filter((id) => this.startedThreads.has(id));
     if (threads.length > 0) {
       this.control.postMessage({ t: 'close' } satisfies ControlMessage);
       const deadline = Date.now() + CLOSE_WAIT_MS;

@@ -12,7 +12,7 @@ import { backoffMs, defaultRetryPolicy, shouldRetry, type RetryPolicy } from '..
 import { decideSlice } from '../../core/slicer.js';
 import type { ItemSpec, JobSpec } from '../../core/types.js';
 import type { JobRun, JobRunOptions } from '../broker.js';
-import type { BatchItem, BatchTask, ControlMessage, ThreadMessage } from '../../runtime/protocol.js';
+import { PROBE_BUSY, PROBE_CALLS, PROBE_THREAD, newProbe, type BatchItem, type BatchTask, type ControlMessage, type ThreadMessage } from '../../runtime/protocol.js';
 
 /** What the run needs from the pool; the broker provides it. */
 export interface PoolPort {
@@ -30,6 +30,13 @@ export interface PoolPort {
   control(message: ControlMessage): void;
   /** Ends a thread that no longer answers (a processor blocked it). */
   terminateThread(threadId: number): void;
+  /**
+   * Threads ended on purpose and why, shared by all jobs of the pool: another job's batches on
+   * such a thread were not at fault. A job keeps its own map when absent.
+   */
+  readonly deaths?: Map<number, ThreadDeath>;
+  /** The thread a batch was handed to, if known (-1 if not). */
+  assignedThread?(batchId: number): number;
   /** Module URLs of the pipeline. */
   readonly processorUrls: readonly string[];
 }
@@ -61,13 +68,20 @@ interface Batch {
   /** The task returned; its last messages may still be on their way (they use another port). */
   returned: boolean;
   lateTimer: NodeJS.Timeout | null;
+  /** Shared watchdog cells (which thread, which item is inside a processor call). */
+  readonly probe: Int32Array;
+  /** The probe's call count when the watchdog first saw the current call, and when. */
+  probeCalls: number;
+  probeSeenAt: number;
 }
 
-interface Death {
+/** Why a thread was ended: the culprit item (`i` is -1 when no item was at fault). */
+export interface ThreadDeath {
   readonly batchId: number;
   readonly i: number;
   readonly err: string;
 }
+type Death = ThreadDeath;
 
 /** Extra time a processor gets past `--timeout` to honour its signal before its thread is ended. */
 const STUCK_GRACE_MS = 1000;
@@ -84,7 +98,7 @@ export class EmbeddedJobRun implements JobRun {
   private readonly waiting = new Deque<ItemRecord>();
   private readonly delayed = new MinHeap<ItemRecord>((r) => r.dueAt);
   private readonly batches = new Map<number, Batch>();
-  private readonly deaths = new Map<number, Death>();
+  private readonly deaths: Map<number, Death>;
   private readonly policy: RetryPolicy;
   private readonly highWater: number;
   /** Batches no larger than one thread's share, so the items in flight spread over the threads. */
@@ -98,6 +112,7 @@ export class EmbeddedJobRun implements JobRun {
   private inputOpen = true;
   private draining = false;
   private aborting = false;
+  private abortReason = '';
   private closed = false;
 
   private pending: JobEvent[] = [];
@@ -120,6 +135,7 @@ export class EmbeddedJobRun implements JobRun {
     private readonly options: JobRunOptions = {},
   ) {
     this.jobId = spec.jobId;
+    this.deaths = pool.deaths ?? new Map();
     this.policy = defaultRetryPolicy(spec.retries);
     this.highWater = Math.max(4 * spec.concurrency, 2 * spec.batchSize, 512);
     this.maxBatch = Math.max(1, Math.min(spec.batchSize, Math.ceil(spec.concurrency / pool.threads)));
@@ -137,7 +153,7 @@ export class EmbeddedJobRun implements JobRun {
 
   add(items: readonly ItemSpec[]): Promise<void> {
     if (this.draining || this.closed) return Promise.resolve();
-    if (!this.inputOpen) throw new Error('add() after end()');
+    if (!this.inputOpen) return Promise.reject(new Error('add() after end()'));
     const now = performance.now();
     for (const spec of items) {
       const rec: ItemRecord = {
@@ -178,6 +194,7 @@ export class EmbeddedJobRun implements JobRun {
     this.drain(reason);
     if (this.aborting) return;
     this.aborting = true;
+    this.abortReason = reason;
     if (this.batches.size > 0) this.pool.control({ t: 'abort', batchIds: [...this.batches.keys()], reason });
     this.abortTimer = setTimeout(() => {
       for (const batch of this.batches.values()) this.killThread(batch, null);
@@ -222,7 +239,18 @@ export class EmbeddedJobRun implements JobRun {
   }
 
   private dispatch(size: number): void {
-    const batch: Batch = { id: this.pool.nextBatchId(), items: new Map(), thread: -1, fatal: null, killing: false, returned: false, lateTimer: null };
+    const batch: Batch = {
+      id: this.pool.nextBatchId(),
+      items: new Map(),
+      thread: -1,
+      fatal: null,
+      killing: false,
+      returned: false,
+      lateTimer: null,
+      probe: newProbe(),
+      probeCalls: -1,
+      probeSeenAt: 0,
+    };
     const items: BatchItem[] = [];
     for (let k = 0; k < size; k++) {
       const rec = this.waiting.shift()!;
@@ -243,6 +271,7 @@ export class EmbeddedJobRun implements JobRun {
       params: this.spec.params,
       timeoutMs: this.spec.timeoutMs,
       items,
+      probe: batch.probe,
     };
     this.pool.run(task).then(
       () => this.onBatchEnd(batch, null),
@@ -290,10 +319,15 @@ export class EmbeddedJobRun implements JobRun {
   private onMessage(batch: Batch, m: ThreadMessage, now: number): void {
     if (m.t === 'begin') {
       batch.thread = m.thread;
+      // An abort sent before the thread began this batch may have found no one listening.
+      if (this.aborting) this.pool.control({ t: 'abort', batchIds: [batch.id], reason: this.abortReason });
       return;
     }
     if (m.t === 'fatal') {
       batch.fatal = { culprit: m.culprit, err: m.err };
+      // Batches handed to that thread but not begun yet die with it, and were not at fault.
+      const thread = this.threadOf(batch);
+      if (m.culprit && thread > 0 && !this.deaths.has(thread)) this.deaths.set(thread, { ...m.culprit, err: m.err });
       return;
     }
     if (m.t === 'log') {
@@ -357,8 +391,9 @@ export class EmbeddedJobRun implements JobRun {
   /** Settles the items a dead thread took with it: the culprit is charged, its batch-mates are not. */
   private loseItems(batch: Batch, reason: string): void {
     if (batch.items.size > 0) {
-      const culprit = batch.fatal?.culprit ?? this.deaths.get(batch.thread) ?? null;
-      const why = batch.fatal?.err ?? this.deaths.get(batch.thread)?.err ?? `worker thread died (${reason})`;
+      const thread = this.threadOf(batch);
+      const culprit = batch.fatal?.culprit ?? this.deaths.get(thread) ?? null;
+      const why = batch.fatal?.err ?? this.deaths.get(thread)?.err ?? `worker thread died (${reason})`;
       const now = performance.now();
       for (const rec of batch.items.values()) {
         this.running--;
@@ -444,8 +479,33 @@ export class EmbeddedJobRun implements JobRun {
   private checkStuck(): void {
     const limit = this.spec.timeoutMs + STUCK_GRACE_MS;
     const now = performance.now();
+    // A thread stuck inside one call into an item's processor code names that item exactly
+    // (its start may not even have been posted: the thread blocked before its next tick).
+    const busyThreads = new Set<number>();
     for (const batch of this.batches.values()) {
-      if (batch.killing) continue;
+      const busy = Atomics.load(batch.probe, PROBE_BUSY);
+      if (busy === 0) {
+        batch.probeCalls = -1;
+        continue;
+      }
+      const calls = Atomics.load(batch.probe, PROBE_CALLS);
+      if (calls !== batch.probeCalls) {
+        batch.probeCalls = calls;
+        batch.probeSeenAt = now;
+      }
+      busyThreads.add(this.threadOf(batch));
+      if (!batch.killing && now - batch.probeSeenAt > limit) {
+        this.killThread(batch, {
+          batchId: batch.id,
+          i: busy - 1,
+          err: `timed out after ${this.spec.timeoutMs} ms while blocking its thread (the thread was restarted)`,
+        });
+      }
+    }
+    // Otherwise (blocked after an await of its own, out of the runner's sight): the first item
+    // past its limit.
+    for (const batch of this.batches.values()) {
+      if (batch.killing || busyThreads.has(this.threadOf(batch))) continue;
       for (const rec of batch.items.values()) {
         if (rec.startedAt && now - rec.startedAt > limit) {
           this.killThread(batch, {
@@ -460,11 +520,24 @@ export class EmbeddedJobRun implements JobRun {
   }
 
   private killThread(batch: Batch, death: Death | null): void {
-    if (batch.killing || batch.thread < 0) return;
+    const thread = this.threadOf(batch);
+    if (batch.killing || thread <= 0) return;
     batch.killing = true;
-    if (death) this.deaths.set(batch.thread, death);
-    for (const other of this.batches.values()) if (other.thread === batch.thread) other.killing = true;
-    this.pool.terminateThread(batch.thread);
+    this.deaths.set(thread, death ?? { batchId: -1, i: -1, err: `its thread was ended to abort job ${this.jobId}` });
+    for (const other of this.batches.values()) if (this.threadOf(other) === thread) other.killing = true;
+    this.pool.terminateThread(thread);
+  }
+
+  /**
+   * The thread running a batch: from its `begin` message, or from its probe if that is still on
+   * its way, or the thread the pool handed it to if it has not begun.
+   */
+  private threadOf(batch: Batch): number {
+    if (batch.thread <= 0) {
+      const thread = Atomics.load(batch.probe, PROBE_THREAD) || (this.pool.assignedThread?.(batch.id) ?? -1);
+      if (thread > 0) batch.thread = thread;
+    }
+    return batch.thread;
   }
 
   // ---- events and the end ------------------------------------------------------------------

@@ -10,10 +10,11 @@ import { workerData } from 'piscina';
 import { describeError } from '../../core/errors.js';
 import { Outbox } from '../../runtime/outbox.js';
 import { AbortedByUser, ItemControl, PipelineCache, itemScope, runBatch } from '../../runtime/item-runner.js';
-import type { BatchEnvelope, BatchTask, ClosedMessage, ControlMessage, ThreadMessage } from '../../runtime/protocol.js';
+import { PROBE_THREAD, type BatchEnvelope, type BatchTask, type ClosedMessage, type ControlMessage, type ThreadMessage } from '../../runtime/protocol.js';
 
 const pipelines = new PipelineCache();
-const active = new Map<number, { outbox: Outbox; controls: Map<number, ItemControl> }>();
+/** Batches running here; `aborted` keeps an abort that came while the pipeline was loading. */
+const active = new Map<number, { outbox: Outbox; controls: Map<number, ItemControl>; aborted: string | null }>();
 const realExit = process.exit.bind(process);
 let dying = false;
 
@@ -49,8 +50,10 @@ function listen(name: string): void {
       return;
     }
     for (const batchId of m.batchIds) {
-      const controls = active.get(batchId)?.controls;
-      if (!controls) continue;
+      const entry = active.get(batchId);
+      if (!entry) continue;
+      if (m.i === undefined) entry.aborted = m.reason;
+      const controls = entry.controls;
       const targets = m.i === undefined ? [...controls.values()] : [controls.get(m.i)];
       for (const c of targets) c?.abort(new AbortedByUser(m.reason));
     }
@@ -62,8 +65,10 @@ listen((workerData as { control: string }).control);
 export default async function runTask(task: BatchTask): Promise<number> {
   const outbox = new Outbox((messages) => post(task.batchId, messages));
   const controls = new Map<number, ItemControl>();
-  active.set(task.batchId, { outbox, controls });
+  const entry = { outbox, controls, aborted: null as string | null };
+  active.set(task.batchId, entry);
   outbox.push({ t: 'begin', thread: threadId });
+  if (task.probe) Atomics.store(task.probe, PROBE_THREAD, threadId);
   try {
     let pipeline;
     try {
@@ -72,7 +77,11 @@ export default async function runTask(task: BatchTask): Promise<number> {
       for (const item of task.items) outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(err), aborted: false });
       return 0;
     }
-    await runBatch({ batchId: task.batchId, params: task.params, timeoutMs: task.timeoutMs, items: task.items, outbox }, pipeline, controls);
+    if (entry.aborted !== null) {
+      for (const item of task.items) outbox.push({ t: 'error', i: item.i, a: item.a, err: entry.aborted, aborted: true });
+      return 0;
+    }
+    await runBatch({ batchId: task.batchId, params: task.params, timeoutMs: task.timeoutMs, items: task.items, outbox, probe: task.probe }, pipeline, controls);
     return task.items.length;
   } finally {
     outbox.flush();

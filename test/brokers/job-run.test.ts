@@ -1,0 +1,306 @@
+/**
+ * The dispatcher against a scripted pool (no threads): slicing, retries, culprits, lost
+ * threads, the watchdog's probe, listener failures. Deterministic: the test plays the thread.
+ */
+import { describe, expect, it } from 'vitest';
+import { EmbeddedJobRun, type PoolPort } from '../../src/brokers/embedded/job-run.js';
+import { PROBE_BUSY, PROBE_CALLS, PROBE_THREAD, type BatchTask, type ControlMessage, type ThreadMessage } from '../../src/runtime/protocol.js';
+import { Recorder, itemsOf, spec } from './helpers.js';
+import type { JobSpec } from '../../src/core/types.js';
+
+interface FakeBatch {
+  readonly task: BatchTask;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+class FakePool implements PoolPort {
+  readonly threads = 2;
+  readonly processorUrls = ['file:///fake.mjs'];
+  readonly batches: FakeBatch[] = [];
+  readonly controls: ControlMessage[] = [];
+  readonly terminated: number[] = [];
+  /** Which thread each batch was handed to (the broker's balancer knows this). */
+  readonly assigned = new Map<number, number>();
+  private readonly handlers = new Map<number, (messages: ThreadMessage[]) => void>();
+  private ids = 0;
+
+  run(task: BatchTask): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.batches.push({ task, resolve: () => resolve(task.items.length), reject });
+    });
+  }
+  nextBatchId(): number {
+    return ++this.ids;
+  }
+  settled(): void {}
+  listen(batchId: number, handler: (messages: ThreadMessage[]) => void): void {
+    this.handlers.set(batchId, handler);
+  }
+  unlisten(batchId: number): void {
+    this.handlers.delete(batchId);
+  }
+  control(message: ControlMessage): void {
+    this.controls.push(message);
+  }
+  terminateThread(threadId: number): void {
+    this.terminated.push(threadId);
+  }
+  assignedThread(batchId: number): number {
+    return this.assigned.get(batchId) ?? -1;
+  }
+
+  /** Plays the thread: posts messages of a batch. */
+  send(batch: FakeBatch, messages: ThreadMessage[]): void {
+    this.handlers.get(batch.task.batchId)?.(messages);
+  }
+  /** Begins a batch on `thread`, starting every item (as the thread's first post does). */
+  begin(batch: FakeBatch, thread: number): void {
+    Atomics.store(batch.task.probe!, PROBE_THREAD, thread);
+    this.send(batch, [{ t: 'begin', thread }, ...batch.task.items.map((it) => ({ t: 'start' as const, i: it.i, a: it.a, s: 0 }))]);
+  }
+  /** Finishes items of a batch with output `ok:<input>`. */
+  finish(batch: FakeBatch, indexes = batch.task.items.map((it) => it.i)): void {
+    const items = batch.task.items.filter((it) => indexes.includes(it.i));
+    this.send(
+      batch,
+      items.map((it) => ({ t: 'done' as const, i: it.i, a: it.a, out: `ok:${String(it.input)}` })),
+    );
+  }
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+function start(over: Partial<JobSpec> = {}) {
+  const pool = new FakePool();
+  const rec = new Recorder();
+  const run = new EmbeddedJobRun(spec({ concurrency: 4, batchSize: 8, ...over }), pool, rec.listener);
+  return { pool, rec, run };
+}
+
+async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('EmbeddedJobRun: slicing', () => {
+  it('cuts batches of at most one thread\'s share, keeps `concurrency` in flight, refills as items end', async () => {
+    const { pool, run } = start({ concurrency: 4, batchSize: 8 });
+    await run.add(itemsOf(Array.from({ length: 10 }, (_, k) => `p${k}`)));
+    run.end();
+    await tick();
+    // concurrency 4 over 2 threads: batches of 2.
+    expect(pool.batches.map((b) => b.task.items.map((it) => it.i))).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
+    pool.begin(pool.batches[0]!, 1);
+    pool.finish(pool.batches[0]!, [0]);
+    await tick();
+    expect(pool.batches).toHaveLength(3);
+    expect(pool.batches[2]!.task.items.map((it) => it.i)).toEqual([4]);
+    expect(pool.batches[2]!.task.items[0]!.a).toBe(1);
+    expect(pool.batches[2]!.task.timeoutMs).toBe(0);
+    expect(pool.batches[2]!.task.processors).toEqual(['file:///fake.mjs']);
+  });
+
+  it('holds a short batch for the window while input is open, then cuts it', async () => {
+    const { pool, run } = start({ concurrency: 8, batchSize: 4, batchWindowMs: 60 });
+    const t0 = performance.now();
+    await run.add(itemsOf(['a']));
+    await tick();
+    expect(pool.batches).toHaveLength(0);
+    await run.add(itemsOf(['b'], 1));
+    await until(() => pool.batches.length > 0, 'the window to pass');
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(55);
+    expect(pool.batches[0]!.task.items.map((it) => it.i)).toEqual([0, 1]);
+  });
+
+  it('a full batch goes at once even while input is open', async () => {
+    const { pool, run } = start({ concurrency: 8, batchSize: 4, batchWindowMs: 10_000 });
+    await run.add(itemsOf(['a', 'b', 'c', 'd', 'e']));
+    await tick();
+    expect(pool.batches.map((b) => b.task.items.length)).toEqual([4]);
+    run.end(); // the rest goes now, window or not
+    await tick();
+    expect(pool.batches.map((b) => b.task.items.length)).toEqual([4, 1]);
+  });
+});
+
+describe('EmbeddedJobRun: settling', () => {
+  it('emits start, chunks and done; ignores messages of an attempt already settled', async () => {
+    const { pool, rec, run } = start({ retries: 1 });
+    await run.add(itemsOf(['x']));
+    run.end();
+    await tick();
+    const b1 = pool.batches[0]!;
+    pool.begin(b1, 7);
+    pool.send(b1, [{ t: 'error', i: 0, a: 1, err: 'nope', aborted: false }]);
+    // A straggler of attempt 1 after it failed.
+    pool.send(b1, [{ t: 'chunk', i: 0, a: 1, s: 0, text: 'late', n: 1 }]);
+    b1.resolve();
+    await until(() => pool.batches.length === 2, 'the retry');
+    const b2 = pool.batches[1]!;
+    expect(b2.task.items[0]!.a).toBe(2);
+    pool.begin(b2, 7);
+    pool.send(b2, [{ t: 'chunk', i: 0, a: 2, s: 0, text: 'he', n: 2 }]);
+    pool.send(b2, [{ t: 'done', i: 0, a: 2, out: 'he' }]);
+    b2.resolve();
+    const counts = await run.finished;
+    expect(counts).toEqual({ total: 1, done: 1, failed: 0, unfinished: 0 });
+    expect(rec.events.map((e) => e.type)).toEqual(['item-start', 'item-retry', 'item-start', 'chunk', 'item-done', 'job-done']);
+    expect(rec.of('chunk')).toEqual([{ type: 'chunk', index: 0, attempt: 2, text: 'he', n: 2 }]);
+    expect(rec.of('item-done')[0]).toMatchObject({ attempt: 2, worker: 'thread-7', output: 'he' });
+  });
+
+  it('a process.exit in the thread charges only the culprit; its batch-mates retry at once, uncharged', async () => {
+    const { pool, rec, run } = start({ retries: 0 });
+    await run.add(itemsOf(['a', 'b', 'c']));
+    run.end();
+    await tick();
+    const b = pool.batches[0]!; // [0, 1]
+    pool.begin(b, 3);
+    pool.send(b, [{ t: 'fatal', culprit: { batchId: b.task.batchId, i: 1 }, err: 'processor called process.exit(3)' }]);
+    b.reject(new Error('worker exited with code: 3'));
+    await until(() => rec.count('item-failed') === 1 && rec.count('item-retry') === 1, 'settling');
+    expect(rec.of('item-failed')[0]).toMatchObject({ index: 1, attempts: 1, error: 'processor called process.exit(3)', worker: 'thread-3' });
+    expect(rec.of('item-retry')[0]).toMatchObject({ index: 0, charged: false, delayMs: 0 });
+    expect(rec.of('item-retry')[0]!.error).toMatch(/its thread was lost to another item \(processor called process\.exit\(3\)\)/);
+    await until(() => pool.batches.some((x) => x.task.items.some((it) => it.i === 0 && it.a === 2)), 'the uncharged rerun');
+  });
+
+  it('a thread that dies with no culprit named charges every item of its begun batches', async () => {
+    const { pool, rec, run } = start({ retries: 0 });
+    await run.add(itemsOf(['a', 'b']));
+    run.end();
+    await tick();
+    const b = pool.batches[0]!;
+    pool.begin(b, 3);
+    b.reject(new Error('worker exited with code: 1'));
+    const counts = await run.finished;
+    expect(counts.failed).toBe(2);
+    for (const f of rec.of('item-failed')) expect(f.error).toBe('worker thread died (worker exited with code: 1)');
+  });
+
+  it('a batch handed to a thread that another item killed, before it began, is not charged', async () => {
+    const { pool, rec, run } = start({ retries: 0, concurrency: 4 });
+    await run.add(itemsOf(['a', 'killer', 'c', 'd']));
+    run.end();
+    await tick();
+    const [b1, b2] = pool.batches as [FakeBatch, FakeBatch]; // [0, 1] and [2, 3]
+    pool.assigned.set(b1.task.batchId, 6);
+    pool.assigned.set(b2.task.batchId, 6); // queued on the same thread, never began
+    pool.begin(b1, 6);
+    pool.send(b1, [{ t: 'fatal', culprit: { batchId: b1.task.batchId, i: 1 }, err: 'processor called process.exit(3)' }]);
+    b1.reject(new Error('worker exited with code: 3'));
+    b2.reject(new Error('worker exited with code: 3'));
+    await until(() => rec.count('item-failed') === 1 && rec.count('item-retry') === 3, 'settling');
+    expect(rec.of('item-failed')[0]).toMatchObject({ index: 1 });
+    for (const r of rec.of('item-retry')) expect(r).toMatchObject({ charged: false, delayMs: 0 });
+    expect(rec.of('item-retry').map((r) => r.index).sort()).toEqual([0, 2, 3]);
+  });
+
+  it('a batch rejected before it began with no known cause (the thread module failed) is charged: no endless reruns', async () => {
+    const { pool, rec, run } = start({ retries: 1 });
+    await run.add(itemsOf(['a']));
+    run.end();
+    await tick();
+    pool.assigned.set(pool.batches[0]!.task.batchId, 2);
+    pool.batches[0]!.reject(new Error('Cannot find module thread.js'));
+    await until(() => pool.batches.length === 2, 'the charged retry');
+    pool.assigned.set(pool.batches[1]!.task.batchId, 2);
+    pool.batches[1]!.reject(new Error('Cannot find module thread.js'));
+    const counts = await run.finished;
+    expect(counts.failed).toBe(1);
+    expect(rec.of('item-failed')[0]).toMatchObject({ attempts: 2, error: 'worker thread died (Cannot find module thread.js)' });
+    expect(rec.of('item-retry')).toMatchObject([{ charged: true }]);
+  });
+
+  it('a consumer that throws stops the job: finished rejects with its error', async () => {
+    const pool = new FakePool();
+    const run = new EmbeddedJobRun(spec(), pool, () => {
+      throw new Error('disk full');
+    });
+    await run.add(itemsOf(['a']));
+    run.end();
+    await tick();
+    pool.begin(pool.batches[0]!, 1);
+    await expect(run.finished).rejects.toThrow('disk full');
+    expect(pool.controls.some((c) => c.t === 'abort')).toBe(true);
+  });
+
+  it('abort re-sends itself to a batch that begins after it (its thread was not listening yet)', async () => {
+    const { pool, run } = start();
+    await run.add(itemsOf(['a', 'b']));
+    run.end();
+    await tick();
+    const b = pool.batches[0]!;
+    run.abort('stop now');
+    expect(pool.controls).toEqual([{ t: 'abort', batchIds: [b.task.batchId], reason: 'stop now' }]);
+    pool.begin(b, 2);
+    expect(pool.controls).toHaveLength(2);
+    expect(pool.controls[1]).toEqual({ t: 'abort', batchIds: [b.task.batchId], reason: 'stop now' });
+    pool.send(b, b.task.items.map((it) => ({ t: 'error' as const, i: it.i, a: it.a, err: 'stop now', aborted: true })));
+    b.resolve();
+    expect(await run.finished).toEqual({ total: 2, done: 0, failed: 0, unfinished: 2 });
+  });
+});
+
+describe('EmbeddedJobRun: watchdog', () => {
+  it('a thread stuck inside one processor call is ended, naming that item even before its start arrived', async () => {
+    const { pool, rec, run } = start({ timeoutMs: 50, retries: 0 });
+    await run.add(itemsOf(['a', 'blocker', 'c', 'd']));
+    run.end();
+    await tick();
+    const b = pool.batches[0]!; // items 0, 1: nothing posted, the thread blocked at once
+    const queued = pool.batches[1]!; // items 2, 3: handed to the same thread, never began
+    pool.assigned.set(queued.task.batchId, 9);
+    const probe = b.task.probe!;
+    Atomics.store(probe, PROBE_THREAD, 9);
+    Atomics.store(probe, PROBE_BUSY, 1 + 1);
+    Atomics.store(probe, PROBE_CALLS, 1);
+    await until(() => pool.terminated.length > 0, 'the watchdog', 4000);
+    expect(pool.terminated).toEqual([9]);
+    b.reject(new Error('worker exited with code: 1'));
+    queued.reject(new Error('worker exited with code: 1'));
+    await until(() => rec.count('item-failed') === 1 && rec.count('item-retry') === 3, 'the culprit to fail');
+    expect(rec.of('item-failed')[0]).toMatchObject({ index: 1, attempts: 1 });
+    expect(rec.of('item-failed')[0]!.error).toMatch(/timed out after 50 ms while blocking its thread/);
+    expect(rec.of('item-retry').map((r) => r.index).sort()).toEqual([0, 2, 3]);
+    for (const r of rec.of('item-retry')) expect(r).toMatchObject({ charged: false, delayMs: 0 });
+  });
+
+  it('a thread making progress (calls keep changing) is left alone', async () => {
+    const { pool, run } = start({ timeoutMs: 50 });
+    await run.add(itemsOf(['streamer']));
+    run.end();
+    await tick();
+    const probe = pool.batches[0]!.task.probe!;
+    Atomics.store(probe, PROBE_THREAD, 9);
+    Atomics.store(probe, PROBE_BUSY, 1);
+    const t0 = performance.now();
+    while (performance.now() - t0 < 1400) {
+      Atomics.add(probe, PROBE_CALLS, 1);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(pool.terminated).toEqual([]);
+    run.abort('done');
+  });
+
+  it('without a busy probe, the first started item past its limit is blamed (blocked after an await)', async () => {
+    const { pool, rec, run } = start({ timeoutMs: 50, retries: 0, concurrency: 2 });
+    await run.add(itemsOf(['a']));
+    run.end();
+    await tick();
+    const b = pool.batches[0]!;
+    pool.begin(b, 5);
+    await until(() => pool.terminated.length > 0, 'the watchdog', 4000);
+    expect(pool.terminated).toEqual([5]);
+    b.reject(new Error('worker exited with code: 1'));
+    await run.finished;
+    expect(rec.of('item-failed')[0]!.error).toMatch(/timed out after 50 ms and ignored its abort signal/);
+  });
+});
