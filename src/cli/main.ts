@@ -37,6 +37,19 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that goes away (`| head`) must not crash a job whose real output is the results file.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+// Never a stack trace on a user's screen: one line, and the results already written stay.
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`slowwork: unexpected error: ${describeError(err)}\n`);
+  if (process.env.SLOWWORK_DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);
+  process.exit(70);
+});
+
 const code = await main(process.argv);
 // Let stdout drain (a piped reader may be slow), then leave even if a stray handle lingers.
 process.exitCode = code;
