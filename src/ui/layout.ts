@@ -10,7 +10,6 @@ import {
   formatDuration,
   formatEta,
   formatPercent,
-  formatRate,
   progressBar,
 } from '../core/format.js';
 import { displayWidth, fitWidth, sanitizeForLine, truncateEnd, truncateMiddle, truncateStart } from '../core/text.js';
@@ -112,8 +111,8 @@ export function titleLine(info: RunInfo, snapshot: JobSnapshot | null, columns: 
 const MIN_BAR = 8;
 const MAX_BAR = 40;
 
-/** Line 2: progress bar and counts, rates, ETA. */
-export function statsLine(snapshot: JobSnapshot, columns: number): Seg[] {
+/** Line 2: progress bar and counts, rates, ETA (not once `final`). */
+export function statsLine(snapshot: JobSnapshot, columns: number, final = false): Seg[] {
   const s = snapshot;
   const finished = s.done + s.failed;
   const totalText = s.total === null ? '?' : formatCount(s.total);
@@ -127,7 +126,7 @@ export function statsLine(snapshot: JobSnapshot, columns: number): Seg[] {
     { priority: 60, segs: s.retrying > 0 ? [{ text: `${formatCount(s.retrying)} retrying`, color: 'yellow' }] : [] },
     { priority: 70, segs: [{ text: `${formatCompact(s.itemsPerSec)} items/s` }] },
     { priority: 50, segs: [{ text: `${formatCompact(s.chunksPerSec)} chunks/s`, dim: true }] },
-    { priority: 80, segs: s.etaMs !== null && s.ended === null ? [{ text: `ETA ${formatEta(s.etaMs)}`, bold: true }] : [] },
+    { priority: 80, segs: s.etaMs !== null && s.ended === null && !final ? [{ text: `ETA ${formatEta(s.etaMs)}`, bold: true }] : [] },
   ];
   if (s.total === null || s.total === 0 || columns < 40) return fitGroups(groups, columns);
   const withRoom = fitGroups(groups, columns - MIN_BAR - 1);
@@ -140,31 +139,37 @@ export function statsLine(snapshot: JobSnapshot, columns: number): Seg[] {
   return [{ text: filled, color: 'green' }, { text: empty, dim: true }, { text: ' ' }, ...withRoom];
 }
 
-/** The phase notice, or null while running normally. */
+/** The phase notice, or null while running normally. A shorter wording when narrow. */
 export function phaseNotice(phase: Phase, snapshot: JobSnapshot | null, columns: number): Seg[] | null {
   const n = snapshot?.inFlight ?? 0;
+  const pick = (label: string, color: SegColor, long: string, short: string): Seg[] => {
+    const head: Seg = { text: `${label}: `, bold: true, color };
+    const text = displayWidth(head.text + long) <= columns ? long : short;
+    return truncateSegs([head, { text, color }], columns);
+  };
   if (phase === 'draining') {
-    return truncateSegs(
-      [
-        { text: 'draining: ', bold: true, color: 'yellow' },
-        { text: `finishing ${plural(n, 'in-flight item')} — Ctrl+C again to abort`, color: 'yellow' },
-      ],
-      columns,
+    return pick(
+      'draining',
+      'yellow',
+      `finishing ${plural(n, 'in-flight item')} — Ctrl+C again to abort`,
+      `${formatCount(n)} in flight — Ctrl+C again to abort`,
     );
   }
   if (phase === 'aborting') {
-    return truncateSegs(
-      [
-        { text: 'aborting: ', bold: true, color: 'red' },
-        { text: `stopping ${plural(n, 'in-flight item')}; finished results are kept`, color: 'red' },
-      ],
-      columns,
+    return pick(
+      'aborting',
+      'red',
+      `stopping ${plural(n, 'in-flight item')}; finished results are kept`,
+      `stopping ${formatCount(n)} in flight; results kept`,
     );
   }
   return null;
 }
 
-/** Widths of a live row's cells; they sum (with one-space gaps) to exactly `columns`. */
+/**
+ * Widths of a live row's cells; with one-space gaps after id, attempt and worker (the count
+ * cell carries its own trailing space) they sum to exactly `columns`.
+ */
 export interface RowLayout {
   readonly idW: number;
   /** 0 when no visible row is on a retry. */
@@ -175,7 +180,8 @@ export interface RowLayout {
   readonly tailW: number;
 }
 
-const COUNT_W = 5;
+/** Count (5) + space + cut marker. */
+const COUNT_W = 7;
 const MIN_TAIL = 12;
 
 export function layoutRows(rows: readonly LiveRow[], columns: number): RowLayout {
@@ -191,7 +197,7 @@ export function layoutRows(rows: readonly LiveRow[], columns: number): RowLayout
   const attemptW = attemptMax > 1 ? Math.min(4, 1 + String(attemptMax).length) : 0;
   let workerW = columns >= 80 ? Math.min(workerMax, 12) : 0;
   const fixed = (): number =>
-    idW + 1 + (attemptW > 0 ? attemptW + 1 : 0) + (workerW > 0 ? workerW + 1 : 0) + COUNT_W + 1;
+    idW + 1 + (attemptW > 0 ? attemptW + 1 : 0) + (workerW > 0 ? workerW + 1 : 0) + COUNT_W;
   if (columns - fixed() < MIN_TAIL) workerW = 0;
   if (columns - fixed() < MIN_TAIL) idW = Math.max(3, idW - (MIN_TAIL - (columns - fixed())));
   const tailW = Math.max(0, columns - fixed());
@@ -209,8 +215,13 @@ export interface RowTexts {
   readonly id: string;
   readonly attempt: string;
   readonly worker: string;
-  /** Chunk count, or the spinner before the first chunk. */
+  /**
+   * Chunk count (or the spinner before the first chunk), a space and the "…" marker when the
+   * tail was cut: exactly countW columns. The marker lives here, not in the tail, so the long
+   * tail of an ASCII stream stays ASCII (ink measures pure ASCII strings on a fast path).
+   */
   readonly count: string;
+  /** The newest text of the stream, at most tailW columns. */
   readonly tail: string;
   /** True while no chunk arrived: the tail is a dim placeholder. */
   readonly waiting: boolean;
@@ -220,12 +231,14 @@ export interface RowTexts {
 export function rowTexts(row: LiveRow, layout: RowLayout, now: number): RowTexts {
   const waiting = row.chunks === 0;
   const tailSource = waiting ? `waiting for the first chunk (${formatDuration(now - row.startedAt)})` : row.tail;
+  const tail = waiting ? truncateEnd(tailSource, layout.tailW) : truncateStart(tailSource, layout.tailW, '');
+  const cut = !waiting && tail.length < tailSource.length;
   return {
     id: fitWidth(truncateMiddle(oneLine(row.id), layout.idW), layout.idW),
     attempt: layout.attemptW > 0 ? fitWidth(row.attempt > 1 ? `↻${row.attempt}` : '', layout.attemptW) : '',
     worker: layout.workerW > 0 ? fitWidth(oneLine(row.worker), layout.workerW) : '',
-    count: fitWidth(waiting ? spinnerFrame(now) : formatCompact(row.chunks), layout.countW, 'right'),
-    tail: waiting ? truncateEnd(tailSource, layout.tailW) : truncateStart(tailSource, layout.tailW),
+    count: fitWidth(waiting ? spinnerFrame(now) : formatCompact(row.chunks), layout.countW - 2, 'right') + (cut ? ' …' : '  '),
+    tail,
     waiting,
   };
 }

@@ -5,9 +5,10 @@
  * a footer, together at most `rows - 1` lines and every line at most `columns` wide.
  */
 import { Component, memo, useMemo, type ReactNode } from 'react';
-import { Box, Static, Text } from 'ink';
+import { Box, Static, Text, Transform } from 'ink';
+import chalk from 'chalk';
 import type { FinishedLine, JobSnapshot } from '../core/job-state.js';
-import { sanitizeForLine, truncateEnd } from '../core/text.js';
+import { sanitizeForLine, truncateEnd, truncateStart } from '../core/text.js';
 import type { Phase, RunInfo } from './reporter.js';
 import {
   finishedLineSegs,
@@ -150,7 +151,7 @@ export function LiveArea({ info, snapshot, phase, columns, rows }: SubmitViewPro
     <Box flexDirection="column">
       {plan.title ? <SegText segs={titleLine(info, snapshot, columns)} /> : null}
       {snapshot ? (
-        <SegText segs={statsLine(snapshot, columns)} />
+        <SegText segs={statsLine(snapshot, columns, finished)} />
       ) : (
         <Text dimColor wrap="truncate-end">
           {truncateEnd('starting…', columns)}
@@ -210,19 +211,41 @@ const ItemRow = memo(function ItemRow({ layout, id, attempt, worker, count, tail
           </Text>
         </Box>
       ) : null}
-      <Box width={layout.countW} flexShrink={0} marginRight={1}>
+      <Box width={layout.countW} flexShrink={0}>
         <Text color={waiting ? 'yellow' : 'green'} wrap="truncate-end">
           {count}
         </Text>
       </Box>
       <Box flexGrow={1} flexShrink={1} flexBasis={0} minWidth={0}>
-        <Text dimColor={waiting} wrap="truncate-start">
-          {tail}
-        </Text>
+        <StreamTail tail={tail} width={layout.tailW} waiting={waiting} />
       </Box>
     </Box>
   );
 }, sameRow);
+
+/**
+ * The stream tail, already cut to `width` (newest text kept, by display width and code points).
+ * ink measures and caches every distinct string it lays out (it never forgets them, issue
+ * #986), and a stream makes a new one every frame. So ink lays out a constant placeholder of
+ * `width` spaces, measured once, and the tail replaces it at output time through <Transform>.
+ * Should the box be narrower than the placeholder (a resize not yet seen), the line ink hands
+ * over is narrower too and the tail is cut again to it; extra wrapped lines stay empty.
+ */
+function StreamTail({ tail, width, waiting }: { readonly tail: string; readonly width: number; readonly waiting: boolean }): ReactNode {
+  const transform = (line: string, index: number): string => {
+    if (index > 0) return '';
+    const text = line.length < width ? truncateStart(tail, line.length, '') : tail;
+    return waiting ? chalk.dim(text) : text;
+  };
+  return <Transform transform={transform}>{placeholder(width)}</Transform>;
+}
+
+let placeholderCache = '';
+/** `width` spaces (one shared string per width). */
+function placeholder(width: number): string {
+  if (placeholderCache.length !== width) placeholderCache = ' '.repeat(Math.max(0, width));
+  return placeholderCache;
+}
 
 function sameRow(a: ItemRowProps, b: ItemRowProps): boolean {
   return (
@@ -265,6 +288,24 @@ class ViewErrorBoundary extends Component<BoundaryProps, { message: string | nul
   static getDerivedStateFromError(error: unknown): { message: string } {
     const raw = error instanceof Error ? error.message : String(error);
     return { message: sanitizeForLine(raw.split('\n')[0] ?? 'error') };
+  }
+
+  /** The children that failed; a retry happens once different ones (the next frame) arrive. */
+  private failed: ReactNode | undefined = undefined;
+
+  override componentDidMount(): void {
+    if (this.state.message !== null) this.failed = this.props.children;
+  }
+
+  override componentDidUpdate(): void {
+    if (this.state.message === null) {
+      this.failed = undefined;
+    } else if (this.failed === undefined) {
+      this.failed = this.props.children;
+    } else if (this.failed !== this.props.children) {
+      this.failed = undefined;
+      this.setState({ message: null });
+    }
   }
 
   override render(): ReactNode {

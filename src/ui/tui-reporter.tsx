@@ -21,8 +21,13 @@ export interface TuiReporterOptions {
   readonly onInterrupt: () => void;
   /** The refresh period of the view. Default 150 ms. */
   readonly refreshMs?: number;
-  /** Finished lines printed per refresh at most; the rest is summed up in one line. Default 200. */
+  /** Finished lines printed per batch at most; the rest is summed up in one line. Default 200. */
   readonly maxFinishedPerRefresh?: number;
+  /**
+   * Finished lines go to <Static> at most this often (each batch costs ink an extra full
+   * render). Default 450 ms; finish() always drains what is left.
+   */
+  readonly finishedEveryMs?: number;
   /** Clock, for tests. Default Date.now. */
   readonly now?: () => number;
 }
@@ -79,6 +84,9 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
   const now = opts.now ?? Date.now;
   const refreshMs = Math.max(16, opts.refreshMs ?? 150);
   const maxPerRefresh = Math.max(1, opts.maxFinishedPerRefresh ?? 200);
+  const finishedEveryMs = Math.max(0, opts.finishedEveryMs ?? 450);
+  let lastBatchAt = Number.NEGATIVE_INFINITY;
+  let droppedSeen = 0;
 
   let state: JobState | null = null;
   let info: RunInfo | null = null;
@@ -105,20 +113,36 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
   };
 
   /** The one refresh: snapshot + newly finished lines into the view. */
-  const refresh = (patch: Partial<ViewState> = {}): void => {
+  const refresh = (patch: Partial<ViewState> = {}, drain = false): void => {
     const st = getState();
-    const snapshot = st.snapshot(now());
-    const lines = st.takeFinished();
-    if (lines.length === 0) {
+    const t = now();
+    const snapshot = st.snapshot(t);
+    const due = drain || t - lastBatchAt >= finishedEveryMs;
+    const lines = due ? st.takeFinished() : [];
+    // Lines the reducer had to drop (nobody drained them in time) are counted, not lost.
+    const dropped = due ? st.droppedFinished - droppedSeen : 0;
+    droppedSeen += dropped;
+    if (lines.length === 0 && dropped === 0) {
       paint({ ...patch, snapshot });
       return;
     }
+    lastBatchAt = t;
     batchKey++;
-    paint({ ...patch, snapshot, finished: makeBatch(batchKey, lines, maxPerRefresh) });
+    const batch = makeBatch(batchKey, lines, maxPerRefresh);
+    paint({ ...patch, snapshot, finished: { ...batch, omitted: batch.omitted + dropped } });
+  };
+
+  /** A frame that fails is skipped: the job goes on, and no stack trace reaches the terminal. */
+  const safely = (fn: () => void): void => {
+    try {
+      fn();
+    } catch {
+      // Skip this frame.
+    }
   };
 
   const onResize = (): void => {
-    paint({ columns: size(stdout.columns, 80), rows: size(stdout.rows, 24) });
+    safely(() => paint({ columns: size(stdout.columns, 80), rows: size(stdout.rows, 24) }));
   };
 
   return {
@@ -138,7 +162,7 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
       });
       // Must be asked for before unmount() to be resolved by it.
       exited = instance.waitUntilExit().catch(() => undefined);
-      timer = setInterval(() => refresh(), refreshMs);
+      timer = setInterval(() => safely(() => refresh()), refreshMs);
       timer.unref();
     },
 
@@ -150,7 +174,7 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
     setPhase(phase: Phase): void {
       if (finishing !== null || view.phase === phase) return;
       // Show the notice now, not at the next tick.
-      if (instance !== null) refresh({ phase });
+      if (instance !== null) safely(() => refresh({ phase }));
       else view = { ...view, phase };
     },
 
@@ -162,8 +186,8 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
         }
         if (instance !== null) {
           // Last frame: final counts, the remaining finished lines into <Static>, no live rows.
-          refresh({ phase: 'finished' });
-          instance.unmount(); // flushes the throttled last frame
+          safely(() => refresh({ phase: 'finished' }, true));
+          safely(() => instance?.unmount()); // flushes the throttled last frame
           await exited;
           instance = null;
         }

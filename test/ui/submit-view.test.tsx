@@ -81,7 +81,9 @@ describe('SubmitView fits the terminal', () => {
             const overflow = data.snapshot.inFlight > rows - 1 - (phase === 'running' ? 3 : 4);
             expect(text.includes('more item'), text).toBe(overflow);
           }
-          if (phase === 'draining') expect(text).toContain('draining');
+          if (phase === 'draining') expect(text).toContain('Ctrl+C again to abort');
+          if (phase === 'aborting') expect(text).toContain('aborting: stopping');
+          if (phase === 'finished') expect(text).not.toContain('ETA');
         }
       });
     }
@@ -212,6 +214,30 @@ describe('SubmitView content', () => {
     const { stdout, instance } = renderAt(<SubmitView info={INFO} snapshot={null} phase="running" columns={60} rows={15} />, 60, 15);
     expect(stripAnsi(stdout.lastFrame())).toContain('starting');
     instance.unmount();
+  });
+});
+
+describe('SubmitView errors', () => {
+  it('shows a rendering bug as one line (no stack trace) and recovers on the next frame', () => {
+    const data = DATASETS[2]!;
+    const bad = { ...data.snapshot, rows: null } as unknown as JobSnapshot;
+    const view = (snapshot: JobSnapshot): React.ReactElement => (
+      <SubmitView info={INFO} snapshot={snapshot} phase="running" columns={80} rows={24} />
+    );
+    const { stdout, instance } = renderAt(view(data.snapshot), 80, 24);
+    instance.rerender(view(bad));
+    let text = stripAnsi(stdout.lastFrame());
+    expect(text).toContain('display error:');
+    expect(text).not.toMatch(/\n\s+at /);
+    expect(text.split('\n').length).toBeLessThanOrEqual(2);
+    instance.rerender(view(bad));
+    expect(stripAnsi(stdout.lastFrame())).toContain('display error:');
+    instance.rerender(view({ ...data.snapshot, now: data.snapshot.now + 150 }));
+    instance.rerender(view({ ...data.snapshot, now: data.snapshot.now + 300 }));
+    text = stripAnsi(stdout.lastFrame());
+    instance.unmount();
+    expect(text).not.toContain('display error');
+    expect(text).toContain('24/5000 done');
   });
 });
 
