@@ -18,7 +18,6 @@ import { ResultsWriter, defaultResultsPath } from '../results/writer.js';
 import { createJsonReporter } from '../ui/json-reporter.js';
 import { createPlainReporter } from '../ui/plain-reporter.js';
 import type { Phase, Reporter } from '../ui/reporter.js';
-import { createTuiReporter } from '../ui/tui-reporter.js';
 import { resolvePipeline } from './pipeline.js';
 import { resumeCommand } from './resume-command.js';
 
@@ -75,7 +74,7 @@ export async function runSubmit(opts: SubmitOptions, io: SubmitIO): Promise<numb
       return await runJob({ opts, io, jobId, inputs, ledger, todo, writer, broker, outPath, processorNames: pipeline.names });
     } finally {
       writer.close();
-      await broker.close();
+      await closeInterruptibly(broker, io.signals ?? process);
     }
   } finally {
     await inputs.cleanup();
@@ -117,7 +116,7 @@ async function runJob(ctx: JobContext): Promise<number> {
       process.exit(ExitCode.interrupted);
     }
   };
-  const reporter = pickReporter(opts.ui, io, onInterrupt);
+  const reporter = await pickReporter(opts.ui, io, onInterrupt);
   const log = processorLog(reporter.kind === 'tui' ? `${ctx.outPath}.log` : null, io.stderr);
   const setPhase = (phase: Phase): void => reporter.setPhase(phase);
   const signals = io.signals ?? process;
@@ -194,6 +193,22 @@ async function runJob(ctx: JobContext): Promise<number> {
   }
 }
 
+/**
+ * Shutting the pool down can take a moment (processors' `close`). The results are closed by
+ * then, so a Ctrl+C here just leaves at once.
+ */
+async function closeInterruptibly(broker: Broker, signals: NodeJS.EventEmitter): Promise<void> {
+  const leave = (): never => process.exit(ExitCode.interrupted);
+  signals.on('SIGINT', leave);
+  signals.on('SIGTERM', leave);
+  try {
+    await broker.close();
+  } finally {
+    signals.off('SIGINT', leave);
+    signals.off('SIGTERM', leave);
+  }
+}
+
 /** Streams the inputs into the run, skipping what the ledger says is finished. */
 async function feed(run: JobRun, ctx: JobContext, stopped: () => boolean): Promise<void> {
   try {
@@ -262,9 +277,11 @@ function toRecord(e: JobEvent): ResultRecord | null {
   return null;
 }
 
-function pickReporter(ui: UiMode, io: SubmitIO, onInterrupt: () => void): Reporter & { kind: UiMode } {
+async function pickReporter(ui: UiMode, io: SubmitIO, onInterrupt: () => void): Promise<Reporter & { kind: UiMode }> {
   if (ui === 'json') return Object.assign(createJsonReporter(io.stdout), { kind: 'json' as const });
   if (ui === 'tui' && io.stdout.isTTY) {
+    // ink and React cost ~0.6 s of start-up: load them only when there is a terminal to draw on.
+    const { createTuiReporter } = await import('../ui/tui-reporter.js');
     return Object.assign(createTuiReporter({ stdout: io.stdout, stdin: io.stdin, onInterrupt }), { kind: 'tui' as const });
   }
   return Object.assign(createPlainReporter(io.stdout), { kind: 'plain' as const });

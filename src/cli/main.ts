@@ -9,15 +9,27 @@ import { submitCommand } from './submit.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
+/** commander's parse errors in our format: `slowwork: unknown option '--x' (see slowwork submit --help)`. */
+function oneLineErrors(command: string) {
+  return {
+    writeErr: (s: string) => process.stderr.write(s),
+    outputError: (message: string, write: (s: string) => void) => {
+      const text = message.trim().replace(/^error:\s*/, '');
+      write(`slowwork: ${text} (see ${command} --help)\n`);
+    },
+  };
+}
+
 async function main(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const program = new Command('slowwork')
     .description('run slow streaming generation work on worker pools, and watch it live')
     .version(version, '-V, --version')
-    .showHelpAfterError('(add --help for usage)')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  const sub = submitCommand((code) => (exitCode = code)).exitOverride();
+    .configureOutput(oneLineErrors('slowwork'));
+  const sub = submitCommand((code) => (exitCode = code))
+    .exitOverride()
+    .configureOutput(oneLineErrors('slowwork submit'));
   program.addCommand(sub);
   try {
     await program.parseAsync(argv);

@@ -2,20 +2,11 @@
  * The embedded broker on a real piscina pool: outputs, event order, pipelines, module errors.
  * The thread runs from dist/ (see src/brokers/embedded/broker.ts): build before testing.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddedBroker } from '../../src/brokers/embedded/broker.js';
+import { describe, expect, it } from 'vitest';
 import { demoSettings, demoTokens } from '../../src/processors/demo.js';
-import { Recorder, builtinUrl, chunkText, fixtureUrl, itemsOf, outcomes, runAll, spec, type EventOf } from './helpers.js';
+import { Recorder, builtinUrl, chunkText, fixtureUrl, itemsOf, outcomes, runAll, spec, type EventOf, poolPerTest } from './helpers.js';
 
-let broker: EmbeddedBroker | null = null;
-const open = (processorUrls: string[], maxConcurrency = 16): EmbeddedBroker => {
-  broker = new EmbeddedBroker({ threads: 2, maxConcurrency, processorUrls });
-  return broker;
-};
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-});
+const open = poolPerTest();
 
 const demoParams = { first_token_ms: '0', tokens_per_s: '0', length: '5', seed: '7' };
 
@@ -107,7 +98,7 @@ describe('embedded broker: happy path', () => {
     await rec.until(() => rec.count('item-done') === 2, 'first two items (held by the window, then cut)');
     await run.add(itemsOf([[1, 2], 'three four five'], 2));
     run.end();
-    expect(() => run.add(itemsOf(['late'], 4))).toThrow(/after end/);
+    await expect(run.add(itemsOf(['late'], 4))).rejects.toThrow(/after end/);
     const counts = await run.finished;
     expect(counts).toEqual({ total: 4, done: 4, failed: 0, unfinished: 0 });
     const ends = outcomes(rec);

@@ -2,19 +2,12 @@
  * Faults on the real pool: a failing, hanging, blocking or thread-killing item must fail alone
  * (charged to it), while its batch-mates (same batch, same thread) finish unharmed.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../src/brokers/embedded/broker.js';
-import { Recorder, fixtureUrl, itemsOf, outcomes, runAll, spec, type EventOf, type Ran } from './helpers.js';
+import { Recorder, fixtureUrl, itemsOf, outcomes, runAll, spec, type EventOf, type Ran, poolPerTest } from './helpers.js';
 
-let broker: EmbeddedBroker | null = null;
-const open = (): EmbeddedBroker => {
-  broker = new EmbeddedBroker({ threads: 2, maxConcurrency: 16, processorUrls: [fixtureUrl('faulty')] });
-  return broker;
-};
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-});
+const openPool = poolPerTest();
+const open = (): EmbeddedBroker => openPool([fixtureUrl('faulty')], 16);
 
 /** Normal prompts around the culprit; with concurrency 8 and batches of 4 on 2 threads, they share. */
 const around = (culprit: string, normals = 11, at = 1): string[] => {
@@ -146,7 +139,7 @@ describe('embedded broker: items that kill or block their thread', () => {
   });
 
   it('blocking after an await of its own (outside the runner\'s calls): the watchdog still ends the thread', async () => {
-    broker = new EmbeddedBroker({ threads: 2, maxConcurrency: 16, processorUrls: [fixtureUrl('block-later')] });
+    const broker = openPool([fixtureUrl('block-later')]);
     const inputs = ['block-later 4000', 'n1', 'n2', 'n3', 'n4', 'n5'];
     // Batches of one (concurrency 2 over 2 threads): the blocker is alone in its batch.
     const r = await runAll(broker, inputs, { timeoutMs: 300, retries: 0, concurrency: 2 });
@@ -204,7 +197,7 @@ describe('embedded broker: items that kill or block their thread', () => {
 
 describe('embedded broker: several jobs on one pool', () => {
   it('a thread ended for one job\'s blocked item does not charge another job\'s items on it', async () => {
-    broker = new EmbeddedBroker({ threads: 2, maxConcurrency: 16, processorUrls: [fixtureUrl('sleep')] });
+    const broker = openPool([fixtureUrl('sleep')]);
     const rec = new Recorder();
     // Job B: four slow items, two per thread, no retries and no timeout of its own.
     const b = broker.startJob(spec({ jobId: 'B', concurrency: 4, retries: 0, timeoutMs: 0 }), rec.listener);

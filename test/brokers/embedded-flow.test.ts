@@ -5,19 +5,11 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../src/brokers/embedded/broker.js';
-import { Recorder, builtinUrl, fixtureUrl, itemsOf, outcomes, runAll, spec, type EventOf } from './helpers.js';
+import { Recorder, builtinUrl, fixtureUrl, itemsOf, outcomes, runAll, spec, type EventOf, poolPerTest } from './helpers.js';
 
-let broker: EmbeddedBroker | null = null;
-const open = (processorUrls: string[], maxConcurrency = 16): EmbeddedBroker => {
-  broker = new EmbeddedBroker({ threads: 2, maxConcurrency, processorUrls });
-  return broker;
-};
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-});
+const open = poolPerTest();
 
 const slowDemo = (firstTokenMs: number) => ({ first_token_ms: String(firstTokenMs), tokens_per_s: '0', length: '3', seed: '3' });
 

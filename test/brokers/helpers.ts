@@ -1,9 +1,11 @@
 /** Shared helpers for the broker tests: fixture URLs, a job runner and an event recorder. */
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { JobCounts, JobEvent, JobEventType } from '../../src/core/events.js';
 import type { ItemInput, ItemSpec, JobSpec } from '../../src/core/types.js';
 import type { Broker, JobRun } from '../../src/brokers/broker.js';
 import { resolveProcessorRef } from '../../src/processors/registry.js';
+import { EmbeddedBroker } from '../../src/brokers/embedded/broker.js';
+import { afterEach } from 'vitest';
 
 const fixtures = fileURLToPath(new URL('../fixtures/processors/', import.meta.url));
 
@@ -15,10 +17,23 @@ export const fixtureUrl = (name: string): string => resolveProcessorRef(`${fixtu
  * built-ins next to src/processors/registry.ts (a .js file that does not exist there); threads
  * run from dist/, like the broker's own thread file.
  */
-export const builtinUrl = (name: string): string => {
-  const url = resolveProcessorRef(name);
-  return url.includes('/src/') ? pathToFileURL(fileURLToPath(url).replace('/src/', '/dist/')).href : url;
-};
+export const builtinUrl = (name: string): string => resolveProcessorRef(name);
+
+/**
+ * A pool per test, closed after it. `const open = poolPerTest()`, then `open(urls)` in a test
+ * gives a fresh 2-thread broker.
+ */
+export function poolPerTest(): (processorUrls: string[], maxConcurrency?: number) => EmbeddedBroker {
+  const opened: EmbeddedBroker[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((b) => b.close()));
+  });
+  return (processorUrls, maxConcurrency = 16) => {
+    const broker = new EmbeddedBroker({ threads: 2, maxConcurrency, processorUrls });
+    opened.push(broker);
+    return broker;
+  };
+}
 
 export type EventOf<T extends JobEventType> = Extract<JobEvent, { type: T }>;
 

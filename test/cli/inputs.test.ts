@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { ItemInput } from '../../src/core/types.js';
-import { FAST, WORKER, demoOutput, paramsOf, readResults, removeDir, run, tempDir, type RunResult } from './run.js';
+import { FAST, WORKER, demoOutput, paramsOf, processorFixture, readResults, removeDir, run, tempDir, type RunResult } from './run.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -59,13 +59,14 @@ function expectAllDone(res: RunResult, outFile: string, expected: readonly Expec
 
 describe.concurrent('slowwork submit: input kinds', () => {
   test('.txt: one prompt per line, blank lines skipped, ids are 1-based positions', async () => {
-    const cwd = await dir({ 'prompts.txt': 'first prompt\n\n   \nsecond prompt\r\nthird prompt' });
+    // A UTF-8 BOM, blank and whitespace-only lines, CRLF, and no newline at the end.
+    const cwd = await dir({ 'prompts.txt': '\uFEFFfirst prompt\n\n   \nsecond prompt\r\nthird prompt — ünïcödé 🌍' });
     const args = ['submit', 'prompts.txt', ...FAST, '--out', 'out.jsonl'];
     const res = await run(args, { cwd });
     expectAllDone(res, path.join(cwd, 'out.jsonl'), [
       { id: '1', index: 0, input: 'first prompt' },
       { id: '2', index: 1, input: 'second prompt' },
-      { id: '3', index: 2, input: 'third prompt' },
+      { id: '3', index: 2, input: 'third prompt — ünïcödé 🌍' },
     ], args);
   });
 
@@ -163,6 +164,27 @@ describe.concurrent('slowwork submit: input kinds', () => {
       { id: '6', index: 5, input: 'stdin one' },
       { id: '7', index: 6, input: 'c one' },
     ], args);
+  });
+
+  test('--format txt reads a .jsonl file as plain lines', async () => {
+    const cwd = await dir({ 'lines.jsonl': '{"id":"a","prompt":"x"}\nnot json at all\n' });
+    const args = ['submit', 'lines.jsonl', '--format', 'txt', ...FAST, '--out', 'out.jsonl'];
+    const res = await run(args, { cwd });
+    expectAllDone(res, path.join(cwd, 'out.jsonl'), [
+      { id: '1', index: 0, input: '{"id":"a","prompt":"x"}' },
+      { id: '2', index: 1, input: 'not json at all' },
+    ], args);
+  });
+
+  test('a pipeline (--processor demo --processor echo.mjs): each stage gets the previous output', async () => {
+    const cwd = await dir();
+    const echo = processorFixture('echo.mjs');
+    const res = await run(['submit', '-p', 'pipe me', '--processor', 'demo', '--processor', echo, ...FAST, '--out', 'out.jsonl'], { cwd });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/^start {2}job \S+: demo -> echo on /m);
+    const records = readResults(path.join(cwd, 'out.jsonl'));
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ id: '1', input: 'pipe me', status: 'done', output: demoOutput('pipe me', paramsOf(FAST)).toUpperCase() });
   });
 
   test('the default results path is under ./slowwork-results/ and is printed', async () => {

@@ -96,9 +96,24 @@ export function start(args: readonly string[], opts: RunOptions): Running {
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
+/**
+ * At most this many `run()` children at once per test file (vitest runs two files at a time on
+ * two cores; each CLI start costs most of a core for a moment).
+ */
+const MAX_RUNNING = 3;
+let running = 0;
+const waiting: (() => void)[] = [];
+
 /** Runs `node bin/slowwork.js ...args` to its end. */
-export function run(args: readonly string[], opts: RunOptions): Promise<RunResult> {
-  return start(args, opts).exited;
+export async function run(args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await start(args, opts).exited;
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
 }
 
 export async function tempDir(): Promise<string> {

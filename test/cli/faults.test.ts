@@ -1,0 +1,280 @@
+/**
+ * Processor faults through the CLI (test/fixtures/processors/faulty.mjs picks its behaviour from
+ * the prompt): failures are recorded per item, the others still finish, the exit code says so.
+ * And `--resume` with and without `--retry-failed` over a run that had failures.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import type { ResultRecord } from '../../src/core/types.js';
+import { WORKER, fileLines, printedResumeArgs, processorFixture, readResults, removeDir, run, tempDir } from './run.js';
+
+const FAULTY = processorFixture('faulty.mjs');
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map(removeDir));
+});
+async function dir(): Promise<string> {
+  const d = await tempDir();
+  dirs.push(d);
+  return d;
+}
+
+const prompts = (...ps: string[]): string[] => ps.flatMap((p) => ['-p', p]);
+
+function byInput(records: readonly ResultRecord[]): Map<string, ResultRecord> {
+  const map = new Map<string, ResultRecord>();
+  for (const r of records) {
+    expect(map.has(String(r.input)), `input ${String(r.input)} recorded twice`).toBe(false);
+    map.set(String(r.input), r);
+  }
+  return map;
+}
+
+function expectOk(r: ResultRecord | undefined, input: string, attempts = 1): void {
+  expect(r, input).toBeDefined();
+  expect(r!.status).toBe('done');
+  expect(r!.output).toBe(`ok:${input}.`);
+  expect(r!.error).toBeNull();
+  expect(r!.attempts).toBeGreaterThanOrEqual(attempts);
+  expect(r!.worker).toMatch(WORKER);
+}
+
+describe.concurrent('slowwork submit: processor faults', () => {
+  test('an item that always throws fails after its retries; the others are done; exit 1', async () => {
+    const cwd = await dir();
+    const res = await run(
+      ['submit', ...prompts('alpha', 'throw', 'beta', 'gamma'), '--processor', FAULTY, '--retries', '1', '--out', 'out.jsonl'],
+      { cwd },
+    );
+    expect(res.code, res.stdout + res.stderr).toBe(1);
+    expect(res.stderr).toBe('');
+    const records = readResults(path.join(cwd, 'out.jsonl'));
+    expect(records).toHaveLength(4);
+    const got = byInput(records);
+    const failed = got.get('throw')!;
+    expect(failed).toMatchObject({ id: '2', index: 1, status: 'failed', output: null, attempts: 2 });
+    expect(failed.error).toBe('boom: processor failed on purpose');
+    expect(typeof failed.durations.totalMs).toBe('number');
+    for (const p of ['alpha', 'beta', 'gamma']) expectOk(got.get(p), p, 1);
+    expect(got.get('alpha')!.attempts).toBe(1);
+    // Plain output: the retry, the failure and a summary, then how to run the failed ones again.
+    expect(res.stdout).toMatch(/^retry {2}\[2\] attempt 1 failed: boom: processor failed on purpose/m);
+    expect(res.stdout).toMatch(/^failed \[2\] after 2 attempts: boom: processor failed on purpose$/m);
+    expect(res.stdout).toMatch(/^finished: 3 done, 1 failed of 4 in /m);
+    const resume = printedResumeArgs(res.stdout);
+    expect(resume).toContain('--resume');
+    expect(resume).toContain('--retry-failed');
+    expect(resume.slice(resume.indexOf('--out'), resume.indexOf('--out') + 2)).toEqual(['--out', 'out.jsonl']);
+    expect(res.stdout).not.toContain('\x1b[');
+  });
+
+  test('an item that hangs is failed by --timeout ("timed out"); exit 1', async () => {
+    const cwd = await dir();
+    const res = await run(
+      ['submit', ...prompts('one', 'hang', 'two'), '--processor', FAULTY, '--timeout', '300', '--retries', '0', '--out', 'out.jsonl'],
+      { cwd },
+    );
+    expect(res.code, res.stdout + res.stderr).toBe(1);
+    const got = byInput(readResults(path.join(cwd, 'out.jsonl')));
+    expect(got.size).toBe(3);
+    const hung = got.get('hang')!;
+    expect(hung).toMatchObject({ id: '2', status: 'failed', output: null, attempts: 1 });
+    expect(hung.error).toMatch(/timed out/);
+    expect(typeof hung.durations.totalMs).toBe('number');
+    expectOk(got.get('one'), 'one', 1);
+    expectOk(got.get('two'), 'two', 1);
+  });
+
+  test('an item that hangs and ignores its abort signal is still failed by --timeout, and the CLI exits', async () => {
+    const cwd = await dir();
+    const res = await run(
+      ['submit', ...prompts('one', 'hang-deaf', 'two'), '--processor', FAULTY, '--timeout', '300', '--retries', '0', '--out', 'out.jsonl'],
+      { cwd, timeoutMs: 15_000 },
+    );
+    expect(res.code, res.stdout + res.stderr).toBe(1);
+    const got = byInput(readResults(path.join(cwd, 'out.jsonl')));
+    expect(got.size).toBe(3);
+    expect(got.get('hang-deaf')).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(got.get('hang-deaf')!.error).toMatch(/timed out/);
+    expectOk(got.get('one'), 'one');
+    expectOk(got.get('two'), 'two');
+  });
+
+  test('an item that kills its thread (process.exit) fails; every other item is done; exit 1', async () => {
+    const cwd = await dir();
+    const others = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const res = await run(
+      ['submit', ...prompts('a', 'b', 'exit', 'c', 'd', 'e', 'f'), '--processor', FAULTY, '--retries', '1', '--out', 'out.jsonl'],
+      { cwd },
+    );
+    expect(res.code, res.stdout + res.stderr).toBe(1);
+    expect(res.stderr).toBe('');
+    const records = readResults(path.join(cwd, 'out.jsonl'));
+    expect(records).toHaveLength(7);
+    const got = byInput(records);
+    const dead = got.get('exit')!;
+    expect(dead).toMatchObject({ id: '3', status: 'failed', output: null, attempts: 2 });
+    expect(dead.error).toMatch(/exit/);
+    for (const p of others) expectOk(got.get(p), p);
+    expect(res.stdout).toMatch(/^finished: 6 done, 1 failed of 7 in /m);
+  });
+
+  test('an item that kills its thread only on attempt 1 is done on attempt 2', async () => {
+    const cwd = await dir();
+    const res = await run(['submit', ...prompts('x', 'exit-once', 'y'), '--processor', FAULTY, '--retries', '1', '--out', 'out.jsonl'], { cwd });
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    const got = byInput(readResults(path.join(cwd, 'out.jsonl')));
+    expect(got.get('exit-once')).toMatchObject({ status: 'done', output: 'survived', attempts: 2 });
+    expectOk(got.get('x'), 'x');
+    expectOk(got.get('y'), 'y');
+  });
+
+  test('an error thrown inside a timer fails that item only', async () => {
+    const cwd = await dir();
+    const res = await run(['submit', ...prompts('x', 'timer-throw', 'y'), '--processor', FAULTY, '--retries', '0', '--out', 'out.jsonl'], { cwd });
+    expect(res.code, res.stdout + res.stderr).toBe(1);
+    const got = byInput(readResults(path.join(cwd, 'out.jsonl')));
+    expect(got.size).toBe(3);
+    expect(got.get('timer-throw')).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(got.get('timer-throw')!.error).toMatch(/thrown inside a timer/);
+    expectOk(got.get('x'), 'x');
+    expectOk(got.get('y'), 'y');
+  });
+
+  test("'flaky 1' with --retries 1 is done on attempt 2; exit 0", async () => {
+    const cwd = await dir();
+    const res = await run(['submit', ...prompts('flaky 1', 'fine'), '--processor', FAULTY, '--retries', '1', '--out', 'out.jsonl'], { cwd });
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    const got = byInput(readResults(path.join(cwd, 'out.jsonl')));
+    expect(got.get('flaky 1')).toMatchObject({ id: '1', status: 'done', error: null, attempts: 2, output: 'recovered on attempt 2' });
+    expectOk(got.get('fine'), 'fine', 1);
+    expect(res.stdout).toMatch(/^retry {2}\[1\] attempt 1 failed: flaky failure on attempt 1/m);
+    expect(res.stdout).toMatch(/^finished: 2 done, 0 failed of 2 in /m);
+    expect(res.stdout).not.toMatch(/^resume:/m);
+  });
+
+  test('a processor whose init throws: every item fails with its error, exit 1 (not a crash)', async () => {
+    const cwd = await dir();
+    const res = await run(['submit', ...prompts('x', 'y'), '--processor', processorFixture('init-throws.mjs'), '--retries', '0', '--out', 'out.jsonl'], {
+      cwd,
+    });
+    expect(res.stderr).not.toContain('    at ');
+    expect(res.code, res.stdout + res.stderr).toBe(1);
+    const records = readResults(path.join(cwd, 'out.jsonl'));
+    expect(records).toHaveLength(2);
+    for (const r of records) {
+      expect(r.status).toBe('failed');
+      expect(r.error).toMatch(/init failed: no model here/);
+    }
+  });
+});
+
+describe('slowwork submit --resume over failures', () => {
+  test('failed items stay failed without --retry-failed, run again with it; later lines win', async () => {
+    const cwd = await dir();
+    // 'flaky 2 …' fails attempts 1 and 2 of a run: failed with --retries 0, done with --retries 9.
+    writeFileSync(path.join(cwd, 'prompts.txt'), 'first fine\nflaky 2 one\nsecond fine\nflaky 2 two\nthird fine\n');
+    const out = path.join(cwd, 'out.jsonl');
+    const base = ['submit', 'prompts.txt', '--processor', FAULTY, '--out', 'out.jsonl'];
+
+    const first = await run([...base, '--retries', '0'], { cwd });
+    expect(first.code, first.stdout + first.stderr).toBe(1);
+    const r1 = byInput(readResults(out));
+    expect(r1.size).toBe(5);
+    for (const p of ['flaky 2 one', 'flaky 2 two']) {
+      expect(r1.get(p)).toMatchObject({ status: 'failed', attempts: 1, error: 'flaky failure on attempt 1' });
+    }
+    const printed = printedResumeArgs(first.stdout);
+    expect(printed).toContain('--retry-failed');
+    const linesAfterFirst = fileLines(out).lines;
+
+    // Resume without --retry-failed: nothing to run, failures kept, the file unchanged.
+    const second = await run([...base, '--retries', '0', '--resume'], { cwd });
+    expect(second.code, second.stdout + second.stderr).toBe(1);
+    expect(second.stderr).toBe('');
+    expect(fileLines(out).lines).toEqual(linesAfterFirst);
+    expect(second.stdout).toMatch(/^finished: 3 done, 2 failed of 5 in /m);
+
+    // With --retry-failed (and retries enough): only the failed ones run again, and end done.
+    const third = await run([...base, '--resume', '--retry-failed', '--retries', '9'], { cwd });
+    expect(third.code, third.stdout + third.stderr).toBe(0);
+    expect(third.stdout).toMatch(/^finished: 5 done, 0 failed of 5 in /m);
+    const { lines, tail } = fileLines(out);
+    expect(tail).toBe('');
+    expect(lines.slice(0, linesAfterFirst.length)).toEqual(linesAfterFirst);
+    const added = lines.slice(linesAfterFirst.length).map((l) => JSON.parse(l) as ResultRecord);
+    expect(added.map((r) => r.input).sort()).toEqual(['flaky 2 one', 'flaky 2 two']);
+    for (const r of added) expect(r).toMatchObject({ status: 'done', attempts: 3, output: 'recovered on attempt 3', error: null });
+
+    // The latest line per id is what counts: all five done, each id's last line.
+    const latest = new Map<string, ResultRecord>();
+    for (const r of readResults(out)) latest.set(r.id, r);
+    expect(latest.size).toBe(5);
+    expect([...latest.values()].every((r) => r.status === 'done')).toBe(true);
+
+    // And a fourth resume finds nothing left to do.
+    const fourth = await run([...base, '--resume', '--retry-failed'], { cwd });
+    expect(fourth.code, fourth.stdout + fourth.stderr).toBe(0);
+    expect(fileLines(out).lines).toHaveLength(lines.length);
+  });
+
+  test('the printed --retry-failed command works as printed, with quoting (spaces, quotes)', async () => {
+    const cwd = await dir();
+    const out = path.join(cwd, 'my results', "it's here.jsonl");
+    const res = await run(['submit', ...prompts("it's fine", 'throw'), '--processor', FAULTY, '--retries', '0', '--out', out], { cwd });
+    expect(res.code, res.stdout + res.stderr).toBe(1);
+    const printed = printedResumeArgs(res.stdout);
+    // The same arguments (quotes and spaces survive the round trip), plus --resume, --out FILE
+    // and --retry-failed, once each, in any order at the end.
+    const at = printed.indexOf('--out');
+    expect(printed[at + 1]).toBe(out);
+    const rest = printed.filter((_, k) => k !== at && k !== at + 1);
+    expect(rest.slice(0, 9)).toEqual(['submit', '-p', "it's fine", '-p', 'throw', '--processor', FAULTY, '--retries', '0']);
+    expect(rest.slice(9).sort()).toEqual(['--resume', '--retry-failed']);
+    const again = await run(printed, { cwd });
+    expect(again.code, again.stdout + again.stderr).toBe(1);
+    expect(again.stdout).toMatch(/\(1 skipped, done before\)/);
+    const records = readResults(out);
+    expect(records).toHaveLength(3);
+    // The first run's two lines (in finishing order), then the failed item's new line.
+    expect(records.slice(0, 2).map((r) => [r.input, r.status]).sort()).toEqual([
+      ["it's fine", 'done'],
+      ['throw', 'failed'],
+    ]);
+    expect(records[2]).toMatchObject({ input: 'throw', status: 'failed', attempts: 1 });
+    expect(records.filter((r) => r.input === "it's fine")).toHaveLength(1);
+  });
+
+  test('a --retry-failed resume whose items fail again prints a usable resume command (not "null ...")', async () => {
+    const cwd = await dir();
+    const base = ['submit', ...prompts('fine', 'throw'), '--processor', FAULTY, '--retries', '0', '--out', 'out.jsonl'];
+    const first = await run(base, { cwd });
+    expect(first.code, first.stdout + first.stderr).toBe(1);
+    const again = await run([...base, '--resume', '--retry-failed'], { cwd });
+    expect(again.code, again.stdout + again.stderr).toBe(1);
+    expect(again.stdout).toMatch(/^finished: 1 done, 1 failed of 2 in /m);
+    const line = again.stdout.split('\n').find((l) => l.startsWith('resume:'));
+    expect(line, again.stdout).toBeDefined();
+    expect(line).not.toContain('null');
+    const printed = printedResumeArgs(again.stdout);
+    expect(printed[0]).toBe('submit');
+    expect(printed).toContain('--resume');
+    expect(printed).toContain('--retry-failed');
+    expect(printed.slice(printed.indexOf('--out'), printed.indexOf('--out') + 2)).toEqual(['--out', 'out.jsonl']);
+  });
+
+  test('--resume with an --out file recorded for other inputs is refused (exit 2)', async () => {
+    const cwd = await dir();
+    writeFileSync(path.join(cwd, 'prompts.txt'), 'one\ntwo\n');
+    const first = await run(['submit', 'prompts.txt', '--processor', FAULTY, '--out', 'out.jsonl'], { cwd });
+    expect(first.code).toBe(0);
+    writeFileSync(path.join(cwd, 'other.txt'), 'different one\ndifferent two\n');
+    const res = await run(['submit', 'other.txt', '--processor', FAULTY, '--out', 'out.jsonl', '--resume'], { cwd });
+    expect(res.code, res.stdout + res.stderr).toBe(2);
+    expect(res.stderr).toMatch(/^slowwork: .*out\.jsonl.*different input/);
+    expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    expect(fileLines(path.join(cwd, 'out.jsonl')).lines).toHaveLength(2);
+  });
+});
