@@ -10,7 +10,7 @@ import { RUNS, benchProcessor, dist, fmt, num, record, runJob } from './lib/comm
 const ITEMS = num('DISPATCH_ITEMS', 200_000);
 const THREADS = num('DISPATCH_THREADS', 2);
 const WINDOW = num('DISPATCH_WINDOW_MS', 5);
-const CONFIGS = (process.env.DISPATCH_CONFIGS || '256/128,256/64,256/32,64/32')
+const CONFIGS = (process.env.DISPATCH_CONFIGS || '256/128,256/64,256/32')
   .split(',').map((s) => s.trim()).filter(Boolean)
   .map((s) => { const [c, b] = s.split('/').map(Number); return { concurrency: c, batchSize: b }; });
 
@@ -20,7 +20,7 @@ const url = benchProcessor('noop.mjs');
 for (const [k, cfg] of CONFIGS.entries()) {
   const broker = new EmbeddedBroker({ threads: THREADS, maxConcurrency: cfg.concurrency, processorUrls: [url] });
   const spec = { concurrency: cfg.concurrency, batchSize: cfg.batchSize, batchWindowMs: WINDOW };
-  await runJob(broker, spec, 20_000); // warm-up: threads up, processor loaded, JIT warm
+  await runJob(broker, spec, 10_000); // warm-up: threads up, processor loaded, JIT warm
   const rates = [];
   let last;
   for (let r = 0; r < RUNS; r++) {

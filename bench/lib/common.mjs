@@ -5,7 +5,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO = resolve(BENCH_DIR, '..');
-export const DIST = join(REPO, 'dist');
+/** slowwork's build; BENCH_DIST points elsewhere to compare two builds. */
+export const DIST = process.env.BENCH_DIST || join(REPO, 'dist');
 
 /** The installed copy of the anchors (run.sh sets it; its lib/stats.mjs writes the JSONL rows). */
 export const ANCHORS_COPY = process.env.BENCH_ANCHORS_COPY || join(REPO, '.bench-tmp', 'anchors');
