@@ -83,17 +83,9 @@ async function runItem(run: BatchRun, item: BatchItem, pipeline: Processor[], co
   const { outbox } = run;
   const timer = armTimeout(run.timeoutMs, control);
   try {
-    let input: ItemInput = item.input;
-    let text = '';
-    for (let s = 0; s < pipeline.length; s++) {
-      outbox.push({ t: 'start', i: item.i, a: item.a, s });
-      const stageInput = input;
-      let chunks: Chunks | Promise<Chunks> =
-        s === 0 && firstChunks ? firstChunks : inItem(run.probe, item.i, () => pipeline[s]!.process(stageInput, makeContext(run, item, s, control)));
-      if (isPromise(chunks)) chunks = await control.race(chunks);
-      text = await drain(chunks, control, (piece) => outbox.chunk(item.i, item.a, s, piece), run.probe, item.i);
-      input = text;
-    }
+    // One race per item, not one per chunk: an abort (time limit, Ctrl+C) settles the item at
+    // once even if the processor ignores its signal, while each chunk costs a plain await.
+    const text = await control.race(runStages(run, item, pipeline, control, firstChunks));
     outbox.push({ t: 'done', i: item.i, a: item.a, out: text });
   } catch (err) {
     const reason: unknown = control.aborted ? control.reason : err;
@@ -101,6 +93,24 @@ async function runItem(run: BatchRun, item: BatchItem, pipeline: Processor[], co
   } finally {
     if (timer) clearTimeout(timer);
   }
+}
+
+/** The item through every stage; stops at its next step once aborted (the race has settled it). */
+async function runStages(run: BatchRun, item: BatchItem, pipeline: Processor[], control: ItemControl, firstChunks?: Chunks): Promise<string> {
+  const { outbox } = run;
+  let input: ItemInput = item.input;
+  let text = '';
+  for (let s = 0; s < pipeline.length; s++) {
+    outbox.push({ t: 'start', i: item.i, a: item.a, s });
+    const stageInput = input;
+    let chunks: Chunks | Promise<Chunks> =
+      s === 0 && firstChunks ? firstChunks : inItem(run.probe, item.i, () => pipeline[s]!.process(stageInput, makeContext(run, item, s, control)));
+    if (isPromise(chunks)) chunks = await chunks;
+    control.throwIfAborted();
+    text = await drain(chunks, control, (piece) => outbox.chunk(item.i, item.a, s, piece), run.probe, item.i);
+    input = text;
+  }
+  return text;
 }
 
 async function runNativeBatch(run: BatchRun, processor: Processor, controllers: Map<number, ItemControl>): Promise<void> {
@@ -159,10 +169,9 @@ async function drain(chunks: Chunks, aborted: ItemControl, onChunk: (piece: stri
   let text = '';
   try {
     for (;;) {
-      aborted.throwIfAborted();
       const next = inItem(probe, i, () => it.next());
-      // Only an async step can hang; a sync iterator's step is already settled.
-      const r = isPromise(next) ? await aborted.race(next) : next;
+      const r = isPromise(next) ? await next : next;
+      aborted.throwIfAborted();
       if (r.done) return text;
       const piece = toText(r.value);
       if (piece.length === 0) continue;
