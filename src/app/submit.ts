@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Broker, JobRun } from '../brokers/broker.js';
 import { EmbeddedBroker } from '../brokers/embedded/broker.js';
-import { ExitCode, SlowworkError, UsageError, describeError } from '../core/errors.js';
+import { ExitCode, UsageError, describeError } from '../core/errors.js';
 import type { JobCounts, JobEvent } from '../core/events.js';
 import type { ItemSpec, JobSpec, Params, ResultRecord } from '../core/types.js';
 import { prepareInputs, type InputFormat, type PreparedInputs } from '../inputs/index.js';
@@ -101,6 +101,9 @@ async function runJob(ctx: JobContext): Promise<number> {
   let interrupts = 0;
   let feedError: unknown = null;
   let run: JobRun | null = null;
+  /** What this run recorded, for a summary if the run itself fails. */
+  const tally = { done: 0, failed: 0 };
+  let reported = false;
 
   const onInterrupt = (): void => {
     interrupts++;
@@ -155,7 +158,9 @@ async function runJob(ctx: JobContext): Promise<number> {
       (events) => {
         for (const e of events) {
           const record = toRecord(e);
-          if (record) writer.write(record);
+          if (!record) continue;
+          writer.write(record);
+          tally[record.status]++;
         }
         reporter.onEvents(events);
       },
@@ -172,6 +177,7 @@ async function runJob(ctx: JobContext): Promise<number> {
     const interrupted = interrupts > 0 && counts.unfinished + (ctx.todo - counts.total) > 0;
     const final = finalCounts(counts, ctx);
     setPhase('finished');
+    reported = true;
     await reporter.finish({
       counts: final,
       elapsedMs: performance.now() - started,
@@ -184,7 +190,19 @@ async function runJob(ctx: JobContext): Promise<number> {
     if (interrupted) return ExitCode.interrupted;
     return final.failed > 0 ? ExitCode.itemsFailed : ExitCode.ok;
   } catch (err) {
-    if (!(err instanceof SlowworkError)) run?.abort(describeError(err));
+    run?.abort(describeError(err));
+    if (reported) throw err;
+    // Give the terminal back (the live view holds it) and say what was saved, then the error.
+    const counts = { total: ctx.todo, done: tally.done, failed: tally.failed, unfinished: Math.max(0, ctx.todo - tally.done - tally.failed) };
+    await reporter
+      .finish({
+        counts: finalCounts(counts, ctx),
+        elapsedMs: performance.now() - started,
+        outPath: ctx.outPath,
+        resumeCommand: resumeCommand(opts.argv, ctx.outPath),
+        interrupted: false,
+      })
+      .catch(() => undefined);
     throw err;
   } finally {
     signals.off('SIGINT', onInterrupt);

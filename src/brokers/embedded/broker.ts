@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { SlowworkError, describeError } from '../../core/errors.js';
 import type { EventListener } from '../../core/events.js';
 import type { JobSpec } from '../../core/types.js';
 import type { Broker, JobRun, JobRunOptions } from '../broker.js';
@@ -20,6 +21,8 @@ export interface EmbeddedBrokerOptions {
   readonly maxConcurrency: number;
   /** Module URLs of the pipeline, resolved by the caller. */
   readonly processorUrls: readonly string[];
+  /** The thread entry module; only tests change it (to one that cannot load). */
+  readonly threadFile?: string;
 }
 
 /**
@@ -61,6 +64,7 @@ export class EmbeddedBroker implements Broker {
    * thread's first task) and listen for `close`; waiting on the others would always time out.
    */
   private readonly startedThreads = new Set<number>();
+  private readonly runs = new Set<EmbeddedJobRun>();
   /** Items in flight per thread, and which thread runs each batch: the balancer's view. */
   private readonly load = new Map<number, number>();
   private readonly batchLoad = new Map<number, { thread: number; items: number }>();
@@ -69,7 +73,7 @@ export class EmbeddedBroker implements Broker {
     this.threads = options.threads ?? defaultThreads();
     this.processorUrls = options.processorUrls;
     this.pool = new Piscina({
-      filename: threadFile(),
+      filename: options.threadFile ?? threadFile(),
       minThreads: this.threads,
       maxThreads: this.threads,
       // Our dispatcher decides what runs; piscina must never queue a batch behind another.
@@ -82,8 +86,9 @@ export class EmbeddedBroker implements Broker {
       loadBalancer: this.balanceByItems,
       workerData: { control: this.controlName } satisfies ThreadData,
     });
-    // A thread that dies with no task (an error in a stray timer) must not take the process down.
-    this.pool.on('error', () => undefined);
+    // A thread that dies with no task (an error in a stray timer) must not take the process down;
+    // but if no thread ever started, the pool is unusable: fail the runs instead of hanging.
+    this.pool.on('error', (err: unknown) => this.onPoolError(err));
     // Every batch's events arrive on its thread's port, tagged with the batch id.
     this.pool.on('message', (message: unknown) => {
       if (isBatchEnvelope(message)) {
@@ -94,6 +99,16 @@ export class EmbeddedBroker implements Broker {
       else if (isClosedMessage(message)) this.closedThreads.add(message.swClosed);
     });
     this.control.unref();
+  }
+
+  /**
+   * An error before any thread began a batch means the thread module itself cannot load (a broken
+   * install): piscina stops starting threads then, and queued batches would wait forever.
+   */
+  private onPoolError(err: unknown): void {
+    if (this.startedThreads.size > 0) return;
+    const failure = new SlowworkError(`worker threads cannot start: ${describeError(err)} (reinstall slowwork)`, 70);
+    for (const run of this.runs) run.failFromPool(failure);
   }
 
   /**
@@ -135,15 +150,20 @@ export class EmbeddedBroker implements Broker {
   }
 
   startJob(spec: JobSpec, listener: EventListener, options: JobRunOptions = {}): JobRun {
-    return new EmbeddedJobRun(
+    const run = new EmbeddedJobRun(
       spec,
       {
         threads: this.threads,
         run: (task) =>
-          this.pool.run({
-            ...task,
-            [Piscina.queueOptionsSymbol]: { batchId: task.batchId, items: task.items.length } satisfies BatchLoad,
-          }),
+          this.pool
+            .run({
+              ...task,
+              [Piscina.queueOptionsSymbol]: { batchId: task.batchId, items: task.items.length } satisfies BatchLoad,
+            })
+            .catch((err: unknown) => {
+              this.onPoolError(err);
+              throw err;
+            }),
         nextBatchId: () => ++this.batchIds,
         listen: (batchId, handler) => this.routes.set(batchId, handler),
         settled: (batchId, items) => this.release(batchId, items),
@@ -163,6 +183,12 @@ export class EmbeddedBroker implements Broker {
       listener,
       options,
     );
+    this.runs.add(run);
+    run.finished.then(
+      () => this.runs.delete(run),
+      () => this.runs.delete(run),
+    );
+    return run;
   }
 
   /** Lets every thread `close` its processors (bounded wait), then ends the pool. */

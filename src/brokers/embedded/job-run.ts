@@ -584,6 +584,11 @@ export class EmbeddedJobRun implements JobRun {
     });
   }
 
+  /** The pool cannot run anything (its threads cannot start): end the run with `err`. */
+  failFromPool(err: unknown): void {
+    this.fail(err);
+  }
+
   private fail(err: unknown): void {
     if (!this.closed) {
       this.abort(describeError(err));

@@ -1,0 +1,35 @@
+/** A pool whose threads cannot even load slowwork's thread module must fail the run, not hang. */
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddedBroker } from '../../src/brokers/embedded/broker.js';
+import { SlowworkError } from '../../src/core/errors.js';
+import { fixtureUrl, itemsOf, spec } from './helpers.js';
+
+let broker: EmbeddedBroker | null = null;
+afterEach(async () => {
+  await broker?.close();
+  broker = null;
+});
+
+describe('embedded broker: threads that cannot start', () => {
+  it.each([4, 40])('fails a run of %i items with a clear error instead of hanging', async (n) => {
+    broker = new EmbeddedBroker({
+      threads: 2,
+      maxConcurrency: 16,
+      processorUrls: [fixtureUrl('noop')],
+      threadFile: pathToFileURL(resolve(import.meta.dirname, '../fixtures/broken-thread.mjs')).href,
+    });
+    const run = broker.startJob(spec({ concurrency: 16, retries: 2 }), () => undefined);
+    void run.add(itemsOf(Array.from({ length: n }, (_, i) => `p${i}`))).catch(() => undefined);
+    run.end();
+    const started = Date.now();
+    const err = await run.finished.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SlowworkError);
+    expect((err as Error).message).toMatch(/worker threads cannot start: .*missing-dependency/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
