@@ -7,6 +7,9 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     testTimeout: 30_000,
+    // The UI tests simulate a terminal; with CI set, ink (is-in-ci) renders only the last frame.
+    // CI runs this suite with CI=true, so turn that off before any test file loads ink.
+    env: { CI: 'false', CONTINUOUS_INTEGRATION: 'false' },
     hookTimeout: 30_000,
   },
 });
