@@ -1,11 +1,19 @@
 /**
- * The live submit view: pure components, everything arrives as props. Finished items go above
- * through one <Static> (always the first child of the root, so it is never remounted by a
- * branch change); below it the live area: header, phase notice, one row per in-flight item and
- * a footer, together at most `rows - 1` lines and every line at most `columns` wide.
+ * The live submit view: pure components, everything arrives as props. Finished items are
+ * printed above the live area (FinishedLines, always the first child of the root); below it the
+ * live area: header, phase notice, one row per in-flight item and a footer, together at most
+ * `rows - 1` lines and every line at most `columns` wide.
+ *
+ * Memory: ink measures and wraps text through module-level caches that keep every distinct
+ * string for good (issue #986), and ink keeps every line printed through <Static> in a string
+ * that only grows. A live view whose lines change every frame would grow without bound. So
+ * ink never sees our text: every live line is laid out as `columns` spaces (one string per
+ * terminal width, measured once) and the styled text replaces them at output time through
+ * <Transform>; finished lines are written past ink's layout with `useStdout().write`, which
+ * clears the live area, writes them and restores it, keeping nothing.
  */
-import { Component, memo, useMemo, type ReactNode } from 'react';
-import { Box, Static, Text, Transform } from 'ink';
+import { Component, memo, useLayoutEffect, useRef, type ReactNode } from 'react';
+import { Box, Transform, useStdout } from 'ink';
 import chalk from 'chalk';
 import type { FinishedLine, JobSnapshot } from '../core/job-state.js';
 import { sanitizeForLine, truncateEnd, truncateStart } from '../core/text.js';
@@ -19,8 +27,10 @@ import {
   rowTexts,
   statsLine,
   titleLine,
+  truncateSegs,
   type RowLayout,
   type Seg,
+  type SegColor,
 } from './layout.js';
 
 /** Finished lines to print above the live area; each batch (by key) is printed once. */
@@ -42,17 +52,19 @@ export interface SubmitViewProps {
   readonly columns: number;
   readonly rows: number;
   readonly finished?: FinishedBatch;
+  /** Called with the text of each batch of finished lines right after it was printed. */
+  readonly onPrinted?: (text: string) => void;
 }
 
 /**
- * Root: <Static> for finished lines first, then the live area. Lines are fitted to `columns`;
- * the boxes take ink's width, so a terminal narrower than `columns` truncates, never wraps.
+ * Root: finished lines first, then the live area. Lines are fitted to `columns`; should ink's
+ * width be narrower (a resize not yet seen), each line is cut to it, never wrapped.
  */
 export function SubmitView(props: SubmitViewProps): ReactNode {
   const columns = Math.max(1, Math.floor(props.columns));
   return (
     <Box flexDirection="column">
-      <FinishedStatic batch={props.finished ?? EMPTY_BATCH} columns={columns} />
+      <FinishedLines batch={props.finished ?? EMPTY_BATCH} columns={columns} onPrinted={props.onPrinted} />
       <ViewErrorBoundary columns={columns}>
         <LiveArea {...props} columns={columns} />
       </ViewErrorBoundary>
@@ -60,37 +72,42 @@ export function SubmitView(props: SubmitViewProps): ReactNode {
   );
 }
 
-type StaticEntry =
-  | { readonly kind: 'line'; readonly key: string; readonly line: FinishedLine }
-  | { readonly kind: 'omitted'; readonly key: string; readonly count: number };
-
 /**
- * Memoized so that a refresh without new finished lines does not touch <Static> at all (a
- * re-rendered <Static> forces an unthrottled frame). Keyed by batch: a new batch mounts a
- * fresh <Static> holding only that batch, which prints it once; nothing older stays in React.
+ * Writes each new batch of finished lines once, above the live area, through ink's
+ * `useStdout().write` (it erases the live area, writes, and puts the live area back). Unlike
+ * <Static>, nothing is laid out or kept: printing N lines leaves nothing behind in ink.
+ * Memoized so that a refresh without a new batch does not even re-render it.
  */
-export const FinishedStatic = memo(function FinishedStatic({
+export const FinishedLines = memo(function FinishedLines({
   batch,
   columns,
+  onPrinted,
 }: {
   readonly batch: FinishedBatch;
   readonly columns: number;
+  readonly onPrinted?: ((text: string) => void) | undefined;
 }): ReactNode {
-  const items = useMemo(() => {
-    const entries: StaticEntry[] = batch.lines.map((line, i) => ({ kind: 'line', key: `${batch.key}:${i}`, line }));
-    if (batch.omitted > 0) entries.push({ kind: 'omitted', key: `${batch.key}:more`, count: batch.omitted });
-    return entries;
-  }, [batch]);
-  return (
-    <Static key={batch.key} items={items}>
-      {(entry) => (
-        <Box key={entry.key}>
-          <SegText segs={entry.kind === 'line' ? finishedLineSegs(entry.line, columns) : omittedLineSegs(entry.count, columns)} />
-        </Box>
-      )}
-    </Static>
-  );
+  const { write } = useStdout();
+  // The key of the batch printed last (the empty batch counts as printed).
+  const printed = useRef(EMPTY_BATCH.key);
+  useLayoutEffect(() => {
+    if (printed.current === batch.key) return;
+    printed.current = batch.key;
+    const text = finishedBatchText(batch, columns);
+    if (text === '') return;
+    write(text);
+    onPrinted?.(text);
+  }, [batch, columns, write, onPrinted]);
+  return null;
 });
+
+/** The batch as styled lines, each fitted to `columns`, newline-terminated ('' when empty). */
+export function finishedBatchText(batch: FinishedBatch, columns: number): string {
+  let text = '';
+  for (const line of batch.lines) text += styleSegs(finishedLineSegs(line, columns)) + '\n';
+  if (batch.omitted > 0) text += styleSegs(omittedLineSegs(batch.omitted, columns)) + '\n';
+  return text;
+}
 
 /** How the live area spends its height. */
 export interface HeightPlan {
@@ -149,21 +166,19 @@ export function LiveArea({ info, snapshot, phase, columns, rows }: SubmitViewPro
   }
   return (
     <Box flexDirection="column">
-      {plan.title ? <SegText segs={titleLine(info, snapshot, columns)} /> : null}
-      {snapshot ? (
-        <SegText segs={statsLine(snapshot, columns, finished)} />
-      ) : (
-        <Text dimColor wrap="truncate-end">
-          {truncateEnd('starting…', columns)}
-        </Text>
-      )}
-      {plan.notice && notice ? <SegText segs={notice} /> : null}
+      {plan.title ? <SegText segs={titleLine(info, snapshot, columns)} columns={columns} /> : null}
+      <SegText
+        segs={snapshot ? statsLine(snapshot, columns, finished) : [{ text: truncateEnd('starting…', columns), dim: true }]}
+        columns={columns}
+      />
+      {plan.notice && notice ? <SegText segs={notice} columns={columns} /> : null}
       {visible.map((row) => {
         const t = rowTexts(row, layout, now);
         return (
           <ItemRow
             key={row.index}
             layout={layout}
+            columns={columns}
             id={t.id}
             attempt={t.attempt}
             worker={t.worker}
@@ -173,71 +188,36 @@ export function LiveArea({ info, snapshot, phase, columns, rows }: SubmitViewPro
           />
         );
       })}
-      {footer ? <SegText segs={footer} /> : null}
+      {footer ? <SegText segs={footer} columns={columns} /> : null}
     </Box>
   );
 }
-
-interface ItemRowProps {
-  readonly layout: RowLayout;
-  readonly id: string;
-  readonly attempt: string;
-  readonly worker: string;
-  readonly count: string;
-  readonly tail: string;
-  readonly waiting: boolean;
-}
-
-/** One in-flight item: fixed cells that never shrink, then the stream tail (newest text visible). */
-const ItemRow = memo(function ItemRow({ layout, id, attempt, worker, count, tail, waiting }: ItemRowProps): ReactNode {
-  return (
-    <Box flexDirection="row" height={1}>
-      <Box width={layout.idW} flexShrink={0} marginRight={1}>
-        <Text color="cyan" wrap="truncate-end">
-          {id}
-        </Text>
-      </Box>
-      {layout.attemptW > 0 ? (
-        <Box width={layout.attemptW} flexShrink={0} marginRight={1}>
-          <Text color="yellow" wrap="truncate-end">
-            {attempt}
-          </Text>
-        </Box>
-      ) : null}
-      {layout.workerW > 0 ? (
-        <Box width={layout.workerW} flexShrink={0} marginRight={1}>
-          <Text dimColor wrap="truncate-end">
-            {worker}
-          </Text>
-        </Box>
-      ) : null}
-      <Box width={layout.countW} flexShrink={0}>
-        <Text color={waiting ? 'yellow' : 'green'} wrap="truncate-end">
-          {count}
-        </Text>
-      </Box>
-      <Box flexGrow={1} flexShrink={1} flexBasis={0} minWidth={0}>
-        <StreamTail tail={tail} width={layout.tailW} waiting={waiting} />
-      </Box>
-    </Box>
-  );
-}, sameRow);
 
 /**
- * The stream tail, already cut to `width` (newest text kept, by display width and code points).
- * ink measures and caches every distinct string it lays out (it never forgets them, issue
- * #986), and a stream makes a new one every frame. So ink lays out a constant placeholder of
- * `width` spaces, measured once, and the tail replaces it at output time through <Transform>.
- * Should the box be narrower than the placeholder (a resize not yet seen), the line ink hands
- * over is narrower too and the tail is cut again to it; extra wrapped lines stay empty.
+ * One line of the live area as ink sees it: `columns` spaces (one string per terminal width,
+ * so ink's measure and wrap caches hold a bounded set however the text changes), replaced at
+ * output time by `text`, which is already styled and fitted to `columns`. Should ink's box be
+ * narrower (a resize not yet seen), ink wraps the spaces and hands over a narrower first line:
+ * `cut(width)` then makes the text for that width; the wrapped lines after it stay empty.
  */
-function StreamTail({ tail, width, waiting }: { readonly tail: string; readonly width: number; readonly waiting: boolean }): ReactNode {
+function PlaceholderLine({
+  columns,
+  text,
+  cut,
+}: {
+  readonly columns: number;
+  readonly text: string;
+  readonly cut: (width: number) => string;
+}): ReactNode {
   const transform = (line: string, index: number): string => {
     if (index > 0) return '';
-    const text = line.length < width ? truncateStart(tail, line.length, '') : tail;
-    return waiting ? chalk.dim(text) : text;
+    return line.length < columns ? cut(line.length) : text;
   };
-  return <Transform transform={transform}>{placeholder(width)}</Transform>;
+  return (
+    <Box height={1}>
+      <Transform transform={transform}>{placeholder(columns)}</Transform>
+    </Box>
+  );
 }
 
 let placeholderCache = '';
@@ -247,8 +227,83 @@ function placeholder(width: number): string {
   return placeholderCache;
 }
 
+/** One line of styled segments (already fitted to `columns`; cut again if ink is narrower). */
+export function SegText({ segs, columns }: { readonly segs: readonly Seg[]; readonly columns: number }): ReactNode {
+  return <PlaceholderLine columns={columns} text={styleSegs(segs)} cut={(w) => styleSegs(truncateSegs(segs, w))} />;
+}
+
+/**
+ * Segments as one styled string, styled the way nested ink <Text>s would be (dim, then the
+ * color, then bold), so the terminal shows exactly what the <Text> version showed.
+ */
+export function styleSegs(segs: readonly Seg[]): string {
+  let out = '';
+  for (const s of segs) out += style(s.text, s.color, s.dim === true, s.bold === true);
+  return out;
+}
+
+function style(text: string, color: SegColor | undefined, dim: boolean, bold = false): string {
+  if (text === '') return text;
+  let out = dim ? chalk.dim(text) : text;
+  if (color) out = chalk[color](out);
+  return bold ? chalk.bold(out) : out;
+}
+
+interface ItemRowProps {
+  readonly layout: RowLayout;
+  readonly columns: number;
+  readonly id: string;
+  readonly attempt: string;
+  readonly worker: string;
+  readonly count: string;
+  readonly tail: string;
+  readonly waiting: boolean;
+}
+
+/**
+ * One in-flight item as one line: the fixed cells (id, attempt, worker, count, each exactly
+ * its width, one space after id, attempt and worker) and the stream tail (newest text
+ * visible), styled as the cells always were.
+ */
+const ItemRow = memo(function ItemRow(props: ItemRowProps): ReactNode {
+  const { layout, columns, tail } = props;
+  const fixedW = rowFixedWidth(layout);
+  const text = fixedW + layout.tailW <= columns ? rowLine(props, tail) : cutRow(props, columns);
+  return <PlaceholderLine columns={columns} text={text} cut={(w) => cutRow(props, w)} />;
+}, sameRow);
+
+function rowFixedWidth(layout: RowLayout): number {
+  return (
+    layout.idW + 1 + (layout.attemptW > 0 ? layout.attemptW + 1 : 0) + (layout.workerW > 0 ? layout.workerW + 1 : 0) + layout.countW
+  );
+}
+
+function rowLine(p: ItemRowProps, tail: string): string {
+  let out = style(p.id, 'cyan', false) + ' ';
+  if (p.layout.attemptW > 0) out += style(p.attempt, 'yellow', false) + ' ';
+  if (p.layout.workerW > 0) out += style(p.worker, undefined, true) + ' ';
+  out += style(p.count, p.waiting ? 'yellow' : 'green', false);
+  return out + style(tail, undefined, p.waiting);
+}
+
+/**
+ * The row in `width` columns when that is less than its layout: the tail gives way first
+ * (newest text kept); if the fixed cells alone do not fit either, the line is cut at the end.
+ */
+function cutRow(p: ItemRowProps, width: number): string {
+  const fixedW = rowFixedWidth(p.layout);
+  const room = Math.min(p.layout.tailW, width - fixedW);
+  if (room >= 0) return rowLine(p, room < p.layout.tailW ? truncateStart(p.tail, room, '') : p.tail);
+  const segs: Seg[] = [{ text: p.id, color: 'cyan' }, { text: ' ' }];
+  if (p.layout.attemptW > 0) segs.push({ text: p.attempt, color: 'yellow' }, { text: ' ' });
+  if (p.layout.workerW > 0) segs.push({ text: p.worker, dim: true }, { text: ' ' });
+  segs.push({ text: p.count, color: p.waiting ? 'yellow' : 'green' });
+  return styleSegs(truncateSegs(segs, width));
+}
+
 function sameRow(a: ItemRowProps, b: ItemRowProps): boolean {
   return (
+    a.columns === b.columns &&
     a.id === b.id &&
     a.attempt === b.attempt &&
     a.worker === b.worker &&
@@ -260,19 +315,6 @@ function sameRow(a: ItemRowProps, b: ItemRowProps): boolean {
     a.layout.workerW === b.layout.workerW &&
     a.layout.countW === b.layout.countW &&
     a.layout.tailW === b.layout.tailW
-  );
-}
-
-/** One line of styled segments (already fitted to the width; ink truncates as a safety net). */
-export function SegText({ segs }: { readonly segs: readonly Seg[] }): ReactNode {
-  return (
-    <Text wrap="truncate-end">
-      {segs.map((s, i) => (
-        <Text key={i} {...(s.color ? { color: s.color } : {})} bold={s.bold === true} dimColor={s.dim === true}>
-          {s.text}
-        </Text>
-      ))}
-    </Text>
   );
 }
 
@@ -311,9 +353,10 @@ class ViewErrorBoundary extends Component<BoundaryProps, { message: string | nul
   override render(): ReactNode {
     if (this.state.message !== null) {
       return (
-        <Text color="red" wrap="truncate-end">
-          {truncateEnd(`display error: ${this.state.message} (the job keeps running)`, this.props.columns)}
-        </Text>
+        <SegText
+          segs={[{ text: truncateEnd(`display error: ${this.state.message} (the job keeps running)`, this.props.columns), color: 'red' }]}
+          columns={this.props.columns}
+        />
       );
     }
     return this.props.children;

@@ -30,6 +30,11 @@ export interface TuiReporterOptions {
   readonly finishedEveryMs?: number;
   /** Clock, for tests. Default Date.now. */
   readonly now?: () => number;
+  /**
+   * Finished lines kept to print again when ink clears the terminal (see inkStdout). Default
+   * 500: memory stays bounded however many items finish.
+   */
+  readonly keepFinishedLines?: number;
 }
 
 interface ViewState {
@@ -41,7 +46,15 @@ interface ViewState {
   readonly finished: FinishedBatch;
 }
 
-function TuiApp({ view, onInterrupt }: { readonly view: ViewState; readonly onInterrupt: () => void }): ReactNode {
+function TuiApp({
+  view,
+  onInterrupt,
+  onPrinted,
+}: {
+  readonly view: ViewState;
+  readonly onInterrupt: () => void;
+  readonly onPrinted: (text: string) => void;
+}): ReactNode {
   const { isRawModeSupported } = useStdin();
   const onKey = useCallback(
     (input: string, key: { ctrl: boolean }) => {
@@ -65,6 +78,7 @@ function TuiApp({ view, onInterrupt }: { readonly view: ViewState; readonly onIn
       columns={view.columns}
       rows={view.rows}
       finished={view.finished}
+      onPrinted={onPrinted}
     />
   );
 }
@@ -87,6 +101,8 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
   const finishedEveryMs = Math.max(0, opts.finishedEveryMs ?? 450);
   let lastBatchAt = Number.NEGATIVE_INFINITY;
   let droppedSeen = 0;
+  const recent = new RecentLines(Math.max(0, opts.keepFinishedLines ?? 500));
+  const onPrinted = (text: string): void => recent.add(text);
 
   let state: JobState | null = null;
   let info: RunInfo | null = null;
@@ -109,7 +125,7 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
   /** Hands the view state to React; rerender is synchronous (legacy root). */
   const paint = (patch: Partial<ViewState>): void => {
     view = { ...view, ...patch };
-    instance?.rerender(<TuiApp view={view} onInterrupt={onInterrupt} />);
+    instance?.rerender(<TuiApp view={view} onInterrupt={onInterrupt} onPrinted={onPrinted} />);
   };
 
   /** The one refresh: snapshot + newly finished lines into the view. */
@@ -153,8 +169,8 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
       view = { ...view, info: runInfo, snapshot: state.snapshot(now()) };
       // Before ink's own listener: its resize frame then already has the new size.
       stdout.on('resize', onResize);
-      instance = render(<TuiApp view={view} onInterrupt={onInterrupt} />, {
-        stdout,
+      instance = render(<TuiApp view={view} onInterrupt={onInterrupt} onPrinted={onPrinted} />, {
+        stdout: inkStdout(stdout, () => recent.text()),
         stdin,
         exitOnCtrlC: false,
         patchConsole: false,
@@ -222,6 +238,80 @@ export function makeBatch(key: number, lines: readonly FinishedLine[], max: numb
     }
   }
   return { key, lines: kept, omitted: lines.length - kept.length };
+}
+
+/**
+ * The newest finished lines, as printed (styled, newline-terminated), at most `max` lines plus
+ * one batch: a bounded stand-in for the scrollback ink would otherwise keep whole.
+ */
+export class RecentLines {
+  private readonly batches: { readonly text: string; readonly lines: number }[] = [];
+  private lines = 0;
+  constructor(private readonly max: number) {}
+
+  add(text: string): void {
+    if (this.max === 0 || text === '') return;
+    const lines = countLines(text);
+    this.batches.push({ text, lines });
+    this.lines += lines;
+    while (this.batches.length > 1 && this.lines - this.batches[0]!.lines >= this.max) {
+      this.lines -= this.batches.shift()!.lines;
+    }
+  }
+
+  text(): string {
+    let out = '';
+    for (const b of this.batches) out += b.text;
+    if (this.lines <= this.max) return out;
+    // Drop the oldest lines beyond `max`.
+    let cut = 0;
+    for (let extra = this.lines - this.max; extra > 0; extra--) cut = out.indexOf('\n', cut) + 1;
+    return out.slice(cut);
+  }
+}
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** ink's clearTerminal (ansi-escapes): erase the screen, the scrollback (not on old Windows), home. */
+// eslint-disable-next-line no-control-regex
+const CLEAR_TERMINAL_RE = /^\u001B\[2J(?:\u001B\[3J\u001B\[H|\u001B\[0f)/;
+
+/**
+ * The stdout handed to ink: `stdout` itself in every respect but one. When the live area was
+ * as tall as the terminal (a resize to fewer rows), ink clears the screen and the scrollback
+ * and writes the whole history of <Static> output again, which it keeps for that in a string
+ * that only grows. The view prints finished lines past ink (nothing kept), so the history ink
+ * writes after the clear is empty; this puts the newest finished lines there instead.
+ */
+export function inkStdout(stdout: NodeJS.WriteStream, recentText: () => string): NodeJS.WriteStream {
+  const bound = new Map<PropertyKey, unknown>();
+  const write = (chunk: unknown, ...rest: unknown[]): boolean => {
+    if (typeof chunk === 'string') {
+      const m = CLEAR_TERMINAL_RE.exec(chunk);
+      if (m) chunk = m[0] + recentText() + chunk.slice(m[0].length);
+    }
+    return (stdout.write as (...args: unknown[]) => boolean)(chunk, ...rest);
+  };
+  return new Proxy(stdout, {
+    get(target, prop) {
+      if (prop === 'write') return write;
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      // Methods run on the real stream (same listeners for on/off); one bound copy each.
+      let fn = bound.get(prop);
+      if (fn === undefined || (fn as { original?: unknown }).original !== value) {
+        const b = (value as (...args: unknown[]) => unknown).bind(target) as ((...args: unknown[]) => unknown) & { original?: unknown };
+        b.original = value;
+        bound.set(prop, b);
+        fn = b;
+      }
+      return fn;
+    },
+  });
 }
 
 function size(value: number | undefined, fallback: number): number {

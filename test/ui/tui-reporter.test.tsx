@@ -2,9 +2,9 @@ import { describe, expect, it, vi } from 'vitest';
 import stringWidth from 'string-width';
 import type { JobEvent } from '../../src/core/events.js';
 import type { FinalSummary } from '../../src/ui/reporter.js';
-import { createTuiReporter, makeBatch } from '../../src/ui/tui-reporter.js';
+import { RecentLines, createTuiReporter, inkStdout, makeBatch } from '../../src/ui/tui-reporter.js';
 import type { FinishedLine } from '../../src/core/job-state.js';
-import { FakeStdin, FakeStdout, INFO, ev, sleep, stripAnsi, tick } from './helpers.js';
+import { FakeStdin, FakeStdout, INFO, ev, sleep, stripAnsi, tick, waitFor } from './helpers.js';
 
 const SUMMARY: FinalSummary = {
   counts: { total: 3, done: 1, failed: 1, unfinished: 1 },
@@ -35,7 +35,8 @@ describe('tui reporter', () => {
     const { stdout, reporter } = setup();
     reporter.start({ ...INFO, total: 3 });
     reporter.onEvents([ev.start(0, 'alpha'), ev.start(1, 'beta'), ev.chunk(0, 'streaming words here', 1, 4)]);
-    await sleep(60);
+    // Frames come at most 10 per second (maxFps), the first refresh within that.
+    await waitFor(() => stripAnsi(stdout.output).includes('streaming words here'), 2000, 'the first live rows');
     let out = stripAnsi(stdout.output);
     expect(out).toContain('alpha');
     expect(out).toContain('streaming words here');
@@ -161,12 +162,72 @@ describe('tui reporter', () => {
     await reporter.finish(SUMMARY);
   });
 
+  // ink clears the terminal when the live area was as tall as it (not in CI mode, where it
+  // writes no live frames at all).
+  const inkCi =
+    process.env.CI !== '0' &&
+    process.env.CI !== 'false' &&
+    ('CI' in process.env || 'CONTINUOUS_INTEGRATION' in process.env || Object.keys(process.env).some((k) => k.startsWith('CI_')));
+  it.skipIf(inkCi)('prints the newest finished lines again when ink clears the terminal (resize to fewer rows)', async () => {
+    const { stdout, reporter } = setup(80, 24);
+    reporter.start({ ...INFO, total: 100 });
+    reporter.onEvents([ev.start(0, 'early-one'), ev.done(0, 'bye', 'early-one')]);
+    await waitFor(() => stripAnsi(stdout.output).includes('✔ early-one'), 2000, 'the finished line');
+    reporter.onEvents(Array.from({ length: 30 }, (_, i) => ev.start(i + 1, `id-${i + 1}`)));
+    await waitFor(() => stripAnsi(stdout.output).includes('more items in flight'), 2000, 'a full live area');
+    const before = stdout.writes.length;
+    stdout.resize(80, 10);
+    await sleep(150);
+    const clears = stdout.writes.slice(before).filter((w) => w.includes('\u001b[2J'));
+    expect(clears.length).toBeGreaterThan(0);
+    // After the clear: the finished line, then the live area.
+    const after = stripAnsi(clears[0]!);
+    expect(after).toContain('✔ early-one');
+    expect(after.indexOf('✔ early-one')).toBeLessThan(after.indexOf('slowwork job'));
+    await reporter.finish(SUMMARY);
+    expect(count(stripAnsi(stdout.output), '✔ early-one')).toBe(2);
+  });
+
   it('finish without start prints only the summary', async () => {
     const { stdout, reporter } = setup();
     await reporter.finish(SUMMARY);
     expect(stdout.output).toBe(
       'interrupted: 1 done, 1 failed, 1 unfinished of 3 in 1.2s\nresults: ./slowwork-results/7f3a9c.jsonl\nresume:  slowwork submit prompts.txt --resume\n',
     );
+  });
+});
+
+describe('RecentLines', () => {
+  it('keeps the newest lines, at most the limit', () => {
+    const r = new RecentLines(3);
+    expect(r.text()).toBe('');
+    r.add('a\nb\n');
+    expect(r.text()).toBe('a\nb\n');
+    r.add('c\nd\n');
+    expect(r.text()).toBe('b\nc\nd\n');
+    for (let i = 0; i < 1000; i++) r.add(`x${i}\ny${i}\n`);
+    expect(r.text()).toBe('y998\nx999\ny999\n');
+    const none = new RecentLines(0);
+    none.add('a\n');
+    expect(none.text()).toBe('');
+  });
+});
+
+describe('inkStdout', () => {
+  it('is the stream, and puts the recent lines after a terminal clear', () => {
+    const out = new FakeStdout(80, 24);
+    const wrapped = inkStdout(out as unknown as NodeJS.WriteStream, () => 'RECENT\n');
+    expect(wrapped.columns).toBe(80);
+    out.resize(60, 20);
+    expect(wrapped.rows).toBe(20);
+    const listener = (): void => {};
+    wrapped.on('resize', listener);
+    expect(out.listenerCount('resize')).toBe(1);
+    wrapped.off('resize', listener);
+    expect(out.listenerCount('resize')).toBe(0);
+    wrapped.write('frame\n');
+    wrapped.write('\u001b[2J\u001b[3J\u001b[Hlive\n');
+    expect(out.writes).toEqual(['frame\n', '\u001b[2J\u001b[3J\u001b[HRECENT\nlive\n']);
   });
 });
 
