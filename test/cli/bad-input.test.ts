@@ -5,13 +5,10 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
-import { FAST, processorFixture, removeDir, run, tempDir } from './run.js';
+import { describe, expect, test } from 'vitest';
+import { FAST, processorFixture, run, tempDirsPerFile } from './run.js';
 
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map(removeDir));
-});
+const newDir = tempDirsPerFile();
 
 type Setup = Record<string, string | Buffer | null>; // null: a directory
 
@@ -123,8 +120,7 @@ const cases: Case[] = [
 ];
 
 async function setup(files: Setup = {}): Promise<string> {
-  const cwd = await tempDir();
-  dirs.push(cwd);
+  const cwd = await newDir();
   for (const [name, content] of Object.entries(files)) {
     if (content === null) mkdirSync(path.join(cwd, name));
     else writeFileSync(path.join(cwd, name), content);

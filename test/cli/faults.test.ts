@@ -5,21 +5,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { ResultRecord } from '../../src/core/types.js';
-import { WORKER, fileLines, printedResumeArgs, processorFixture, readResults, removeDir, run, tempDir } from './run.js';
+import { WORKER, fileLines, printedResumeArgs, processorFixture, readResults, run, tempDirsPerFile } from './run.js';
 
 const FAULTY = processorFixture('faulty.mjs');
 
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map(removeDir));
-});
-async function dir(): Promise<string> {
-  const d = await tempDir();
-  dirs.push(d);
-  return d;
-}
+const dir = tempDirsPerFile();
 
 const prompts = (...ps: string[]): string[] => ps.flatMap((p) => ['-p', p]);
 

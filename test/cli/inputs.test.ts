@@ -4,18 +4,14 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { ItemInput } from '../../src/core/types.js';
-import { FAST, WORKER, demoOutput, paramsOf, processorFixture, readResults, removeDir, run, tempDir, type RunResult } from './run.js';
+import { FAST, WORKER, demoOutput, paramsOf, processorFixture, readResults, run, type RunResult, tempDirsPerFile } from './run.js';
 
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map(removeDir));
-});
+const newDir = tempDirsPerFile();
 
 async function dir(files: Record<string, string> = {}): Promise<string> {
-  const d = await tempDir();
-  dirs.push(d);
+  const d = await newDir();
   for (const [name, text] of Object.entries(files)) writeFileSync(path.join(d, name), text);
   return d;
 }

@@ -4,19 +4,11 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { ResultRecord } from '../../src/core/types.js';
-import { REPO, demoOutput, paramsOf, processorFixture, readResults, removeDir, run, tempDir } from './run.js';
+import { REPO, demoOutput, paramsOf, processorFixture, readResults, run, tempDirsPerFile } from './run.js';
 
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map(removeDir));
-});
-async function dir(): Promise<string> {
-  const d = await tempDir();
-  dirs.push(d);
-  return d;
-}
+const dir = tempDirsPerFile();
 
 type Ev = { type: string; index?: number; id?: string; text?: string; attempt?: number; [k: string]: unknown };
 

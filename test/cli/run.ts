@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 import type { ResultRecord } from '../../src/core/types.js';
 import { demoSettings, demoTokens } from '../../src/processors/demo.js';
 import type { ItemInput, Params } from '../../src/core/types.js';
@@ -118,6 +119,22 @@ export async function run(args: readonly string[], opts: RunOptions): Promise<Ru
 
 export async function tempDir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'slowwork-cli-test-'));
+}
+
+/**
+ * Temporary folders for one test file, removed after it: `const dir = tempDirsPerFile()`, then
+ * `await dir()` in a test.
+ */
+export function tempDirsPerFile(): () => Promise<string> {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(dirs.splice(0).map(removeDir));
+  });
+  return async () => {
+    const d = await tempDir();
+    dirs.push(d);
+    return d;
+  };
 }
 
 export async function removeDir(dir: string): Promise<void> {

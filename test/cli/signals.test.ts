@@ -5,7 +5,7 @@
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { ResultRecord } from '../../src/core/types.js';
 import { demoSettings, demoTokens } from '../../src/processors/demo.js';
 import {
@@ -14,11 +14,10 @@ import {
   paramsOf,
   printedResumeArgs,
   readResults,
-  removeDir,
   run,
   start,
   type Running,
-  tempDir,
+  tempDirsPerFile,
   waitFor,
 } from './run.js';
 
@@ -27,14 +26,10 @@ const PROMPTS = Array.from({ length: N }, (_, k) => `signal prompt number ${k + 
 /** About 750 ms per item: 300 ms to the first token, then 9 more at 20/s. */
 const SLOW = ['--param', 'first_token_ms=300', '--param', 'tokens_per_s=20', '--param', 'length=10'];
 
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map(removeDir));
-});
+const newDir = tempDirsPerFile();
 
 async function setup(prompts: readonly string[] = PROMPTS): Promise<string> {
-  const cwd = await tempDir();
-  dirs.push(cwd);
+  const cwd = await newDir();
   writeFileSync(path.join(cwd, 'prompts.txt'), prompts.join('\n') + '\n');
   return cwd;
 }
