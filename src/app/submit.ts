@@ -43,6 +43,8 @@ export interface SubmitOptions {
   readonly ui: UiMode;
   /** The submit command's own arguments, to print the resume command. */
   readonly argv: readonly string[];
+  /** Run on Redis workers instead of the embedded pool. */
+  readonly redis?: { readonly url: string; readonly queue: string };
 }
 
 export interface SubmitIO {
@@ -68,17 +70,26 @@ export async function runSubmit(opts: SubmitOptions, io: SubmitIO): Promise<numb
   try {
     const ledger = opts.resume ? await Ledger.load(outPath) : null;
     const todo = ledger ? await countTodo(inputs, ledger, opts.retryFailed) : inputs.total;
-    const writer = ResultsWriter.open(outPath, { append: opts.resume });
-    const broker = new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency, processorUrls: pipeline.urls });
+    const broker = await openBroker(opts, pipeline.urls);
+    let writer: ResultsWriter | null = null;
     try {
+      writer = ResultsWriter.open(outPath, { append: opts.resume });
       return await runJob({ opts, io, jobId, inputs, ledger, todo, writer, broker, outPath, processorNames: pipeline.names });
     } finally {
-      writer.close();
+      writer?.close();
       await closeInterruptibly(broker, io.signals ?? process);
     }
   } finally {
     await inputs.cleanup();
   }
+}
+
+/** The embedded pool, or a Redis queue (checked before anything is written). */
+async function openBroker(opts: SubmitOptions, processorUrls: readonly string[]): Promise<Broker> {
+  if (!opts.redis) return new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency, processorUrls });
+  const { RedisBroker } = await import('../brokers/redis/broker.js');
+  const { parseRedisUrl } = await import('../brokers/redis/connection.js');
+  return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue, processorUrls });
 }
 
 interface JobContext {
@@ -140,6 +151,7 @@ async function runJob(ctx: JobContext): Promise<number> {
     batchWindowMs: opts.batchWindowMs,
     retries: opts.retries,
     timeoutMs: opts.timeoutMs,
+    total: ctx.todo,
   };
   const skipped = ctx.inputs.total - ctx.todo;
   reporter.start({
@@ -164,7 +176,7 @@ async function runJob(ctx: JobContext): Promise<number> {
         }
         reporter.onEvents(events);
       },
-      { onLog: log.write },
+      { onLog: log.write, outPath: ctx.outPath },
     );
     const feeding = feed(run, ctx, () => interrupts > 0).catch((err: unknown) => {
       feedError = err;

@@ -20,6 +20,8 @@ export interface Broker {
 export interface JobRunOptions {
   /** Diagnostic lines processors write with `ctx.log`, prefixed with the item id. */
   readonly onLog?: (line: string) => void;
+  /** Where the results are written, recorded with a distributed job so `submit --resume` finds it. */
+  readonly outPath?: string;
 }
 
 export interface JobRun {

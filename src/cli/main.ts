@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { ExitCode, SlowworkError, describeError } from '../core/errors.js';
 import { submitCommand } from './submit.js';
+import { workersCommand } from './workers.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -31,6 +32,7 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput(oneLineErrors('slowwork submit'));
   program.addCommand(sub);
+  program.addCommand(workersCommand((code) => (exitCode = code)).exitOverride().configureOutput(oneLineErrors('slowwork workers')));
   try {
     await program.parseAsync(argv);
     return exitCode;

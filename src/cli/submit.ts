@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { runSubmit, type UiMode } from '../app/submit.js';
 import { defaultThreads } from '../brokers/embedded/broker.js';
 import { UsageError } from '../core/errors.js';
+import { isQueueName } from '../brokers/redis/keys.js';
 import { collect, parseFormat, parseIntFlag, parseParams } from './options.js';
 
 interface SubmitFlags {
@@ -21,6 +22,8 @@ interface SubmitFlags {
   format: string;
   tui: boolean;
   json?: boolean;
+  redis?: string;
+  queue: string;
 }
 
 export function submitCommand(setExitCode: (code: number) => void): Command {
@@ -42,6 +45,8 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
     .option('--format <format>', 'input format: auto, txt or jsonl (auto: by extension; stdin by content)', 'auto')
     .option('--no-tui', 'plain lines instead of the live view, even on a terminal')
     .option('--json', 'events as NDJSON on stdout, for scripts')
+    .option('--redis <url>', 'run on `slowwork workers` through Redis (redis://[user:pass@]host:port[/db], rediss:// for TLS; or SLOWWORK_REDIS_URL)')
+    .option('--queue <name>', 'the Redis queue, to keep workloads apart', process.env.SLOWWORK_QUEUE ?? 'default')
     .action(async (inputs: string[], flags: SubmitFlags, cmd: Command) => {
       if (flags.retryFailed && !flags.resume) throw new UsageError('--retry-failed only makes sense with --resume');
       const ui: UiMode = flags.json ? 'json' : flags.tui ? 'tui' : 'plain';
@@ -63,9 +68,22 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
           retryFailed: flags.retryFailed ?? false,
           ui,
           argv: cmd.parent ? process.argv.slice(process.argv.indexOf('submit') + 1) : [],
+          redis: redisChoice(flags.redis, flags.queue),
         },
         { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() },
       );
       setExitCode(code);
     });
+}
+
+/** `--redis`, else SLOWWORK_REDIS_URL, else the embedded pool. */
+export function redisChoice(url: string | undefined, queue: string): { url: string; queue: string } | undefined {
+  const chosen = url ?? process.env.SLOWWORK_REDIS_URL;
+  if (chosen === undefined || chosen === '') return undefined;
+  return { url: chosen, queue: parseQueue(queue) };
+}
+
+export function parseQueue(queue: string): string {
+  if (!isQueueName(queue)) throw new UsageError(`--queue must be 1-64 letters, digits or . _ : - (got "${queue}")`);
+  return queue;
 }

@@ -55,3 +55,6 @@ export function describeError(err: unknown): string {
     return String(err);
   }
 }
+
+/** Redis cannot be used: unreachable, refusing us, too old, or not Redis at all. */
+export class RedisUnavailableError extends SlowworkError {}

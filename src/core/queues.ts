@@ -34,6 +34,13 @@ export class Deque<T> {
     this.head = 0;
     return rest;
   }
+  /** Removes the values `match` picks (O(n): for rare events such as a per-item abort). */
+  removeWhere(match: (value: T) => boolean): T[] {
+    const rest = this.clear();
+    const removed: T[] = [];
+    for (const v of rest) (match(v) ? removed : this.items).push(v);
+    return removed;
+  }
 }
 
 /** Binary min-heap ordered by `key`. */
@@ -81,5 +88,15 @@ export class MinHeap<T> {
   }
   drain(): T[] {
     return this.heap.splice(0);
+  }
+  /** Removes the values `match` picks (O(n log n): for rare events such as a per-item abort). */
+  removeWhere(match: (value: T) => boolean): T[] {
+    const all = this.drain();
+    const removed: T[] = [];
+    for (const v of all) {
+      if (match(v)) removed.push(v);
+      else this.push(v);
+    }
+    return removed;
   }
 }

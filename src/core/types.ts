@@ -11,6 +11,11 @@ export interface ItemSpec {
   readonly input: ItemInput;
   /** Where it came from, for error messages: `prompts.txt:12`. */
   readonly source?: string;
+  /**
+   * Execution number of its first attempt in this run (default 1). A Redis worker passes the
+   * attempt the queue recorded, so a processor sees the same `ctx.attempt` on any machine.
+   */
+  readonly attempt?: number;
 }
 
 /** A processor named on the command line: a built-in name or a module path, with its params. */
@@ -35,6 +40,8 @@ export interface JobSpec {
   readonly retries: number;
   /** Per-item time limit in ms; 0 means none. */
   readonly timeoutMs: number;
+  /** How many items the job has, when the inputs were counted first (lets a distributed job end without its submitter). */
+  readonly total?: number;
 }
 
 export type ItemStatus = 'done' | 'failed';

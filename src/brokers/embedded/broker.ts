@@ -12,7 +12,7 @@ import type { EventListener } from '../../core/events.js';
 import type { JobSpec } from '../../core/types.js';
 import type { Broker, JobRun, JobRunOptions } from '../broker.js';
 import { isBatchEnvelope, isClosedMessage, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
-import { EmbeddedJobRun, type ThreadDeath } from './job-run.js';
+import { EmbeddedJobRun, type LocalRunOptions, type ThreadDeath } from './job-run.js';
 
 export interface EmbeddedBrokerOptions {
   /** Worker threads; default: the number of cores. */
@@ -150,6 +150,11 @@ export class EmbeddedBroker implements Broker {
   }
 
   startJob(spec: JobSpec, listener: EventListener, options: JobRunOptions = {}): JobRun {
+    return this.startLocalRun(spec, this.processorUrls, listener, options);
+  }
+
+  /** A run of a given pipeline on this pool: what a Redis worker uses for each job it serves. */
+  startLocalRun(spec: JobSpec, processorUrls: readonly string[], listener: EventListener, options: LocalRunOptions = {}): EmbeddedJobRun {
     const run = new EmbeddedJobRun(
       spec,
       {
@@ -176,7 +181,7 @@ export class EmbeddedBroker implements Broker {
           const worker = this.pool.threads.find((w) => w.threadId === threadId);
           void worker?.terminate();
         },
-        processorUrls: this.processorUrls,
+        processorUrls,
         deaths: this.deaths,
         assignedThread: (batchId) => this.batchLoad.get(batchId)?.thread ?? -1,
       },

@@ -41,6 +41,12 @@ export interface PoolPort {
   readonly processorUrls: readonly string[];
 }
 
+/** What a Redis worker needs beyond JobRunOptions to run items on its local pool. */
+export interface LocalRunOptions extends JobRunOptions {
+  /** An item ended without a result: aborted (`abortItem`, abort) or never started (drain). */
+  readonly onItemUnfinished?: (index: number) => void;
+}
+
 type ItemState = 'waiting' | 'delayed' | 'running' | 'done' | 'failed' | 'unfinished';
 
 interface ItemRecord {
@@ -132,7 +138,7 @@ export class EmbeddedJobRun implements JobRun {
     private readonly spec: JobSpec,
     private readonly pool: PoolPort,
     private readonly listener: EventListener,
-    private readonly options: JobRunOptions = {},
+    private readonly options: LocalRunOptions = {},
   ) {
     this.jobId = spec.jobId;
     this.deaths = pool.deaths ?? new Map();
@@ -159,7 +165,7 @@ export class EmbeddedJobRun implements JobRun {
       const rec: ItemRecord = {
         spec,
         state: 'waiting',
-        attempt: 0,
+        attempt: (spec.attempt ?? 1) - 1,
         charged: 0,
         enqueuedAt: now,
         startedAt: 0,
@@ -201,6 +207,25 @@ export class EmbeddedJobRun implements JobRun {
     }, ABORT_DEADLINE_MS);
     this.abortTimer.unref();
     this.maybeFinish();
+  }
+
+  /**
+   * Aborts one item wherever it is: dropped if waiting, aborted on its thread if running. It ends
+   * without an event; `onItemUnfinished` says when. False if the item is not in this run.
+   */
+  abortItem(index: number, reason: string): boolean {
+    const rec = this.records.get(index);
+    if (!rec) return false;
+    if (rec.state === 'running' && rec.batch) {
+      this.pool.control({ t: 'abort', batchIds: [rec.batch.id], i: index, reason });
+      return true;
+    }
+    if (rec.state === 'waiting') this.waiting.removeWhere((r) => r === rec);
+    else if (rec.state === 'delayed') this.delayed.removeWhere((r) => r === rec);
+    else return false;
+    this.settleUnfinished(rec);
+    this.schedulePump();
+    return true;
   }
 
   // ---- dispatch ----------------------------------------------------------------------------
@@ -436,7 +461,7 @@ export class EmbeddedJobRun implements JobRun {
       const delayMs = charged ? backoffMs(this.policy, rec.charged) : 0;
       this.emit({ type: 'item-retry', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, error, delayMs, charged });
       if (this.draining) {
-        rec.state = 'unfinished';
+        this.settleUnfinished(rec);
         return;
       }
       rec.state = 'delayed';
@@ -462,6 +487,8 @@ export class EmbeddedJobRun implements JobRun {
   private settleUnfinished(rec: ItemRecord): void {
     rec.state = 'unfinished';
     rec.batch = null;
+    this.records.delete(rec.spec.index);
+    this.options.onItemUnfinished?.(rec.spec.index);
   }
 
   private durations(rec: ItemRecord, now: number) {
@@ -572,8 +599,8 @@ export class EmbeddedJobRun implements JobRun {
     const complete = !this.inputOpen && this.waiting.length === 0 && this.delayed.size === 0;
     if (!drained && !complete) return;
     this.closed = true;
-    for (const rec of this.waiting.clear()) rec.state = 'unfinished';
-    for (const rec of this.delayed.drain()) rec.state = 'unfinished';
+    for (const rec of this.waiting.clear()) this.settleUnfinished(rec);
+    for (const rec of this.delayed.drain()) this.settleUnfinished(rec);
     this.stopTimers();
     this.releaseRoomWaiters();
     const counts = this.counts();

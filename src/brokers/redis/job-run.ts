@@ -1,0 +1,169 @@
+/**
+ * One job on Redis, seen from its submitter: creates the job, streams its items into the work
+ * stream (a few hundred per script call, never far ahead of the workers), follows its events
+ * stream, and turns Ctrl+C into a drain or an abort of the job everywhere. The job lives in
+ * Redis, not here: if this process dies, the workers finish it anyway.
+ */
+import type { EventListener, JobCounts, JobEvent } from '../../core/events.js';
+import { describeError } from '../../core/errors.js';
+import type { ItemSpec, JobSpec } from '../../core/types.js';
+import type { JobRun } from '../broker.js';
+import { EventsReader } from './events-reader.js';
+import { toWireSpec } from './job-spec.js';
+import type { JobKeys, QueueKeys } from './keys.js';
+import type { ScriptedRedis } from './scripts.js';
+
+/** Items per enqueue call: big enough to amortise the round trip, small enough not to stall Redis. */
+const ENQUEUE_CHUNK = 500;
+
+export interface RedisJobRunDeps {
+  readonly cmd: ScriptedRedis;
+  /** A connection of its own for the blocking event reads. */
+  readonly reader: ScriptedRedis;
+  readonly keys: QueueKeys;
+  readonly processorUrls: readonly string[];
+  /** How long a finished job's keys are kept. */
+  readonly ttlMs: number;
+  readonly submitter: string;
+  readonly outPath: string;
+}
+
+export class RedisJobRun implements JobRun {
+  readonly jobId: string;
+  readonly finished: Promise<JobCounts>;
+  private readonly jk: JobKeys;
+  private readonly created: Promise<void>;
+  private readonly reader: EventsReader;
+  /** Items handed to Redis but not final yet, which bounds how far ahead the submitter runs. */
+  private outstanding = 0;
+  private readonly highWater: number;
+  private added = 0;
+  private inputOpen = true;
+  private stopping = false;
+  private sending: Promise<void> = Promise.resolve();
+  private roomWaiters: Array<() => void> = [];
+  private finalItems = new Set<number>();
+  private resolveFinished!: (counts: JobCounts) => void;
+  private rejectFinished!: (err: unknown) => void;
+
+  constructor(
+    spec: JobSpec,
+    private readonly deps: RedisJobRunDeps,
+    private readonly listener: EventListener,
+  ) {
+    this.jobId = spec.jobId;
+    this.jk = deps.keys.job(spec.jobId);
+    this.highWater = Math.max(1000, 4 * spec.concurrency);
+    this.finished = new Promise<JobCounts>((resolve, reject) => {
+      this.resolveFinished = resolve;
+      this.rejectFinished = reject;
+    });
+    this.finished.catch(() => undefined);
+    const wire = toWireSpec(spec, deps.processorUrls);
+    this.created = deps.cmd
+      .createJob(this.jk.hash, deps.keys.jobs, this.jk.events, spec.jobId, Date.now(), spec.total ?? -1, deps.ttlMs, spec.retries, JSON.stringify(wire), deps.submitter, deps.outPath)
+      .then(() => undefined);
+    this.created.catch((err: unknown) => this.fail(err));
+    this.reader = new EventsReader(deps.reader, this.jk.events, {
+      onEvents: (events) => this.onEvents(events),
+      isGone: async () => (await deps.cmd.exists(this.jk.hash)) === 0,
+    });
+    this.reader.done.then(
+      () => undefined,
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  add(items: readonly ItemSpec[]): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    if (!this.inputOpen) return Promise.reject(new Error('add() after end()'));
+    this.added += items.length;
+    this.outstanding += items.length;
+    for (let k = 0; k < items.length; k += ENQUEUE_CHUNK) {
+      const chunk = items.slice(k, k + ENQUEUE_CHUNK);
+      this.sending = this.sending.then(() => this.enqueue(chunk));
+    }
+    if (this.outstanding < this.highWater) return this.sending;
+    return new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private async enqueue(items: readonly ItemSpec[]): Promise<void> {
+    if (this.stopping) return;
+    await this.created;
+    const args: (string | number)[] = [this.jobId, Date.now()];
+    for (const item of items) args.push(item.index, item.id, JSON.stringify(item.input ?? null));
+    await this.deps.cmd.enqueue(this.deps.keys.items, this.jk.hash, ...args);
+  }
+
+  end(): void {
+    if (!this.inputOpen) return;
+    this.inputOpen = false;
+    this.sending = this.sending.then(async () => {
+      if (this.stopping) return;
+      await this.created;
+      await this.deps.cmd.seal(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, Date.now());
+    });
+    this.sending.catch((err: unknown) => this.fail(err));
+  }
+
+  drain(reason: string): void {
+    this.stop('drain', reason);
+  }
+
+  abort(reason: string): void {
+    this.stop('abort', reason);
+  }
+
+  private stop(mode: 'drain' | 'abort', reason: string): void {
+    this.stopping = true;
+    this.releaseRoomWaiters();
+    void this.created
+      .then(() => this.deps.cmd.cancel(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, Date.now(), mode, reason, this.deps.keys.ctl, this.jobId))
+      .catch((err: unknown) => this.fail(err));
+  }
+
+  private onEvents(decoded: readonly (JobEvent | { type: 'stopping' })[]): void {
+    const events: JobEvent[] = [];
+    let end: JobEvent | null = null;
+    for (const e of decoded) {
+      if (e.type === 'stopping') continue;
+      if (e.type === 'item-done' || e.type === 'item-failed') {
+        if (!this.finalItems.has(e.index)) {
+          this.finalItems.add(e.index);
+          this.outstanding--;
+        }
+      }
+      if (e.type === 'job-done' || e.type === 'job-cancelled') end = e;
+      events.push(e);
+    }
+    if (this.outstanding < this.highWater / 2) this.releaseRoomWaiters();
+    try {
+      if (events.length > 0) this.listener(events);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (end && (end.type === 'job-done' || end.type === 'job-cancelled')) {
+      this.releaseRoomWaiters();
+      this.resolveFinished(end.counts);
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.stopping = true;
+    this.releaseRoomWaiters();
+    this.reader.stop();
+    this.rejectFinished(err instanceof Error ? err : new Error(describeError(err)));
+  }
+
+  /** Stops following the job (the process is leaving); the job itself goes on in Redis. */
+  detach(): void {
+    this.reader.stop();
+  }
+
+  private releaseRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

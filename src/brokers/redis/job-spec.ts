@@ -1,0 +1,50 @@
+/**
+ * What a distributed job tells its workers, stored as JSON in the job hash: the pipeline (each
+ * processor's name and where the submitter found it) and the per-item settings. Workers may run
+ * on other machines, so a processor is found by name first (built-ins, or the worker's own
+ * `--processor` modules), and by the submitter's path only if that file exists here too.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ProcessorError } from '../../core/errors.js';
+import type { JobSpec } from '../../core/types.js';
+import { builtinProcessorNames, resolveProcessorRef } from '../../processors/registry.js';
+
+const wireSpec = z.object({
+  processors: z.array(z.object({ name: z.string(), url: z.string() })).min(1),
+  params: z.record(z.string(), z.string()),
+  timeoutMs: z.number().int().min(0),
+  retries: z.number().int().min(0),
+  batchSize: z.number().int().min(1),
+});
+
+export type WireJobSpec = z.infer<typeof wireSpec>;
+
+export function toWireSpec(spec: JobSpec, processorUrls: readonly string[]): WireJobSpec {
+  return {
+    processors: spec.processors.map((p, k) => ({ name: p.ref, url: processorUrls[k] ?? p.ref })),
+    params: { ...spec.params },
+    timeoutMs: spec.timeoutMs,
+    retries: spec.retries,
+    batchSize: spec.batchSize,
+  };
+}
+
+export function parseWireSpec(json: string): WireJobSpec {
+  return wireSpec.parse(JSON.parse(json));
+}
+
+/**
+ * The module URLs a worker loads for a job. `own` maps names to the worker's `--processor`
+ * modules. Throws a ProcessorError naming what to do when this worker cannot run the job.
+ */
+export function resolveOnWorker(spec: WireJobSpec, own: ReadonlyMap<string, string>): string[] {
+  return spec.processors.map(({ name, url }) => {
+    const mine = own.get(name);
+    if (mine) return mine;
+    if (builtinProcessorNames().includes(name)) return resolveProcessorRef(name);
+    if (url.startsWith('file:') && existsSync(fileURLToPath(url))) return url;
+    throw new ProcessorError(`this worker has no processor "${name}" (start it with --processor PATH for that module)`);
+  });
+}

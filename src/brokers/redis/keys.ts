@@ -1,0 +1,55 @@
+/**
+ * The Redis key layout, in one place. Every key of a queue carries the hash tag `{queue}` so a
+ * queue lives in one Cluster slot and every Lua script can name all its keys in KEYS.
+ *
+ *   sw:{q}:items          STREAM, group `workers`: one entry per item attempt {j,i,k,a,c,r,p,q}
+ *   sw:{q}:delayed        ZSET: retries waiting for their backoff, member = the entry as JSON
+ *   sw:{q}:dlq            STREAM (MAXLEN ~ 10000): items out of attempts, with their error
+ *   sw:{q}:jobs           ZSET: job ids by creation time
+ *   sw:{q}:workers        ZSET: worker (consumer) names by last heartbeat
+ *   sw:{q}:worker:<name>  HASH with a TTL: the heartbeat and the worker's figures
+ *   sw:{q}:ctl            pub/sub channel: wake-ups (cancel), never state
+ *   sw:{q}:job:<id>       HASH: status, total, enq, done, failed, created, spec, ...
+ *   sw:{q}:job:<id>:ev    STREAM: the job's events, replayable from 0
+ *   sw:{q}:job:<id>:run   HASH: item index -> the entry id running it (the fence)
+ *   sw:{q}:job:<id>:fin   STRING bitmap: bit i set once item i has its final result
+ */
+export const GROUP = 'workers';
+export const DEFAULT_QUEUE = 'default';
+
+export interface QueueKeys {
+  readonly queue: string;
+  readonly items: string;
+  readonly delayed: string;
+  readonly dlq: string;
+  readonly jobs: string;
+  readonly workers: string;
+  readonly ctl: string;
+  worker(name: string): string;
+  job(id: string): JobKeys;
+}
+
+export interface JobKeys {
+  readonly hash: string;
+  readonly events: string;
+  readonly run: string;
+  readonly fin: string;
+}
+
+const QUEUE_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
+export const isQueueName = (name: string): boolean => QUEUE_NAME.test(name);
+
+export function queueKeys(queue: string): QueueKeys {
+  const p = `sw:{${queue}}:`;
+  return {
+    queue,
+    items: `${p}items`,
+    delayed: `${p}delayed`,
+    dlq: `${p}dlq`,
+    jobs: `${p}jobs`,
+    workers: `${p}workers`,
+    ctl: `${p}ctl`,
+    worker: (name) => `${p}worker:${name}`,
+    job: (id) => ({ hash: `${p}job:${id}`, events: `${p}job:${id}:ev`, run: `${p}job:${id}:run`, fin: `${p}job:${id}:fin` }),
+  };
+}

@@ -1,0 +1,57 @@
+-- report: one worker's news about one job since its last report, in one round trip: item
+-- starts, chunks, results, failures and releases. Every record is fenced: it counts only if the
+-- run hash still says this entry runs the item. A zombie (a worker reaped while it was stalled)
+-- gets its records rejected and learns which entries it lost.
+-- KEYS: 1 items stream, 2 job hash, 3 events stream, 4 run hash, 5 fin bitmap, 6 delayed zset,
+--       7 dead-letter stream
+-- ARGV: 1 worker name, 2 group, 3 now (ms), 4 job id, then records of six fields:
+--       kind, entry id, item index, event (JSON, or ''), x1, x2
+--   S start, C chunk:   append the event
+--   D done:             first result wins (fin bit), done+1, append; ack+delete the entry
+--   R retry:            x1 = delay (ms), x2 = the next attempt's entry (JSON) for the delayed set
+--   F failed for good:  x1 = payload, x2 = error; fin bit, failed+1, dead-letter; ack+delete
+--   X release:          the worker let go of the item (job stopped): ack+delete, no event
+-- Returns {job status or false, stale entry ids...}
+--@include finalize
+local items, job, ev, run, fin, delayed, dlq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local group, now = ARGV[2], ARGV[3]
+local events, stale, settled = {}, {}, false
+local doneN, failedN = 0, 0
+for n = 5, #ARGV, 6 do
+  local kind, id, i, event = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3]
+  if redis.call('HGET', run, i) ~= id then
+    if stale[#stale] ~= id then stale[#stale + 1] = id end
+  else
+    if kind == 'S' or kind == 'C' then
+      events[#events + 1] = event
+    else
+      if kind == 'D' then
+        if redis.call('SETBIT', fin, i, 1) == 0 then
+          doneN = doneN + 1
+          events[#events + 1] = event
+        end
+      elseif kind == 'R' then
+        redis.call('ZADD', delayed, tonumber(now) + tonumber(ARGV[n + 4]), ARGV[n + 5])
+        events[#events + 1] = event
+      elseif kind == 'F' then
+        if redis.call('SETBIT', fin, i, 1) == 0 then
+          failedN = failedN + 1
+          events[#events + 1] = event
+          redis.call('XADD', dlq, 'MAXLEN', '~', 10000, '*', 'j', ARGV[4], 'i', i,
+            'p', ARGV[n + 4], 'e', ARGV[n + 5], 'w', ARGV[1], 't', now)
+        end
+      end
+      redis.call('HDEL', run, i)
+      redis.call('XACK', items, group, id)
+      redis.call('XDEL', items, id)
+      settled = true
+    end
+  end
+end
+if doneN > 0 then redis.call('HINCRBY', job, 'done', doneN) end
+if failedN > 0 then redis.call('HINCRBY', job, 'failed', failedN) end
+if #events > 0 then redis.call('XADD', ev, '*', 'e', '[' .. table.concat(events, ',') .. ']') end
+if settled then sw_finalize(job, ev, run, fin, now) end
+local reply = {redis.call('HGET', job, 'status') or false}
+for _, id in ipairs(stale) do reply[#reply + 1] = id end
+return reply

@@ -1,0 +1,53 @@
+/**
+ * The Lua scripts, one per atomic operation (lua/*.lua, each documents its KEYS and ARGV), loaded
+ * with ioredis `defineCommand` (EVALSHA, falling back to EVAL once after a restart). A line
+ * `--@include name` pulls in lua/includes/name.lua, so shared steps such as finalize exist once.
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+const SCRIPTS = {
+  createJob: { file: 'create-job', keys: 3 },
+  enqueue: { file: 'enqueue', keys: 2 },
+  seal: { file: 'seal', keys: 4 },
+  claim: { file: 'claim', keys: 3 },
+  report: { file: 'report', keys: 7 },
+  promote: { file: 'promote', keys: 2 },
+  requeue: { file: 'requeue', keys: 6 },
+  cancel: { file: 'cancel', keys: 4 },
+  heartbeat: { file: 'heartbeat', keys: 2 },
+  forgetWorker: { file: 'forget-worker', keys: 3 },
+  trim: { file: 'trim', keys: 1 },
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;
+type Arg = string | number;
+
+/** A connection with the scripts defined on it. */
+export type ScriptedRedis = Redis & { [K in ScriptName]: (...keysAndArgs: Arg[]) => Promise<unknown> };
+
+/** The compiled scripts live beside this module in dist/ (the build copies them). */
+const luaDir = new URL('./lua/', import.meta.url);
+
+let sources: Map<ScriptName, string> | null = null;
+
+export function scriptSource(name: ScriptName): string {
+  if (!sources) {
+    sources = new Map();
+    for (const [key, def] of Object.entries(SCRIPTS) as [ScriptName, (typeof SCRIPTS)[ScriptName]][]) {
+      sources.set(key, withIncludes(readFileSync(new URL(`${def.file}.lua`, luaDir), 'utf8')));
+    }
+  }
+  return sources.get(name)!;
+}
+
+function withIncludes(source: string): string {
+  return source.replace(/^--@include (\S+)$/gm, (_, name: string) => readFileSync(new URL(`includes/${name}.lua`, luaDir), 'utf8'));
+}
+
+export function defineScripts(redis: Redis): ScriptedRedis {
+  for (const [name, def] of Object.entries(SCRIPTS) as [ScriptName, (typeof SCRIPTS)[ScriptName]][]) {
+    redis.defineCommand(name, { numberOfKeys: def.keys, lua: scriptSource(name) });
+  }
+  return redis as ScriptedRedis;
+}

@@ -1,0 +1,121 @@
+/**
+ * The events stream's wire format: each stream entry has one field `e`, a JSON array of compact
+ * events, so a worker's report of many items is one XADD and a watcher parses one string per
+ * entry. Workers encode, Lua scripts concatenate (and write the job-level ones), watchers decode.
+ *
+ *   ['s', i, id, attempt, worker, stage]                         item-start
+ *   ['c', i, attempt, text, n, stage]                            chunk (n processor chunks)
+ *   ['d', i, id, attempt, output, worker, queuedMs, firstChunkMs|false, totalMs, payload]
+ *   ['r', i, id, attempt, error, delayMs, charged]               item-retry
+ *   ['f', i, id, attempt, error, worker|false, queuedMs, firstChunkMs|false, totalMs, payload]
+ *   ['T', total]                                                 the job's size is known
+ *   ['X', 'draining'|'aborting', reason]                         the job is being stopped
+ *   ['J', 'done'|'cancelled', reason, total, done, failed]       the job ended
+ *
+ * `payload` is the item's input as JSON text (what the work stream carries).
+ */
+import type { JobEvent } from '../../core/events.js';
+import type { ItemDurations, ItemInput } from '../../core/types.js';
+
+export type WireEvent = readonly unknown[];
+
+export const wireStart = (i: number, id: string, a: number, worker: string, stage: number): string => JSON.stringify(['s', i, id, a, worker, stage]);
+export const wireChunk = (i: number, a: number, text: string, n: number, stage: number): string => JSON.stringify(['c', i, a, text, n, stage]);
+export const wireDone = (i: number, id: string, a: number, output: string, worker: string, d: ItemDurations, payload: string): string =>
+  JSON.stringify(['d', i, id, a, output, worker, d.queuedMs, d.firstChunkMs ?? false, d.totalMs, payload]);
+export const wireRetry = (i: number, id: string, a: number, error: string, delayMs: number, charged: boolean): string =>
+  JSON.stringify(['r', i, id, a, error, delayMs, charged]);
+export const wireFailed = (i: number, id: string, a: number, error: string, worker: string | null, d: ItemDurations, payload: string): string =>
+  JSON.stringify(['f', i, id, a, error, worker ?? false, d.queuedMs, d.firstChunkMs ?? false, d.totalMs, payload]);
+
+/** A job being stopped, as seen in its stream (no JobEvent carries it). */
+export interface StopNotice {
+  readonly type: 'stopping';
+  readonly status: 'draining' | 'aborting';
+  readonly reason: string;
+}
+
+export type DecodedEvent = JobEvent | StopNotice;
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v) || 0);
+const str = (v: unknown): string => (typeof v === 'string' ? v : String(v ?? ''));
+const maybeNum = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+
+function parsePayload(v: unknown): ItemInput {
+  if (typeof v !== 'string') return null;
+  try {
+    return JSON.parse(v) as ItemInput;
+  } catch {
+    return v;
+  }
+}
+
+const durations = (q: unknown, f: unknown, t: unknown): ItemDurations => ({ queuedMs: num(q), firstChunkMs: maybeNum(f), totalMs: num(t) });
+
+/** Decodes one entry's `e` field. Unknown or malformed events are skipped, never thrown. */
+export function decodeEntry(field: string): DecodedEvent[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(field);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(list)) return [];
+  const out: DecodedEvent[] = [];
+  for (const w of list) {
+    if (!Array.isArray(w)) continue;
+    const e = decodeOne(w);
+    if (e) out.push(e);
+  }
+  return out;
+}
+
+function decodeOne(w: readonly unknown[]): DecodedEvent | null {
+  switch (w[0]) {
+    case 's': {
+      const stage = num(w[5]);
+      return { type: 'item-start', index: num(w[1]), id: str(w[2]), attempt: num(w[3]), worker: str(w[4]), ...(stage > 0 ? { stage } : {}) };
+    }
+    case 'c': {
+      const stage = num(w[5]);
+      return { type: 'chunk', index: num(w[1]), attempt: num(w[2]), text: str(w[3]), n: num(w[4]) || 1, ...(stage > 0 ? { stage } : {}) };
+    }
+    case 'd':
+      return {
+        type: 'item-done',
+        index: num(w[1]),
+        id: str(w[2]),
+        attempt: num(w[3]),
+        output: str(w[4]),
+        worker: str(w[5]),
+        durations: durations(w[6], w[7], w[8]),
+        input: parsePayload(w[9]),
+      };
+    case 'r':
+      return { type: 'item-retry', index: num(w[1]), id: str(w[2]), attempt: num(w[3]), error: str(w[4]), delayMs: num(w[5]), charged: w[6] === true };
+    case 'f':
+      return {
+        type: 'item-failed',
+        index: num(w[1]),
+        id: str(w[2]),
+        attempts: num(w[3]),
+        error: str(w[4]),
+        worker: typeof w[5] === 'string' ? w[5] : null,
+        durations: durations(w[6], w[7], w[8]),
+        input: parsePayload(w[9]),
+      };
+    case 'T':
+      return { type: 'job-total', total: num(w[1]) };
+    case 'X':
+      return { type: 'stopping', status: w[1] === 'aborting' ? 'aborting' : 'draining', reason: str(w[2]) };
+    case 'J': {
+      const total = num(w[3]);
+      const done = num(w[4]);
+      const failed = num(w[5]);
+      const counts = { total, done, failed, unfinished: Math.max(0, total - done - failed) };
+      return w[1] === 'done' ? { type: 'job-done', counts } : { type: 'job-cancelled', reason: str(w[2]) || 'cancelled', counts };
+    }
+    default:
+      return null;
+  }
+}

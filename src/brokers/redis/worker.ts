@@ -1,0 +1,618 @@
+/**
+ * `slowwork workers`: one process serving a Redis queue with N slots on its own piscina pool.
+ *
+ * A read loop takes as many entries as it has free slots (XREADGROUP COUNT free, on its own
+ * blocking connection), claims them with one script call per job, and runs them as local items of
+ * an embedded run per job (threads, time limits, watchdog: all of the embedded broker). What the
+ * items do comes back as events, gathered into one fenced `report` per job and interval. Faults
+ * are settled in Redis: a failed attempt is retried through the delayed set (on any worker) or
+ * dead-lettered. A heartbeat says the process is alive; a reaper hands the entries of dead
+ * workers to the living.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import { describeError } from '../../core/errors.js';
+import type { JobEvent } from '../../core/events.js';
+import { backoffMs, defaultRetryPolicy } from '../../core/retry.js';
+import type { ItemInput } from '../../core/types.js';
+import { EmbeddedBroker } from '../embedded/broker.js';
+import type { EmbeddedJobRun } from '../embedded/job-run.js';
+import { openRedis, type RedisTarget } from './connection.js';
+import { parseWireSpec, resolveOnWorker, type WireJobSpec } from './job-spec.js';
+import { GROUP, queueKeys, type QueueKeys } from './keys.js';
+import { Reaper } from './reaper.js';
+import { ReportBuffer, reportArgs, type ReportRecord } from './report-buffer.js';
+import type { ScriptedRedis } from './scripts.js';
+import { WorkerStats } from './worker-stats.js';
+import { wireDone, wireFailed, wireRetry, wireStart } from './wire.js';
+
+export interface WorkerOptions {
+  readonly target: RedisTarget;
+  readonly queue: string;
+  /** Items this process runs at once. */
+  readonly slots: number;
+  readonly threads?: number;
+  /** The worker's own processors by name (from `--processor`), as module URLs. */
+  readonly processors: ReadonlyMap<string, string>;
+  /** Heartbeat interval; the heartbeat expires after `heartbeatTtlMs`. */
+  readonly heartbeatMs?: number;
+  readonly heartbeatTtlMs?: number;
+  /** Entries a reaped item may lose to dead workers before it is dead-lettered. */
+  readonly maxReclaims?: number;
+  /** How long chunks may wait to be reported together. */
+  readonly chunkFlushMs?: number;
+  /** A line for the operator (stderr). */
+  readonly log: (line: string) => void;
+}
+
+/** One entry this worker holds. */
+interface Lease {
+  readonly jobId: string;
+  readonly entryId: string;
+  readonly i: number;
+  readonly id: string;
+  readonly a: number;
+  /** Charged failures before this attempt. */
+  readonly c: number;
+  readonly r: number;
+  readonly payload: string;
+  /** When it was first enqueued (epoch ms). */
+  readonly q: number;
+  startedAt: number;
+  /** Redis no longer lets this worker report it (reaped, or handed back): forget it quietly. */
+  lost: boolean;
+  /** On abort, release the entry (job stopped) rather than hand it back. */
+  release: boolean;
+}
+
+interface JobLocal {
+  readonly spec: WireJobSpec;
+  /** Null when this worker cannot load the job's processors; `error` says why. */
+  readonly urls: string[] | null;
+  readonly error: string | null;
+  run: EmbeddedJobRun | null;
+  leases: number;
+  idleSince: number;
+}
+
+const BLOCK_MS = 5000;
+const DEFAULT_HEARTBEAT_MS = 1000;
+const DEFAULT_MAX_RECLAIMS = 5;
+const DEFAULT_CHUNK_FLUSH_MS = 25;
+
+export class RedisWorker {
+  readonly name: string;
+  private readonly keys: QueueKeys;
+  private readonly heartbeatMs: number;
+  private readonly heartbeatTtlMs: number;
+  private readonly chunkFlushMs: number;
+  private readonly pool: EmbeddedBroker;
+  private readonly leases = new Map<number, Lease>();
+  private readonly byEntry = new Map<string, number>();
+  private readonly jobs = new Map<string, JobLocal>();
+  private readonly buffer = new ReportBuffer();
+  private readonly stats: WorkerStats;
+  private reaper!: Reaper;
+  private cmd!: ScriptedRedis;
+  private blocking!: ScriptedRedis;
+  private sub!: Redis;
+  private blockingId: number | null = null;
+  private nextLocal = 0;
+  private stopping: 'no' | 'drain' | 'now' = 'no';
+  private readPel = true;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private slotWaiter: (() => void) | null = null;
+  private loop: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly opts: WorkerOptions) {
+    this.name = `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
+    this.keys = queueKeys(opts.queue);
+    this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.heartbeatTtlMs = opts.heartbeatTtlMs ?? 5 * this.heartbeatMs;
+    this.chunkFlushMs = opts.chunkFlushMs ?? DEFAULT_CHUNK_FLUSH_MS;
+    this.stats = new WorkerStats(opts.slots, opts.threads ?? 0);
+    this.pool = new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.slots, processorUrls: [] });
+  }
+
+  /** Connects (failing fast with one line), registers, and starts serving. */
+  static async start(opts: WorkerOptions): Promise<RedisWorker> {
+    const worker = new RedisWorker(opts);
+    try {
+      await worker.connect();
+    } catch (err) {
+      await worker.pool.close();
+      throw err;
+    }
+    worker.begin();
+    return worker;
+  }
+
+  private async connect(): Promise<void> {
+    const { target } = this.opts;
+    this.cmd = await openRedis(target, 'command', { name: `slowwork:worker:${this.name}`, checkVersion: true });
+    this.blocking = await openRedis(target, 'blocking', { name: `slowwork:worker-read:${this.name}` });
+    this.sub = await openRedis(target, 'subscriber', { name: `slowwork:worker-ctl:${this.name}` });
+    await ensureGroup(this.cmd, this.keys);
+    this.blockingId = Number(await this.blocking.client('ID'));
+    // A read whose reply was lost with the connection left entries in our PEL that `>` will
+    // never return: read our own PEL again whenever the connection comes back.
+    this.blocking.on('ready', () => {
+      this.readPel = true;
+      void this.blocking.client('ID').then((id) => (this.blockingId = Number(id)), () => undefined);
+    });
+    await this.sub.subscribe(this.keys.ctl);
+    this.sub.on('message', (_channel: string, message: string) => this.onControl(message));
+    this.reaper = new Reaper(this.cmd, this.keys, {
+      self: this.name,
+      ttlMs: this.heartbeatTtlMs,
+      maxReclaims: this.opts.maxReclaims ?? DEFAULT_MAX_RECLAIMS,
+      log: this.opts.log,
+    });
+    await this.heartbeat();
+  }
+
+  private begin(): void {
+    const every = (ms: number, fn: () => Promise<unknown>) => {
+      let busy = false;
+      const t = setInterval(() => {
+        if (busy) return; // Redis is slow or away: never pile calls up
+        busy = true;
+        fn()
+          .catch((err: unknown) => this.opts.log(`worker ${this.name}: ${describeError(err)}`))
+          .finally(() => (busy = false));
+      }, ms);
+      this.timers.push(t);
+    };
+    every(this.heartbeatMs, () => this.heartbeat());
+    every(this.heartbeatMs, () => this.reaper.tick());
+    every(Math.max(50, Math.min(250, this.heartbeatMs / 4)), () => this.promote());
+    every(5000, async () => this.closeIdleRuns());
+    this.loop = this.readLoop();
+    void this.reaper.tick().catch(() => undefined);
+  }
+
+  describe(): string {
+    return `${this.name}: ${this.opts.slots} slots on ${this.pool.threads} thread${this.pool.threads === 1 ? '' : 's'}, queue ${this.opts.queue}`;
+  }
+
+  /** Resolves when the worker has stopped (after `drain` or `stop`). */
+  get stopped(): Promise<void> {
+    return this.loop;
+  }
+
+  // ---- the read loop -----------------------------------------------------------------------
+
+  private async readLoop(): Promise<void> {
+    let pelCursor = '0';
+    while (this.stopping === 'no') {
+      const free = this.opts.slots - this.leases.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.slotWaiter = resolve));
+        continue;
+      }
+      const fromPel = this.readPel;
+      let reply: unknown;
+      try {
+        reply = await this.blocking.xreadgroup(
+          'GROUP', GROUP, this.name, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.keys.items, fromPel ? pelCursor : '>',
+        );
+      } catch (err) {
+        if (this.stopping !== 'no') break;
+        if (/NOGROUP/.test(describeError(err))) await ensureGroup(this.cmd, this.keys).catch(() => undefined);
+        else this.opts.log(`worker ${this.name}: reading the queue failed: ${describeError(err)}`);
+        this.readPel = true;
+        pelCursor = '0';
+        await sleep(500);
+        continue;
+      }
+      const entries = parseEntries(reply);
+      if (fromPel) {
+        if (entries.length === 0) {
+          this.readPel = false;
+          pelCursor = '0';
+          continue;
+        }
+        pelCursor = entries[entries.length - 1]!.id;
+      }
+      if (entries.length === 0) continue;
+      if (this.stopping !== 'no') {
+        await this.handBack(entries.map((e) => e.id), entries);
+        break;
+      }
+      try {
+        await this.claim(entries.filter((e) => !this.byEntry.has(e.id)));
+      } catch (err) {
+        // Entries we could not claim stay in our PEL: read it again.
+        this.opts.log(`worker ${this.name}: claiming items failed: ${describeError(err)}`);
+        this.readPel = true;
+        pelCursor = '0';
+        await sleep(500);
+      }
+    }
+  }
+
+  private async claim(entries: Entry[]): Promise<void> {
+    const gone = entries.filter((e) => e.fields === null);
+    if (gone.length > 0) await this.cmd.xack(this.keys.items, GROUP, ...gone.map((e) => e.id));
+    const byJob = new Map<string, Entry[]>();
+    for (const e of entries) {
+      if (!e.fields) continue;
+      const j = e.fields.j ?? '';
+      let list = byJob.get(j);
+      if (!list) byJob.set(j, (list = []));
+      list.push(e);
+    }
+    await Promise.all([...byJob].map(([jobId, list]) => this.claimForJob(jobId, list)));
+  }
+
+  private async claimForJob(jobId: string, entries: Entry[]): Promise<void> {
+    const jk = this.keys.job(jobId);
+    const known = this.jobs.get(jobId);
+    const args: (string | number)[] = [this.name, GROUP, known ? '0' : '1'];
+    for (const e of entries) args.push(e.id, e.fields!.i ?? '0');
+    const reply = (await this.cmd.claim(this.keys.items, jk.hash, jk.run, ...args)) as [string | null, string | null, number, ...string[]];
+    const [status, specJson, , ...accepted] = reply;
+    if (status !== 'running' || accepted.length === 0) return;
+    let job = known;
+    if (!job) {
+      job = this.makeJob(jobId, specJson);
+      this.jobs.set(jobId, job);
+    }
+    const ok = new Set(accepted);
+    const leases: Lease[] = [];
+    for (const e of entries) {
+      if (!ok.has(e.id)) continue;
+      const f = e.fields!;
+      const lease: Lease = {
+        jobId,
+        entryId: e.id,
+        i: Number(f.i),
+        id: f.k ?? String(Number(f.i) + 1),
+        a: Number(f.a) || 1,
+        c: Number(f.c) || 0,
+        r: Number(f.r) || 0,
+        payload: f.p ?? 'null',
+        q: Number(f.q) || Date.now(),
+        startedAt: 0,
+        lost: false,
+        release: false,
+      };
+      const local = ++this.nextLocal;
+      this.leases.set(local, lease);
+      this.byEntry.set(e.id, local);
+      job.leases++;
+      leases.push(lease);
+      this.startLocal(job, jobId, local, lease);
+    }
+    this.stats.busy(this.leases.size);
+  }
+
+  private makeJob(jobId: string, specJson: string | null): JobLocal {
+    try {
+      const spec = parseWireSpec(specJson ?? '');
+      try {
+        return { spec, urls: resolveOnWorker(spec, this.opts.processors), error: null, run: null, leases: 0, idleSince: 0 };
+      } catch (err) {
+        return { spec, urls: null, error: describeError(err), run: null, leases: 0, idleSince: 0 };
+      }
+    } catch (err) {
+      const spec: WireJobSpec = { processors: [{ name: '?', url: '' }], params: {}, timeoutMs: 0, retries: 0, batchSize: 1 };
+      return { spec, urls: null, error: `job ${jobId} has an unreadable spec (${describeError(err)})`, run: null, leases: 0, idleSince: 0 };
+    }
+  }
+
+  private startLocal(job: JobLocal, jobId: string, local: number, lease: Lease): void {
+    if (!job.urls) {
+      // This worker cannot run the job: a charged failure, so it retries (maybe elsewhere).
+      this.onFailed(lease, job, job.error ?? 'cannot run this job', null, { queuedMs: 0, firstChunkMs: null, totalMs: 0 });
+      return;
+    }
+    if (!job.run) {
+      job.run = this.pool.startLocalRun(
+        {
+          jobId,
+          processors: job.spec.processors.map((p) => ({ ref: p.name })),
+          params: job.spec.params,
+          concurrency: this.opts.slots,
+          batchSize: job.spec.batchSize,
+          batchWindowMs: 0,
+          retries: 0,
+          timeoutMs: job.spec.timeoutMs,
+        },
+        job.urls,
+        (events) => this.onLocalEvents(events),
+        {
+          onLog: (line) => this.opts.log(`[${jobId}] ${line}`),
+          onItemUnfinished: (index) => this.onUnfinished(index),
+        },
+      );
+      job.run.finished.catch((err: unknown) => this.opts.log(`worker ${this.name}: job ${jobId}: ${describeError(err)}`));
+    }
+    void job.run.add([{ id: lease.id, index: local, input: parsePayload(lease.payload), attempt: lease.a }]);
+  }
+
+  // ---- what the items do -------------------------------------------------------------------
+
+  private onLocalEvents(events: readonly JobEvent[]): void {
+    for (const e of events) {
+      if (!('index' in e)) continue;
+      const lease = this.leases.get(e.index);
+      if (!lease || lease.lost) continue;
+      switch (e.type) {
+        case 'item-start':
+          if (!e.stage) lease.startedAt = Date.now();
+          this.buffer.add(lease.jobId, record('S', lease, wireStart(lease.i, lease.id, e.attempt, this.name, e.stage ?? 0)));
+          break;
+        case 'chunk':
+          this.buffer.chunk(lease.jobId, lease.entryId, lease.i, e.attempt, e.text, e.n, e.stage ?? 0);
+          break;
+        case 'item-retry':
+          // A local rerun through no fault of the item (its thread died of another): tell watchers.
+          this.buffer.add(lease.jobId, record('S', lease, wireRetry(lease.i, lease.id, e.attempt, e.error, 0, false)));
+          break;
+        case 'item-done': {
+          const durations = { ...e.durations, queuedMs: this.queuedMs(lease) };
+          this.buffer.add(lease.jobId, record('D', lease, wireDone(lease.i, lease.id, e.attempt, e.output, this.name, durations, lease.payload)));
+          this.stats.finished(true, e.durations.totalMs);
+          this.release(e.index, lease);
+          break;
+        }
+        case 'item-failed': {
+          const job = this.jobs.get(lease.jobId);
+          const durations = { ...e.durations, queuedMs: this.queuedMs(lease) };
+          if (job) this.onFailed(lease, job, e.error, e.attempts, durations);
+          this.release(e.index, lease);
+          break;
+        }
+      }
+    }
+    this.scheduleFlush();
+  }
+
+  /** A charged failure: another attempt later (any worker), or the dead-letter stream. */
+  private onFailed(lease: Lease, job: JobLocal, error: string, attempts: number | null, durations: { queuedMs: number; firstChunkMs: number | null; totalMs: number }): void {
+    const a = attempts ?? lease.a;
+    const charged = lease.c + 1;
+    const policy = defaultRetryPolicy(job.spec.retries);
+    this.stats.finished(false, durations.totalMs);
+    if (charged <= policy.retries) {
+      const delay = backoffMs(policy, charged);
+      const next = JSON.stringify({ j: lease.jobId, i: String(lease.i), k: lease.id, a: String(a + 1), c: String(charged), r: String(lease.r), p: lease.payload, q: String(lease.q) });
+      this.buffer.add(lease.jobId, { kind: 'R', entryId: lease.entryId, i: lease.i, event: wireRetry(lease.i, lease.id, a, error, delay, true), x1: String(delay), x2: next });
+    } else {
+      this.buffer.add(lease.jobId, { kind: 'F', entryId: lease.entryId, i: lease.i, event: wireFailed(lease.i, lease.id, a, error, this.name, durations, lease.payload), x1: lease.payload, x2: error });
+    }
+    if (!job.urls) this.release(-1, lease);
+    this.scheduleFlush();
+  }
+
+  /** A local item aborted or dropped: release its entry (job stopped) or forget it (lost). */
+  private onUnfinished(local: number): void {
+    const lease = this.leases.get(local);
+    if (!lease) return;
+    if (!lease.lost && lease.release) this.buffer.add(lease.jobId, record('X', lease, ''));
+    this.release(local, lease);
+    this.scheduleFlush();
+  }
+
+  private queuedMs(lease: Lease): number {
+    return Math.max(0, (lease.startedAt || Date.now()) - lease.q);
+  }
+
+  private release(local: number, lease: Lease): void {
+    const key = local >= 0 ? local : this.byEntry.get(lease.entryId);
+    if (key === undefined || !this.leases.delete(key)) return;
+    this.byEntry.delete(lease.entryId);
+    const job = this.jobs.get(lease.jobId);
+    if (job && --job.leases === 0) job.idleSince = Date.now();
+    this.stats.busy(this.leases.size);
+    const wake = this.slotWaiter;
+    this.slotWaiter = null;
+    wake?.();
+  }
+
+  // ---- reports -----------------------------------------------------------------------------
+
+  private scheduleFlush(): void {
+    if (this.flushing || this.buffer.size === 0) return;
+    if (this.buffer.hasUrgent) {
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+      this.flushing = this.flush();
+      return;
+    }
+    if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = null;
+        if (!this.flushing) this.flushing = this.flush();
+      }, this.chunkFlushMs);
+    }
+  }
+
+  /** Sends everything gathered, one script call per job; then again if more came meanwhile. */
+  private async flush(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve)); // gather what this tick produced
+    const jobs = this.buffer.take();
+    await Promise.all([...jobs].map(([jobId, records]) => this.report(jobId, records)));
+    this.flushing = null;
+    this.scheduleFlush();
+  }
+
+  private async report(jobId: string, records: ReportRecord[]): Promise<void> {
+    const jk = this.keys.job(jobId);
+    let reply: (string | null)[];
+    try {
+      reply = (await this.cmd.report(
+        this.keys.items, jk.hash, jk.events, jk.run, jk.fin, this.keys.delayed, this.keys.dlq,
+        this.name, GROUP, Date.now(), jobId, ...reportArgs(records),
+      )) as (string | null)[];
+    } catch (err) {
+      // Not a lost connection (commands wait for it): a script error. Keep the records, try again.
+      this.opts.log(`worker ${this.name}: reporting job ${jobId} failed, retrying: ${describeError(err)}`);
+      await sleep(500);
+      this.buffer.restore(jobId, records);
+      return;
+    }
+    const [status, ...stale] = reply;
+    for (const entryId of stale) {
+      const local = this.byEntry.get(entryId ?? '');
+      const lease = local === undefined ? undefined : this.leases.get(local);
+      if (!lease || local === undefined) continue;
+      lease.lost = true;
+      this.opts.log(`worker ${this.name}: item ${lease.id} of job ${jobId} was handed to another worker; dropping this attempt`);
+      if (!this.jobs.get(jobId)?.run?.abortItem(local, 'handed to another worker')) this.release(local, lease);
+    }
+    if (status === null || status === 'aborting' || status === 'cancelled') this.abortJob(jobId, 'the job was cancelled');
+  }
+
+  // ---- control -----------------------------------------------------------------------------
+
+  private onControl(message: string): void {
+    const [status, jobId] = message.split(' ');
+    if (status === 'aborting' && jobId) this.abortJob(jobId, 'the job was cancelled');
+  }
+
+  private abortJob(jobId: string, reason: string): void {
+    const job = this.jobs.get(jobId);
+    for (const [local, lease] of this.leases) {
+      if (lease.jobId !== jobId || lease.release) continue;
+      lease.release = true;
+      if (!job?.run?.abortItem(local, reason)) this.onUnfinished(local);
+    }
+  }
+
+  // ---- timers ------------------------------------------------------------------------------
+
+  private async heartbeat(): Promise<void> {
+    const fields = this.stats.fields({ name: this.name, queue: this.opts.queue, heartbeatMs: this.heartbeatMs });
+    const alive = await this.cmd.heartbeat(this.keys.workers, this.keys.worker(this.name), this.name, Date.now(), this.heartbeatTtlMs, ...fields);
+    if (alive === 0 && this.stats.beats > 0) {
+      this.opts.log(`worker ${this.name}: its heartbeat had expired (Redis away, or this process stalled); its items may run elsewhere now`);
+    }
+    this.stats.beats++;
+  }
+
+  private async promote(): Promise<void> {
+    await this.cmd.promote(this.keys.delayed, this.keys.items, Date.now(), 100);
+  }
+
+  private closeIdleRuns(): void {
+    const now = Date.now();
+    for (const [jobId, job] of this.jobs) {
+      if (job.leases === 0 && now - job.idleSince > 30_000) {
+        job.run?.end();
+        this.jobs.delete(jobId);
+      }
+    }
+  }
+
+  // ---- stopping ----------------------------------------------------------------------------
+
+  /**
+   * First signal: take nothing new, let running items finish for up to `graceMs`, then hand back
+   * what is left. Resolves when the worker has left.
+   */
+  async drain(graceMs: number): Promise<void> {
+    if (this.stopping !== 'no') return this.stop();
+    this.stopping = 'drain';
+    this.unblockRead();
+    await this.loop;
+    const deadline = Date.now() + graceMs;
+    while (this.leases.size > 0 && Date.now() < deadline && this.stopping === 'drain') await sleep(50);
+    return this.stop();
+  }
+
+  /** Second signal, or the drain's end: hand every held entry back to the queue now, and leave. */
+  async stop(): Promise<void> {
+    if (this.stopping === 'now') return;
+    this.stopping = 'now';
+    this.unblockRead();
+    for (const t of this.timers) clearInterval(t);
+    // Finished items are reported first: their results must not run again.
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    await this.flushing;
+    if (this.buffer.size > 0) await this.flush();
+    const held = [...this.leases.values()];
+    for (const lease of held) lease.lost = true;
+    await this.handBack(held.map((l) => l.entryId), null).catch((err: unknown) =>
+      this.opts.log(`worker ${this.name}: could not hand items back (${describeError(err)}); they return when its heartbeat expires`),
+    );
+    for (const [local, lease] of [...this.leases]) {
+      if (!this.jobs.get(lease.jobId)?.run?.abortItem(local, 'the worker is stopping')) this.release(local, lease);
+    }
+    await this.cmd.del(this.keys.worker(this.name)).catch(() => undefined);
+    await this.pool.close();
+    this.sub.disconnect();
+    this.blocking.disconnect();
+    this.cmd.disconnect();
+  }
+
+  /** Requeues entries this worker holds, free of charge. */
+  private async handBack(ids: string[], entries: Entry[] | null): Promise<void> {
+    if (ids.length === 0) return;
+    const jobOf = new Map<string, string>();
+    for (const e of entries ?? []) if (e.fields?.j) jobOf.set(e.id, e.fields.j);
+    for (const lease of this.leases.values()) jobOf.set(lease.entryId, lease.jobId);
+    await this.reaper.requeue(this.name, ids, jobOf, 'handback', `worker ${this.name} stopped and handed it back`);
+  }
+
+  private unblockRead(): void {
+    const wake = this.slotWaiter;
+    this.slotWaiter = null;
+    wake?.();
+    if (this.blockingId !== null) void this.cmd.client('UNBLOCK', this.blockingId).catch(() => undefined);
+  }
+}
+
+// ---- helpers -----------------------------------------------------------------------------
+
+interface Entry {
+  readonly id: string;
+  /** Null when the entry was deleted while pending. */
+  readonly fields: Record<string, string> | null;
+}
+
+/** XREADGROUP's reply: [[stream, [[id, [k, v, ...] | null], ...]]] or null. */
+export function parseEntries(reply: unknown): Entry[] {
+  if (!Array.isArray(reply)) return [];
+  const out: Entry[] = [];
+  for (const stream of reply as [string, [string, string[] | null][]][]) {
+    for (const [id, kv] of stream[1] ?? []) {
+      if (!kv) {
+        out.push({ id, fields: null });
+        continue;
+      }
+      const fields: Record<string, string> = {};
+      for (let k = 0; k + 1 < kv.length; k += 2) fields[kv[k]!] = kv[k + 1]!;
+      out.push({ id, fields });
+    }
+  }
+  return out;
+}
+
+export async function ensureGroup(redis: Redis, keys: QueueKeys): Promise<void> {
+  try {
+    // From 0, so entries added before any worker existed are served too.
+    await redis.xgroup('CREATE', keys.items, GROUP, '0', 'MKSTREAM');
+  } catch (err) {
+    if (!/BUSYGROUP/.test(describeError(err))) throw err;
+  }
+}
+
+function record(kind: 'S' | 'D' | 'X', lease: Lease, event: string): ReportRecord {
+  return { kind, entryId: lease.entryId, i: lease.i, event, x1: '', x2: '' };
+}
+
+function parsePayload(payload: string): ItemInput {
+  try {
+    return JSON.parse(payload) as ItemInput;
+  } catch {
+    return payload;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
