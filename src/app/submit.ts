@@ -15,13 +15,13 @@ import type { ItemSpec, JobSpec, Params, ResultRecord } from '../core/types.js';
 import { prepareInputs, type InputFormat, type PreparedInputs } from '../inputs/index.js';
 import { Ledger } from '../results/ledger.js';
 import { ResultsWriter, defaultResultsPath } from '../results/writer.js';
-import { createJsonReporter } from '../ui/json-reporter.js';
-import { createPlainReporter } from '../ui/plain-reporter.js';
-import type { Phase, Reporter } from '../ui/reporter.js';
+import type { Phase } from '../ui/reporter.js';
+import { pickReporter } from './reporters.js';
 import { resolvePipeline } from './pipeline.js';
 import { resumeCommand } from './resume-command.js';
 
-export type UiMode = 'tui' | 'plain' | 'json';
+export type { UiMode } from './reporters.js';
+import type { UiMode } from './reporters.js';
 
 export interface SubmitOptions {
   readonly files: readonly string[];
@@ -61,7 +61,7 @@ export async function runSubmit(opts: SubmitOptions, io: SubmitIO): Promise<numb
   if (opts.resume && !opts.out) {
     throw new UsageError('--resume needs --out FILE: the results file of the run to continue (the interrupted run printed it)');
   }
-  const jobId = randomBytes(4).toString('hex');
+  let jobId = randomBytes(4).toString('hex');
   const outPath = opts.out ?? defaultResultsPath(jobId);
   if (!opts.resume && existsSync(outPath) && statSync(outPath).isFile() && statSync(outPath).size > 0) {
     throw new UsageError(`${outPath} already exists: add --resume to continue that run, or choose another --out`);
@@ -73,6 +73,8 @@ export async function runSubmit(opts: SubmitOptions, io: SubmitIO): Promise<numb
     const broker = await openBroker(opts, pipeline.urls);
     let writer: ResultsWriter | null = null;
     try {
+      // A distributed job of the interrupted submit may still run: attach to it.
+      if (opts.resume) jobId = (await broker.runningJobFor?.(outPath)) ?? jobId;
       writer = ResultsWriter.open(outPath, { append: opts.resume });
       return await runJob({ opts, io, jobId, inputs, ledger, todo, writer, broker, outPath, processorNames: pipeline.names });
     } finally {
@@ -176,7 +178,11 @@ async function runJob(ctx: JobContext): Promise<number> {
         }
         reporter.onEvents(events);
       },
-      { onLog: log.write, outPath: ctx.outPath },
+      {
+        onLog: log.write,
+        outPath: ctx.outPath,
+        recorded: ctx.ledger ? (id) => isRecorded(ctx.ledger!, id, opts.retryFailed) : undefined,
+      },
     );
     const feeding = feed(run, ctx, () => interrupts > 0).catch((err: unknown) => {
       feedError = err;
@@ -237,6 +243,11 @@ async function closeInterruptibly(broker: Broker, signals: NodeJS.EventEmitter):
     signals.off('SIGINT', leave);
     signals.off('SIGTERM', leave);
   }
+}
+
+function isRecorded(ledger: Ledger, id: string, retryFailed: boolean): boolean {
+  const entry = ledger.get(id);
+  return entry !== undefined && (entry.status === 'done' || !retryFailed);
 }
 
 /** Streams the inputs into the run, skipping what the ledger says is finished. */
@@ -305,21 +316,6 @@ function toRecord(e: JobEvent): ResultRecord | null {
     };
   }
   return null;
-}
-
-async function pickReporter(ui: UiMode, io: SubmitIO, onInterrupt: () => void): Promise<Reporter & { kind: UiMode }> {
-  if (ui === 'json') return Object.assign(createJsonReporter(io.stdout), { kind: 'json' as const });
-  if (ui === 'tui' && io.stdout.isTTY && !inCi()) {
-    // ink and React cost ~0.6 s of start-up: load them only when there is a terminal to draw on.
-    const { createTuiReporter } = await import('../ui/tui-reporter.js');
-    return Object.assign(createTuiReporter({ stdout: io.stdout, stdin: io.stdin, onInterrupt }), { kind: 'tui' as const });
-  }
-  return Object.assign(createPlainReporter(io.stdout), { kind: 'plain' as const });
-}
-
-/** ink draws only the last frame when CI is set (is-in-ci): plain lines serve better there. */
-function inCi(): boolean {
-  return ['CI', 'CONTINUOUS_INTEGRATION'].some((key) => key in process.env && process.env[key] !== '0' && process.env[key] !== 'false');
 }
 
 /**

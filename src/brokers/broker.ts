@@ -15,6 +15,11 @@ export interface Broker {
   startJob(spec: JobSpec, listener: EventListener, options?: JobRunOptions): JobRun;
   /** Releases threads, connections and timers. */
   close(): Promise<void>;
+  /**
+   * The id of a job an earlier submit started for this results file and that still runs without
+   * it (distributed jobs outlive their submitter); `submit --resume` attaches to it.
+   */
+  runningJobFor?(outPath: string): Promise<string | null>;
 }
 
 export interface JobRunOptions {
@@ -22,6 +27,11 @@ export interface JobRunOptions {
   readonly onLog?: (line: string) => void;
   /** Where the results are written, recorded with a distributed job so `submit --resume` finds it. */
   readonly outPath?: string;
+  /**
+   * Items (by id) the results file holds already. A distributed job attached to again replays its
+   * events from the start: these items' events are skipped and not counted.
+   */
+  readonly recorded?: (id: string) => boolean;
 }
 
 export interface JobRun {

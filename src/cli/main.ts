@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { ExitCode, SlowworkError, describeError } from '../core/errors.js';
 import { submitCommand } from './submit.js';
 import { workersCommand } from './workers.js';
+import { cancelCommand, jobsCommand, watchCommand } from './queue.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -32,7 +33,14 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput(oneLineErrors('slowwork submit'));
   program.addCommand(sub);
-  program.addCommand(workersCommand((code) => (exitCode = code)).exitOverride().configureOutput(oneLineErrors('slowwork workers')));
+  const setExitCode = (code: number): void => {
+    exitCode = code;
+  };
+  const configure = (cmd: Command, name: string): Command => cmd.exitOverride().configureOutput(oneLineErrors(name));
+  program.addCommand(configure(workersCommand(setExitCode), 'slowwork workers'));
+  program.addCommand(configure(watchCommand(setExitCode, configure), 'slowwork watch'));
+  program.addCommand(configure(jobsCommand(setExitCode), 'slowwork jobs'));
+  program.addCommand(configure(cancelCommand(setExitCode), 'slowwork cancel'));
   try {
     await program.parseAsync(argv);
     return exitCode;

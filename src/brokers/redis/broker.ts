@@ -13,7 +13,7 @@ import { queueKeys, type QueueKeys } from './keys.js';
 import { RedisJobRun } from './job-run.js';
 import type { ScriptedRedis } from './scripts.js';
 import { ensureGroup } from './worker.js';
-import { liveWorkers, type WorkerRow } from './admin.js';
+import { listJobs, liveWorkers, type WorkerRow } from './admin.js';
 
 export interface RedisBrokerOptions {
   readonly target: RedisTarget;
@@ -71,11 +71,18 @@ export class RedisBroker implements Broker {
         ttlMs: this.opts.ttlMs ?? DEFAULT_JOB_TTL_MS,
         submitter: `${hostname()}:${process.pid}`,
         outPath: options.outPath ? resolve(options.outPath) : '',
+        recorded: options.recorded,
       },
       listener,
     );
     this.runs.add(run);
     return run;
+  }
+
+  async runningJobFor(outPath: string): Promise<string | null> {
+    const path = resolve(outPath);
+    const jobs = await listJobs(this.cmd, this.keys, 500);
+    return jobs.find((j) => j.out === path && j.status === 'running')?.id ?? null;
   }
 
   async close(): Promise<void> {

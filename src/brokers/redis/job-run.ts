@@ -26,6 +26,8 @@ export interface RedisJobRunDeps {
   readonly ttlMs: number;
   readonly submitter: string;
   readonly outPath: string;
+  /** Items the submitter has recorded already (a resumed submit attaching to its job). */
+  readonly recorded?: (id: string) => boolean;
 }
 
 export class RedisJobRun implements JobRun {
@@ -43,6 +45,9 @@ export class RedisJobRun implements JobRun {
   private sending: Promise<void> = Promise.resolve();
   private roomWaiters: Array<() => void> = [];
   private finalItems = new Set<number>();
+  /** Items whose events are skipped (recorded already), by index, and how many of them ended. */
+  private readonly skipped = new Set<number>();
+  private skippedFinal = { done: 0, failed: 0 };
   private resolveFinished!: (counts: JobCounts) => void;
   private rejectFinished!: (err: unknown) => void;
 
@@ -125,15 +130,37 @@ export class RedisJobRun implements JobRun {
   private onEvents(decoded: readonly (JobEvent | { type: 'stopping' })[]): void {
     const events: JobEvent[] = [];
     let end: JobEvent | null = null;
+    const recorded = this.deps.recorded;
     for (const e of decoded) {
       if (e.type === 'stopping') continue;
+      if (recorded && 'index' in e) {
+        if ((e.type === 'item-start' || e.type === 'item-retry' || e.type === 'item-done' || e.type === 'item-failed') && recorded(e.id)) this.skipped.add(e.index);
+        if (this.skipped.has(e.index)) {
+          if (e.type === 'item-done' && !this.finalItems.has(e.index)) this.skippedFinal.done++;
+          if (e.type === 'item-failed' && !this.finalItems.has(e.index)) this.skippedFinal.failed++;
+          if (e.type === 'item-done' || e.type === 'item-failed') this.finalItems.add(e.index);
+          continue;
+        }
+      }
       if (e.type === 'item-done' || e.type === 'item-failed') {
         if (!this.finalItems.has(e.index)) {
           this.finalItems.add(e.index);
           this.outstanding--;
         }
       }
-      if (e.type === 'job-done' || e.type === 'job-cancelled') end = e;
+      if (e.type === 'job-done' || e.type === 'job-cancelled') {
+        // Counts of this submit's share: a job attached to again holds items recorded before.
+        const { done, failed } = this.skippedFinal;
+        const total = Math.max(0, e.counts.total - done - failed);
+        const counts = { ...e.counts, total, done: e.counts.done - done, failed: e.counts.failed - failed };
+        end = e.type === 'job-done' ? { ...e, counts } : { ...e, counts };
+        events.push(end);
+        continue;
+      }
+      if (e.type === 'job-total') {
+        events.push({ type: 'job-total', total: Math.max(0, e.total - this.skipped.size) });
+        continue;
+      }
       events.push(e);
     }
     if (this.outstanding < this.highWater / 2) this.releaseRoomWaiters();
