@@ -1,0 +1,49 @@
+// Redis benchmark 1: no-op items/s through Redis with 2 `slowwork workers` processes, beside
+// BullMQ 6 at concurrency 100 (the anchors' bullmq-bench.mjs, run in the same round). Time runs
+// from the first add() (the first enqueue) to `finished`, i.e. until the submitter has seen every
+// item's result in the job's events stream. Enqueueing overlaps processing here; BullMQ's
+// headline figure enqueues first and times the processing alone, which favours BullMQ.
+// Also records where the CPU went (submitter, workers, redis-server) as % of one core.
+//
+// Env: RUNS, REDIS_DISPATCH_ITEMS (30000), REDIS_DISPATCH_WORKERS (2), REDIS_DISPATCH_SLOTS (per
+//      worker, 128), REDIS_DISPATCH_THREADS (per worker, 1: 2 processes × 1 thread, the anchors'
+//      2 threads), REDIS_DISPATCH_CONCURRENCY (256: the job's concurrency, which sets how far the
+//      submitter enqueues ahead), REDIS_DISPATCH_BATCH (16).
+import { RUNS, benchProcessor, fmt, num, record, runJob } from './lib/common.mjs';
+import { connect, deadline, queueName, serverInfo, startWorkers, withCpu } from './lib/redis.mjs';
+
+const ITEMS = num('REDIS_DISPATCH_ITEMS', 30_000);
+const WORKERS = num('REDIS_DISPATCH_WORKERS', 2);
+const SLOTS = num('REDIS_DISPATCH_SLOTS', 128);
+const THREADS = num('REDIS_DISPATCH_THREADS', 1);
+const CONC = num('REDIS_DISPATCH_CONCURRENCY', 256);
+const BATCH = num('REDIS_DISPATCH_BATCH', 16);
+deadline(60 + RUNS * 60, 'redis-dispatch');
+
+const server = await serverInfo();
+const queue = queueName('dispatch');
+const url = benchProcessor('noop.mjs');
+const workers = await startWorkers(WORKERS, { queue, slots: SLOTS, threads: THREADS });
+const broker = await connect(queue, [url]);
+const spec = { concurrency: CONC, batchSize: BATCH, batchWindowMs: 5 };
+await runJob(broker, spec, 2000); // warm-up: processor loaded in every thread, JIT warm
+
+const rates = [], cpus = [];
+for (let r = 0; r < RUNS; r++) {
+  const { result, cpu } = await withCpu(server.pid, workers.pids, () => runJob(broker, spec, ITEMS));
+  rates.push(ITEMS / (result.ms / 1000));
+  cpus.push(cpu);
+  if (process.env.BENCH_VERBOSE) console.error(`  run ${r + 1}: ${fmt(rates.at(-1))} items/s, ${result.events} events in ${result.deliveries} listener calls; CPU % of a core: submitter ${fmt(cpu.submitterPct)}, workers ${fmt(cpu.workersPct)}, redis ${fmt(cpu.redisPct)}`);
+}
+await broker.close();
+await workers.stop();
+
+const settings = {
+  items: ITEMS, workers: WORKERS, slotsPerWorker: SLOTS, threadsPerWorker: THREADS, concurrency: CONC, batchSize: BATCH,
+  processor: 'bench/processors/noop.mjs (one chunk per item)', redis: server.version, aof: server.aof, primary: true,
+};
+const name = `dispatch noop ${WORKERS} workers`;
+record('slowwork-redis', `${name}, first enqueue to job end`, 'items/s', rates, settings);
+record('slowwork-redis', `${name}: CPU submitter`, '% of a core', cpus.map((c) => c.submitterPct), settings);
+record('slowwork-redis', `${name}: CPU workers`, '% of a core', cpus.map((c) => c.workersPct), settings);
+record('slowwork-redis', `${name}: CPU redis-server`, '% of a core', cpus.map((c) => c.redisPct), settings);

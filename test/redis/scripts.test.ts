@@ -1,0 +1,238 @@
+/**
+ * The Lua scripts' contracts, against a real redis-server: each guarantee of the distributed
+ * mode that lives in a script is driven here step by step, with the worker's part played by
+ * hand (XREADGROUP, then the scripts), so a zombie, a duplicate or a lost entry can be staged
+ * exactly.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { openRedis, parseRedisUrl } from '../../src/brokers/redis/connection.js';
+import { GROUP, queueKeys, type QueueKeys } from '../../src/brokers/redis/keys.js';
+import type { ScriptedRedis } from '../../src/brokers/redis/scripts.js';
+import { ensureGroup, parseEntries } from '../../src/brokers/redis/worker.js';
+import { decodeEntry, wireDone, wireStart, type DecodedEvent } from '../../src/brokers/redis/wire.js';
+import { Reaper } from '../../src/brokers/redis/reaper.js';
+import { redisPerFile } from './server.js';
+
+const server = redisPerFile();
+let redis: ScriptedRedis;
+let keys: QueueKeys;
+let queueN = 0;
+
+beforeAll(async () => {
+  redis = await openRedis(parseRedisUrl(server().url), 'command', { name: 'test', checkVersion: true });
+});
+afterAll(() => redis?.disconnect());
+beforeEach(async () => {
+  keys = queueKeys(`q${++queueN}`);
+  await ensureGroup(redis, keys);
+});
+
+const spec = JSON.stringify({ processors: [{ name: 'demo', url: 'demo' }], params: {}, timeoutMs: 0, retries: 1, batchSize: 16 });
+
+async function createJob(id: string, total: number, ttlMs = 0): Promise<void> {
+  const jk = keys.job(id);
+  expect(await redis.createJob(jk.hash, keys.jobs, jk.events, id, Date.now(), total, ttlMs, 1, spec, 'test', '/tmp/out.jsonl')).toBe('created');
+}
+
+async function enqueue(id: string, items: number[]): Promise<void> {
+  const args: (string | number)[] = [id, Date.now()];
+  for (const i of items) args.push(i, String(i + 1), JSON.stringify(`prompt ${i}`));
+  await redis.enqueue(keys.items, keys.job(id).hash, ...args);
+}
+
+async function read(consumer: string, count = 100) {
+  return parseEntries(await redis.xreadgroup('GROUP', GROUP, consumer, 'COUNT', count, 'STREAMS', keys.items, '>'));
+}
+
+async function claim(jobId: string, consumer: string, entries: { id: string; fields: Record<string, string> | null }[]): Promise<string[]> {
+  const jk = keys.job(jobId);
+  const args: string[] = [consumer, GROUP, '0'];
+  for (const e of entries) args.push(e.id, e.fields!.i!);
+  const reply = (await redis.claim(keys.items, jk.hash, jk.run, ...args)) as unknown[];
+  return reply.slice(3) as string[];
+}
+
+type Rec = [kind: string, entryId: string, i: number, event: string, x1?: string, x2?: string];
+async function report(jobId: string, consumer: string, records: Rec[]): Promise<{ status: string | null; stale: string[] }> {
+  const jk = keys.job(jobId);
+  const args: string[] = [];
+  for (const [kind, entryId, i, event, x1 = '', x2 = ''] of records) args.push(kind, entryId, String(i), event, x1, x2);
+  const reply = (await redis.report(keys.items, jk.hash, jk.events, jk.run, jk.fin, keys.delayed, keys.dlq, consumer, GROUP, Date.now(), jobId, ...args)) as (string | null)[];
+  return { status: reply[0] ?? null, stale: reply.slice(1) as string[] };
+}
+
+async function events(jobId: string): Promise<DecodedEvent[]> {
+  const entries = await redis.xrange(keys.job(jobId).events, '-', '+');
+  return entries.flatMap(([, kv]) => decodeEntry(kv[1]!));
+}
+
+const durations = { queuedMs: 1, firstChunkMs: 2, totalMs: 3 };
+const done = (i: number, a = 1, out = `out ${i}`, worker = 'w1') => wireDone(i, String(i + 1), a, out, worker, durations, JSON.stringify(`prompt ${i}`));
+
+describe('create and enqueue', () => {
+  it('creating a job twice changes nothing, and enqueue skips indexes already enqueued (a resumed submit sends all again)', async () => {
+    await createJob('j1', 3);
+    const jk = keys.job('j1');
+    expect(await redis.createJob(jk.hash, keys.jobs, jk.events, 'j1', Date.now(), 99, 0, 1, spec, 'other', '')).toBe('running');
+    await enqueue('j1', [0, 1]);
+    await enqueue('j1', [0, 1, 2]);
+    expect(await redis.xlen(keys.items)).toBe(3);
+    expect(await redis.hmget(jk.hash, 'total', 'n', 'enq')).toEqual(['3', '3', '3']);
+  });
+});
+
+describe('fencing and idempotent commit', () => {
+  it('a zombie whose entry was reclaimed has its chunks and result rejected; the new owner commits exactly once', async () => {
+    await createJob('j', 1);
+    await enqueue('j', [0]);
+    const [first] = await read('zombie');
+    expect(await claim('j', 'zombie', [first!])).toEqual([first!.id]);
+    expect((await report('j', 'zombie', [['S', first!.id, 0, wireStart(0, '1', 1, 'zombie', 0)]])).stale).toEqual([]);
+
+    // The zombie's heartbeat is gone: the reaper hands its entry on.
+    const reaper = new Reaper(redis, keys, { self: 'reaper', ttlMs: 1000, maxReclaims: 5, log: () => undefined });
+    await reaper.tick();
+    const [second] = await read('alive');
+    expect(second!.fields!.a).toBe('2');
+    expect(await claim('j', 'alive', [second!])).toEqual([second!.id]);
+
+    const late = await report('j', 'zombie', [['C', first!.id, 0, JSON.stringify(['c', 0, 1, 'zombie text', 1, 0])], ['D', first!.id, 0, done(0, 1, 'zombie result', 'zombie')]]);
+    expect(late.stale).toEqual([first!.id]);
+    const ok = await report('j', 'alive', [['D', second!.id, 0, done(0, 2, 'real result', 'alive')]]);
+    expect(ok).toEqual({ status: 'done', stale: [] });
+    // A duplicate commit of the same entry (a report retried after a lost reply) changes nothing.
+    expect((await report('j', 'alive', [['D', second!.id, 0, done(0, 2, 'again', 'alive')]])).stale).toEqual([second!.id]);
+
+    const ev = await events('j');
+    const results = ev.filter((e) => e.type === 'item-done');
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ output: 'real result', attempt: 2, worker: 'alive' });
+    expect(ev.some((e) => e.type === 'chunk' && e.text === 'zombie text')).toBe(false);
+    // Watchers saw the lost attempt retried before the new one began: the stream restarts cleanly.
+    const retry = ev.findIndex((e) => e.type === 'item-retry');
+    expect(retry).toBeGreaterThan(-1);
+    expect(ev.at(-1)).toMatchObject({ type: 'job-done', counts: { total: 1, done: 1, failed: 0 } });
+    expect(await redis.hget(keys.job('j').hash, 'done')).toBe('1');
+    // Acknowledged entries are deleted: the work stream is empty and nothing is pending.
+    expect(await redis.xlen(keys.items)).toBe(0);
+    expect((await redis.xpending(keys.items, GROUP))[0]).toBe(0);
+  });
+
+  it('an entry reclaimed before it was claimed cannot be claimed by its old reader', async () => {
+    await createJob('j', 1);
+    await enqueue('j', [0]);
+    const [entry] = await read('slow');
+    await new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined }).tick();
+    expect(await claim('j', 'slow', [entry!])).toEqual([]);
+    const [again] = await read('other');
+    // Never started, so the attempt number is unchanged and no retry event was written.
+    expect(again!.fields!.a).toBe('1');
+    expect((await events('j')).filter((e) => e.type === 'item-retry')).toEqual([]);
+  });
+});
+
+describe('retries, dead letters, and the end of a job', () => {
+  it('a retry waits in the delayed set, is promoted when due, and a final failure is dead-lettered and ends the job', async () => {
+    await createJob('j', 2);
+    await enqueue('j', [0, 1]);
+    const entries = await read('w');
+    await claim('j', 'w', entries);
+    const next = JSON.stringify({ j: 'j', i: '0', k: '1', a: '2', c: '1', r: '0', p: '"prompt 0"', q: '0' });
+    await report('j', 'w', [
+      ['R', entries[0]!.id, 0, JSON.stringify(['r', 0, '1', 1, 'boom', 50, true]), '50', next],
+      ['D', entries[1]!.id, 1, done(1)],
+    ]);
+    expect(await redis.zcard(keys.delayed)).toBe(1);
+    const early = (await redis.promote(keys.delayed, keys.items, Date.now(), 100)) as [number, string | null];
+    expect(early[0]).toBe(0);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(((await redis.promote(keys.delayed, keys.items, Date.now(), 100)) as [number])[0]).toBe(1);
+    const [retry] = await read('w');
+    expect(retry!.fields).toMatchObject({ i: '0', a: '2', c: '1' });
+    await claim('j', 'w', [retry!]);
+    const failed = JSON.stringify(['f', 0, '1', 2, 'boom again', 'w', 0, false, 5, '"prompt 0"']);
+    expect((await report('j', 'w', [['F', retry!.id, 0, failed, '"prompt 0"', 'boom again']])).status).toBe('done');
+    const dlq = await redis.xrange(keys.dlq, '-', '+');
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]![1]).toEqual(expect.arrayContaining(['e', 'boom again', 'j', 'j']));
+    expect((await events('j')).at(-1)).toMatchObject({ type: 'job-done', counts: { total: 2, done: 1, failed: 1 } });
+  });
+
+  it('an item whose workers keep dying is dead-lettered after the reclaim limit, and the job still ends', async () => {
+    await createJob('j', 1);
+    await enqueue('j', [0]);
+    const reaper = new Reaper(redis, keys, { self: 'reaper', ttlMs: 1000, maxReclaims: 2, log: () => undefined });
+    for (let k = 0; k < 3; k++) {
+      const entries = await read(`dead${k}`);
+      expect(entries).toHaveLength(1);
+      await claim('j', `dead${k}`, entries);
+      await reaper.tick();
+    }
+    expect(await redis.xlen(keys.items)).toBe(0);
+    const ev = await events('j');
+    expect(ev.filter((e) => e.type === 'item-failed')).toHaveLength(1);
+    expect(ev.at(-1)).toMatchObject({ type: 'job-done', counts: { failed: 1 } });
+    // Dead consumers holding nothing are removed from the group.
+    const consumers = (await redis.xinfo('CONSUMERS', keys.items, GROUP)) as unknown[];
+    expect(consumers).toHaveLength(0);
+  });
+
+  it('finished jobs expire: every key of the job gets the configured TTL', async () => {
+    await createJob('j', 1, 60_000);
+    await enqueue('j', [0]);
+    const entries = await read('w');
+    await claim('j', 'w', entries);
+    await report('j', 'w', [['D', entries[0]!.id, 0, done(0)]]);
+    const jk = keys.job('j');
+    for (const key of [jk.hash, jk.events, jk.fin]) {
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(50_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    }
+    expect(await redis.exists(jk.run)).toBe(0);
+  });
+});
+
+describe('cancel', () => {
+  it('abort: the job ends once its running items are released; its queued items are dropped when claimed', async () => {
+    await createJob('j', 3);
+    await enqueue('j', [0, 1, 2]);
+    const [running] = await read('w', 1);
+    await claim('j', 'w', [running!]);
+    const jk = keys.job('j');
+    expect(await redis.cancel(jk.hash, jk.events, jk.run, jk.fin, Date.now(), 'abort', 'test', keys.ctl, 'j')).toBe('aborting');
+    // Reports from the worker now answer "aborting", so it aborts and releases the item.
+    const { status } = await report('j', 'w', [['S', running!.id, 0, wireStart(0, '1', 1, 'w', 0)]]);
+    expect(status).toBe('aborting');
+    expect((await report('j', 'w', [['X', running!.id, 0, '']])).status).toBe('cancelled');
+    const queued = await read('w');
+    expect(queued).toHaveLength(2);
+    expect(await claim('j', 'w', queued)).toEqual([]);
+    expect(await redis.xlen(keys.items)).toBe(0);
+    expect((await events('j')).at(-1)).toMatchObject({ type: 'job-cancelled', reason: 'test', counts: { total: 3, done: 0, unfinished: 3 } });
+  });
+
+  it('drain with nothing running ends the job at once', async () => {
+    await createJob('j', 2);
+    const jk = keys.job('j');
+    expect(await redis.cancel(jk.hash, jk.events, jk.run, jk.fin, Date.now(), 'drain', 'interrupted', keys.ctl, 'j')).toBe('cancelled');
+    const none = keys.job('nope');
+    expect(await redis.cancel(none.hash, none.events, none.run, none.fin, Date.now(), 'abort', 'x', keys.ctl, 'nope')).toBe('NOJOB');
+  });
+});
+
+describe('trim', () => {
+  it('trims deleted entries up to the oldest one still pending, never pending or undelivered work', async () => {
+    await createJob('j', 10);
+    await enqueue('j', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const entries = await read('w', 6);
+    await claim('j', 'w', entries);
+    // Items 0-3 and 5 finish; 4 stays pending; 6-9 were never delivered.
+    await report('j', 'w', [0, 1, 2, 3, 5].map((i): Rec => ['D', entries[i]!.id, i, done(i)]));
+    await redis.trim(keys.items, GROUP);
+    const left = (await redis.xrange(keys.items, '-', '+')).map(([id]) => id);
+    expect(left).toContain(entries[4]!.id);
+    expect(left).toHaveLength(5);
+    expect(await read('w2')).toHaveLength(4);
+  });
+});

@@ -1,0 +1,66 @@
+/** Pure parts of the Redis broker: the events wire format, report coalescing, URL checks. */
+import { describe, expect, it } from 'vitest';
+import { parseRedisUrl } from '../../src/brokers/redis/connection.js';
+import { ReportBuffer, reportArgs } from '../../src/brokers/redis/report-buffer.js';
+import { decodeEntry, wireChunk, wireDone, wireFailed, wireRetry, wireStart } from '../../src/brokers/redis/wire.js';
+import { UsageError } from '../../src/core/errors.js';
+
+describe('wire events', () => {
+  it('round-trips every item event as the JobEvent the embedded pool would emit', () => {
+    const d = { queuedMs: 5, firstChunkMs: null, totalMs: 9 };
+    const field = `[${[
+      wireStart(3, 'id3', 2, 'w1', 0),
+      wireChunk(3, 2, 'héllo "x"', 4, 1),
+      wireDone(3, 'id3', 2, 'out', 'w1', d, JSON.stringify({ prompt: 'p' })),
+      wireRetry(4, 'id4', 1, 'boom', 250, true),
+      wireFailed(4, 'id4', 3, 'boom', null, { queuedMs: 1, firstChunkMs: 2, totalMs: 3 }, '"p4"'),
+    ].join(',')}]`;
+    expect(decodeEntry(field)).toEqual([
+      { type: 'item-start', index: 3, id: 'id3', attempt: 2, worker: 'w1' },
+      { type: 'chunk', index: 3, attempt: 2, text: 'héllo "x"', n: 4, stage: 1 },
+      { type: 'item-done', index: 3, id: 'id3', attempt: 2, output: 'out', worker: 'w1', durations: d, input: { prompt: 'p' } },
+      { type: 'item-retry', index: 4, id: 'id4', attempt: 1, error: 'boom', delayMs: 250, charged: true },
+      { type: 'item-failed', index: 4, id: 'id4', attempts: 3, error: 'boom', worker: null, durations: { queuedMs: 1, firstChunkMs: 2, totalMs: 3 }, input: 'p4' },
+    ]);
+  });
+
+  it('decodes the job-level events the scripts write, and skips what it cannot read', () => {
+    expect(decodeEntry('[["J","cancelled","stop",5,2,1],["T",5],["X","aborting","why"],["?"],7]')).toEqual([
+      { type: 'job-cancelled', reason: 'stop', counts: { total: 5, done: 2, failed: 1, unfinished: 2 } },
+      { type: 'job-total', total: 5 },
+      { type: 'stopping', status: 'aborting', reason: 'why' },
+    ]);
+    expect(decodeEntry('not json')).toEqual([]);
+  });
+});
+
+describe('report buffer', () => {
+  it('merges consecutive chunks of one attempt, keeps order, and marks results urgent', () => {
+    const b = new ReportBuffer();
+    b.chunk('j', 'e1', 0, 1, 'a', 1, 0);
+    b.chunk('j', 'e1', 0, 1, 'b', 2, 0);
+    expect(b.hasUrgent).toBe(false);
+    b.chunk('j', 'e2', 1, 1, 'x', 1, 0);
+    b.chunk('j', 'e1', 0, 1, 'c', 1, 0);
+    b.add('j', { kind: 'D', entryId: 'e1', i: 0, event: '["d"]', x1: '', x2: '' });
+    expect(b.hasUrgent).toBe(true);
+    const records = b.take().get('j')!;
+    expect(reportArgs(records)).toEqual([
+      'C', 'e1', '0', JSON.stringify(['c', 0, 1, 'ab', 3, 0]), '', '',
+      'C', 'e2', '1', JSON.stringify(['c', 1, 1, 'x', 1, 0]), '', '',
+      'C', 'e1', '0', JSON.stringify(['c', 0, 1, 'c', 1, 0]), '', '',
+      'D', 'e1', '0', '["d"]', '', '',
+    ]);
+    expect(b.size).toBe(0);
+  });
+});
+
+describe('Redis URLs', () => {
+  it('accepts redis:// and rediss:// with credentials and db, and never shows the password', () => {
+    expect(parseRedisUrl('redis://user:secret@example.com:6380/2').display).toBe('example.com:6380/2');
+    expect(parseRedisUrl('rediss://:secret@h').display).toBe('rediss://h:6379');
+  });
+  it('refuses other schemes, non-URLs and a non-numeric db with a usage error', () => {
+    for (const bad of ['http://h:6379', 'localhost:6379', 'redis://h/abc']) expect(() => parseRedisUrl(bad)).toThrow(UsageError);
+  });
+});
