@@ -142,7 +142,15 @@ async function runJob(ctx: JobContext): Promise<number> {
   };
   signals.on('SIGINT', onInterrupt);
   signals.on('SIGTERM', onTerm);
-  signals.on('SIGHUP', onTerm);
+  // The terminal went away: a distributed job goes on without us (resume re-attaches); an
+  // embedded one cannot, so it stops like on SIGTERM.
+  const onHangup = (): void => {
+    if (run?.detach) {
+      interrupts = Math.max(interrupts, 1);
+      run.detach();
+    } else onTerm();
+  };
+  signals.on('SIGHUP', onHangup);
 
   const spec: JobSpec = {
     jobId: ctx.jobId,
@@ -225,7 +233,7 @@ async function runJob(ctx: JobContext): Promise<number> {
   } finally {
     signals.off('SIGINT', onInterrupt);
     signals.off('SIGTERM', onTerm);
-    signals.off('SIGHUP', onTerm);
+    signals.off('SIGHUP', onHangup);
   }
 }
 

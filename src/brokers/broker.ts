@@ -49,4 +49,9 @@ export interface JobRun {
   abort(reason: string): void;
   /** Resolves after the final `job-done` or `job-cancelled` event was delivered. */
   readonly finished: Promise<JobCounts>;
+  /**
+   * Stops following a job that goes on without this process (distributed jobs only): `finished`
+   * resolves with what was delivered so far, the rest counted unfinished.
+   */
+  detach?(): void;
 }

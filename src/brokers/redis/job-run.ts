@@ -48,11 +48,13 @@ export class RedisJobRun implements JobRun {
   /** Items whose events are skipped (recorded already), by index, and how many of them ended. */
   private readonly skipped = new Set<number>();
   private skippedFinal = { done: 0, failed: 0 };
+  /** Results delivered to the listener. */
+  private delivered = { done: 0, failed: 0 };
   private resolveFinished!: (counts: JobCounts) => void;
   private rejectFinished!: (err: unknown) => void;
 
   constructor(
-    spec: JobSpec,
+    private readonly spec: JobSpec,
     private readonly deps: RedisJobRunDeps,
     private readonly listener: EventListener,
   ) {
@@ -146,6 +148,7 @@ export class RedisJobRun implements JobRun {
         if (!this.finalItems.has(e.index)) {
           this.finalItems.add(e.index);
           this.outstanding--;
+          this.delivered[e.type === 'item-done' ? 'done' : 'failed']++;
         }
       }
       if (e.type === 'job-done' || e.type === 'job-cancelled') {
@@ -185,7 +188,13 @@ export class RedisJobRun implements JobRun {
 
   /** Stops following the job (the process is leaving); the job itself goes on in Redis. */
   detach(): void {
+    this.stopping = true;
     this.reader.stop();
+    this.releaseRoomWaiters();
+    const total = this.spec.total ?? this.added;
+    const done = this.delivered.done;
+    const failed = this.delivered.failed;
+    this.resolveFinished({ total, done, failed, unfinished: Math.max(0, total - done - failed) });
   }
 
   private releaseRoomWaiters(): void {

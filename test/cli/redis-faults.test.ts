@@ -1,0 +1,247 @@
+/**
+ * Distributed mode when things go wrong on the worker side: a worker killed with SIGKILL
+ * mid-stream (its items are reclaimed through the heartbeat), a worker told to stop (SIGTERM
+ * drains; a second signal hands back at once), and items that fail every attempt (retried, then
+ * recorded as failed with their error). Every job ends, with each item recorded exactly once.
+ */
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { demoFailurePoint, demoSettings, demoTokens } from '../../src/processors/demo.js';
+import {
+  expectAllDoneOnce,
+  freshQueue,
+  itemViews,
+  jsonEvents,
+  paramArgs,
+  processes,
+  writePrompts,
+  type JsonEvent,
+} from '../fixtures/redis-workers.js';
+import { redisPerFile } from '../redis/server.js';
+import { demoOutput, processorFixture, readResults, tempDirsPerFile, waitFor } from './run.js';
+
+const redis = redisPerFile();
+const newDir = tempDirsPerFile();
+
+/** About one second per item: 20 tokens at 20 per second, streaming from the start. */
+const SLOW = { first_token_ms: '0', tokens_per_s: '20', length: '20' };
+
+/** Every attempt's streamed text is a prefix of the answer (no doubled or foreign text), per attempt. */
+function expectStreamsClean(events: readonly JsonEvent[], prompts: readonly string[], params: Record<string, string>): void {
+  const texts = new Map<string, string>();
+  for (const e of events) {
+    if (e.type !== 'chunk') continue;
+    const key = `${e.index}#${e.attempt}`;
+    texts.set(key, (texts.get(key) ?? '') + e.text);
+  }
+  const bad: string[] = [];
+  for (const [key, text] of texts) {
+    const index = Number(key.split('#')[0]);
+    if (!demoOutput(prompts[index]!, params).startsWith(text)) bad.push(`${key}: ${JSON.stringify(text)}`);
+  }
+  expect(bad.slice(0, 5), `${bad.length} streams that are not a prefix of their answer`).toEqual([]);
+}
+
+describe('slowwork workers: a worker killed with SIGKILL', () => {
+  test('its items mid-stream are reclaimed by a live worker (--heartbeat 200): each item once, exact text, attempts >= 2', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('kill');
+    const prompts = Array.from({ length: 30 }, (_, k) => `killed worker prompt ${k + 1}`);
+    writePrompts(cwd, 'prompts.txt', prompts);
+    const a = await procs.worker(redis().url, queue, cwd, ['-n', '10', '--threads', '1', '--heartbeat', '200']);
+    const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis().url, '--queue', queue, ...paramArgs(SLOW), '--json', '--out', 'out.jsonl'], cwd, 45_000);
+
+    // Kill A when at least 5 of its items are mid-stream, with half their text still to come.
+    const midStream = (): number[] =>
+      [...itemViews(jsonEvents(sub.stdout()))].filter(([, v]) => v.worker === a.name && !v.done && v.chunks >= 1 && v.chunks <= 10).map(([i]) => i);
+    await waitFor(() => midStream().length >= 5, '5 items streaming on worker A', 20_000);
+    const held = midStream();
+    a.proc.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    expect((await a.exited).signal).toBe('SIGKILL');
+
+    const b = await procs.worker(redis().url, queue, cwd, ['-n', '30', '--threads', '1', '--heartbeat', '200']);
+    const res = await sub.exited;
+    expect(res.code, `stdout tail:\n${res.stdout.slice(-2000)}\nstderr:\n${res.stderr}`).toBe(0);
+    // Generous: A's heartbeat expires 1 s after its last beat, then ~1 s of streaming is left.
+    expect(Date.now() - killedAt).toBeLessThan(20_000);
+
+    const out = path.join(cwd, 'out.jsonl');
+    const got = expectAllDoneOnce(out, prompts, SLOW);
+    for (const index of held) {
+      const r = got.get(String(index + 1))!;
+      expect(r.attempts, `item ${index + 1}, held by the killed worker`).toBeGreaterThanOrEqual(2);
+      expect(r.worker).toBe(b.name);
+    }
+    // Only B ran after the kill, and A's results were all first attempts.
+    for (const r of got.values()) {
+      expect([a.name, b.name]).toContain(r.worker);
+      if (r.worker === a.name) expect(r.attempts).toBe(1);
+    }
+    expect(b.proc.stderr()).toMatch(new RegExp(`handed \\d+ items? of dead worker ${a.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} to the others`));
+
+    // The live stream, too: no attempt streamed text twice or text that is not its answer, and the
+    // final attempt of each item streamed exactly its output.
+    const events = jsonEvents(res.stdout);
+    expectStreamsClean(events, prompts, SLOW);
+    for (const [index, v] of itemViews(events)) {
+      expect(v.done).toBe(true);
+      expect(v.text, `item ${index + 1}'s final attempt`).toBe(demoOutput(prompts[index]!, SLOW));
+      expect(v.attempt).toBe(got.get(String(index + 1))!.attempts);
+    }
+    expect(events.at(-1)).toMatchObject({ type: 'summary', counts: { total: 30, done: 30, failed: 0, unfinished: 0 } });
+  });
+});
+
+describe('slowwork workers: SIGTERM', () => {
+  /** Starts worker A and a --json submit of `n` slow items on a fresh queue; waits for `busy` items streaming on A. */
+  async function busyWorker(procs: ReturnType<typeof processes>, n: number, params: Record<string, string>, workerArgs: string[], busy: number) {
+    const cwd = await newDir();
+    const queue = freshQueue('term');
+    const prompts = Array.from({ length: n }, (_, k) => `drained worker prompt ${k + 1}`);
+    writePrompts(cwd, 'prompts.txt', prompts);
+    const a = await procs.worker(redis().url, queue, cwd, ['--threads', '1', '--heartbeat', '200', ...workerArgs]);
+    const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis().url, '--queue', queue, ...paramArgs(params), '--json', '--out', 'out.jsonl'], cwd, 45_000);
+    const streaming = (): number[] =>
+      [...itemViews(jsonEvents(sub.stdout()))].filter(([, v]) => v.worker === a.name && !v.done && v.chunks >= 1).map(([i]) => i);
+    await waitFor(() => streaming().length >= busy, `${busy} items streaming on worker A`, 20_000);
+    return { cwd, queue, prompts, a, sub, out: path.join(cwd, 'out.jsonl'), streaming: streaming() };
+  }
+
+  test('once: the worker finishes its running items, takes nothing new, exits 0; another worker does the rest', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const { cwd, queue, prompts, a, sub, out, streaming } = await busyWorker(procs, 16, SLOW, ['-n', '4'], 4);
+    a.proc.child.kill('SIGTERM');
+    const resA = await a.exited;
+    expect(resA.code, resA.stderr).toBe(0);
+    expect(resA.stderr).toMatch(/^slowwork workers: draining/m);
+    expect(resA.stderr).toMatch(/^slowwork workers: stopped$/m);
+    // What it was running when told to stop, it finished itself.
+    const doneByA = readResults(out).filter((r) => r.worker === a.name);
+    for (const index of streaming) expect(doneByA.map((r) => r.index)).toContain(index);
+    // And it took nothing new: at most one item per slot finished after the signal's moment.
+    expect(doneByA.length).toBeLessThanOrEqual(8);
+    expect(sub.child.exitCode).toBeNull();
+
+    const b = await procs.worker(redis().url, queue, cwd, ['-n', '16', '--threads', '1', '--heartbeat', '200']);
+    const res = await sub.exited;
+    expect(res.code, res.stdout.slice(-2000) + res.stderr).toBe(0);
+    const got = expectAllDoneOnce(out, prompts, SLOW);
+    // Nothing was handed back or run twice: every item done on its first attempt.
+    for (const r of got.values()) {
+      expect(r.attempts).toBe(1);
+      expect([a.name, b.name]).toContain(r.worker);
+    }
+    expect([...got.values()].filter((r) => r.worker === b.name).length).toBe(16 - doneByA.length);
+    expectStreamsClean(jsonEvents(res.stdout), prompts, SLOW);
+  });
+
+  test('once, with --drain-timeout 300: items still running then are handed back and finish on another worker', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    // 40 tokens at 20/s: two seconds per item, far longer than the 300 ms of grace.
+    const params = { ...SLOW, length: '40' };
+    const { cwd, queue, prompts, a, sub, out, streaming } = await busyWorker(procs, 12, params, ['-n', '6', '--drain-timeout', '300'], 3);
+    const signalledAt = Date.now();
+    a.proc.child.kill('SIGTERM');
+    const resA = await a.exited;
+    expect(resA.code, resA.stderr).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(5_000);
+    expect(sub.child.exitCode).toBeNull();
+
+    const b = await procs.worker(redis().url, queue, cwd, ['-n', '12', '--threads', '1', '--heartbeat', '200']);
+    const res = await sub.exited;
+    expect(res.code, res.stdout.slice(-2000) + res.stderr).toBe(0);
+    const got = expectAllDoneOnce(out, prompts, params);
+    for (const index of streaming) {
+      const r = got.get(String(index + 1))!;
+      expect(r.worker, `item ${index + 1}, running on A when it stopped`).toBe(b.name);
+      expect(r.attempts).toBe(2);
+    }
+    // The hand-back is said as such (not counted as a failure of the item).
+    const retries = jsonEvents(res.stdout).filter((e) => e.type === 'item-retry');
+    expect(retries.length).toBeGreaterThanOrEqual(streaming.length);
+    for (const e of retries) expect(e).toMatchObject({ charged: false, error: expect.stringMatching(/handed it back/) });
+    expectStreamsClean(jsonEvents(res.stdout), prompts, params);
+  });
+
+  test('twice: the worker hands everything back at once and exits 0; the job completes elsewhere', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    // 60 tokens at 20/s: three seconds per item; the default drain timeout is 30 s.
+    const params = { ...SLOW, length: '60' };
+    const { cwd, queue, prompts, a, sub, out, streaming } = await busyWorker(procs, 10, params, ['-n', '5'], 3);
+    const signalledAt = Date.now();
+    a.proc.child.kill('SIGTERM');
+    await waitFor(() => /^slowwork workers: draining/m.test(a.proc.stderr()), 'the draining line', 5_000);
+    a.proc.child.kill('SIGTERM');
+    const resA = await a.exited;
+    expect(resA.code, resA.stderr).toBe(0);
+    expect(resA.stderr).toMatch(/^slowwork workers: stopping now; running items go back to the queue$/m);
+    // Well before its items (3 s each, just started) could have finished.
+    expect(Date.now() - signalledAt).toBeLessThan(2_500);
+    expect(readResults(out).filter((r) => r.worker === a.name)).toEqual([]);
+
+    const b = await procs.worker(redis().url, queue, cwd, ['-n', '10', '--threads', '1', '--heartbeat', '200']);
+    const res = await sub.exited;
+    expect(res.code, res.stdout.slice(-2000) + res.stderr).toBe(0);
+    const got = expectAllDoneOnce(out, prompts, params);
+    for (const r of got.values()) expect(r.worker).toBe(b.name);
+    for (const index of streaming) expect(got.get(String(index + 1))!.attempts).toBe(2);
+    expectStreamsClean(jsonEvents(res.stdout), prompts, params);
+  });
+});
+
+describe('slowwork workers: retries and dead letters', () => {
+  test('demo failure_rate=1 with --retries 1: every item failed after 2 attempts with its error, exit 1, the job ends', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('fail');
+    const params = { first_token_ms: '0', tokens_per_s: '0', length: '10-20', failure_rate: '1' };
+    const prompts = Array.from({ length: 8 }, (_, k) => `doomed prompt ${k + 1}`);
+    writePrompts(cwd, 'prompts.txt', prompts);
+    const w = await procs.worker(redis().url, queue, cwd, ['-n', '4', '--threads', '1', '--heartbeat', '200']);
+    const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis().url, '--queue', queue, ...paramArgs(params), '--retries', '1', '--no-tui', '--out', 'out.jsonl'], cwd, 20_000);
+    const res = await sub.exited;
+    expect(res.code, `stdout:\n${res.stdout}\nstderr:\n${res.stderr}`).toBe(1);
+    expect(res.ms).toBeLessThan(15_000);
+    expect(res.stdout).toMatch(/^finished: 0 done, 8 failed of 8 in /m);
+    expect(res.stdout).toMatch(/^resume: .*--retry-failed/m);
+    const records = readResults(path.join(cwd, 'out.jsonl'));
+    expect(records).toHaveLength(8);
+    expect(new Set(records.map((r) => r.id)).size).toBe(8);
+    const settings = demoSettings(params);
+    for (const r of records) {
+      const input = prompts[r.index]!;
+      // The error of the last attempt (attempt 2), which the demo decides from the input.
+      const at = demoFailurePoint(input, 2, settings, demoTokens(input, settings).length);
+      expect(r).toMatchObject({ id: String(r.index + 1), input, status: 'failed', output: null, attempts: 2, worker: w.name });
+      expect(r.error).toBe(`demo: simulated failure after ${at} tokens (failure_rate=1)`);
+    }
+    expect(res.stdout.match(/^retry {2}\[\d+\] attempt 1 failed: demo: simulated failure/gm)).toHaveLength(8);
+  });
+
+  test('a failing processor fixture: "throw" fails after --retries 1 (2 attempts), "flaky 1" recovers, others done; exit 1', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('faulty');
+    const faulty = processorFixture('faulty.mjs');
+    await procs.worker(redis().url, queue, cwd, ['-n', '4', '--threads', '1', '--heartbeat', '200', '--processor', faulty]);
+    const prompts = ['alpha', 'throw', 'flaky 1', 'beta'];
+    const sub = procs.submit(
+      ['submit', ...prompts.flatMap((p) => ['-p', p]), '--processor', faulty, '--redis', redis().url, '--queue', queue, '--retries', '1', '--no-tui', '--out', 'out.jsonl'],
+      cwd,
+      20_000,
+    );
+    const res = await sub.exited;
+    expect(res.code, `stdout:\n${res.stdout}\nstderr:\n${res.stderr}`).toBe(1);
+    expect(res.stdout).toMatch(/^failed \[2\] after 2 attempts: boom: processor failed on purpose$/m);
+    expect(res.stdout).toMatch(/^finished: 3 done, 1 failed of 4 in /m);
+    const records = readResults(path.join(cwd, 'out.jsonl')).sort((x, y) => x.index - y.index);
+    expect(records.map((r) => [r.id, r.input, r.status, r.attempts, r.error, r.output])).toEqual([
+      ['1', 'alpha', 'done', 1, null, 'ok:alpha.'],
+      ['2', 'throw', 'failed', 2, 'boom: processor failed on purpose', null],
+      ['3', 'flaky 1', 'done', 2, null, 'recovered on attempt 2'],
+      ['4', 'beta', 'done', 1, null, 'ok:beta.'],
+    ]);
+  });
+});
