@@ -9,7 +9,7 @@ import { RedisUnavailableError, UsageError, describeError } from '../../core/err
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 
 /** How long the first connection may take before we give up. */
-export const CONNECT_TIMEOUT_MS = 4000;
+export const CONNECT_TIMEOUT_MS = 3000;
 export const MIN_REDIS_VERSION = [7, 0] as const;
 
 export interface RedisTarget {

@@ -25,6 +25,7 @@ import { Reaper } from './reaper.js';
 import { ReportBuffer, reportArgs, type ReportRecord } from './report-buffer.js';
 import type { ScriptedRedis } from './scripts.js';
 import { WorkerStats } from './worker-stats.js';
+import { withWatchdog } from './watchdog.js';
 import { wireDone, wireFailed, wireRetry, wireStart } from './wire.js';
 
 export interface WorkerOptions {
@@ -196,8 +197,9 @@ export class RedisWorker {
       const fromPel = this.readPel;
       let reply: unknown;
       try {
-        reply = await this.blocking.xreadgroup(
-          'GROUP', GROUP, this.name, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.keys.items, fromPel ? pelCursor : '>',
+        reply = await withWatchdog(
+          this.blocking.xreadgroup('GROUP', GROUP, this.name, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.keys.items, fromPel ? pelCursor : '>'),
+          this.blocking,
         );
       } catch (err) {
         if (this.stopping !== 'no') break;

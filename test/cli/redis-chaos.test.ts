@@ -1,0 +1,100 @@
+/**
+ * Chaos, bounded: three worker processes serve a job of 3000 items with about a hundred in
+ * flight; every ~2 s one of them is killed with SIGKILL and a new one started. The job must
+ * still end with every item done exactly once, with the demo's exact answer, and streams that
+ * never repeat or mix text.
+ */
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { expectAllDoneOnce, freshQueue, itemViews, jsonEvents, paramArgs, processes, writePrompts, type WorkerProc } from '../fixtures/redis-workers.js';
+import { redisPerFile } from '../redis/server.js';
+import { demoOutput, tempDirsPerFile } from './run.js';
+
+const redis = redisPerFile();
+const newDir = tempDirsPerFile();
+
+const N = 3000;
+/** 0.22 to 0.43 s per item: 150 ms to the first token, then 3 to 11 more at 40/s. */
+const PARAMS = { first_token_ms: '150', tokens_per_s: '40', length: '4-12' };
+const WORKER_ARGS = ['-n', '30', '--threads', '1', '--heartbeat', '200'];
+const KILL_EVERY_MS = 2_000;
+
+describe('slowwork workers: chaos', () => {
+  test(`${N} items, 3 workers, one killed (SIGKILL) and replaced every ~2 s: all done once, exact answers, within 60 s`, { timeout: 90_000 }, async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('chaos');
+    const prompts = Array.from({ length: N }, (_, k) => `chaos prompt ${k + 1}: ${'x'.repeat(k % 7)}`);
+    writePrompts(cwd, 'prompts.txt', prompts);
+    const url = redis().url;
+    const workers: (WorkerProc | null)[] = await Promise.all([0, 1, 2].map(() => procs.worker(url, queue, cwd, WORKER_ARGS)));
+    const everyName = new Set(workers.map((w) => w!.name));
+    const killed: WorkerProc[] = [];
+
+    const started = Date.now();
+    const sub = procs.submit(['submit', 'prompts.txt', '--redis', url, '--queue', queue, ...paramArgs(PARAMS), '--json', '--out', 'out.jsonl'], cwd, 60_000);
+    // The killer: on a fixed 2 s clock, kill the next worker in turn and start its replacement
+    // (without waiting for it to serve before the next tick).
+    let over = false;
+    const replacing: Promise<void>[] = [];
+    const chaos = (async () => {
+      let next = 0;
+      let tick = Date.now();
+      while (!over) {
+        tick += KILL_EVERY_MS;
+        await new Promise((r) => setTimeout(r, Math.max(0, tick - Date.now())));
+        if (over) break;
+        const slot = next;
+        next = (next + 1) % workers.length;
+        const victim = workers[slot];
+        if (!victim) continue; // its replacement is still starting
+        workers[slot] = null;
+        victim.proc.child.kill('SIGKILL');
+        killed.push(victim);
+        replacing.push(
+          (async () => {
+            await victim.exited;
+            const fresh = await procs.worker(url, queue, cwd, WORKER_ARGS);
+            everyName.add(fresh.name);
+            workers[slot] = fresh;
+          })(),
+        );
+      }
+    })();
+    const res = await sub.exited.finally(() => (over = true));
+    await chaos;
+    await Promise.all(replacing);
+    const ms = Date.now() - started;
+
+    expect(res.code, `stdout tail:\n${res.stdout.slice(-3000)}\nstderr:\n${res.stderr}`).toBe(0);
+    expect(res.stderr).toBe('');
+    expect(ms).toBeLessThan(60_000);
+    // The chaos did happen, while the job ran: 3000 items of >= 0.22 s on 90 slots take >= 7 s.
+    expect(killed.length).toBeGreaterThanOrEqual(3);
+
+    const got = expectAllDoneOnce(path.join(cwd, 'out.jsonl'), prompts, PARAMS);
+    const reclaimed = [...got.values()].filter((r) => r.attempts >= 2);
+    expect(reclaimed.length, 'items that a killed worker held and another finished').toBeGreaterThan(0);
+    for (const r of got.values()) expect(everyName.has(r.worker ?? ''), `unknown worker ${r.worker}`).toBe(true);
+    // A killed worker finished nothing after its death: its results are all first attempts it ran.
+    const killedNames = new Set(killed.map((w) => w.name));
+    expect([...got.values()].some((r) => killedNames.has(r.worker ?? ''))).toBe(true);
+
+    console.log(`chaos: ${ms} ms, ${killed.length} kills, ${reclaimed.length} reclaimed, max attempts ${Math.max(...[...got.values()].map((r) => r.attempts))}`);
+    const events = jsonEvents(res.stdout);
+    expect(events.at(-1)).toMatchObject({ type: 'summary', counts: { total: N, done: N, failed: 0, unfinished: 0 } });
+    // Per attempt, the streamed text is a prefix of the answer; the final attempt streamed it all.
+    const texts = new Map<string, string>();
+    for (const e of events) if (e.type === 'chunk') texts.set(`${e.index}#${e.attempt}`, (texts.get(`${e.index}#${e.attempt}`) ?? '') + e.text);
+    const bad: string[] = [];
+    for (const [key, text] of texts) {
+      const index = Number(key.split('#')[0]);
+      if (!demoOutput(prompts[index]!, PARAMS).startsWith(text)) bad.push(`${key}: ${JSON.stringify(text)}`);
+    }
+    expect(bad.slice(0, 5), `${bad.length} streams that are not a prefix of their answer`).toEqual([]);
+    const views = itemViews(events);
+    expect(views.size).toBe(N);
+    const incomplete = [...views].filter(([i, v]) => v.text !== demoOutput(prompts[i]!, PARAMS)).map(([i, v]) => `${i + 1}#${v.attempt}`);
+    expect(incomplete.slice(0, 5), `${incomplete.length} items whose final attempt did not stream their answer`).toEqual([]);
+  });
+});
