@@ -44,7 +44,7 @@ export interface SubmitOptions {
   /** The submit command's own arguments, to print the resume command. */
   readonly argv: readonly string[];
   /** Run on Redis workers instead of the embedded pool. */
-  readonly redis?: { readonly url: string; readonly queue: string };
+  readonly redis?: { readonly url: string; readonly queue: string; readonly keepMs?: number };
 }
 
 export interface SubmitIO {
@@ -91,7 +91,7 @@ async function openBroker(opts: SubmitOptions, processorUrls: readonly string[])
   if (!opts.redis) return new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency, processorUrls });
   const { RedisBroker } = await import('../brokers/redis/broker.js');
   const { parseRedisUrl } = await import('../brokers/redis/connection.js');
-  return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue, processorUrls });
+  return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue, processorUrls, ttlMs: opts.redis.keepMs });
 }
 
 interface JobContext {

@@ -24,6 +24,7 @@ interface SubmitFlags {
   json?: boolean;
   redis?: string;
   queue: string;
+  keep: string;
 }
 
 export function submitCommand(setExitCode: (code: number) => void): Command {
@@ -47,6 +48,7 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
     .option('--json', 'events as NDJSON on stdout, for scripts')
     .option('--redis <url>', 'run on `slowwork workers` through Redis (redis://[user:pass@]host:port[/db], rediss:// for TLS; or SLOWWORK_REDIS_URL)')
     .option('--queue <name>', 'the Redis queue, to keep workloads apart', process.env.SLOWWORK_QUEUE ?? 'default')
+    .option('--keep <seconds>', 'with --redis: how long the finished job stays in Redis for watch job and jobs', '86400')
     .action(async (inputs: string[], flags: SubmitFlags, cmd: Command) => {
       if (flags.retryFailed && !flags.resume) throw new UsageError('--retry-failed only makes sense with --resume');
       const ui: UiMode = flags.json ? 'json' : flags.tui ? 'tui' : 'plain';
@@ -68,7 +70,7 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
           retryFailed: flags.retryFailed ?? false,
           ui,
           argv: cmd.parent ? process.argv.slice(process.argv.indexOf('submit') + 1) : [],
-          redis: redisChoice(flags.redis, flags.queue),
+          redis: redisChoice(flags.redis, flags.queue, parseIntFlag('--keep', flags.keep, 1, 365 * 86_400)!),
         },
         { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() },
       );
@@ -77,10 +79,10 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
 }
 
 /** `--redis`, else SLOWWORK_REDIS_URL, else the embedded pool. */
-export function redisChoice(url: string | undefined, queue: string): { url: string; queue: string } | undefined {
+export function redisChoice(url: string | undefined, queue: string, keepSeconds: number): { url: string; queue: string; keepMs: number } | undefined {
   const chosen = url ?? process.env.SLOWWORK_REDIS_URL;
   if (chosen === undefined || chosen === '') return undefined;
-  return { url: chosen, queue: parseQueue(queue) };
+  return { url: chosen, queue: parseQueue(queue), keepMs: keepSeconds * 1000 };
 }
 
 export function parseQueue(queue: string): string {
