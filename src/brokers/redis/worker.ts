@@ -81,6 +81,8 @@ const BLOCK_MS = 5000;
 const DEFAULT_HEARTBEAT_MS = 1000;
 const DEFAULT_MAX_RECLAIMS = 5;
 const DEFAULT_CHUNK_FLUSH_MS = 25;
+/** How long stopping waits for Redis to take the results and the handed-back items. */
+const STOP_WAIT_MS = 5000;
 
 export class RedisWorker {
   readonly name: string;
@@ -107,6 +109,7 @@ export class RedisWorker {
   private timers: NodeJS.Timeout[] = [];
   private slotWaiter: (() => void) | null = null;
   private loop: Promise<void> = Promise.resolve();
+  private stopPromise: Promise<void> | null = null;
 
   private constructor(private readonly opts: WorkerOptions) {
     this.name = `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
@@ -528,25 +531,36 @@ export class RedisWorker {
   }
 
   /** Second signal, or the drain's end: hand every held entry back to the queue now, and leave. */
-  async stop(): Promise<void> {
-    if (this.stopping === 'now') return;
+  stop(): Promise<void> {
+    this.stopPromise ??= this.stopNow();
+    return this.stopPromise;
+  }
+
+  private async stopNow(): Promise<void> {
     this.stopping = 'now';
     this.unblockRead();
     for (const t of this.timers) clearInterval(t);
-    // Finished items are reported first: their results must not run again.
+    // Finished items are reported first: their results must not run again. Redis may be away:
+    // then leave anyway, and the reaper hands the items on once the heartbeat expires.
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    await this.flushing;
-    if (this.buffer.size > 0) await this.flush();
-    const held = [...this.leases.values()];
-    for (const lease of held) lease.lost = true;
-    await this.handBack(held.map((l) => l.entryId), null).catch((err: unknown) =>
-      this.opts.log(`worker ${this.name}: could not hand items back (${describeError(err)}); they return when its heartbeat expires`),
-    );
+    const handedBack = (async () => {
+      await this.flushing;
+      if (this.buffer.size > 0) await this.flush();
+      const held = [...this.leases.values()];
+      for (const lease of held) lease.lost = true;
+      await this.handBack(held.map((l) => l.entryId), null);
+    })();
+    const gaveUp = await Promise.race([handedBack.then(() => false), sleep(STOP_WAIT_MS).then(() => true)]).catch((err: unknown) => {
+      this.opts.log(`worker ${this.name}: could not hand items back (${describeError(err)}); they return when its heartbeat expires`);
+      return false;
+    });
+    if (gaveUp) this.opts.log(`worker ${this.name}: Redis did not answer in ${STOP_WAIT_MS / 1000} s; its items return when its heartbeat expires`);
+    for (const lease of this.leases.values()) lease.lost = true;
     for (const [local, lease] of [...this.leases]) {
       if (!this.jobs.get(lease.jobId)?.run?.abortItem(local, 'the worker is stopping')) this.release(local, lease);
     }
-    await this.cmd.del(this.keys.worker(this.name)).catch(() => undefined);
+    if (!gaveUp) await this.cmd.del(this.keys.worker(this.name)).catch(() => undefined);
     await this.pool.close();
     this.sub.disconnect();
     this.blocking.disconnect();
