@@ -1,0 +1,52 @@
+/**
+ * The same live view on Redis workers, in a real terminal: a real redis-server, a worker process
+ * and `submit --redis` in tmux. Streams from the other process advance at once, and the job ends
+ * with a results file whose items all ran on that worker.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { redisPerFile } from '../redis/server.js';
+import { TmuxSession } from './tmux.js';
+
+const BIN = resolve(import.meta.dirname, '../../bin/slowwork.js');
+const server = redisPerFile();
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+function startWorker(url: string): ChildProcess {
+  const child = spawn(process.execPath, [BIN, 'workers', '--redis', url, '-n', '8', '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  cleanups.push(() => child.kill('SIGKILL'));
+  return child;
+}
+
+describe('live view on Redis workers', () => {
+  it('shows several streams from a worker process at once and finishes the job', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-redis-'));
+    writeFileSync(join(dir, 'prompts.txt'), Array.from({ length: 24 }, (_, i) => `prompt ${i + 1}`).join('\n') + '\n');
+    const worker = startWorker(server().url);
+    let workerLog = '';
+    worker.stderr!.on('data', (d: Buffer) => (workerLog += d.toString()));
+    const tmux = new TmuxSession(110, 30);
+    cleanups.push(() => tmux.kill());
+    tmux.start(`node ${BIN} submit prompts.txt --redis ${server().url} --param first_token_ms=50 --param tokens_per_s=15 --param length=20-30 --out results.jsonl`, dir);
+
+    const rows = (lines: string[]) => lines.filter((l) => /^\d+\s+\S*:\S*\s+\d+\s/.test(l.trimEnd()));
+    const first = rows(await tmux.waitFor((l) => rows(l).length >= 4, 20_000, 'four live rows from the worker'));
+    expect(first.length).toBeGreaterThanOrEqual(4);
+    expect(tmux.screen().some((l) => l.includes('redis 127.0.0.1:'))).toBe(true);
+    const end = await tmux.waitFor((l) => l.some((x) => x.startsWith('EXIT=')), 30_000, 'the exit');
+    expect(end.find((x) => x.startsWith('EXIT='))).toBe('EXIT=0');
+    expect(tmux.history().join('\n')).toMatch(/24 done, 0 failed of 24/);
+
+    const name = /slowwork workers: (\S+):/.exec(workerLog)?.[1];
+    expect(name).toBeDefined();
+    const records = readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; worker: string });
+    expect(records).toHaveLength(24);
+    expect(new Set(records.map((r) => r.worker))).toEqual(new Set([name]));
+  });
+});
