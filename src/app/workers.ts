@@ -6,6 +6,7 @@
  */
 import { RedisWorker } from '../brokers/redis/worker.js';
 import { parseRedisUrl } from '../brokers/redis/connection.js';
+import { formatDuration } from '../core/format.js';
 import { resolvePipeline } from './pipeline.js';
 
 export interface WorkersOptions {
@@ -49,7 +50,7 @@ export async function runWorkers(opts: WorkersOptions, io: WorkersIO): Promise<n
   const onSignal = (): void => {
     signalled++;
     if (signalled === 1) {
-      log(`slowwork workers: draining (up to ${Math.round(opts.drainTimeoutMs / 1000)} s for running items; again to stop now)`);
+      log(`slowwork workers: draining (up to ${formatDuration(opts.drainTimeoutMs)} for running items; again to stop now)`);
       leaving = worker.drain(opts.drainTimeoutMs);
     } else if (signalled === 2) {
       log('slowwork workers: stopping now; running items go back to the queue');

@@ -14,8 +14,8 @@ import { fileLines, readResults, run, tempDirsPerFile, waitFor } from './run.js'
 const redis = redisPerFile();
 const newDir = tempDirsPerFile();
 
-/** Quick, but not instant: 20 ms to the first token, so no worker can take a whole job alone. */
-const QUICK = { first_token_ms: '20', tokens_per_s: '0', length: '3-12' };
+/** Quick, but not instant: 50 ms to the first token, so no worker can take a whole job alone. */
+const QUICK = { first_token_ms: '50', tokens_per_s: '0', length: '3-12' };
 const WORKER_ARGS = ['-n', '8', '--threads', '1', '--heartbeat', '200'];
 
 /** A record without what depends on where and when it ran. */
@@ -49,7 +49,7 @@ describe('slowwork submit --redis with slowwork workers', () => {
       perWorker.set(r.worker ?? 'null', (perWorker.get(r.worker ?? 'null') ?? 0) + 1);
     }
     expect([...perWorker.keys()].sort()).toEqual([w1!.name, w2!.name].sort());
-    // 200 items of >= 20 ms on 8 slots keep one worker busy >= 0.5 s: the other takes a fair share.
+    // 200 items of >= 50 ms on 8 slots would keep one worker busy >= 1.25 s: the other takes a share.
     for (const [, n] of perWorker) expect(n).toBeGreaterThanOrEqual(10);
 
     // The same inputs on the embedded pool: the same records, but for timings and worker names.
@@ -104,7 +104,7 @@ describe('slowwork submit --redis with slowwork workers', () => {
     const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis().url, '--queue', queueB, ...paramArgs(QUICK), '--no-tui', '--out', 'out.jsonl'], cwd, 40_000);
     await waitFor(() => /^start /m.test(sub.stdout()), 'the submit to start', 15_000);
     expect(sub.stdout()).toMatch(new RegExp(`queue ${queueB}: no workers yet`));
-    // A bounded look: 1.5 s is 75 times one item's 20 ms; an A worker taking B items would show.
+    // A bounded look: 1.5 s is 30 times one item's 50 ms; an A worker taking B items would show.
     await new Promise((r) => setTimeout(r, 1_500));
     expect(sub.child.exitCode).toBeNull();
     expect(fileLines(out).lines).toEqual([]);

@@ -80,7 +80,6 @@ describe('slowwork workers: chaos', () => {
     const killedNames = new Set(killed.map((w) => w.name));
     expect([...got.values()].some((r) => killedNames.has(r.worker ?? ''))).toBe(true);
 
-    console.log(`chaos: ${ms} ms, ${killed.length} kills, ${reclaimed.length} reclaimed, max attempts ${Math.max(...[...got.values()].map((r) => r.attempts))}`);
     const events = jsonEvents(res.stdout);
     expect(events.at(-1)).toMatchObject({ type: 'summary', counts: { total: N, done: N, failed: 0, unfinished: 0 } });
     // Per attempt, the streamed text is a prefix of the answer; the final attempt streamed it all.

@@ -94,6 +94,56 @@ describe('slowwork workers: a worker killed with SIGKILL', () => {
   });
 });
 
+describe('slowwork workers: a worker stalled past its heartbeat (SIGSTOP), then back (SIGCONT)', () => {
+  test('its items go to a live worker; when it wakes its reports are refused and it drops them: each item once, exact text', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('zombie');
+    // Two seconds per item: still streaming on the stalled worker when it is reaped (after 1 s).
+    const params = { ...SLOW, length: '40' };
+    const prompts = Array.from({ length: 10 }, (_, k) => `stalled worker prompt ${k + 1}`);
+    writePrompts(cwd, 'prompts.txt', prompts);
+    const a = await procs.worker(redis().url, queue, cwd, ['-n', '5', '--threads', '1', '--heartbeat', '200']);
+    const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis().url, '--queue', queue, ...paramArgs(params), '--json', '--out', 'out.jsonl'], cwd, 45_000);
+    const streamingOnA = (): number[] =>
+      [...itemViews(jsonEvents(sub.stdout()))].filter(([, v]) => v.worker === a.name && !v.done && v.chunks >= 1).map(([i]) => i);
+    await waitFor(() => streamingOnA().length >= 3, '3 items streaming on worker A', 20_000);
+    const held = streamingOnA();
+    a.proc.child.kill('SIGSTOP');
+    try {
+      const b = await procs.worker(redis().url, queue, cwd, ['-n', '10', '--threads', '1', '--heartbeat', '200']);
+      const reaped = new RegExp(`handed \\d+ items? of dead worker ${a.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} to the others`);
+      await waitFor(() => reaped.test(b.proc.stderr()), "B's reaper taking A's items", 15_000);
+      a.proc.child.kill('SIGCONT');
+      await waitFor(() => /was handed to another worker; dropping this attempt/.test(a.proc.stderr()), 'A dropping what it lost', 10_000);
+
+      const res = await sub.exited;
+      expect(res.code, `stdout tail:\n${res.stdout.slice(-2000)}\nstderr:\n${res.stderr}`).toBe(0);
+      const got = expectAllDoneOnce(path.join(cwd, 'out.jsonl'), prompts, params);
+      for (const index of held) {
+        const r = got.get(String(index + 1))!;
+        expect(r.worker, `item ${index + 1}, held by the stalled worker`).toBe(b.name);
+        expect(r.attempts).toBe(2);
+      }
+      expect(a.proc.stderr()).toMatch(/its heartbeat had expired/);
+      const events = jsonEvents(res.stdout);
+      expectStreamsClean(events, prompts, params);
+      // The stalled worker's late text was refused: nothing of attempt 1 came after attempt 2 began.
+      for (const index of held) {
+        const firstOfAttempt2 = events.findIndex((e) => e.index === index && e.type === 'item-start' && e.attempt === 2);
+        expect(firstOfAttempt2).toBeGreaterThan(-1);
+        const late = events.slice(firstOfAttempt2).filter((e) => e.index === index && e.attempt === 1);
+        expect(late, `item ${index + 1}`).toEqual([]);
+      }
+      // And it still serves once awake: it exits 0 on SIGTERM like any worker.
+      a.proc.child.kill('SIGTERM');
+      expect((await a.exited).code, a.proc.stderr()).toBe(0);
+    } finally {
+      a.proc.child.kill('SIGCONT');
+    }
+  });
+});
+
 describe('slowwork workers: SIGTERM', () => {
   /** Starts worker A and a --json submit of `n` slow items on a fresh queue; waits for `busy` items streaming on A. */
   async function busyWorker(procs: ReturnType<typeof processes>, n: number, params: Record<string, string>, workerArgs: string[], busy: number) {
@@ -218,6 +268,31 @@ describe('slowwork workers: retries and dead letters', () => {
       expect(r.error).toBe(`demo: simulated failure after ${at} tokens (failure_rate=1)`);
     }
     expect(res.stdout.match(/^retry {2}\[\d+\] attempt 1 failed: demo: simulated failure/gm)).toHaveLength(8);
+  });
+
+  test('failure_rate=0.4 with --retries 2: the same attempts, errors and answers as the embedded pool', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('flaky');
+    // The demo decides each attempt's failure from (input, attempt): both modes must agree on all.
+    const params = { first_token_ms: '0', tokens_per_s: '0', length: '5-15', failure_rate: '0.4' };
+    const prompts = Array.from({ length: 60 }, (_, k) => `sometimes failing prompt ${k + 1}`);
+    writePrompts(cwd, 'prompts.txt', prompts);
+    await procs.worker(redis().url, queue, cwd, ['-n', '8', '--threads', '1', '--heartbeat', '200']);
+    const args = ['submit', 'prompts.txt', ...paramArgs(params), '--retries', '2', '--no-tui'];
+    const sub = procs.submit([...args, '--redis', redis().url, '--queue', queue, '--out', 'redis.jsonl'], cwd, 30_000);
+    const embedded = procs.submit([...args, '--threads', '1', '--out', 'embedded.jsonl'], cwd, 30_000);
+    const [resR, resE] = await Promise.all([sub.exited, embedded.exited]);
+    const content = (file: string) =>
+      readResults(path.join(cwd, file))
+        .sort((x, y) => x.index - y.index)
+        .map((r) => ({ id: r.id, index: r.index, input: r.input, output: r.output, status: r.status, error: r.error, attempts: r.attempts }));
+    const theirs = content('embedded.jsonl');
+    // The mix this test is about: some done first time, some after retries, some failed.
+    expect(new Set(theirs.map((r) => `${r.status}:${r.attempts}`)).size).toBeGreaterThanOrEqual(3);
+    expect(content('redis.jsonl')).toEqual(theirs);
+    expect(resR.code, resR.stdout + resR.stderr).toBe(resE.code);
+    expect(resR.stdout.match(/^finished: .*$/m)?.[0].replace(/ in .*/, '')).toBe(resE.stdout.match(/^finished: .*$/m)?.[0].replace(/ in .*/, ''));
   });
 
   test('a failing processor fixture: "throw" fails after --retries 1 (2 attempts), "flaky 1" recovers, others done; exit 1', async ({ onTestFinished }) => {

@@ -52,12 +52,13 @@ async function claim(jobId: string, consumer: string, entries: { id: string; fie
   return reply.slice(3) as string[];
 }
 
+let reportSeq = 0;
 type Rec = [kind: string, entryId: string, i: number, event: string, x1?: string, x2?: string];
 async function report(jobId: string, consumer: string, records: Rec[]): Promise<{ status: string | null; stale: string[] }> {
   const jk = keys.job(jobId);
   const args: string[] = [];
   for (const [kind, entryId, i, event, x1 = '', x2 = ''] of records) args.push(kind, entryId, String(i), event, x1, x2);
-  const reply = (await redis.report(keys.items, jk.hash, jk.events, jk.run, jk.fin, keys.delayed, keys.dlq, consumer, GROUP, Date.now(), jobId, ...args)) as (string | null)[];
+  const reply = (await redis.report(keys.items, jk.hash, jk.events, jk.run, jk.fin, keys.delayed, keys.dlq, jk.seq, consumer, GROUP, Date.now(), jobId, ++reportSeq, ...args)) as (string | null)[];
   return { status: reply[0] ?? null, stale: reply.slice(1) as string[] };
 }
 
@@ -116,6 +117,19 @@ describe('fencing and idempotent commit', () => {
     // Acknowledged entries are deleted: the work stream is empty and nothing is pending.
     expect(await redis.xlen(keys.items)).toBe(0);
     expect((await redis.xpending(keys.items, GROUP))[0]).toBe(0);
+  });
+
+  it('a report sent again after a lost reply is applied once: no chunk appears twice', async () => {
+    await createJob('j', 1);
+    await enqueue('j', [0]);
+    const [entry] = await read('w');
+    await claim('j', 'w', [entry!]);
+    const jk = keys.job('j');
+    const args = ['S', entry!.id, '0', wireStart(0, '1', 1, 'w', 0), '', '', 'C', entry!.id, '0', JSON.stringify(['c', 0, 1, 'piece', 1, 0]), '', ''];
+    const send = () => redis.report(keys.items, jk.hash, jk.events, jk.run, jk.fin, keys.delayed, keys.dlq, jk.seq, 'w', GROUP, Date.now(), 'j', 41, ...args);
+    await send();
+    await send();
+    expect((await events('j')).filter((e) => e.type === 'chunk')).toHaveLength(1);
   });
 
   it('an entry reclaimed before it was claimed cannot be claimed by its old reader', async () => {

@@ -13,6 +13,7 @@
  *   sw:{q}:job:<id>:ev    STREAM: the job's events, replayable from 0
  *   sw:{q}:job:<id>:run   HASH: item index -> the entry id running it (the fence)
  *   sw:{q}:job:<id>:fin   STRING bitmap: bit i set once item i has its final result
+ *   sw:{q}:job:<id>:seq   HASH: worker -> sequence number of its last report applied
  */
 export const GROUP = 'workers';
 export const DEFAULT_QUEUE = 'default';
@@ -34,6 +35,7 @@ export interface JobKeys {
   readonly events: string;
   readonly run: string;
   readonly fin: string;
+  readonly seq: string;
 }
 
 const QUEUE_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -50,6 +52,6 @@ export function queueKeys(queue: string): QueueKeys {
     workers: `${p}workers`,
     ctl: `${p}ctl`,
     worker: (name) => `${p}worker:${name}`,
-    job: (id) => ({ hash: `${p}job:${id}`, events: `${p}job:${id}:ev`, run: `${p}job:${id}:run`, fin: `${p}job:${id}:fin` }),
+    job: (id) => ({ hash: `${p}job:${id}`, events: `${p}job:${id}:ev`, run: `${p}job:${id}:run`, fin: `${p}job:${id}:fin`, seq: `${p}job:${id}:seq` }),
   };
 }

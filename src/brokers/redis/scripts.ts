@@ -11,7 +11,7 @@ const SCRIPTS = {
   enqueue: { file: 'enqueue', keys: 2 },
   seal: { file: 'seal', keys: 4 },
   claim: { file: 'claim', keys: 3 },
-  report: { file: 'report', keys: 7 },
+  report: { file: 'report', keys: 8 },
   promote: { file: 'promote', keys: 2 },
   requeue: { file: 'requeue', keys: 6 },
   cancel: { file: 'cancel', keys: 4 },

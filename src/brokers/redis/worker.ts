@@ -102,6 +102,8 @@ export class RedisWorker {
   private sub!: Redis;
   private blockingId: number | null = null;
   private nextLocal = 0;
+  /** Numbers every report, so one sent again after a lost reply is applied once. */
+  private reportSeq = 0;
   private stopping: 'no' | 'drain' | 'now' = 'no';
   private readPel = true;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -451,8 +453,8 @@ export class RedisWorker {
     let reply: (string | null)[];
     try {
       reply = (await this.cmd.report(
-        this.keys.items, jk.hash, jk.events, jk.run, jk.fin, this.keys.delayed, this.keys.dlq,
-        this.name, GROUP, Date.now(), jobId, ...reportArgs(records),
+        this.keys.items, jk.hash, jk.events, jk.run, jk.fin, this.keys.delayed, this.keys.dlq, jk.seq,
+        this.name, GROUP, Date.now(), jobId, ++this.reportSeq, ...reportArgs(records),
       )) as (string | null)[];
     } catch (err) {
       // Not a lost connection (commands wait for it): a script error. Keep the records, try again.

@@ -2,9 +2,12 @@
 -- starts, chunks, results, failures and releases. Every record is fenced: it counts only if the
 -- run hash still says this entry runs the item. A zombie (a worker reaped while it was stalled)
 -- gets its records rejected and learns which entries it lost.
+-- A report whose reply was lost is sent again by the client after a reconnect: each carries the
+-- worker's increasing sequence number, and one already applied is not applied twice (its starts
+-- and chunks would otherwise be appended again).
 -- KEYS: 1 items stream, 2 job hash, 3 events stream, 4 run hash, 5 fin bitmap, 6 delayed zset,
---       7 dead-letter stream
--- ARGV: 1 worker name, 2 group, 3 now (ms), 4 job id, then records of six fields:
+--       7 dead-letter stream, 8 seq hash (worker -> last report applied)
+-- ARGV: 1 worker name, 2 group, 3 now (ms), 4 job id, 5 report sequence number, then records of six fields:
 --       kind, entry id, item index, event (JSON, or ''), x1, x2
 --   S start, C chunk:   append the event
 --   D done:             first result wins (fin bit), done+1, append; ack+delete the entry
@@ -13,11 +16,14 @@
 --   X release:          the worker let go of the item (job stopped): ack+delete, no event
 -- Returns {job status or false, stale entry ids...}
 --@include finalize
-local items, job, ev, run, fin, delayed, dlq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local items, job, ev, run, fin, delayed, dlq, seqs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local group, now = ARGV[2], ARGV[3]
+local last = tonumber(redis.call('HGET', seqs, ARGV[1]) or '0')
+if last >= tonumber(ARGV[5]) then return {redis.call('HGET', job, 'status') or false} end
+redis.call('HSET', seqs, ARGV[1], ARGV[5])
 local events, stale, settled = {}, {}, false
 local doneN, failedN = 0, 0
-for n = 5, #ARGV, 6 do
+for n = 6, #ARGV, 6 do
   local kind, id, i, event = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3]
   if redis.call('HGET', run, i) ~= id then
     if stale[#stale] ~= id then stale[#stale + 1] = id end
@@ -52,6 +58,10 @@ if doneN > 0 then redis.call('HINCRBY', job, 'done', doneN) end
 if failedN > 0 then redis.call('HINCRBY', job, 'failed', failedN) end
 if #events > 0 then redis.call('XADD', ev, '*', 'e', '[' .. table.concat(events, ',') .. ']') end
 if settled then sw_finalize(job, ev, run, fin, now) end
-local reply = {redis.call('HGET', job, 'status') or false}
+local st = redis.call('HMGET', job, 'status', 'ttl')
+-- The sequence hash lives as long as the job's other keys.
+if st[1] == 'done' or st[1] == 'cancelled' then redis.call('PEXPIRE', seqs, tonumber(st[2]) or 86400000)
+else redis.call('PEXPIRE', seqs, 7 * 86400000) end
+local reply = {st[1] or false}
 for _, id in ipairs(stale) do reply[#reply + 1] = id end
 return reply
