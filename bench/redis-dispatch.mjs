@@ -3,14 +3,15 @@
 // from the first add() (the first enqueue) to `finished`, i.e. until the submitter has seen every
 // item's result in the job's events stream. Enqueueing overlaps processing here; BullMQ's
 // headline figure enqueues first and times the processing alone, which favours BullMQ.
-// Also records where the CPU went (submitter, workers, redis-server) as % of one core.
+// Also records where the CPU went (submitter, workers, redis-server) as % of one core, and
+// redis-server's own account of its time per item (INFO commandstats: Lua scripts, reads).
 //
 // Env: RUNS, REDIS_DISPATCH_ITEMS (30000), REDIS_DISPATCH_WORKERS (2), REDIS_DISPATCH_SLOTS (per
 //      worker, 128), REDIS_DISPATCH_THREADS (per worker, 1: 2 processes × 1 thread, the anchors'
 //      2 threads), REDIS_DISPATCH_CONCURRENCY (256: the job's concurrency, which sets how far the
 //      submitter enqueues ahead), REDIS_DISPATCH_BATCH (16).
 import { RUNS, benchProcessor, fmt, num, record, runJob } from './lib/common.mjs';
-import { connect, deadline, queueName, serverInfo, startWorkers, withCpu } from './lib/redis.mjs';
+import { connect, deadline, queueName, serverInfo, startWorkers, withCommandStats, withCpu } from './lib/redis.mjs';
 
 const ITEMS = num('REDIS_DISPATCH_ITEMS', 30_000);
 const WORKERS = num('REDIS_DISPATCH_WORKERS', 2);
@@ -28,11 +29,12 @@ const broker = await connect(queue, [url]);
 const spec = { concurrency: CONC, batchSize: BATCH, batchWindowMs: 5 };
 await runJob(broker, spec, 2000); // warm-up: processor loaded in every thread, JIT warm
 
-const rates = [], cpus = [];
+const rates = [], cpus = [], stats = [];
 for (let r = 0; r < RUNS; r++) {
-  const { result, cpu } = await withCpu(server.pid, workers.pids, () => runJob(broker, spec, ITEMS));
+  const { result: { result, cpu }, stats: st } = await withCommandStats(() => withCpu(server.pid, workers.pids, () => runJob(broker, spec, ITEMS)));
   rates.push(ITEMS / (result.ms / 1000));
   cpus.push(cpu);
+  stats.push(st);
   if (process.env.BENCH_VERBOSE) console.error(`  run ${r + 1}: ${fmt(rates.at(-1))} items/s, ${result.events} events in ${result.deliveries} listener calls; CPU % of a core: submitter ${fmt(cpu.submitterPct)}, workers ${fmt(cpu.workersPct)}, redis ${fmt(cpu.redisPct)}`);
 }
 await broker.close();
@@ -47,3 +49,6 @@ record('slowwork-redis', `${name}, first enqueue to job end`, 'items/s', rates, 
 record('slowwork-redis', `${name}: CPU submitter`, '% of a core', cpus.map((c) => c.submitterPct), settings);
 record('slowwork-redis', `${name}: CPU workers`, '% of a core', cpus.map((c) => c.workersPct), settings);
 record('slowwork-redis', `${name}: CPU redis-server`, '% of a core', cpus.map((c) => c.redisPct), settings);
+record('slowwork-redis', `${name}: redis-server time in Lua scripts per item`, 'µs', stats.map((x) => x.scriptUsec / ITEMS), settings);
+record('slowwork-redis', `${name}: redis-server time in XREADGROUP/XREAD per item`, 'µs', stats.map((x) => x.readUsec / ITEMS), settings);
+record('slowwork-redis', `${name}: items per script call`, 'items', stats.map((x) => ITEMS / Math.max(1, x.scriptCalls)), settings);

@@ -1,23 +1,43 @@
 // Renders docs/benchmarks.md from one bench run's directory (.bench-tmp/<run>/):
 // results.jsonl (the anchors' row format), rounds.json (per-round values, for paired ratios),
-// env.json, run.json, conditions.jsonl and the UI summaries.
+// env.json, run.json, conditions.jsonl and the UI summaries. Benchmarks this run did not run
+// (BENCH_ONLY) are carried over from the runs the published docs/benchmarks.md took them from
+// (bench/lib/carry.mjs), and the doc says which figures come from which run.
 // Usage: node bench/report.mjs OUT_DIR DOC_PATH
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { SUITES, loadRun, previousSources, sourcesComment, suiteOfRow, suitesOfStep } from './lib/carry.mjs';
 
 const [OUT, DOC] = process.argv.slice(2);
 const REPO = new URL('..', import.meta.url).pathname;
-const readJson = (f, fallback = null) => (existsSync(join(OUT, f)) ? JSON.parse(readFileSync(join(OUT, f), 'utf8')) : fallback);
-const readJsonl = (f) => (existsSync(join(OUT, f)) ? readFileSync(join(OUT, f), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)) : []);
 
-const rows = readJsonl('results.jsonl');
-const rounds = readJson('rounds.json', {});
-const env = readJson('env.json', {});
-const run = readJson('run.json', {});
-const conditions = readJsonl('conditions.jsonl');
-const uiTui = readJson('ui-tui/summary.json');
-const uiPlain = readJson('ui-plain/summary.json');
-const failed = existsSync(join(OUT, 'failed.txt')) ? readFileSync(join(OUT, 'failed.txt'), 'utf8').trim().split('\n') : [];
+const here = loadRun(OUT);
+const { env, run, failed } = here;
+const ranHere = new Set((run.only || SUITES.join(',')).split(','));
+const previous = previousSources(join(REPO, 'docs', 'benchmarks.md'), REPO);
+const loaded = new Map([[resolve(OUT), here]]);
+/** suite -> the run (directory relative to the repo, and its data) its figures come from. */
+const source = {};
+for (const s of SUITES) {
+  if (ranHere.has(s)) source[s] = { dir: relative(REPO, OUT), data: here };
+  else if (previous[s] && existsSync(join(REPO, previous[s], 'results.jsonl'))) {
+    const abs = resolve(REPO, previous[s]);
+    if (!loaded.has(abs)) loaded.set(abs, loadRun(abs));
+    source[s] = { dir: previous[s], data: loaded.get(abs), carried: true };
+  }
+}
+const rows = SUITES.flatMap((s) => (source[s] ? source[s].data.rows.filter((r) => suiteOfRow(r) === s) : []));
+const rounds = {};
+for (const s of SUITES) if (source[s]) for (const [k, v] of Object.entries(source[s].data.rounds)) if (suiteOfRow({ bench: k.split('|')[0], metric: k.split('|')[1] }) === s) rounds[k] = v;
+const carriedRuns = [...new Set(SUITES.filter((s) => source[s]?.carried).map((s) => source[s].dir))];
+const conditions = [
+  ...here.conditions,
+  ...carriedRuns.flatMap((dir) => loaded.get(resolve(REPO, dir)).conditions
+    .filter((c) => suitesOfStep(c.step).some((s) => source[s]?.dir === dir))
+    .map((c) => ({ ...c, run: dir }))),
+];
+const uiTui = source.ui?.data.uiTui ?? null;
+const uiPlain = source.ui?.data.uiPlain ?? null;
 
 const median = (a) => {
   const s = a.filter((x) => Number.isFinite(x)).sort((x, y) => x - y), n = s.length;
@@ -88,6 +108,37 @@ const heapBase = uiTui?.afterMajorGc?.firstMB ?? uiTui?.heap?.minMB ?? null;
 const FLAT_MB_PER_MIN = heapBase === null ? 0.1 : Math.max(1, 0.05 * heapBase) / 10;
 const heapFlat = heapSlope === null ? null : Math.abs(heapSlope) <= FLAT_MB_PER_MIN;
 
+// Redis mode, per persistence mode: slowwork's rows beside the BullMQ and raw-Streams anchors
+// of the same rounds (bench/redis-*.mjs, the anchors' bullmq-bench.mjs and streams-chunks-bench.mjs).
+const MODES = [['default', 'no persistence'], ['aof', 'AOF everysec']];
+const findM = (bench, mode, pred) => rows.find((r) => r.bench === bench && r.mode === mode && (typeof pred === 'string' ? r.metric === pred : pred(r))) ?? null;
+const redis = Object.fromEntries(MODES.map(([m]) => {
+  const ours = (pred) => findM('slowwork-redis', m, pred);
+  const bull = (metric) => findM('bullmq', m, metric);
+  const cpuOf = (row) => (row ? Object.fromEntries(['submitter', 'workers', 'redis-server'].map((who) => [who, ours(`${row.metric.replace(', first enqueue to job end', '')}: CPU ${who}`)])) : null);
+  const disp = ours((r) => r.metric.startsWith('dispatch noop') && r.metric.endsWith('first enqueue to job end'));
+  const chunk = ours((r) => r.metric.startsWith('stream ') && !r.metric.includes(': CPU'));
+  const x = {
+    disp, dispCpu: cpuOf(disp), chunk, chunkCpu: cpuOf(chunk),
+    dispLua: disp ? ours(disp.metric.replace(', first enqueue to job end', ': redis-server time in Lua scripts per item')) : null,
+    dispRead: disp ? ours(disp.metric.replace(', first enqueue to job end', ': redis-server time in XREADGROUP/XREAD per item')) : null,
+    dispPerCall: disp ? ours(disp.metric.replace(', first enqueue to job end', ': items per script call')) : null,
+    slowX: ours((r) => r.metric.startsWith('slow work vs ideal')),
+    slowW: ours((r) => r.metric.startsWith('slow work wall time')),
+    slowCpu: ours((r) => r.metric.startsWith('slow work') && r.metric.endsWith('CPU all processes')),
+    pick50: ours('light-load add->processor start p50'), pick99: ours('light-load add->processor start p99'),
+    done50: ours('light-load add->done seen by the submitter p50'), done99: ours('light-load add->done seen by the submitter p99'),
+    bc100: bull('process no-op jobs, concurrency 100'), be2e100: bull('enqueue then process, whole batch, concurrency 100'),
+    bPick50: bull('light-load add->processor start p50'), bPick99: bull('light-load add->processor start p99'),
+    bDone50: bull('light-load add->completed p50'), bDone99: bull('light-load add->completed p99'),
+    xadd: findM('redis-chunks', m, 'stream chunks end to end, 100 XADD/tick'),
+  };
+  return [m, { ...x, qDisp: ratio(x.disp, x.bc100), qDispE2e: ratio(x.disp, x.be2e100), qChunk: ratio(x.chunk, x.xadd), qPick50: ratio(x.pick50, x.bPick50), qPick99: ratio(x.pick99, x.bPick99), qDone50: ratio(x.done50, x.bDone50), qDone99: ratio(x.done99, x.bDone99) }];
+}));
+const anyRedis = MODES.some(([m]) => Object.values(redis[m]).some((v) => v && v.bench));
+/** CPU per item in µs from a "% of one core" row and a rate in items (or chunks) per second. */
+const perItemUs = (pctRow, rateRow) => (pctRow && rateRow ? (pctRow.median / 100) * 1e6 / rateRow.median : NaN);
+
 // ---- the document --------------------------------------------------------------------------------
 const L = [];
 const p = (...lines) => L.push(...lines);
@@ -103,20 +154,42 @@ if (failed.length) p(`> **Some steps failed in this run** and their figures are 
 
 p('## Machine and method', '');
 p(`- **Machine:** ${run.nproc ?? env.cpus} cores (${env.cpuModel ?? '?'}), ${env.memGiB ?? '?'} GiB, ${env.os ?? '?'}, kernel ${env.kernel ?? '?'}.`);
-p(`- **Software:** Node ${env.node ?? process.version}, npm ${env.npm ?? '?'}; anchors with piscina ${env.packages?.piscina ?? '?'} (pinned); slowwork at commit \`${run.slowworkCommit ?? '?'}\`${run.dirty ? ' with uncommitted changes in src/' : ''} (dist/ built ${run.distBuilt ?? '?'}), on its own piscina ${pkgVersion('piscina')}, ink ${pkgVersion('ink')}.`);
+p(`- **Software:** Node ${env.node ?? process.version}, npm ${env.npm ?? '?'}; anchors with piscina ${env.packages?.piscina ?? '?'}${anyRedis ? `, bullmq ${env.packages?.bullmq ?? '?'}, ioredis ${env.packages?.ioredis ?? '?'}` : ''} (pinned)${anyRedis ? `; redis-server ${source.redis?.data.run.redis || '?'}` : ''}; slowwork at commit \`${run.slowworkCommit ?? '?'}\`${run.dirty ? ' with uncommitted changes in src/' : ''} (dist/ built ${run.distBuilt ?? '?'}), on its own piscina ${pkgVersion('piscina')}, ink ${pkgVersion('ink')}.`);
 p(`- **Load average** (1, 5, 15 min): ${run.loadavgStart ?? '?'} at the start, ${loadEnd} at the end. The machine is shared: the "others" column of [Conditions](#conditions) shows how much CPU other processes took during each step.`);
-p(`- **Runs:** every figure is the median over RUNS=${run.runs ?? '?'} runs, with the min – max, after a discarded warm-up. Dispatch and chunk streaming run **interleaved** with their anchors: ${run.runs ?? '?'} rounds, each running the piscina anchor, the worker_threads anchor and slowwork's benchmarks once (the order alternates between rounds). A ratio is taken **per round** (slowwork ÷ the anchor of the same round) and the table gives the median of those ratios with their range; "ratio of medians" is given too.`);
+const runsOf = (s) => source[s]?.data.run.runs ?? run.runs ?? '?';
+const runsList = [...new Set(SUITES.filter((s) => source[s]).map(runsOf))];
+p(`- **Runs:** every figure is the median over RUNS=${runsList.length > 1 ? SUITES.filter((s) => source[s]).map((s) => `${runsOf(s)} (${s})`).join(', ') : runsList[0] ?? run.runs ?? '?'} runs, with the min – max, after a discarded warm-up. Dispatch and chunk streaming run **interleaved** with their anchors: ${runsOf(source.dispatch ? 'dispatch' : 'chunks')} rounds, each running the piscina anchor, the worker_threads anchor and slowwork's benchmarks once (the order alternates between rounds). A ratio is taken **per round** (slowwork ÷ the anchor of the same round) and the table gives the median of those ratios with their range; "ratio of medians" is given too.`);
+if (anyRedis) p(`- **Redis mode** runs the same way, once per persistence mode, each on its own throwaway redis-server (loopback, free port, \`--save ''\`; then \`--appendonly yes --appendfsync everysec\`) that the anchors and slowwork share: ${source.redis?.data.run.runs ?? '?'} rounds, each running the BullMQ anchor (\`bullmq-bench.mjs\`, concurrency 100 and its light-load run), the raw Streams chunk anchor (\`streams-chunks-bench.mjs\`, 100 XADDs per tick) and slowwork's four Redis benchmarks once, the order alternating. Every slowwork benchmark starts its own \`slowwork workers\` processes and stops them with SIGTERM.`);
+if (carriedRuns.length) {
+  const what = { dispatch: 'embedded dispatch', chunks: 'embedded chunk streaming', slow: 'slow work', ui: 'the live view', redis: 'Redis mode' };
+  const ranList = SUITES.filter((s) => source[s] && !source[s].carried).map((s) => what[s]);
+  p(`- **Figures from more than one run.** This run (\`${relative(REPO, OUT)}\`, BENCH_ONLY=${run.only}) measured ${ranList.join(', ') || 'nothing'}. Carried over unchanged from earlier runs, with their own anchors: ${carriedRuns.map((dir) => {
+    const d = loaded.get(resolve(REPO, dir));
+    return `${SUITES.filter((s) => source[s]?.dir === dir).map((s) => what[s]).join(', ')} from \`${dir}\` (${d.env.date ? d.env.date.slice(0, 10) : '?'}, slowwork \`${d.run.slowworkCommit ?? '?'}\`, RUNS=${d.run.runs ?? '?'})`;
+  }).join('; ')}. Ratios are only ever taken within one run.`);
+}
+const missing = SUITES.filter((s) => !source[s]);
+if (missing.length) p(`- **Not measured** in this run nor carried over (no earlier run found): ${missing.join(', ')}.`);
 p(`- **Duration:** this \`make bench\` took ${tookS === null ? '?' : `${Math.floor(tookS / 60)} min ${tookS % 60} s`} (building excluded).`);
 p(`- Raw rows, in the anchors' JSONL format: \`.bench-tmp/<run>/results.jsonl\` (this run: \`${relative(REPO, OUT)}\`); compare two runs with the anchors' \`lib/compare.mjs\`.`, '');
 
 p('## Targets', '');
-p('| target (docs/DESIGN.md) | slowwork | anchor, same run | ratio | target | status |');
+p(`| target (docs/DESIGN.md${anyRedis ? '; Redis rows: the Redis-mode issue' : ''}) | slowwork | anchor, same run | ratio | target | status |`);
 p('|---|---:|---:|---:|---:|---|');
 p(`| embedded dispatch, no-op items | ${fig(dispatch)} items/s | piscina no-op ${fig(aNoop)} tasks/s | ${ratioText(qDispatch)} | ≥ 2× | ${verdict(qDispatch ? ratioValue(qDispatch) >= 2 : null)} |`);
 p(`| embedded chunk streaming to the consumer | ${fig(chunks)} chunks/s | piscina MessagePort ${fig(aStream)} chunks/s | ${ratioText(qChunks)} | ≥ 0.5× | ${verdict(qChunks ? ratioValue(qChunks) >= 0.5 : null)} |`);
 p(`| slow work, 2000 × 200 ms on 64 slots | ${slowWall ? `${fig(slowWall, 3)} s` : 'not run'} | ideal 6.25 s | ${slow ? `**${num(slow.median, 3)}×** (${range(slow, 3)})` : '—'} | ≤ 1.03× | ${verdict(slow ? slow.median <= 1.03 : null)} |`);
 p(`| live view, 64 streams × 50 chunks/s: CPU | main thread ${uiMain ? `**${num(uiMain.median, 1)}%**` : 'not run'} of one core | — | — | ≤ 20% | ${verdict(uiMain ? uiMain.median <= 20 : null)} |`);
 p(`| live view: memory flat | heap after major GC ${heapSlope === null ? 'not run' : `**${heapSlope >= 0 ? '+' : ''}${num(heapSlope, 2)} MB/min**`} over ${uiTui ? `${Math.round(uiTui.window[1] - uiTui.window[0])} s (the target says 10 min)` : '—'} | — | — | flat: \\|slope\\| ≤ ${num(FLAT_MB_PER_MIN, 2)} MB/min (≤ 5% or 1 MB in 10 min) | ${verdict(heapFlat)} |`);
+const PICK = (a, b) => (a ? `**${num(a.median, 3)}** ms (p99 ${num(b?.median, 2)})` : 'not run');
+for (const [m, label] of MODES) {
+  const x = redis[m];
+  if (!anyRedis) break;
+  p(`| Redis, ${label}: no-op items, 2 worker processes, first enqueue to job end | ${fig(x.disp)} items/s | BullMQ c100 ${fig(x.bc100)} jobs/s | ${ratioText(x.qDisp)} | ≥ 4× | ${verdict(x.qDisp ? ratioValue(x.qDisp) >= 4 : null)} |`);
+  p(`| Redis, ${label}: chunks, 1 worker to the submitter's listener | ${fig(x.chunk)} chunks/s | raw XADD, 100/tick ${fig(x.xadd)} chunks/s | ${ratioText(x.qChunk)} | ≥ 0.7× | ${verdict(x.qChunk ? ratioValue(x.qChunk) >= 0.7 : null)} |`);
+  p(`| Redis, ${label}: pickup at 200 items/s, submit to processor start, p50 | ${PICK(x.pick50, x.pick99)} | BullMQ add to processor start ${PICK(x.bPick50, x.bPick99)} | ${ratioText(x.qPick50)} | p50 below BullMQ's (< 1×) | ${verdict(x.qPick50 ? ratioValue(x.qPick50) < 1 : null)} |`);
+  p(`| Redis, ${label}: slow work, 2000 × 200 ms on 2 workers × 32 slots | ${x.slowW ? `${fig(x.slowW, 3)} s` : 'not run'} | ideal 6.25 s | ${x.slowX ? `**${num(x.slowX.median, 3)}×** (${range(x.slowX, 3)})` : '—'} | ≤ 1.05× | ${verdict(x.slowX ? x.slowX.median <= 1.05 : null)} |`);
+}
 p('');
 p('Settings of the figures in this table: ' + [
   dispatch && `dispatch ${dispatch.settings.concurrency} in flight, batch size ${dispatch.settings.batchSize}, ${dispatch.settings.threads} threads, ${num(dispatch.settings.items)} items a run`,
@@ -208,6 +281,60 @@ if (uiTui || uiPlain) {
   p('Not run in this pass.', '');
 }
 
+// ---- 5 ----
+p('## 5. Redis mode', '');
+if (anyRedis) {
+  const d = redis.default.disp ?? redis.aof.disp, c = redis.default.chunk ?? redis.aof.chunk, l = redis.default.pick50 ?? redis.aof.pick50, w = redis.default.slowX ?? redis.aof.slowX;
+  const cols = `| what | ${MODES.map(([, label]) => label).join(' | ')} |`, sep = `|---|${MODES.map(() => '---:').join('|')}|`;
+  const row = (what, f) => p(`| ${what} | ${MODES.map(([m]) => f(redis[m])).join(' | ')} |`);
+  const cpu3 = (cpu) => (cpu ? ['submitter', 'workers', 'redis-server'].map((who) => num(cpu[who]?.median, 1)).join(' / ') : '—');
+  const us3 = (cpu, rate) => (cpu ? ['submitter', 'workers', 'redis-server'].map((who) => num(perItemUs(cpu[who], rate), 1)).join(' / ') : '—');
+
+  p(`**No-op dispatch** (\`bench/redis-dispatch.mjs\`): ${d ? `${d.settings.workers} \`slowwork workers\` processes of ${d.settings.slotsPerWorker} slots and ${d.settings.threadsPerWorker} thread${d.settings.threadsPerWorker === 1 ? '' : 's'} each (${d.settings.workers * d.settings.threadsPerWorker} threads in all, the anchors' 2), \`bench/processors/noop.mjs\` (one chunk per item), ${num(d.settings.items)} items a run, job concurrency ${d.settings.concurrency}, fed by \`add()\` in slices of 1024 (awaiting its backpressure)` : 'not run'}. Time from the first \`add()\` (the first enqueue) until \`finished\`, after the submitter has read every item's result from the job's events stream: enqueueing overlaps processing. The BullMQ anchor (one \`Worker\` at concurrency 100 in a child process) enqueues its 20,000 jobs first and times the processing alone, which favours BullMQ; its "enqueue then process" figure counts both. CPU: each process's CPU time from \`/proc/<pid>/stat\` over the measured run, as % of one core (the machine has ${run.nproc ?? env.cpus ?? '?'} cores: ${100 * (run.nproc ?? env.cpus ?? 2)}% in all).`, '');
+  p(cols, sep);
+  row('slowwork: no-op items/s, first enqueue to job end', (x) => (x.disp ? `${fig(x.disp)}` : 'not run'));
+  row('ratio to BullMQ processing at concurrency 100, per round (target ≥ 4×)', (x) => ratioText(x.qDisp));
+  row('ratio to BullMQ enqueue then process, concurrency 100, per round', (x) => ratioText(x.qDispE2e));
+  row('anchor: BullMQ 6, process 20k no-op jobs, concurrency 100 (jobs/s)', (x) => fig(x.bc100));
+  row('anchor: BullMQ 6, addBulk then process, concurrency 100 (jobs/s)', (x) => fig(x.be2e100));
+  row('slowwork CPU, % of one core: submitter / workers / redis-server', (x) => cpu3(x.dispCpu));
+  row('slowwork CPU per item, µs: submitter / workers / redis-server', (x) => us3(x.dispCpu, x.disp));
+  row('redis-server\'s own time per item (INFO commandstats), µs: Lua scripts / XREADGROUP + XREAD', (x) => (x.dispLua ? `${num(x.dispLua.median, 1)} / ${num(x.dispRead?.median, 1)}` : '—'));
+  row('items per script call (enqueue, claim, report)', (x) => (x.dispPerCall ? num(x.dispPerCall.median, 1) : '—'));
+  p('');
+
+  p(`**Chunk streaming** (\`bench/redis-chunks.mjs\`): ${c ? `one \`slowwork workers\` process of ${c.settings.slotsPerWorker} slots and ${c.settings.threadsPerWorker} threads, \`${c.settings.processor}\` (an async generator, ${c.settings.chunksPerItem} short chunks per item), ${num(c.settings.items)} items a run (${num(c.settings.items * c.settings.chunksPerItem)} chunks)` : 'not run'}. Chunks/s counted at the submitter's job listener as the sum of the chunk events' \`n\`, from the first \`add()\` to \`finished\`: everything a watcher of the job receives. The worker merges an item's chunks between two reports (every 25 ms at most) into one event. The anchor is the raw transport with no job around it: one producer XADDing each chunk as its own entry, 100 auto-pipelined XADDs per tick, and one consumer in XREAD BLOCK, 50,000 chunks.`, '');
+  p(cols, sep);
+  row('slowwork: chunks/s at the submitter\'s listener', (x) => (x.chunk ? fig(x.chunk) : 'not run'));
+  row('ratio to raw XADD, 100 per tick, per round (target ≥ 0.7×)', (x) => ratioText(x.qChunk));
+  row('anchor: raw XADD, 100 per tick, producer start to last chunk read (chunks/s)', (x) => fig(x.xadd));
+  row('chunks per chunk event (first round)', (x) => (x.chunk ? num(x.chunk.settings.chunksPerChunkEvent) : '—'));
+  row('slowwork CPU, % of one core: submitter / worker / redis-server', (x) => cpu3(x.chunkCpu));
+  p('');
+
+  p(`**Pickup latency at light load** (\`bench/redis-latency.mjs\`): ${l ? `${num(l.settings.items)} items added one at a time at ${l.settings.rate}/s to one \`slowwork workers\` process of ${l.settings.slotsPerWorker} slots and ${l.settings.threadsPerWorker} threads (the anchor's worker has concurrency 16)` : 'not run'}. Each item carries the time just before its \`add()\` (\`process.hrtime\`: CLOCK_MONOTONIC, the same clock in every process and thread of the host); \`bench/processors/pickup.mjs\` reads the clock when it starts, in a worker thread of the worker process. BullMQ's figure is the same measure (\`add()\` to its processor function, stamp in the job data). Also: add to the item's result reaching the submitter's listener, beside BullMQ's add to \`completed\` seen through \`QueueEvents\`. p50 and p99 per run (nearest rank), the median of those over the rounds.`, '');
+  p(cols, sep);
+  row('slowwork: submit to processor start, p50 (ms)', (x) => fig(x.pick50, 3));
+  row('anchor: BullMQ add to processor start, p50 (ms)', (x) => fig(x.bPick50, 3));
+  row('ratio p50, per round (target < 1×)', (x) => ratioText(x.qPick50));
+  row('slowwork: submit to processor start, p99 (ms)', (x) => fig(x.pick99, 2));
+  row('anchor: BullMQ add to processor start, p99 (ms)', (x) => fig(x.bPick99, 2));
+  row('ratio p99, per round', (x) => ratioText(x.qPick99));
+  row('slowwork: submit to result at the submitter, p50 / p99 (ms)', (x) => `${num(x.done50?.median, 3)} / ${num(x.done99?.median, 2)}`);
+  row('anchor: BullMQ add to completed via QueueEvents, p50 / p99 (ms)', (x) => `${num(x.bDone50?.median, 3)} / ${num(x.bDone99?.median, 2)}`);
+  p('');
+
+  p(`**Slow work** (\`bench/redis-slow.mjs\`): ${w ? `${num(w.settings.items)} items of ${w.settings.itemMs} ms (\`demo\` with \`first_token_ms=${w.settings.itemMs}\`, \`tokens_per_s=0\`, \`length=1\`) on ${w.settings.workers} \`slowwork workers\` processes × ${w.settings.slotsPerWorker} slots (threads: ${w.settings.threadsPerWorker})` : 'not run'}, first \`add()\` to \`finished\`. The ideal is 6.25 s, the floor for whole items 6.4 s (1.024×), as in section 3.`, '');
+  p(cols, sep);
+  row('wall time, median (min – max), s', (x) => fig(x.slowW, 3));
+  row('÷ 6.25 s (ideal; target ≤ 1.05×)', (x) => fig(x.slowX, 3));
+  row('÷ 6.4 s (floor)', (x) => (x.slowX ? num((x.slowX.median * 6.25) / 6.4, 3) : '—'));
+  row('CPU of all its processes (submitter, workers, redis-server), % of one core', (x) => fig(x.slowCpu, 1));
+  p('');
+} else {
+  p('Not run in this pass.', '');
+}
+
 // ---- observations, computed from the figures above ----
 const obs = [];
 const syncRow = chunkRows.find((r) => r.metric.includes('stream100-sync'));
@@ -224,8 +351,17 @@ if (uiTui?.afterMajorGc && heapSlope !== null) obs.push(`The live heap (after ma
 if (slowWall && cliWall) obs.push(`The CLI takes ${num(cliWall.median - slowWall.median, 2)} s more than the broker alone for the same work; for scale, \`slowwork --version\` (start, load, exit) takes ${num(cliStart?.median)} ms.`);
 if (uiMain && plMain) obs.push(`The live view costs ${num(uiMain.median - plMain.median, 1)} points of one core on the main thread over the plain reporter, for the same workload.`);
 if (uiTui?.effectiveTokensPerS && uiTui.effectiveTokensPerS < 0.95 * uiTui.tokensPerS) obs.push(`The demo processor delivered ${num(uiTui.effectiveTokensPerS, 1)} tokens/s per stream in the live-view run, not the ${uiTui.tokensPerS} asked for (items took ${num(uiTui.itemSeconds.median, 1)} s instead of ${num(uiTui.itemSecondsNominal, 1)} s): its pacing sleeps after each token, so it runs late on a busy machine, and the view was measured at ${num(uiTui.chunksPerSecEffective)} chunks/s rather than ${num(uiTui.chunksPerSecNominal)}.`);
+for (const [m, label] of MODES) {
+  const x = redis[m];
+  if (!x.disp || !x.dispCpu?.workers) continue;
+  const us = ['submitter', 'workers', 'redis-server'].map((who) => perItemUs(x.dispCpu[who], x.disp));
+  const sum = us.reduce((a, b) => a + b, 0), cores = run.nproc ?? env.cpus ?? 2;
+  const busy = ['submitter', 'workers', 'redis-server'].reduce((a, who) => a + (x.dispCpu[who]?.median ?? 0), 0);
+  obs.push(`Redis dispatch (${label}): at ${num(x.disp.median)} items/s slowwork's processes (submitter, workers, redis-server) used ${num(busy, 0)}% of the machine's ${100 * cores}% of CPU; each item cost ${num(sum, 0)} µs of CPU in all (workers ${num(us[1], 0)}, redis-server ${num(us[2], 0)}, submitter ${num(us[0], 0)}). On ${cores} cores that allows at most ~${num((cores * 1e6) / sum)} items/s ≈ ${num((cores * 1e6) / sum / (x.bc100?.median ?? NaN), 2)}× BullMQ c100, if nothing else were waiting; redis-server alone, on its one core, caps it at ~${num(1e6 / us[2])} items/s${x.dispLua ? `, of which ${num(x.dispLua.median, 1)} µs per item is in slowwork's Lua scripts (about ${num(x.dispPerCall?.median, 0)} items per call)` : ''}.`);
+}
+if (redis.default.disp && redis.aof.disp) obs.push(`AOF everysec against no persistence, slowwork: dispatch ${num(redis.aof.disp.median / redis.default.disp.median, 2)}×${redis.default.chunk && redis.aof.chunk ? `, chunks ${num(redis.aof.chunk.median / redis.default.chunk.median, 2)}×` : ''}${redis.default.pick50 && redis.aof.pick50 ? `, pickup p50 ${num(redis.aof.pick50.median / redis.default.pick50.median, 2)}×` : ''}; BullMQ c100 ${redis.default.bc100 && redis.aof.bc100 ? `${num(redis.aof.bc100.median / redis.default.bc100.median, 2)}×` : '—'}.`);
 if (obs.length) {
-  p('## Observations', '', 'Computed from this run\'s figures:', '');
+  p('## Observations', '', 'Computed from the figures above:', '');
   for (const o of obs) p(`- ${o}`);
   p('');
 }
@@ -234,18 +370,26 @@ if (obs.length) {
 p('## Conditions', '');
 p(`Before each step the harness waits up to ${process.env.BENCH_QUIET_WAIT || 5} s for the machine to be at least 80% idle; "others" is the CPU that processes outside this run took during the step, as % of the whole machine (100% = all cores). The slowwork run inside tmux is not counted as others\' (its CPU is subtracted).`, '');
 if (conditions.length) {
-  p('| step | idle before | others during | seconds |', '|---|---:|---:|---:|');
-  for (const c of conditions) p(`| ${c.step} | ${c.cpuIdleBeforePct}% | ${c.othersCpuPctDuring}% | ${c.seconds} |`);
+  if (carriedRuns.length) {
+    p('| run | step | idle before | others during | seconds |', '|---|---|---:|---:|---:|');
+    for (const c of conditions) p(`| ${c.run ? `\`${c.run.replace('.bench-tmp/', '')}\`` : 'this run'} | ${c.step} | ${c.cpuIdleBeforePct}% | ${c.othersCpuPctDuring}% | ${c.seconds} |`);
+  } else {
+    p('| step | idle before | others during | seconds |', '|---|---:|---:|---:|');
+    for (const c of conditions) p(`| ${c.step} | ${c.cpuIdleBeforePct}% | ${c.othersCpuPctDuring}% | ${c.seconds} |`);
+  }
   p('');
 }
 p('## Reproduce', '');
 p('```sh');
-p('make bench                                   # everything, RUNS=5, ~10 min on 2 cores');
+p('make bench                                   # everything, RUNS=5, ~20 min on 2 cores');
 p('RUNS=3 BENCH_ONLY=dispatch,chunks make bench # a subset (its report stays in .bench-tmp/<run>/)');
+p('BENCH_ONLY=redis RUNS=3 BENCH_WRITE_DOC=1 make bench  # Redis mode only, into this file (the rest carried over)');
 p('ANCHORS_DIR=/path/to/anchors BENCH_UI_SECONDS=600 make bench');
 p('```');
 p('Knobs are listed at the top of `bench/run.sh` and of each `bench/*.mjs`.');
 
+// Where each benchmark's figures came from, for the next subset run to carry over.
+p('', sourcesComment(Object.fromEntries(SUITES.filter((s) => source[s]).map((s) => [s, source[s].dir]))));
 writeFileSync(DOC, L.join('\n') + '\n');
 console.log(`wrote ${DOC}`);
 

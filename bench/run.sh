@@ -7,13 +7,19 @@
 #             (+ raw worker_threads postMessage, for context)
 #   slow      2000 × 200 ms on 64 slots vs the ideal 6.25 s: broker and CLI        (bench/slow*.mjs)
 #   ui        the live view in tmux 120x40 at 64 × 50 chunks/s: CPU and memory    (bench/ui.mjs)
+#   redis     Redis mode, on a throwaway redis-server without persistence, then with AOF everysec:
+#             BullMQ c100 anchor         vs no-op items/s, 2 worker processes      (bench/redis-dispatch.mjs)
+#             100 XADD/tick anchor       vs chunks/s, 1 worker to the submitter    (bench/redis-chunks.mjs)
+#             BullMQ add->processor start vs submit->processor start, p50/p99      (bench/redis-latency.mjs)
+#             2000 × 200 ms on 2 workers × 32 slots vs the ideal 6.25 s             (bench/redis-slow.mjs)
 #
 # The anchor and slowwork figures that are compared run interleaved, in RUNS rounds of one run
 # each (order alternating), so both see the same machine; ratios are taken per round.
-# Env: RUNS (5), BENCH_ONLY (dispatch,chunks,slow,ui), ANCHORS_DIR (<repo>/../shared/anchors),
+# Env: RUNS (5), BENCH_ONLY (dispatch,chunks,slow,ui,redis), ANCHORS_DIR (<repo>/../shared/anchors),
 #      BENCH_UI_SECONDS (180), BENCH_UI_BASELINE_SECONDS (60), BENCH_QUIET_WAIT (5 s at most,
 #      before each step, for a >= 80% idle machine), BENCH_WRITE_DOC (default: 1 for a full run,
-#      0 for a BENCH_ONLY subset, whose report stays in .bench-tmp/<run>/benchmarks.md), and the
+#      0 for a BENCH_ONLY subset, whose report stays in .bench-tmp/<run>/benchmarks.md; either way
+#      the benchmarks not run are carried over from the runs docs/benchmarks.md names), and the
 #      per-benchmark knobs documented at the top of each bench/*.mjs.
 set -euo pipefail
 STARTED=$(date +%s)
@@ -21,7 +27,7 @@ REPO="$(cd "$(dirname "$0")" && git rev-parse --show-toplevel 2>/dev/null || (cd
 cd "$REPO"
 ANCHORS_DIR="${ANCHORS_DIR:-$REPO/../shared/anchors}"
 export RUNS="${RUNS:-5}"
-ALL=dispatch,chunks,slow,ui
+ALL=dispatch,chunks,slow,ui,redis
 ONLY="${BENCH_ONLY:-$ALL}"
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 for w in ${ONLY//,/ }; do [[ ",$ALL," == *",$w,"* ]] || { echo "BENCH_ONLY: unknown benchmark '$w' (known: $ALL)" >&2; exit 2; }; done
@@ -30,6 +36,7 @@ if [ "$ONLY" = "$ALL" ]; then WRITE_DOC="${BENCH_WRITE_DOC:-1}"; else WRITE_DOC=
 [ -f "$ANCHORS_DIR/piscina-bench.mjs" ] || { echo "anchors not found at $ANCHORS_DIR (set ANCHORS_DIR)" >&2; exit 1; }
 [ -f dist/cli/main.js ] || { echo "dist/ is missing: run 'make build' (make bench does)" >&2; exit 1; }
 if want ui; then command -v tmux >/dev/null || { echo "tmux is required for the ui benchmark (apt-get install -y tmux)" >&2; exit 1; }; fi
+if want redis; then command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { echo "redis-server and redis-cli are required for the redis benchmark (apt-get install -y redis-server)" >&2; exit 1; }; fi
 
 RUN_ID="$(date +%Y%m%d-%H%M%S)"
 OUT="$REPO/.bench-tmp/$RUN_ID"
@@ -45,8 +52,14 @@ if [ ! -d "$COPY/node_modules/piscina" ] || ! cmp -s "$COPY/package-lock.json" "
   cp "$COPY/package-lock.json" "$COPY/.installed-lock.json"
 fi
 (cd "$COPY" && node lib/envinfo.mjs) > "$OUT/env.json"
+# start_redis/stop_redis (throwaway redis-server on a free loopback port, stopped by pid). Sourced
+# before our own helpers below, whose cpu_idle_pct/wait_quiet must win over the anchors' versions.
+# shellcheck source=/dev/null
+source "$COPY/lib/redis.sh"
+trap 'stop_redis' EXIT
 { echo "{\"slowworkCommit\":\"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\",\"dirty\":$([ -n "$(git status --porcelain -- src 2>/dev/null)" ] && echo true || echo false),"
   echo "\"distBuilt\":\"$(date -u -r dist/cli/main.js +%Y-%m-%dT%H:%M:%SZ)\","
+  echo "\"redis\":\"$(redis-server --version 2>/dev/null | sed -n 's/.*v=\([0-9.]*\).*/\1/p')\","
   echo "\"nproc\":$(nproc),\"loadavgStart\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"runs\":$RUNS,\"only\":\"$ONLY\",\"started\":$STARTED}"; } > "$OUT/run.json"
 
 # ---- conditions: how idle the machine was, and what others took meanwhile ---------------------
@@ -63,25 +76,27 @@ wait_quiet() {
   echo "$idle"
 }
 busy_ticks() { local a b c d e f g h; read -r _ a b c d e f g h _ < /proc/stat; echo "$((a+b+c+f+g+h)) $((a+b+c+d+e+f+g+h))"; }
+# our redis-server is nobody's waited-for child while it runs: count its CPU as ours, not others'
+redis_ticks() { if [ -n "${REDIS_PID:-}" ] && [ -r "/proc/$REDIS_PID/stat" ]; then awk '{print $14+$15}' "/proc/$REDIS_PID/stat"; else echo 0; fi; }
 # `times` must run in this shell to see its children's CPU time
 child_ticks() { tail -n 1 "$OUT/.times" | awk '{ s=0; for (i=1;i<=2;i++) { split($i,a,/[ms]/); s+=a[1]*60+a[2] } printf "%d\n", s*100 }'; }
 # step LABEL RESULTS_FILE CMD...: runs CMD with ANCHORS_RESULTS=RESULTS_FILE, logs conditions
 step() {
   local label="$1" results="$2"; shift 2
-  local idle b0 t0 b1 t1 c0 c1 others pct s0
+  local idle b0 t0 b1 t1 c0 c1 r0 r1 others pct s0
   idle=$(wait_quiet)
   echo; echo "=== $label (cpu idle before: ${idle}%, loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
-  read -r b0 t0 < <(busy_ticks); times > "$OUT/.times"; c0=$(child_ticks); s0=$(date +%s)
+  read -r b0 t0 < <(busy_ticks); r0=$(redis_ticks); times > "$OUT/.times"; c0=$(child_ticks); s0=$(date +%s)
   local rc=0
   set +e
   ANCHORS_RESULTS="$results" "$@" 2>&1 | tee -a "$OUT/bench.log"
   rc=${PIPESTATUS[0]}
   set -e
   if [ "$rc" -ne 0 ]; then echo "!!! $label failed (exit $rc)"; echo "$label (exit $rc)" >> "$OUT/failed.txt"; fi
-  read -r b1 t1 < <(busy_ticks); times > "$OUT/.times"; c1=$(child_ticks)
+  read -r b1 t1 < <(busy_ticks); r1=$(redis_ticks); times > "$OUT/.times"; c1=$(child_ticks)
   # CPU of our processes that are not our children (the slowwork run inside tmux), if a step said
   local extra=0; if [ -f "$OUT/.extra-ticks" ]; then extra=$(cat "$OUT/.extra-ticks"); rm -f "$OUT/.extra-ticks"; fi
-  others=$(( (b1 - b0) - (c1 - c0) - extra )); [ "$others" -lt 0 ] && others=0
+  others=$(( (b1 - b0) - (c1 - c0) - (r1 - r0) - extra )); [ "$others" -lt 0 ] && others=0
   pct=$(( 100 * others / (t1 - t0 > 0 ? t1 - t0 : 1) ))
   echo "--- $label: $(( $(date +%s) - s0 )) s; other processes used ~${pct}% of the machine's CPU meanwhile"
   echo "{\"step\":\"$label\",\"cpuIdleBeforePct\":$idle,\"othersCpuPctDuring\":$pct,\"seconds\":$(( $(date +%s) - s0 )),\"end\":\"$(date -Is)\"}" >> "$OUT/conditions.jsonl"
@@ -101,6 +116,32 @@ if want dispatch || want chunks; then
     }
     if [ $((r % 2)) -eq 1 ]; then anchors; ours; else ours; anchors; fi
   done
+fi
+
+# ---- Redis mode: interleaved with BullMQ and raw Streams, per persistence mode --------------------
+# One throwaway redis-server per mode (the anchors' start_redis: --save '', and for aof
+# --appendonly yes --appendfsync everysec), shared by the anchors and slowwork in every round.
+# Each bench/redis-*.mjs starts its own `slowwork workers` processes and stops them (SIGTERM).
+if want redis; then
+  for mode in default aof; do
+    if [ "$mode" = aof ]; then start_redis aof; else start_redis noaof; fi
+    export ANCHORS_MODE="$mode"
+    for r in $(seq 1 "$RUNS"); do
+      f="$OUT/rounds/r$r.jsonl"
+      # only the anchor figures we compare with: BullMQ at concurrency 100 (+ its light-load
+      # latency, always run), raw chunk streaming with 100 XADDs per tick
+      anchors() {
+        (cd "$COPY" && step "round $r ($mode): anchor bullmq" "$f" env RUNS=1 BULL_CONCS=100 node bullmq-bench.mjs)
+        (cd "$COPY" && step "round $r ($mode): anchor streams chunks" "$f" env RUNS=1 SC_BURSTS=100 node streams-chunks-bench.mjs)
+      }
+      ours() {
+        for b in dispatch chunks latency slow; do step "round $r ($mode): slowwork redis $b" "$f" env RUNS=1 node "bench/redis-$b.mjs"; done
+      }
+      if [ $((r % 2)) -eq 1 ]; then anchors; ours; else ours; anchors; fi
+    done
+    stop_redis
+  done
+  export ANCHORS_MODE=default
 fi
 node bench/lib/merge.mjs "$OUT"
 

@@ -38,7 +38,10 @@ export function deadline(seconds, what) {
  * serves (its first stderr line). Their stderr is kept for the report of a failure.
  */
 export async function startWorkers(count, { queue, slots, threads, processors = [] }) {
-  const args = ['bin/slowwork.js', 'workers', '--redis', REDIS_URL, '--queue', queue, '-n', String(slots)];
+  // BENCH_WORKER_NODE_ARGS: node flags for the workers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"
+  // to see where their CPU goes (NODE_OPTIONS refuses --cpu-prof).
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS || '').split(' ').filter(Boolean);
+  const args = [...nodeArgs, 'bin/slowwork.js', 'workers', '--redis', REDIS_URL, '--queue', queue, '-n', String(slots)];
   if (threads) args.push('--threads', String(threads));
   for (const p of processors) args.push('--processor', p);
   const procs = [];
@@ -64,9 +67,12 @@ export async function startWorkers(count, { queue, slots, threads, processors = 
     /** SIGTERM drains and exits 0; anything else is a finding, so it is reported. */
     async stop() {
       for (const p of procs) if (p.child.exitCode === null) process.kill(p.pid, 'SIGTERM');
-      const codes = await Promise.all(procs.map((p) => Promise.race([p.exited, sleep(30_000).then(() => 'timeout')])));
+      const late = (ms) => new Promise((r) => setTimeout(() => r('still running after SIGTERM'), ms).unref());
+      const codes = await Promise.all(procs.map((p) => Promise.race([p.exited, late(30_000)])));
       codes.forEach((code, k) => {
         if (code !== 0) console.error(`worker ${procs[k].pid} ended with ${code} after SIGTERM:\n${procs[k].log().trim()}`);
+        // Anything a worker said beyond starting and stopping (a failed report, a reclaim) matters.
+        else for (const line of procs[k].log().split('\n')) if (line.trim() && !line.startsWith('slowwork workers:')) console.error(`worker ${procs[k].pid}: ${line}`);
       });
     },
   };
@@ -111,6 +117,29 @@ export async function withCpu(redisPid, workerPids, fn) {
   return {
     result,
     cpu: { wallMs: wall, submitterPct: pct(submitterMs), workersPct: pct(workersMs), redisPct: pct(redisMs), totalPct: pct(submitterMs + workersMs + redisMs) },
+  };
+}
+
+/**
+ * Runs `fn` and returns what redis-server did meanwhile, from INFO commandstats: time and calls
+ * of the top-level commands slowwork sends (its Lua scripts, and its blocking reads). Commands
+ * inside a script are counted in the script's time, so they are left out here.
+ */
+export async function withCommandStats(fn) {
+  const r = await adminConnection();
+  const read = async () => {
+    const out = {};
+    for (const m of (await r.info('commandstats')).matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+)/g)) out[m[1]] = { calls: Number(m[2]), usec: Number(m[3]) };
+    return out;
+  };
+  const s0 = await read();
+  const result = await fn();
+  const s1 = await read();
+  await r.quit();
+  const d = (names, f) => names.reduce((sum, n) => sum + ((s1[n]?.[f] ?? 0) - (s0[n]?.[f] ?? 0)), 0);
+  return {
+    result,
+    stats: { scriptUsec: d(['evalsha', 'eval'], 'usec'), scriptCalls: d(['evalsha', 'eval'], 'calls'), readUsec: d(['xreadgroup', 'xread'], 'usec'), readCalls: d(['xreadgroup', 'xread'], 'calls') },
   };
 }
 
