@@ -68,7 +68,7 @@ async function events(jobId: string): Promise<DecodedEvent[]> {
 }
 
 const durations = { queuedMs: 1, firstChunkMs: 2, totalMs: 3 };
-const done = (i: number, a = 1, out = `out ${i}`, worker = 'w1') => wireDone(i, String(i + 1), a, out, worker, durations, JSON.stringify(`prompt ${i}`));
+const done = (i: number, a = 1, out = `out ${i}`, worker = 'w1') => wireDone(i, String(i + 1), a, out, worker, durations);
 
 describe('create and enqueue', () => {
   it('creating a job twice changes nothing, and enqueue skips indexes already enqueued (a resumed submit sends all again)', async () => {

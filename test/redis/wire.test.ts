@@ -11,14 +11,14 @@ describe('wire events', () => {
     const field = `[${[
       wireStart(3, 'id3', 2, 'w1', 0),
       wireChunk(3, 2, 'héllo "x"', 4, 1),
-      wireDone(3, 'id3', 2, 'out', 'w1', d, JSON.stringify({ prompt: 'p' })),
+      wireDone(3, 'id3', 2, 'out', 'w1', d),
       wireRetry(4, 'id4', 1, 'boom', 250, true),
       wireFailed(4, 'id4', 3, 'boom', null, { queuedMs: 1, firstChunkMs: 2, totalMs: 3 }, '"p4"'),
     ].join(',')}]`;
     expect(decodeEntry(field)).toEqual([
       { type: 'item-start', index: 3, id: 'id3', attempt: 2, worker: 'w1' },
       { type: 'chunk', index: 3, attempt: 2, text: 'héllo "x"', n: 4, stage: 1 },
-      { type: 'item-done', index: 3, id: 'id3', attempt: 2, output: 'out', worker: 'w1', durations: d, input: { prompt: 'p' } },
+      { type: 'item-done', index: 3, id: 'id3', attempt: 2, output: 'out', worker: 'w1', durations: d },
       { type: 'item-retry', index: 4, id: 'id4', attempt: 1, error: 'boom', delayMs: 250, charged: true },
       { type: 'item-failed', index: 4, id: 'id4', attempts: 3, error: 'boom', worker: null, durations: { queuedMs: 1, firstChunkMs: 2, totalMs: 3 }, input: 'p4' },
     ]);

@@ -6,7 +6,7 @@
  */
 import type { EventListener, JobCounts, JobEvent } from '../../core/events.js';
 import { describeError } from '../../core/errors.js';
-import type { ItemSpec, JobSpec } from '../../core/types.js';
+import type { ItemInput, ItemSpec, JobSpec } from '../../core/types.js';
 import type { JobRun } from '../broker.js';
 import { EventsReader } from './events-reader.js';
 import { toWireSpec } from './job-spec.js';
@@ -45,6 +45,8 @@ export class RedisJobRun implements JobRun {
   private sending: Promise<void> = Promise.resolve();
   private roomWaiters: Array<() => void> = [];
   private finalItems = new Set<number>();
+  /** Inputs of the items added and not finished: results come back without them. */
+  private readonly inputs = new Map<number, ItemInput>();
   /** Items whose events are skipped (recorded already), by index, and how many of them ended. */
   private readonly skipped = new Set<number>();
   private skippedFinal = { done: 0, failed: 0 };
@@ -86,6 +88,7 @@ export class RedisJobRun implements JobRun {
     if (!this.inputOpen) return Promise.reject(new Error('add() after end()'));
     this.added += items.length;
     this.outstanding += items.length;
+    for (const item of items) this.inputs.set(item.index, item.input);
     for (let k = 0; k < items.length; k += ENQUEUE_CHUNK) {
       const chunk = items.slice(k, k + ENQUEUE_CHUNK);
       this.sending = this.sending.then(() => this.enqueue(chunk));
@@ -150,6 +153,10 @@ export class RedisJobRun implements JobRun {
           this.outstanding--;
           this.delivered[e.type === 'item-done' ? 'done' : 'failed']++;
         }
+        const input = this.inputs.get(e.index) ?? null;
+        this.inputs.delete(e.index);
+        events.push(e.input === undefined ? { ...e, input } : e);
+        continue;
       }
       if (e.type === 'job-done' || e.type === 'job-cancelled') {
         // Counts of this submit's share: a job attached to again holds items recorded before.

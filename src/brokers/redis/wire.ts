@@ -5,14 +5,16 @@
  *
  *   ['s', i, id, attempt, worker, stage]                         item-start
  *   ['c', i, attempt, text, n, stage]                            chunk (n processor chunks)
- *   ['d', i, id, attempt, output, worker, queuedMs, firstChunkMs|false, totalMs, payload]
+ *   ['d', i, id, attempt, output, worker, queuedMs, firstChunkMs|false, totalMs]
  *   ['r', i, id, attempt, error, delayMs, charged]               item-retry
  *   ['f', i, id, attempt, error, worker|false, queuedMs, firstChunkMs|false, totalMs, payload]
  *   ['T', total]                                                 the job's size is known
  *   ['X', 'draining'|'aborting', reason]                         the job is being stopped
  *   ['J', 'done'|'cancelled', reason, total, done, failed]       the job ended
  *
- * `payload` is the item's input as JSON text (what the work stream carries).
+ * `payload` is the item's input as JSON text (what the work stream carries). A result does not
+ * carry it back: the submitter holds the inputs of its items in flight, and sending every
+ * prompt twice through Redis would double the traffic of long prompts.
  */
 import type { JobEvent } from '../../core/events.js';
 import type { ItemDurations, ItemInput } from '../../core/types.js';
@@ -21,8 +23,8 @@ export type WireEvent = readonly unknown[];
 
 export const wireStart = (i: number, id: string, a: number, worker: string, stage: number): string => JSON.stringify(['s', i, id, a, worker, stage]);
 export const wireChunk = (i: number, a: number, text: string, n: number, stage: number): string => JSON.stringify(['c', i, a, text, n, stage]);
-export const wireDone = (i: number, id: string, a: number, output: string, worker: string, d: ItemDurations, payload: string): string =>
-  JSON.stringify(['d', i, id, a, output, worker, d.queuedMs, d.firstChunkMs ?? false, d.totalMs, payload]);
+export const wireDone = (i: number, id: string, a: number, output: string, worker: string, d: ItemDurations): string =>
+  JSON.stringify(['d', i, id, a, output, worker, d.queuedMs, d.firstChunkMs ?? false, d.totalMs]);
 export const wireRetry = (i: number, id: string, a: number, error: string, delayMs: number, charged: boolean): string =>
   JSON.stringify(['r', i, id, a, error, delayMs, charged]);
 export const wireFailed = (i: number, id: string, a: number, error: string, worker: string | null, d: ItemDurations, payload: string): string =>
@@ -89,7 +91,7 @@ function decodeOne(w: readonly unknown[]): DecodedEvent | null {
         output: str(w[4]),
         worker: str(w[5]),
         durations: durations(w[6], w[7], w[8]),
-        input: parsePayload(w[9]),
+        ...(w.length > 9 ? { input: parsePayload(w[9]) } : {}),
       };
     case 'r':
       return { type: 'item-retry', index: num(w[1]), id: str(w[2]), attempt: num(w[3]), error: str(w[4]), delayMs: num(w[5]), charged: w[6] === true };

@@ -362,7 +362,7 @@ export class RedisWorker {
           break;
         case 'item-done': {
           const durations = { ...e.durations, queuedMs: this.queuedMs(lease) };
-          this.buffer.add(lease.jobId, record('D', lease, wireDone(lease.i, lease.id, e.attempt, e.output, this.name, durations, lease.payload)));
+          this.buffer.add(lease.jobId, record('D', lease, wireDone(lease.i, lease.id, e.attempt, e.output, this.name, durations)));
           this.stats.finished(true, e.durations.totalMs);
           this.release(e.index, lease);
           break;

@@ -23,9 +23,17 @@ if last >= tonumber(ARGV[5]) then return {redis.call('HGET', job, 'status') or f
 redis.call('HSET', seqs, ARGV[1], ARGV[5])
 local events, stale, settled = {}, {}, false
 local doneN, failedN = 0, 0
+-- The fence of each item, read once per call: a report often holds an item's start, chunks and
+-- result together. Settled entries are acknowledged and deleted in one call each at the end.
+local fence, acked, freed = {}, {}, {}
 for n = 6, #ARGV, 6 do
   local kind, id, i, event = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3]
-  if redis.call('HGET', run, i) ~= id then
+  local owner = fence[i]
+  if owner == nil then
+    owner = redis.call('HGET', run, i)
+    fence[i] = owner
+  end
+  if owner ~= id then
     if stale[#stale] ~= id then stale[#stale + 1] = id end
   else
     if kind == 'S' or kind == 'C' then
@@ -47,12 +55,19 @@ for n = 6, #ARGV, 6 do
             'p', ARGV[n + 4], 'e', ARGV[n + 5], 'w', ARGV[1], 't', now)
         end
       end
-      redis.call('HDEL', run, i)
-      redis.call('XACK', items, group, id)
-      redis.call('XDEL', items, id)
+      fence[i] = false
+      freed[#freed + 1] = i
+      acked[#acked + 1] = id
       settled = true
     end
   end
+end
+-- Variadic calls, a bounded number of arguments each (Lua's unpack has a stack limit).
+for k = 1, #acked, 1000 do
+  local last = math.min(k + 999, #acked)
+  redis.call('HDEL', run, unpack(freed, k, last))
+  redis.call('XACK', items, group, unpack(acked, k, last))
+  redis.call('XDEL', items, unpack(acked, k, last))
 end
 if doneN > 0 then redis.call('HINCRBY', job, 'done', doneN) end
 if failedN > 0 then redis.call('HINCRBY', job, 'failed', failedN) end
