@@ -1,0 +1,34 @@
+/**
+ * Routes POST /complete to the attempt waiting for it, by dispatch id (unique per attempt): an
+ * answer for an attempt already settled (timed out, re-sent, cancelled) finds no one.
+ */
+export interface Completion {
+  readonly id: string;
+  readonly output?: string;
+  readonly error?: string;
+}
+
+export class CompletionRouter {
+  private readonly waiting = new Map<string, (completion: Completion) => void>();
+
+  expect(id: string, handler: (completion: Completion) => void): void {
+    this.waiting.set(id, handler);
+  }
+
+  forget(id: string): void {
+    this.waiting.delete(id);
+  }
+
+  /** Hands the completion to its attempt; false when no attempt waits for this id. */
+  deliver(completion: Completion): boolean {
+    const handler = this.waiting.get(completion.id);
+    if (!handler) return false;
+    this.waiting.delete(completion.id);
+    handler(completion);
+    return true;
+  }
+
+  get size(): number {
+    return this.waiting.size;
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * The processor side of the contract (wire.ts): a fastify app that runs one processor in this
+ * process for a manager.
+ *   GET  /meta     → {name, id, processor, version, inflight, processed, concurrency}
+ *   POST /process  → 200 NDJSON {"chunk"}… then {"done":true} or {"error"}; with `async`, 202
+ *                    and the result posted to the request's callback later.
+ * The processor's signal aborts when the manager closes the request (or the server stops).
+ * Params: the request's, with this server's own (--param) pinned over them. More than
+ * `concurrency` items at once get 503 (the manager keeps to it, as /meta tells it).
+ * With a token, POST /process needs `Authorization: Bearer <token>`.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { describeError } from '../../core/errors.js';
+import type { ItemInput, Params } from '../../core/types.js';
+import type { Processor } from '../../processors/contract.js';
+import { postCompletion } from './processor-client.js';
+import { runLocal } from './run-local.js';
+import { ErrorType, chunkLine, doneLine, errorLine, firstIssue, jsonError, processRequestSchema, type ProcessRequest } from './wire.js';
+
+export interface ProcessorAppOptions {
+  readonly processor: Processor;
+  /** How the processor was named (`demo`, `./my.mjs`), shown in /meta. */
+  readonly ref: string;
+  readonly name: string;
+  readonly id: string;
+  readonly version: string;
+  /** This server's --param values: they win over a request's. */
+  readonly params: Params;
+  readonly concurrency: number;
+  /** Answer 202 and post results to the callback instead of streaming. */
+  readonly async: boolean;
+  readonly token?: string;
+  /** Diagnostic lines (processor logs, failed callbacks). */
+  readonly log: (line: string) => void;
+}
+
+export interface ProcessorStats {
+  readonly inflight: number;
+  /** Items finished with an output. */
+  readonly processed: number;
+  /** Items that ended with an error. */
+  readonly failed: number;
+  /** Items stopped because the manager closed the request (or the server stopped). */
+  readonly aborted: number;
+}
+
+export interface ProcessorApp {
+  readonly app: FastifyInstance;
+  stats(): ProcessorStats;
+  /** Aborts every item under way (the server is stopping). */
+  abortAll(reason: string): void;
+}
+
+/** Inputs can be long documents. */
+const PROCESS_BODY_LIMIT = 32 * 1024 * 1024;
+/** Posting a 202 item's result: tries, and the first wait between them. */
+const CALLBACK_TRIES = 5;
+const CALLBACK_BACKOFF_MS = 200;
+
+export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
+  const app = Fastify({ logger: false, connectionTimeout: 0, keepAliveTimeout: 72_000, forceCloseConnections: true });
+  const running = new Set<AbortController>();
+  let processed = 0;
+  let failed = 0;
+  let aborted = 0;
+
+  app.get('/meta', async () => ({
+    name: opts.name,
+    id: opts.id,
+    processor: opts.ref,
+    version: opts.version,
+    inflight: running.size,
+    processed,
+    concurrency: opts.concurrency,
+  }));
+
+  const expected = opts.token === undefined ? null : digest(`Bearer ${opts.token}`);
+  app.post('/process', { bodyLimit: PROCESS_BODY_LIMIT }, async (request, reply) => {
+    if (expected) {
+      const given = request.headers.authorization;
+      if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+        return reply.code(401).send(jsonError('missing or wrong token: send Authorization: Bearer <token>', ErrorType.unauthorized));
+      }
+    }
+    const parsed = processRequestSchema.safeParse(request.body ?? undefined);
+    if (!parsed.success) return reply.code(400).send(jsonError(firstIssue(parsed.error), ErrorType.invalid));
+    const body = parsed.data;
+    const params: Params = { ...body.params, ...opts.params };
+    try {
+      opts.processor.validate?.(params);
+    } catch (err) {
+      return reply.code(400).send(jsonError(`processor ${opts.name}: ${describeError(err)}`, ErrorType.invalid));
+    }
+    if (opts.async && !body.callback) return reply.code(400).send(jsonError('callback is required: this processor answers 202 and posts results there', ErrorType.invalid));
+    if (running.size >= opts.concurrency) {
+      return reply.code(503).send(jsonError(`busy: ${running.size} items in flight, the most this processor takes (--concurrency)`, ErrorType.busy));
+    }
+    const item: ProcessRequest = { ...body, input: body.input as ItemInput, params, callback: body.callback ?? '' };
+    const controller = new AbortController();
+    running.add(controller);
+    const settle = (outcome: 'done' | 'failed' | 'aborted'): void => {
+      running.delete(controller);
+      if (outcome === 'done') processed++;
+      else if (outcome === 'failed') failed++;
+      else aborted++;
+    };
+    if (opts.async) {
+      void runAsync(item, controller.signal).then(settle);
+      return reply.code(202).send({ accepted: true, id: item.id });
+    }
+    return streamItem(item, controller, reply).then(settle);
+  });
+
+  const run = (item: ProcessRequest, signal: AbortSignal, onChunk: (text: string) => void | Promise<void>): Promise<string> =>
+    runLocal(opts.processor, { itemId: item.item, input: item.input, attempt: item.attempt, params: item.params, signal, log: (m) => opts.log(`[${item.item}] ${m}`) }, onChunk);
+
+  async function streamItem(item: ProcessRequest, controller: AbortController, reply: FastifyReply): Promise<'done' | 'failed' | 'aborted'> {
+    reply.hijack();
+    const res = reply.raw;
+    const lines = new LineWriter(res);
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort(new Error('the manager closed the request'));
+    });
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    res.flushHeaders();
+    try {
+      await run(item, controller.signal, (text) => lines.write(chunkLine(text)));
+      lines.write(doneLine());
+      return 'done';
+    } catch (err) {
+      if (controller.signal.aborted) return 'aborted';
+      lines.write(errorLine(describeError(err)));
+      return 'failed';
+    } finally {
+      lines.end();
+    }
+  }
+
+  async function runAsync(item: ProcessRequest, signal: AbortSignal): Promise<'done' | 'failed' | 'aborted'> {
+    let result: { id: string; output: string } | { id: string; error: string };
+    let outcome: 'done' | 'failed';
+    try {
+      result = { id: item.id, output: await run(item, signal, () => undefined) };
+      outcome = 'done';
+    } catch (err) {
+      if (signal.aborted) return 'aborted';
+      result = { id: item.id, error: describeError(err) };
+      outcome = 'failed';
+    }
+    const undelivered = await postCompletion(item.callback, result, { attempts: CALLBACK_TRIES, backoffMs: CALLBACK_BACKOFF_MS, token: opts.token, signal });
+    if (undelivered !== null && !signal.aborted) opts.log(`[${item.item}] could not post the result to ${item.callback}: ${undelivered}`);
+    return outcome;
+  }
+
+  return {
+    app,
+    stats: () => ({ inflight: running.size, processed, failed, aborted }),
+    abortAll: (reason) => {
+      for (const controller of running) controller.abort(new Error(reason));
+    },
+  };
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/**
+ * NDJSON lines onto a response: the lines of one tick go out in one write (cork until the next
+ * tick), and a slow reader holds the processor back (write resolves on 'drain').
+ */
+class LineWriter {
+  private corked = false;
+
+  constructor(private readonly res: ServerResponse) {}
+
+  write(line: string): void | Promise<void> {
+    const { res } = this;
+    if (res.destroyed || res.writableEnded) return;
+    if (!this.corked) {
+      this.corked = true;
+      res.cork();
+      setImmediate(() => {
+        this.corked = false;
+        res.uncork();
+      });
+    }
+    if (res.write(line)) return;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  }
+
+  end(): void {
+    if (this.corked) {
+      this.corked = false;
+      this.res.uncork();
+    }
+    if (!this.res.writableEnded) this.res.end();
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Runs one item through a processor in this process, for a processor server: process(input,
+ * ctx), its chunks handed on one by one (a slow consumer holds the next one back), the whole
+ * text returned. Once `signal` aborts, the call rejects with its reason at once, even if the
+ * processor ignores its signal.
+ */
+import type { ItemInput, Params } from '../../core/types.js';
+import type { Chunks, ProcessContext, Processor } from '../../processors/contract.js';
+
+export interface LocalItem {
+  readonly itemId: string;
+  readonly input: ItemInput;
+  readonly attempt: number;
+  readonly params: Params;
+  readonly signal: AbortSignal;
+  readonly log: (message: string) => void;
+}
+
+export async function runLocal(processor: Processor, item: LocalItem, onChunk: (text: string) => void | Promise<void>): Promise<string> {
+  const { signal } = item;
+  signal.throwIfAborted();
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  const ctx: ProcessContext = { signal, attempt: item.attempt, itemId: item.itemId, params: item.params, stage: 0, log: item.log };
+  const chunks: Chunks = await Promise.race([Promise.resolve(processor.process(item.input, ctx)), aborted]);
+  const asyncIt = (chunks as AsyncIterable<unknown>)[Symbol.asyncIterator];
+  const it: AsyncIterator<unknown> | Iterator<unknown> = asyncIt ? asyncIt.call(chunks) : (chunks as Iterable<unknown>)[Symbol.iterator]();
+  let text = '';
+  try {
+    for (;;) {
+      const r = await Promise.race([Promise.resolve(it.next()), aborted]);
+      if (r.done) return text;
+      const piece = toText(r.value);
+      if (piece.length === 0) continue;
+      text += piece;
+      const wait = onChunk(piece);
+      if (wait) await Promise.race([wait, aborted]);
+    }
+  } catch (err) {
+    // Let the processor clean up (sockets, timers); never wait on it.
+    Promise.resolve(it.return?.()).catch(() => undefined);
+    throw err;
+  }
+}
+
+const decoder = new TextDecoder();
+function toText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Uint8Array) return decoder.decode(value);
+  if (value === null || value === undefined) return '';
+  return String(value);
+}
