@@ -85,6 +85,7 @@ export async function startProcessorServer(opts: ProcessorServerOptions, io: Pro
     concurrency: opts.concurrency,
     async: opts.async,
     token: opts.token,
+    manager,
     log,
   });
   let listening: string;

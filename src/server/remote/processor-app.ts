@@ -32,6 +32,13 @@ export interface ProcessorAppOptions {
   /** Answer 202 and post results to the callback instead of streaming. */
   readonly async: boolean;
   readonly token?: string;
+  /**
+   * The manager this server registered with: results go to `{manager}/complete` when a request
+   * names no callback or one at a wildcard address (a manager bound to 0.0.0.0 cannot tell).
+   */
+  readonly manager?: string;
+  /** A blank line this often keeps a quiet stream (a slow first token) from the manager's idle timeout (default 15 s). */
+  readonly keepAliveMs?: number;
   /** Diagnostic lines (processor logs, failed callbacks). */
   readonly log: (line: string) => void;
 }
@@ -58,6 +65,20 @@ const PROCESS_BODY_LIMIT = 32 * 1024 * 1024;
 /** Posting a 202 item's result: tries, and the first wait between them. */
 const CALLBACK_TRIES = 5;
 const CALLBACK_BACKOFF_MS = 200;
+const KEEPALIVE_MS = 15_000;
+
+/** Where a 202 item's result goes: the request's callback, unless it cannot be called from here. */
+export function callbackFor(given: string | undefined, manager: string | undefined): string | null {
+  const fallback = manager ? `${manager}/complete` : null;
+  if (!given) return fallback;
+  let host: string;
+  try {
+    host = new URL(given).hostname;
+  } catch {
+    return fallback;
+  }
+  return host === '0.0.0.0' || host === '[::]' ? (fallback ?? given) : given;
+}
 
 export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
   const app = Fastify({ logger: false, connectionTimeout: 0, keepAliveTimeout: 72_000, forceCloseConnections: true });
@@ -93,11 +114,12 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
     } catch (err) {
       return reply.code(400).send(jsonError(`processor ${opts.name}: ${describeError(err)}`, ErrorType.invalid));
     }
-    if (opts.async && !body.callback) return reply.code(400).send(jsonError('callback is required: this processor answers 202 and posts results there', ErrorType.invalid));
+    const callback = callbackFor(body.callback, opts.manager);
+    if (opts.async && !callback) return reply.code(400).send(jsonError('callback is required: this processor answers 202 and posts results there', ErrorType.invalid));
     if (running.size >= opts.concurrency) {
       return reply.code(503).send(jsonError(`busy: ${running.size} items in flight, the most this processor takes (--concurrency)`, ErrorType.busy));
     }
-    const item: ProcessRequest = { ...body, input: body.input as ItemInput, params, callback: body.callback ?? '' };
+    const item: ProcessRequest = { ...body, input: body.input as ItemInput, params, callback: callback ?? '' };
     const controller = new AbortController();
     running.add(controller);
     const settle = (outcome: 'done' | 'failed' | 'aborted'): void => {
@@ -125,6 +147,7 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
     });
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     res.flushHeaders();
+    const keepAlive = setInterval(() => lines.write('\n'), opts.keepAliveMs ?? KEEPALIVE_MS);
     try {
       await run(item, controller.signal, (text) => lines.write(chunkLine(text)));
       lines.write(doneLine());
@@ -134,6 +157,7 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
       lines.write(errorLine(describeError(err)));
       return 'failed';
     } finally {
+      clearInterval(keepAlive);
       lines.end();
     }
   }

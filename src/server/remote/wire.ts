@@ -21,6 +21,7 @@
  *     callback  "{manager}/complete", for processors that answer 202
  *   Answer 200 application/x-ndjson, one JSON object a line:
  *     {"chunk": "text"} ... then {"done": true}  or  {"error": "message"}
+ *   (blank lines are keep-alives: any bytes reset the manager's idle timer),
  *   or 202, and later POST {callback} {id, output} or {id, error} (→ 200 {accepted: true}; an id
  *   the manager no longer waits for → 404).
  *   A stream that ends without done/error, a connection error, an idle stream, or a 5xx is the

@@ -70,3 +70,34 @@ describe('stopping remote items', () => {
     await waitFor(() => proc.stats().aborted === 1, 'the request closed');
   });
 });
+
+describe('quiet streams', () => {
+  const late = { first_token_ms: '1500', tokens_per_s: '0', length: '3' };
+
+  it('a stream silent past the idle timeout is the endpoint failing: re-sent, not charged', async () => {
+    const manager = await startManager({ idleTimeoutMs: 300 });
+    const proc = await listenProcessorApp({ id: 'quiet', params: late, keepAliveMs: 60_000 });
+    await manager.registry.register({ name: 'demo', id: 'quiet', url: proc.url });
+    const rec = new Recorder();
+    const run = manager.broker.startJob(spec(), rec.listener);
+    await run.add(itemsOf(['late']));
+    run.end();
+    await rec.until(() => rec.count('item-retry') > 0, 'the idle timeout');
+    expect(rec.of('item-retry')[0]).toMatchObject({ charged: false, error: 'endpoint quiet: no answer for 300 ms', delayMs: 0 });
+    run.abort('done looking');
+    expect(await run.finished).toMatchObject({ done: 0, failed: 0, unfinished: 1 });
+  });
+
+  it('keep-alive lines hold a slow first token past the idle timeout', async () => {
+    const manager = await startManager({ idleTimeoutMs: 300 });
+    const proc = await listenProcessorApp({ id: 'patient', params: late, keepAliveMs: 50 });
+    await manager.registry.register({ name: 'demo', id: 'patient', url: proc.url });
+    const rec = new Recorder();
+    const run = manager.broker.startJob(spec(), rec.listener);
+    await run.add(itemsOf(['late']));
+    run.end();
+    expect(await run.finished).toEqual({ total: 1, done: 1, failed: 0, unfinished: 0 });
+    expect(rec.count('item-retry')).toBe(0);
+    expect(outcomes(rec).get(0)).toMatchObject({ output: demoOutput('late', late) });
+  });
+});

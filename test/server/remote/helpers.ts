@@ -2,6 +2,7 @@
  * Real sockets on 127.0.0.1 for the remote-processor tests: a manager (the processor routes on a
  * fastify app, a registry, a RemoteBroker) and processor servers running the built-in demo.
  */
+import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import Fastify from 'fastify';
 import { afterEach } from 'vitest';
@@ -35,11 +36,17 @@ export interface Manager {
   post(path: string, body: unknown, raw?: boolean): Promise<{ status: number; body: any }>;
 }
 
+/** With `token`, every route wants `Authorization: Bearer <token>`, as the serve app's global hook does. */
 export async function startManager(opts: RegistryOptions & { start?: boolean; idleTimeoutMs?: number } = {}): Promise<Manager> {
   const registry = new RemoteProcessorRegistry(opts);
   let url = '';
-  const broker = new RemoteBroker(registry, { callbackUrl: () => `${url}/complete`, idleTimeoutMs: opts.idleTimeoutMs });
+  const broker = new RemoteBroker(registry, { callbackUrl: () => `${url}/complete`, idleTimeoutMs: opts.idleTimeoutMs, token: opts.token });
   const app = Fastify({ logger: false, forceCloseConnections: true });
+  if (opts.token !== undefined) {
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.headers.authorization !== `Bearer ${opts.token}`) await reply.code(401).send({ error: { message: 'missing or wrong token', type: 'authentication_error' } });
+    });
+  }
   processorRoutes(app, { registry, broker });
   url = await app.listen({ port: 0, host: '127.0.0.1' });
   if (opts.start !== false) registry.start();
@@ -76,7 +83,7 @@ export async function startProcessor(manager: string, over: Partial<ProcessorSer
 }
 
 /** A bare processor app (no registration) on `port`: for servers a test kills or restarts. */
-export async function listenProcessorApp(over: { name?: string; id: string; params?: Params; port?: number; async?: boolean }): Promise<ProcessorApp & { url: string; kill(): void }> {
+export async function listenProcessorApp(over: { name?: string; id: string; params?: Params; port?: number; async?: boolean; keepAliveMs?: number }): Promise<ProcessorApp & { url: string; kill(): void }> {
   const processor = await loadProcessor(resolveProcessorRef('demo'));
   const served = buildProcessorApp({
     processor,
@@ -87,6 +94,7 @@ export async function listenProcessorApp(over: { name?: string; id: string; para
     params: over.params ?? FAST,
     concurrency: 16,
     async: over.async ?? false,
+    keepAliveMs: over.keepAliveMs,
     log: () => undefined,
   });
   const url = await served.app.listen({ port: over.port ?? 0, host: '127.0.0.1' });
@@ -106,6 +114,15 @@ export async function listenProcessorApp(over: { name?: string; id: string; para
 export const spec = (over: Partial<JobSpec> = {}): JobSpec => baseSpec({ jobId: 'job-remote', processors: [{ ref: 'demo' }], batchSize: 1, ...over });
 
 export const inputsOf = (n: number, prefix = 'prompt'): string[] => Array.from({ length: n }, (_, k) => `${prefix} number ${k + 1}`);
+
+/** A port nothing listens on (bound once, then released). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 /** Polls `check` until it holds, or fails after `timeoutMs` naming `what`. */
 export async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {

@@ -1,16 +1,6 @@
 /** POST /processors/register, POST /complete and GET /processors over real sockets. */
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { listenProcessorApp, startManager } from './helpers.js';
-
-/** A port nothing listens on (bound once, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { closedPort, listenProcessorApp, startManager } from './helpers.js';
 
 describe('registration', () => {
   it('accepts a processor whose /meta answers with the same name and id, and lists it', async () => {
@@ -22,7 +12,7 @@ describe('registration', () => {
     const list = (await (await fetch(`${manager.url}/processors`)).json()) as { processors: Array<Record<string, unknown> & { connectedOn: string }> };
     expect(list.processors).toHaveLength(1);
     expect(list.processors[0]).toMatchObject({ name: 'demo', id: 'p-1', url: proc.url, healthy: true, inflight: 0, processed: 0, failed: 0, avgMs: 0, capacity: 16, lastError: null });
-    expect(Number.isNaN(Date.parse(list.processors[0].connectedOn))).toBe(false);
+    expect(Number.isNaN(Date.parse(list.processors[0]!.connectedOn))).toBe(false);
     expect(manager.registry.has('demo')).toBe(true);
     expect(manager.registry.names()).toEqual(['demo']);
   });
