@@ -13,11 +13,15 @@ export function fetchErrorCode(err: unknown): string | null {
   return null;
 }
 
+/** fetch refuses a fixed list of ports (the WHATWG "bad ports": 1, 9, 6000, 10080, ...) outright. */
+export const BAD_PORT = 'fetch refuses this port (one of the reserved "bad ports"): use another';
+
 /** `connection refused (ECONNREFUSED)`-style line for a fetch that failed below HTTP. */
 export function describeFetchError(err: unknown): string {
   const code = fetchErrorCode(err);
   const cause = (err as { cause?: unknown } | null)?.cause;
   const what = cause ? describeError(cause) : describeError(err);
+  if (what === 'bad port') return BAD_PORT;
   return code && !what.includes(code) ? `${what} (${code})` : what;
 }
 

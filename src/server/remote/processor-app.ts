@@ -129,7 +129,7 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
       else aborted++;
     };
     if (opts.async) {
-      void runAsync(item, controller.signal).then(settle);
+      void runAsync(item, controller.signal, settle);
       return reply.code(202).send({ accepted: true, id: item.id });
     }
     return streamItem(item, controller, reply).then(settle);
@@ -142,9 +142,11 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
     reply.hijack();
     const res = reply.raw;
     const lines = new LineWriter(res);
-    res.on('close', () => {
+    const onClose = (): void => {
       if (!res.writableFinished) controller.abort(new Error('the manager closed the request'));
-    });
+    };
+    res.on('close', onClose);
+    if (res.destroyed) onClose(); // gone before we listened
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     res.flushHeaders();
     const keepAlive = setInterval(() => lines.write('\n'), opts.keepAliveMs ?? KEEPALIVE_MS);
@@ -162,20 +164,22 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
     }
   }
 
-  async function runAsync(item: ProcessRequest, signal: AbortSignal): Promise<'done' | 'failed' | 'aborted'> {
+  /**
+   * Runs a 202 item and posts its result. The slot is freed before the post: the manager frees
+   * its own on receipt and may send the next item before our post returns.
+   */
+  async function runAsync(item: ProcessRequest, signal: AbortSignal, settle: (outcome: 'done' | 'failed' | 'aborted') => void): Promise<void> {
     let result: { id: string; output: string } | { id: string; error: string };
-    let outcome: 'done' | 'failed';
     try {
       result = { id: item.id, output: await run(item, signal, () => undefined) };
-      outcome = 'done';
+      settle('done');
     } catch (err) {
-      if (signal.aborted) return 'aborted';
+      if (signal.aborted) return settle('aborted');
       result = { id: item.id, error: describeError(err) };
-      outcome = 'failed';
+      settle('failed');
     }
     const undelivered = await postCompletion(item.callback, result, { attempts: CALLBACK_TRIES, backoffMs: CALLBACK_BACKOFF_MS, token: opts.token, signal });
     if (undelivered !== null && !signal.aborted) opts.log(`[${item.item}] could not post the result to ${item.callback}: ${undelivered}`);
-    return outcome;
   }
 
   return {

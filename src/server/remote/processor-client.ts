@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SlowworkError } from '../../core/errors.js';
-import { describeFetchError, errorMessageOf, postJson } from './http.js';
+import { BAD_PORT, describeFetchError, errorMessageOf, postJson } from './http.js';
 import type { RegisterRequest } from './wire.js';
 
 /** The manager never accepted the registration (exit code 2). */
@@ -31,7 +31,8 @@ async function post(url: string, body: unknown, token: string | undefined): Prom
     const detail = errorMessageOf(res.body);
     return { ok: false, retry: res.status >= 500, error: `HTTP ${res.status}${detail ? `: ${detail}` : ''}` };
   } catch (err) {
-    return { ok: false, retry: true, error: describeFetchError(err) };
+    const error = describeFetchError(err);
+    return { ok: false, retry: error !== BAD_PORT, error };
   }
 }
 

@@ -61,6 +61,18 @@ describe('RemoteBroker', () => {
     expect(manager.registry.list()[0]).toMatchObject({ processed: 10, inflight: 0 });
   });
 
+  it.each([false, true])('keeps to the capacity an endpoint announces: no item is turned away busy (async %s)', async (async) => {
+    const manager = await startManager();
+    const server = await startProcessor(manager.url, { id: 'small', concurrency: 2, async });
+    const rec = new Recorder();
+    const run = manager.broker.startJob(spec({ concurrency: 8 }), rec.listener);
+    await run.add(itemsOf(inputsOf(40, 'cap')));
+    run.end();
+    expect(await run.finished).toEqual({ total: 40, done: 40, failed: 0, unfinished: 0 });
+    expect(rec.of('item-retry')).toEqual([]);
+    expect(server.stats()).toMatchObject({ processed: 40, failed: 0 });
+  });
+
   it('charges {"error"} lines and 4xx answers to the item, with backoff, up to its retries', async () => {
     const manager = await startManager();
     await startProcessor(manager.url, { id: 'flaky', params: { ...FAST, failure_rate: '1' } });
