@@ -10,11 +10,11 @@
  * With a token, POST /process needs `Authorization: Bearer <token>`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { describeError } from '../../core/errors.js';
 import type { ItemInput, Params } from '../../core/types.js';
 import type { Processor } from '../../processors/contract.js';
+import { LineWriter } from './line-writer.js';
 import { postCompletion } from './processor-client.js';
 import { runLocal } from './run-local.js';
 import { ErrorType, chunkLine, doneLine, errorLine, firstIssue, jsonError, processRequestSchema, type ProcessRequest } from './wire.js';
@@ -105,7 +105,7 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
         return reply.code(401).send(jsonError('missing or wrong token: send Authorization: Bearer <token>', ErrorType.unauthorized));
       }
     }
-    const parsed = processRequestSchema.safeParse(request.body ?? undefined);
+    const parsed = processRequestSchema.safeParse(request.body);
     if (!parsed.success) return reply.code(400).send(jsonError(firstIssue(parsed.error), ErrorType.invalid));
     const body = parsed.data;
     const params: Params = { ...body.params, ...opts.params };
@@ -192,44 +192,3 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
-
-/**
- * NDJSON lines onto a response: the lines of one tick go out in one write (cork until the next
- * tick), and a slow reader holds the processor back (write resolves on 'drain').
- */
-class LineWriter {
-  private corked = false;
-
-  constructor(private readonly res: ServerResponse) {}
-
-  write(line: string): void | Promise<void> {
-    const { res } = this;
-    if (res.destroyed || res.writableEnded) return;
-    if (!this.corked) {
-      this.corked = true;
-      res.cork();
-      setImmediate(() => {
-        this.corked = false;
-        res.uncork();
-      });
-    }
-    if (res.write(line)) return;
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
-  }
-
-  end(): void {
-    if (this.corked) {
-      this.corked = false;
-      this.res.uncork();
-    }
-    if (!this.res.writableEnded) this.res.end();
-  }
-}
