@@ -11,6 +11,7 @@ import { isProcessor, type Processor } from './contract.js';
 
 const BUILTINS: Readonly<Record<string, string>> = {
   demo: './demo.js',
+  openai: './openai.js',
 };
 
 /** Under vitest this module runs from src/*.ts; threads load the compiled built-ins from dist/. */

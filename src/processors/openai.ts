@@ -1,0 +1,53 @@
+/**
+ * `openai`: runs items against any OpenAI-compatible server (OpenAI, vLLM, llama.cpp server,
+ * Ollama, `slowwork serve`), streaming. See docs/processors.md for the params.
+ *
+ * Retries inside the processor cover what the server says is temporary (429, 5xx) and refused or
+ * broken connections, but only before the first chunk: after that the item's own retry (a fresh
+ * attempt, from the start) is the only honest one, so the error is thrown as it is.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ItemInput } from '../core/types.js';
+import type { ProcessContext, Processor } from './contract.js';
+import { streamAttempt } from './openai/attempt.js';
+import { retryDelayMs } from './openai/backoff.js';
+import { OpenAIError, OpenAIHttpError } from './openai/errors.js';
+import { parseOpenAIParams } from './openai/params.js';
+import { buildRequest } from './openai/request.js';
+
+async function* complete(input: ItemInput, ctx: ProcessContext): AsyncGenerator<string, void, undefined> {
+  const settings = parseOpenAIParams(ctx.params);
+  const request = buildRequest(settings, input, process.env[settings.apiKeyEnv]);
+  const signal = ctx.signal;
+  for (let retry = 0; ; retry++) {
+    let yielded = false;
+    try {
+      for await (const piece of streamAttempt({ request, endpoint: settings.endpoint, timeoutMs: settings.timeoutMs, signal })) {
+        yielded = true;
+        yield piece;
+      }
+      return;
+    } catch (err) {
+      if (yielded || signal.aborted || !(err instanceof OpenAIError) || !err.retryable) throw err;
+      if (retry >= settings.maxRetries) {
+        if (retry > 0) err.message += ` (gave up after ${retry} ${retry === 1 ? 'retry' : 'retries'})`;
+        throw err;
+      }
+      const delay = retryDelayMs(retry + 1, err instanceof OpenAIHttpError ? err.retryAfterMs : null);
+      ctx.log(`${err.message}; retry ${retry + 1}/${settings.maxRetries} in ${delay} ms`);
+      await sleep(delay, undefined, { signal }).catch((sleepErr: unknown) => {
+        throw signal.aborted ? signal.reason : sleepErr;
+      });
+    }
+  }
+}
+
+const openai: Processor = {
+  name: 'openai',
+  validate(params) {
+    parseOpenAIParams(params);
+  },
+  process: (input, ctx) => complete(input, ctx),
+};
+
+export default openai;

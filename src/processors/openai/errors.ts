@@ -1,0 +1,87 @@
+/**
+ * Typed failures of one request to an OpenAI-compatible server. Their messages are one line and
+ * start with `openai:`, as they end up in a results file and on a terminal. `retryable` says
+ * whether the processor may try again itself (only ever before the first chunk was yielded).
+ */
+
+export abstract class OpenAIError extends Error {
+  abstract readonly retryable: boolean;
+  constructor(message: string) {
+    super(`openai: ${message}`);
+    this.name = new.target.name;
+  }
+}
+
+/** A non-2xx answer. 429 and 5xx are worth another try; any other 4xx is not. */
+export class OpenAIHttpError extends OpenAIError {
+  readonly retryable: boolean;
+  constructor(
+    readonly status: number,
+    where: string,
+    serverMessage: string | undefined,
+    /** What the server asked us to wait (Retry-After), in ms; null if it did not say. */
+    readonly retryAfterMs: number | null,
+  ) {
+    super(`HTTP ${status} from ${where}${serverMessage ? `: ${serverMessage}` : ''}`);
+    this.retryable = status === 429 || status >= 500;
+  }
+}
+
+/** Network codes that say "the connection failed", not "this request is wrong". */
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** The connection could not be made, or broke. */
+export class OpenAIConnectionError extends OpenAIError {
+  readonly retryable: boolean;
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.retryable = code !== undefined && TRANSIENT_CODES.has(code);
+  }
+}
+
+/** `timeout_ms` passed with nothing from the server. */
+export class OpenAITimeoutError extends OpenAIError {
+  readonly retryable = false;
+}
+
+/** The server answered 2xx but its stream says it failed (an error event, bad JSON, cut short). */
+export class OpenAIStreamError extends OpenAIError {
+  readonly retryable = false;
+}
+
+/** The `code` of a Node/undici network error: `fetch failed` hides it in `cause` (or an AggregateError). */
+export function networkErrorCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const e = current as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof e.code === 'string' && e.code !== '') return e.code;
+    current = e.cause ?? (Array.isArray(e.errors) ? e.errors[0] : undefined);
+  }
+  return undefined;
+}
+
+/** The innermost message of a network error (`other side closed`, not `fetch failed`). */
+export function networkErrorDetail(err: unknown): string {
+  let current: unknown = err;
+  let detail = err instanceof Error ? err.message : String(err);
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current.message) detail = current.message;
+    current = current.cause ?? (current instanceof AggregateError ? current.errors[0] : undefined);
+  }
+  return detail.split('\n', 1)[0] ?? detail;
+}
