@@ -2,11 +2,13 @@
 // results.jsonl (the anchors' row format), rounds.json (per-round values, for paired ratios),
 // env.json, run.json, conditions.jsonl and the UI summaries. Benchmarks this run did not run
 // (BENCH_ONLY) are carried over from the runs the published docs/benchmarks.md took them from
-// (bench/lib/carry.mjs), and the doc says which figures come from which run.
+// (bench/lib/carry.mjs), and the doc says which figures come from which run. When such a run's
+// directory is not on this machine (.bench-tmp/ is not committed), its benchmarks are carried over
+// as the published doc's own text: their Targets rows, sections, observations and conditions.
 // Usage: node bench/report.mjs OUT_DIR DOC_PATH
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { SUITES, loadRun, previousSources, sourcesComment, suiteOfRow, suitesOfStep } from './lib/carry.mjs';
+import { SUITES, loadRun, observationSuite, parsePublished, previousSources, runsComment, sourcesComment, suiteOfRow, suitesOfStep, textRun } from './lib/carry.mjs';
 
 const [OUT, DOC] = process.argv.slice(2);
 const REPO = new URL('..', import.meta.url).pathname;
@@ -15,6 +17,7 @@ const here = loadRun(OUT);
 const { env, run, failed } = here;
 const ranHere = new Set((run.only || SUITES.join(',')).split(','));
 const previous = previousSources(join(REPO, 'docs', 'benchmarks.md'), REPO);
+const published = parsePublished(join(REPO, 'docs', 'benchmarks.md'));
 const loaded = new Map([[resolve(OUT), here]]);
 /** suite -> the run (directory relative to the repo, and its data) its figures come from. */
 const source = {};
@@ -24,8 +27,15 @@ for (const s of SUITES) {
     const abs = resolve(REPO, previous[s]);
     if (!loaded.has(abs)) loaded.set(abs, loadRun(abs));
     source[s] = { dir: previous[s], data: loaded.get(abs), carried: true };
+  } else if (previous[s] && (published.targets[s] || published.sections[s])) {
+    // the run's directory is gone: its figures as the published doc showed them
+    const abs = resolve(REPO, previous[s]);
+    if (!loaded.has(abs)) loaded.set(abs, textRun(previous[s], published));
+    source[s] = { dir: previous[s], data: loaded.get(abs), carried: true, text: true };
   }
 }
+/** Benchmarks carried over as the published doc's text: their parts are copied, not rendered. */
+const asText = (s) => Boolean(source[s]?.text);
 const rows = SUITES.flatMap((s) => (source[s] ? source[s].data.rows.filter((r) => suiteOfRow(r) === s) : []));
 const rounds = {};
 for (const s of SUITES) if (source[s]) for (const [k, v] of Object.entries(source[s].data.rounds)) if (suiteOfRow({ bench: k.split('|')[0], metric: k.split('|')[1] }) === s) rounds[k] = v;
@@ -135,9 +145,35 @@ const redis = Object.fromEntries(MODES.map(([m]) => {
   };
   return [m, { ...x, qDisp: ratio(x.disp, x.bc100), qDispE2e: ratio(x.disp, x.be2e100), qChunk: ratio(x.chunk, x.xadd), qPick50: ratio(x.pick50, x.bPick50), qPick99: ratio(x.pick99, x.bPick99), qDone50: ratio(x.done50, x.bDone50), qDone99: ratio(x.done99, x.bDone99) }];
 }));
-const anyRedis = MODES.some(([m]) => Object.values(redis[m]).some((v) => v && v.bench));
+const anyRedis = MODES.some(([m]) => Object.values(redis[m]).some((v) => v && v.bench)) || asText('redis');
 /** CPU per item in µs from a "% of one core" row and a rate in items (or chunks) per second. */
 const perItemUs = (pctRow, rateRow) => (pctRow && rateRow ? (pctRow.median / 100) * 1e6 / rateRow.median : NaN);
+
+// The HTTP server (bench/serve-*.mjs): overhead at light load per batch window, concurrent
+// streams, and /v1/chat/completions requests/s beside the raw node:http anchor.
+const serveRows = rows.filter((r) => r.bench === 'slowwork-serve');
+const sv = (pred) => serveRows.find(pred) ?? null;
+/** The batch-window settings the overhead ran at: the server's default (no flag) first. */
+const serveWindows = [...new Map(serveRows.filter((r) => r.settings && 'batchWindowFlag' in r.settings)
+  .map((r) => [r.settings.batchWindowFlag, r.settings.batchWindowMs])).entries()]
+  .sort((a, b) => (a[0] === null ? -1 : b[0] === null ? 1 : a[1] - b[1]))
+  .map(([flag, ms]) => ({ flag, ms, label: flag === null ? `default window (${ms} ms)` : `\`${flag}\`` }));
+const OVH_DEMO = 'overhead (first text - first_token_ms)';
+const OVH_EXACT = "overhead (first text - processor's own first-token time)";
+/** An overhead row: `what` p50|p99 of `route` at window `w`. */
+const ovh = (w, what, p, route = '/generate?delta=1') => sv((r) => r.metric.startsWith(`${what} ${p}, ${route}, window `) && r.settings.batchWindowFlag === w.flag);
+const ovhTarget = serveWindows.map((w) => ({ w, p50: ovh(w, OVH_DEMO, 'p50'), p99: ovh(w, OVH_DEMO, 'p99') }));
+const anchorRtt50 = find('node-http', 'light-load round trip p50 (request written -> first byte of the answer)');
+const anchorRtt99 = find('node-http', 'light-load round trip p99 (request written -> first byte of the answer)');
+const streamRow = (what) => sv((r) => r.metric === `${r.settings?.streams} streams: ${what}`);
+const stCompleted = streamRow('completed');
+const tpOf = (bench, start, client) => rows.find((r) => r.bench === bench && r.metric.startsWith(start) && r.metric.endsWith(`, ${client} client`)) ?? null;
+const tpCpu = (row, who) => (row ? find(row.bench, `${row.metric}: ${who} CPU`) : null);
+const serveTp = ['raw sockets', 'node:http'].map((client) => {
+  const ours = tpOf('slowwork-serve', 'POST /v1/chat/completions non-streaming', client);
+  const anchor = tpOf('node-http', 'POST, fixed JSON answer (raw node:http)', client);
+  return { client, ours, anchor, q: ratio(ours, anchor) };
+});
 
 // ---- the document --------------------------------------------------------------------------------
 const L = [];
@@ -154,19 +190,21 @@ if (failed.length) p(`> **Some steps failed in this run** and their figures are 
 
 p('## Machine and method', '');
 p(`- **Machine:** ${run.nproc ?? env.cpus} cores (${env.cpuModel ?? '?'}), ${env.memGiB ?? '?'} GiB, ${env.os ?? '?'}, kernel ${env.kernel ?? '?'}.`);
-p(`- **Software:** Node ${env.node ?? process.version}, npm ${env.npm ?? '?'}; anchors with piscina ${env.packages?.piscina ?? '?'}${anyRedis ? `, bullmq ${env.packages?.bullmq ?? '?'}, ioredis ${env.packages?.ioredis ?? '?'}` : ''} (pinned)${anyRedis ? `; redis-server ${source.redis?.data.run.redis || '?'}` : ''}; slowwork at commit \`${run.slowworkCommit ?? '?'}\`${run.dirty ? ' with uncommitted changes in src/' : ''} (dist/ built ${run.distBuilt ?? '?'}), on its own piscina ${pkgVersion('piscina')}, ink ${pkgVersion('ink')}.`);
+p(`- **Software:** Node ${env.node ?? process.version}, npm ${env.npm ?? '?'}; anchors with piscina ${anchorPkg('piscina')}${anyRedis ? `, bullmq ${anchorPkg('bullmq')}, ioredis ${anchorPkg('ioredis')}` : ''} (pinned)${anyRedis ? `; redis-server ${source.redis?.data.run.redis || '?'}` : ''}; slowwork at commit \`${run.slowworkCommit ?? '?'}\`${run.dirty ? ' with uncommitted changes in src/' : ''} (dist/ built ${run.distBuilt ?? '?'}), on its own piscina ${pkgVersion('piscina')}, ink ${pkgVersion('ink')}.`);
 p(`- **Load average** (1, 5, 15 min): ${run.loadavgStart ?? '?'} at the start, ${loadEnd} at the end. The machine is shared: the "others" column of [Conditions](#conditions) shows how much CPU other processes took during each step.`);
 const runsOf = (s) => source[s]?.data.run.runs ?? run.runs ?? '?';
 const runsList = [...new Set(SUITES.filter((s) => source[s]).map(runsOf))];
 p(`- **Runs:** every figure is the median over RUNS=${runsList.length > 1 ? SUITES.filter((s) => source[s]).map((s) => `${runsOf(s)} (${s})`).join(', ') : runsList[0] ?? run.runs ?? '?'} runs, with the min – max, after a discarded warm-up. Dispatch and chunk streaming run **interleaved** with their anchors: ${runsOf(source.dispatch ? 'dispatch' : 'chunks')} rounds, each running the piscina anchor, the worker_threads anchor and slowwork's benchmarks once (the order alternates between rounds). A ratio is taken **per round** (slowwork ÷ the anchor of the same round) and the table gives the median of those ratios with their range; "ratio of medians" is given too.`);
 if (anyRedis) p(`- **Redis mode** runs the same way, once per persistence mode, each on its own throwaway redis-server (loopback, free port, \`--save ''\`; then \`--appendonly yes --appendfsync everysec\`) that the anchors and slowwork share: ${source.redis?.data.run.runs ?? '?'} rounds, each running the BullMQ anchor (\`bullmq-bench.mjs\`, concurrency 100 and its light-load run), the raw Streams chunk anchor (\`streams-chunks-bench.mjs\`, 100 XADDs per tick) and slowwork's four Redis benchmarks once, the order alternating. Every slowwork benchmark starts its own \`slowwork workers\` processes and stops them with SIGTERM.`);
+if (source.serve) p(`- **HTTP server** (\`slowwork serve\`, section 6): ${runsOf('serve')} rounds, each running the raw node:http anchor and slowwork's throughput benchmark back to back (the order alternating), then the overhead and the concurrent-streams benchmarks. Every benchmark starts its own server (\`node bin/slowwork.js serve --port 0 ...\`, or \`bench/serve-anchor-http.mjs\`) on a free loopback port and stops it with SIGTERM, waiting for its exit; the client is the benchmark script, a process apart from the server's.`);
 if (carriedRuns.length) {
-  const what = { dispatch: 'embedded dispatch', chunks: 'embedded chunk streaming', slow: 'slow work', ui: 'the live view', redis: 'Redis mode' };
+  const what = { dispatch: 'embedded dispatch', chunks: 'embedded chunk streaming', slow: 'slow work', ui: 'the live view', redis: 'Redis mode', serve: 'the HTTP server' };
   const ranList = SUITES.filter((s) => source[s] && !source[s].carried).map((s) => what[s]);
+  const textDirs = carriedRuns.filter((dir) => loaded.get(resolve(REPO, dir)).textOnly);
   p(`- **Figures from more than one run.** This run (\`${relative(REPO, OUT)}\`, BENCH_ONLY=${run.only}) measured ${ranList.join(', ') || 'nothing'}. Carried over unchanged from earlier runs, with their own anchors: ${carriedRuns.map((dir) => {
     const d = loaded.get(resolve(REPO, dir));
     return `${SUITES.filter((s) => source[s]?.dir === dir).map((s) => what[s]).join(', ')} from \`${dir}\` (${d.env.date ? d.env.date.slice(0, 10) : '?'}, slowwork \`${d.run.slowworkCommit ?? '?'}\`, RUNS=${d.run.runs ?? '?'})`;
-  }).join('; ')}. Ratios are only ever taken within one run.`);
+  }).join('; ')}. Ratios are only ever taken within one run.${textDirs.length ? ` The run director${textDirs.length > 1 ? 'ies' : 'y'} ${textDirs.map((d) => `\`${d}\``).join(', ')} ${textDirs.length > 1 ? 'are' : 'is'} not on the machine that wrote this page, so ${textDirs.length > 1 ? 'their' : 'its'} figures (Targets rows, sections, observations, conditions) are copied from the previous docs/benchmarks.md as they were published.` : ''}`);
 }
 const missing = SUITES.filter((s) => !source[s]);
 if (missing.length) p(`- **Not measured** in this run nor carried over (no earlier run found): ${missing.join(', ')}.`);
@@ -176,28 +214,38 @@ p(`- Raw rows, in the anchors' JSONL format: \`.bench-tmp/<run>/results.jsonl\` 
 p('## Targets', '');
 p(`| target (docs/DESIGN.md${anyRedis ? '; Redis rows: the Redis-mode issue' : ''}) | slowwork | anchor, same run | ratio | target | status |`);
 p('|---|---:|---:|---:|---:|---|');
-p(`| embedded dispatch, no-op items | ${fig(dispatch)} items/s | piscina no-op ${fig(aNoop)} tasks/s | ${ratioText(qDispatch)} | ≥ 2× | ${verdict(qDispatch ? ratioValue(qDispatch) >= 2 : null)} |`);
-p(`| embedded chunk streaming to the consumer | ${fig(chunks)} chunks/s | piscina MessagePort ${fig(aStream)} chunks/s | ${ratioText(qChunks)} | ≥ 0.5× | ${verdict(qChunks ? ratioValue(qChunks) >= 0.5 : null)} |`);
-p(`| slow work, 2000 × 200 ms on 64 slots | ${slowWall ? `${fig(slowWall, 3)} s` : 'not run'} | ideal 6.25 s | ${slow ? `**${num(slow.median, 3)}×** (${range(slow, 3)})` : '—'} | ≤ 1.03× | ${verdict(slow ? slow.median <= 1.03 : null)} |`);
-p(`| live view, 64 streams × 50 chunks/s: CPU | main thread ${uiMain ? `**${num(uiMain.median, 1)}%**` : 'not run'} of one core | — | — | ≤ 20% | ${verdict(uiMain ? uiMain.median <= 20 : null)} |`);
-p(`| live view: memory flat | heap after major GC ${heapSlope === null ? 'not run' : `**${heapSlope >= 0 ? '+' : ''}${num(heapSlope, 2)} MB/min**`} over ${uiTui ? `${Math.round(uiTui.window[1] - uiTui.window[0])} s (the target says 10 min)` : '—'} | — | — | flat: \\|slope\\| ≤ ${num(FLAT_MB_PER_MIN, 2)} MB/min (≤ 5% or 1 MB in 10 min) | ${verdict(heapFlat)} |`);
+/** A benchmark's Targets rows: rendered from its rows, or copied as published. */
+const T = (suite, render) => (asText(suite) ? p(...(published.targets[suite] ?? [])) : render());
+T('dispatch', () => p(`| embedded dispatch, no-op items | ${fig(dispatch)} items/s | piscina no-op ${fig(aNoop)} tasks/s | ${ratioText(qDispatch)} | ≥ 2× | ${verdict(qDispatch ? ratioValue(qDispatch) >= 2 : null)} |`));
+T('chunks', () => p(`| embedded chunk streaming to the consumer | ${fig(chunks)} chunks/s | piscina MessagePort ${fig(aStream)} chunks/s | ${ratioText(qChunks)} | ≥ 0.5× | ${verdict(qChunks ? ratioValue(qChunks) >= 0.5 : null)} |`));
+T('slow', () => p(`| slow work, 2000 × 200 ms on 64 slots | ${slowWall ? `${fig(slowWall, 3)} s` : 'not run'} | ideal 6.25 s | ${slow ? `**${num(slow.median, 3)}×** (${range(slow, 3)})` : '—'} | ≤ 1.03× | ${verdict(slow ? slow.median <= 1.03 : null)} |`));
+T('ui', () => { p(`| live view, 64 streams × 50 chunks/s: CPU | main thread ${uiMain ? `**${num(uiMain.median, 1)}%**` : 'not run'} of one core | — | — | ≤ 20% | ${verdict(uiMain ? uiMain.median <= 20 : null)} |`);
+p(`| live view: memory flat | heap after major GC ${heapSlope === null ? 'not run' : `**${heapSlope >= 0 ? '+' : ''}${num(heapSlope, 2)} MB/min**`} over ${uiTui ? `${Math.round(uiTui.window[1] - uiTui.window[0])} s (the target says 10 min)` : '—'} | — | — | flat: \\|slope\\| ≤ ${num(FLAT_MB_PER_MIN, 2)} MB/min (≤ 5% or 1 MB in 10 min) | ${verdict(heapFlat)} |`); });
 const PICK = (a, b) => (a ? `**${num(a.median, 3)}** ms (p99 ${num(b?.median, 2)})` : 'not run');
-for (const [m, label] of MODES) {
+if (anyRedis) T('redis', () => { for (const [m, label] of MODES) {
   const x = redis[m];
-  if (!anyRedis) break;
   p(`| Redis, ${label}: no-op items, 2 worker processes, first enqueue to job end | ${fig(x.disp)} items/s | BullMQ c100 ${fig(x.bc100)} jobs/s | ${ratioText(x.qDisp)} | ≥ 4× | ${verdict(x.qDisp ? ratioValue(x.qDisp) >= 4 : null)} |`);
   p(`| Redis, ${label}: chunks, 1 worker to the submitter's listener | ${fig(x.chunk)} chunks/s | raw XADD, 100/tick ${fig(x.xadd)} chunks/s | ${ratioText(x.qChunk)} | ≥ 0.7× | ${verdict(x.qChunk ? ratioValue(x.qChunk) >= 0.7 : null)} |`);
   p(`| Redis, ${label}: pickup at 200 items/s, submit to processor start, p50 | ${PICK(x.pick50, x.pick99)} | BullMQ add to processor start ${PICK(x.bPick50, x.bPick99)} | ${ratioText(x.qPick50)} | p50 below BullMQ's (< 1×) | ${verdict(x.qPick50 ? ratioValue(x.qPick50) < 1 : null)} |`);
   p(`| Redis, ${label}: slow work, 2000 × 200 ms on 2 workers × 32 slots | ${x.slowW ? `${fig(x.slowW, 3)} s` : 'not run'} | ideal 6.25 s | ${x.slowX ? `**${num(x.slowX.median, 3)}×** (${range(x.slowX, 3)})` : '—'} | ≤ 1.05× | ${verdict(x.slowX ? x.slowX.median <= 1.05 : null)} |`);
-}
+} });
+T('serve', () => serveTargets());
 p('');
-p('Settings of the figures in this table: ' + [
+const tableSettings = [
+  ...(asText('dispatch') ? published.settings.dispatch ?? [] : []),
+  ...(asText('chunks') ? published.settings.chunks ?? [] : []),
+  ...(asText('slow') ? published.settings.slow ?? [] : []),
   dispatch && `dispatch ${dispatch.settings.concurrency} in flight, batch size ${dispatch.settings.batchSize}, ${dispatch.settings.threads} threads, ${num(dispatch.settings.items)} items a run`,
   chunks && `streaming with \`${chunks.settings.processor}\` (${chunks.settings.kind}), ${num(chunks.settings.items)} items × ${chunks.settings.chunksPerItem} chunks, concurrency ${chunks.settings.concurrency}, ${chunks.settings.threads} threads`,
   slow && `slow work with batch size ${slow.settings.batchSize}, ${slow.settings.threads} threads (the default: the number of cores)`,
-].filter(Boolean).join('; ') + '.', '');
+].filter(Boolean);
+if (tableSettings.length) p('Settings of the figures in this table: ' + tableSettings.join('; ') + '.', '');
+
+/** A benchmark's section: rendered from its rows, or copied as published. */
+const S = (suite, render) => (asText(suite) ? p(...(published.sections[suite] ?? [])) : render());
 
 // ---- 1 ----
+S('dispatch', () => {
 p('## 1. Embedded dispatch, no-op items', '');
 p('`bench/dispatch.mjs`: `EmbeddedBroker` with 2 threads, a processor that yields one chunk per item (`bench/processors/noop.mjs`), items fed by `add()` in slices of 1024 (awaiting its backpressure). Time from the first `add()` until `finished` resolves, after every `item-done` reached the listener. The anchor runs `pool.run(null)` with 64 tasks in flight. The first setting is the headline figure; the others show how the batch size matters.', '');
 p('| what | median (min – max) | ratio to piscina no-op, per round | ratio of medians | settings |');
@@ -209,8 +257,10 @@ for (const r of dispatchRows) {
 p(`| anchor: piscina no-op throughput | ${fig(aNoop)} tasks/s | | | 2 threads, ${aNoop ? num(aNoop.settings.tasks) : '?'} tasks, ${aNoop?.settings.inflight ?? '?'} in flight |`);
 p(`| anchor: piscina no-op round trip | ${fig(aRt)} µs/task | | | 1 in flight |`);
 p('');
+});
 
 // ---- 2 ----
+S('chunks', () => {
 p('## 2. Embedded chunk streaming', '');
 p('`bench/chunks.mjs`: items that stream 100 short chunks (`\'tok\' + i + \' \'`) each, 2 threads, concurrency 16 (the anchor\'s 16 in flight). Chunks/s counted at the job listener as the sum of the chunk events\' `n` (chunks merged into one event are counted one by one), from the first `add()` to `finished`. The headline processor is an **async generator**, as real processors are written. For context: the same chunks from a synchronous iterable (an array), and an async generator that waits one `setImmediate` between chunks, which leaves nothing to merge (the worst case for the thread\'s per-tick coalescing).', '');
 p('| what | median (min – max) | ratio to piscina MessagePort, per round | ratio of medians | chunks per chunk event |');
@@ -224,8 +274,10 @@ p(`| anchor: worker_threads postMessage, 1 string per message | ${fig(aPm1)} msg
 p(`| anchor: worker_threads postMessage, arrays of 16 strings | ${fig(aPm16)} chunks/s | | | |`);
 p(`| anchor: worker_threads ping-pong round trip | ${fig(aPing)} µs | | | |`);
 p('');
+});
 
 // ---- 3 ----
+S('slow', () => {
 p('## 3. Slow work efficiency', '');
 p('2000 items of 200 ms each (`demo` with `first_token_ms=200`, `tokens_per_s=0`, `length=1`) on 64 slots. The ideal is 2000 × 0.2 s / 64 = **6.25 s**; since items are whole, 2000/64 needs 32 waves, so **6.4 s (1.024×) is the floor** any scheduler can reach, and the 1.03× target leaves about 37 ms of overhead over the whole run.', '');
 const floor = (r) => (r ? `${num((r.median * 6.25) / 6.4, 3)}` : '—');
@@ -242,8 +294,10 @@ for (const r of slowRows) {
 p(`| CLI: \`slowwork submit prompts.txt --processor demo ... -c 64 --no-tui --out F\`, spawn to exit | ${fig(cliWall, 3)} s | ${fig(cliRatio, 3)} | ${floor(cliRatio)} | CLI defaults (batch size 16, threads = cores); includes Node's start, loading slowwork, reading the file, writing 2000 results |`);
 p(`| CLI: \`slowwork --version\`, spawn to exit (process start alone) | ${fig(cliStart)} ms | | | |`);
 p('');
+});
 
 // ---- 4 ----
+S('ui', () => {
 p('## 4. Live view at 64 streams × 50 chunks/s', '');
 if (uiTui || uiPlain) {
   const u = uiTui ?? uiPlain;
@@ -280,8 +334,10 @@ if (uiTui || uiPlain) {
 } else {
   p('Not run in this pass.', '');
 }
+});
 
 // ---- 5 ----
+S('redis', () => {
 p('## 5. Redis mode', '');
 if (anyRedis) {
   const d = redis.default.disp ?? redis.aof.disp, c = redis.default.chunk ?? redis.aof.chunk, l = redis.default.pick50 ?? redis.aof.pick50, w = redis.default.slowX ?? redis.aof.slowX;
@@ -334,6 +390,10 @@ if (anyRedis) {
 } else {
   p('Not run in this pass.', '');
 }
+});
+
+// ---- 6 ----
+S('serve', () => serveSection());
 
 // ---- observations, computed from the figures above ----
 const obs = [];
@@ -360,9 +420,15 @@ for (const [m, label] of MODES) {
   obs.push(`Redis dispatch (${label}): at ${num(x.disp.median)} items/s slowwork's processes (submitter, workers, redis-server) used ${num(busy, 0)}% of the machine's ${100 * cores}% of CPU; each item cost ${num(sum, 0)} µs of CPU in all (workers ${num(us[1], 0)}, redis-server ${num(us[2], 0)}, submitter ${num(us[0], 0)}). On ${cores} cores that allows at most ~${num((cores * 1e6) / sum)} items/s ≈ ${num((cores * 1e6) / sum / (x.bc100?.median ?? NaN), 2)}× BullMQ c100, if nothing else were waiting; redis-server alone, on its one core, caps it at ~${num(1e6 / us[2])} items/s${x.dispLua ? `, of which ${num(x.dispLua.median, 1)} µs per item is in slowwork's Lua scripts (about ${num(x.dispPerCall?.median, 0)} items per call)` : ''}.`);
 }
 if (redis.default.disp && redis.aof.disp) obs.push(`AOF everysec against no persistence, slowwork: dispatch ${num(redis.aof.disp.median / redis.default.disp.median, 2)}×${redis.default.chunk && redis.aof.chunk ? `, chunks ${num(redis.aof.chunk.median / redis.default.chunk.median, 2)}×` : ''}${redis.default.pick50 && redis.aof.pick50 ? `, pickup p50 ${num(redis.aof.pick50.median / redis.default.pick50.median, 2)}×` : ''}; BullMQ c100 ${redis.default.bc100 && redis.aof.bc100 ? `${num(redis.aof.bc100.median / redis.default.bc100.median, 2)}×` : '—'}.`);
-if (obs.length) {
+obs.push(...serveObservations());
+// per benchmark, in the order of the sections; those carried as text keep their published ones
+const allObs = [
+  ...SUITES.flatMap((s) => (asText(s) ? published.observations[s] ?? [] : obs.filter((o) => observationSuite(o) === s))),
+  ...obs.filter((o) => !SUITES.includes(observationSuite(o))),
+];
+if (allObs.length) {
   p('## Observations', '', 'Computed from the figures above:', '');
-  for (const o of obs) p(`- ${o}`);
+  for (const o of allObs) p(`- ${o}`);
   p('');
 }
 
@@ -384,14 +450,117 @@ p('```sh');
 p('make bench                                   # everything, RUNS=5, ~20 min on 2 cores');
 p('RUNS=3 BENCH_ONLY=dispatch,chunks make bench # a subset (its report stays in .bench-tmp/<run>/)');
 p('BENCH_ONLY=redis RUNS=3 BENCH_WRITE_DOC=1 make bench  # Redis mode only, into this file (the rest carried over)');
+p('BENCH_ONLY=serve RUNS=3 make bench            # the HTTP server only (~3 min)');
 p('ANCHORS_DIR=/path/to/anchors BENCH_UI_SECONDS=600 make bench');
 p('```');
 p('Knobs are listed at the top of `bench/run.sh` and of each `bench/*.mjs`.');
 
 // Where each benchmark's figures came from, for the next subset run to carry over.
 p('', sourcesComment(Object.fromEntries(SUITES.filter((s) => source[s]).map((s) => [s, source[s].dir]))));
+// What each of those runs was, for carrying its figures as text where its directory is gone.
+p(runsComment(Object.fromEntries([...new Set(SUITES.filter((s) => source[s]).map((s) => source[s].dir))].map((dir) => {
+  const d = dir === relative(REPO, OUT) ? here : loaded.get(resolve(REPO, dir));
+  return [dir, { date: d.env.date ? d.env.date.slice(0, 10) : null, commit: d.run.slowworkCommit ?? null, runs: d.run.runs ?? null, redis: d.run.redis || null }];
+}))));
 writeFileSync(DOC, L.join('\n') + '\n');
 console.log(`wrote ${DOC}`);
+
+// ---- the HTTP server's parts of the document -----------------------------------------------------
+function serveTargets() {
+  for (const { w, p50, p99 } of ovhTarget) {
+    // the headline: first text − first_token_ms; beside it the exact figure (the processor's own
+    // measured first-token time taken out, bench/serve-stamp-processor.mjs)
+    const exact = ovh(w, OVH_EXACT, 'p50', '/generate?delta=1, serve-stamp processor');
+    const ok = p50 ? p50.median <= 2 : null, exactOk = exact ? exact.median <= 2 : null;
+    p(`| HTTP server: overhead to the first token at light load, \`/generate\`, p50, ${w.label} | ${p50 ? `**${num(p50.median, 2)}** ms (${range(p50, 2)}; p99 ${num(p99?.median, 1)})${exact ? `; exact: ${num(exact.median, 2)} ms` : ''}` : 'not run'} | raw node:http round trip, for scale: ${anchorRtt50 ? `${num(anchorRtt50.median, 2)} ms (p99 ${num(anchorRtt99?.median, 1)})` : '—'} | — | p50 ≤ 2 ms | ${verdict(ok)}${exactOk !== null && exactOk !== ok ? ` (exact: ${exactOk ? 'met' : 'not met'})` : ''} |`);
+  }
+  if (!ovhTarget.length) p('| HTTP server: overhead to the first token at light load, `/generate`, p50 | not run | — | — | p50 ≤ 2 ms | not run |');
+  const wall = streamRow('wall time, first request to last completed'), rss = streamRow('server peak RSS');
+  if (stCompleted) p(`| HTTP server: ${num(stCompleted.settings.streams)} concurrent \`/generate\` streams on the embedded pool | **${num(stCompleted.min)}** of ${num(stCompleted.settings.streams)} completed (worst run), in ${fig(wall, 2)} s; server peak RSS ${fig(rss, 0)} MB | — | — | all complete | ${verdict(stCompleted.min === stCompleted.settings.streams)} |`);
+}
+
+function serveSection() {
+  p('## 6. HTTP server (`slowwork serve`)', '');
+  if (!serveRows.length) { p('Not run in this pass.', ''); return; }
+  const any = ovhTarget.find((x) => x.p50)?.p50;
+  const F = any?.settings.firstTokenMs;
+  p(`**Overhead to the first token at light load** (\`bench/serve-overhead.mjs\`): ${any ? `\`slowwork serve\` with \`demo\` at \`first_token_ms=${F}\` (\`tokens_per_s=0\`, \`length=8\`; threads: ${any.settings.threads}); ${num(any.settings.requests)} requests per route and run, paced at ${any.settings.rate}/s (open loop: each is sent on time whatever the others do, so each arrives alone in the batch window), after ${any.settings.warmup} warm-up requests per route. The client (${any.settings.client}) takes the time from just before writing a request to reading the first event with non-empty text, minus ${F} ms; connections are opened by the warm-up (new connections during the measured requests: ${serveWindows.map((w) => num(ovh(w, OVH_DEMO, 'p50')?.settings.newConnectionsMeasured ?? NaN, 0)).join(', ')}). The demo's wait is a timer, which fires a little late: \`bench/serve-stamp-processor.mjs\` waits the same ${F} ms but reports when it started and when it yielded its first chunk (CLOCK_MONOTONIC, shared by all processes of the host), so the exact overhead (first text minus the processor's own measured time) and where it goes can be given too. Each batch window on a fresh server. p50 and p99 per run (nearest rank), the median of those over the rounds (min – max).` : 'not run'}`, '');
+  if (serveWindows.length) {
+    p(`| ms | ${serveWindows.map((w) => w.label).join(' | ')} |`, `|---|${serveWindows.map(() => '---:').join('|')}|`);
+    const row = (what, f) => p(`| ${what} | ${serveWindows.map((w) => f(w)).join(' | ')} |`);
+    const pp = (a, b, d = 2) => (a ? `${fig(a, d)} / ${num(b?.median, 1)}` : '—');
+    row(`\`/generate?delta=1\`: first text − ${F} ms, p50 / p99 (**target p50 ≤ 2**)`, (w) => pp(ovh(w, OVH_DEMO, 'p50'), ovh(w, OVH_DEMO, 'p99')));
+    row(`\`/v1/chat/completions\` streaming: first \`delta.content\` − ${F} ms, p50 / p99`, (w) => pp(ovh(w, OVH_DEMO, 'p50', '/v1/chat/completions stream'), ovh(w, OVH_DEMO, 'p99', '/v1/chat/completions stream')));
+    const st = '/generate?delta=1, serve-stamp processor';
+    row('`/generate?delta=1`, serve-stamp: first text − the processor\'s own first-token time (exact), p50 / p99', (w) => pp(ovh(w, OVH_EXACT, 'p50', st), ovh(w, OVH_EXACT, 'p99', st)));
+    row('… of which request written → processor started, p50 / p99', (w) => pp(ovh(w, 'request -> processor start', 'p50', st), ovh(w, 'request -> processor start', 'p99', st)));
+    row('… of which first chunk yielded → read by the client, p50 / p99', (w) => pp(ovh(w, 'first chunk -> client', 'p50', st), ovh(w, 'first chunk -> client', 'p99', st)));
+    row(`the processor's own first-token time (its ${F} ms timer), p50 / p99`, (w) => pp(ovh(w, "processor's own first-token time", 'p50', st), ovh(w, "processor's own first-token time", 'p99', st)));
+    row('`/generate`: request written → first event (the empty `in_progress`), p50 / p99', (w) => pp(ovh(w, 'first event (empty in_progress)', 'p50'), ovh(w, 'first event (empty in_progress)', 'p99')));
+    p(`| anchor: raw node:http server, same client and pace: request written → first byte of the answer, p50 / p99 | ${anchorRtt50 ? `${fig(anchorRtt50, 2)} / ${num(anchorRtt99?.median, 1)}` : '—'} |${serveWindows.slice(1).map(() => ' |').join('')}`);
+    p('');
+  }
+
+  const S2 = stCompleted?.settings;
+  const sr = (what) => streamRow(what);
+  p(`**Streams held at once** (\`bench/serve-streams.mjs\`): ${S2 ? `${num(S2.streams)} \`POST ${S2.route.replace('POST ', '')}\` streams sent at once to \`slowwork serve\` (${S2.server.replace(/^slowwork serve, /, '')}) with \`${S2.processor}\` (about ${num(S2.nominalStreamS, 2)} s per stream, ${S2.eventsPerStreamLastRun} events each), by a client in its own process (${S2.client}; the ${num(S2.streams)} connections are opened by the run itself, ${num(S2.newConnectionsLastRun)} new in the last run). Every stream must end \`completed\` with its 40 tokens, or the benchmark fails. A fresh server per run, warmed by ${S2.warmup} streams; its RSS is read from \`/proc/<pid>/status\`: before (idle, after the warm-up), and the peak during the run (VmRSS every 20 ms and VmHWM at the end).` : 'not run'}`, '');
+  if (S2) {
+    p('| what | median (min – max) |', '|---|---:|');
+    p(`| streams completed, of ${num(S2.streams)} started | ${fig(stCompleted, 0)} |`);
+    p(`| wall time, first request written to last stream completed (s) | ${fig(sr('wall time, first request to last completed'), 2)} |`);
+    p(`| time until every stream had its first event (ms) | ${fig(sr('time until every stream had its first event'), 0)} |`);
+    p(`| first event per stream, p50 / p99 (ms; includes opening its connection) | ${num(sr('first event p50')?.median, 0)} / ${num(sr('first event p99')?.median, 0)} |`);
+    p(`| stream duration, p50 / p99 (s; nominal ${num(S2.nominalStreamS, 2)}) | ${num(sr('stream duration p50')?.median, 2)} / ${num(sr('stream duration p99')?.median, 2)} |`);
+    p(`| server RSS before (idle, after the warm-up), MB | ${fig(sr('server RSS before (idle, after warm-up)'), 0)} |`);
+    p(`| **server peak RSS**, MB | ${fig(sr('server peak RSS'), 0)} |`);
+    p(`| server RSS growth per stream, KB | ${fig(sr('server RSS growth per stream'), 0)} |`);
+    p(`| server CPU during the run, % of one core (all its threads) | ${fig(sr('server CPU'), 0)} |`);
+    p(`| SSE events delivered to the client, events/s | ${fig(sr('SSE events delivered'))} |`);
+    p('');
+  }
+
+  const t0 = serveTp[0].ours ?? serveTp[0].anchor;
+  p(`**\`/v1/chat/completions\` throughput** (\`bench/serve-throughput.mjs\`, no target): ${t0 ? `non-streaming requests to \`slowwork serve\` with \`demo\` at zero delay (\`tokens_per_s=0\`, \`first_token_ms=0\`, \`length=8\`; the server's defaults otherwise), ${t0.settings.clients} requests in flight over as many keep-alive connections, ${num(t0.settings.requests)} requests a run after ${num(t0.settings.warmup)} to warm up; every answer must be 200 with a finished choice. The anchor, run back to back with it in every round (the order alternating), is \`bench/serve-anchor-http.mjs\`: a raw node:http server that reads the body and answers a fixed JSON body of the same size, with no routing, parsing or work. Both are driven by the same client, from the benchmark's own process: first a lean one (plain sockets, a minimal HTTP/1.1 reader: the headline, cheap enough that the server is what is measured), then node:http's client with a keep-alive agent (costlier: at the anchor's pace the client, not the server, is the limit). The ratio is taken per round. The client and the server share the machine's ${run.nproc ?? env.cpus ?? 2} cores.` : 'not run'}`, '');
+  if (t0) {
+    p('| client | slowwork, requests/s | anchor: raw node:http, requests/s | slowwork ÷ anchor, per round | ratio of medians | CPU, % of one core: slowwork server / its client; anchor server / its client |');
+    p('|---|---:|---:|---:|---:|---|');
+    for (const x of serveTp) {
+      if (!x.ours && !x.anchor) continue;
+      p(`| ${x.client} | ${fig(x.ours)} | ${fig(x.anchor)} | ${ratioText(x.q)} | ${x.q ? num(x.q.ofMedians, 2) + '×' : '—'} | ${num(tpCpu(x.ours, 'server')?.median, 0)} / ${num(tpCpu(x.ours, 'client')?.median, 0)}; ${num(tpCpu(x.anchor, 'server')?.median, 0)} / ${num(tpCpu(x.anchor, 'client')?.median, 0)} |`);
+    }
+    p('');
+  }
+}
+
+function serveObservations() {
+  const out = [];
+  const def = serveWindows.find((w) => w.flag === null), zero = serveWindows.find((w) => w.ms === 0 && w.flag !== null);
+  const st = '/generate?delta=1, serve-stamp processor';
+  if (def && zero) {
+    const d = ovh(def, OVH_DEMO, 'p50'), z = ovh(zero, OVH_DEMO, 'p50');
+    const pd = ovh(def, 'request -> processor start', 'p50', st), pz = ovh(zero, 'request -> processor start', 'p50', st);
+    if (d && z && pd && pz) out.push(`HTTP server: the batch window is most of the overhead at light load. A lone request waits for it (the job stays open for more requests, and a short batch is held back for the window): request → processor start takes ${num(pd.median, 2)} ms at the default ${def.ms} ms window against ${num(pz.median, 2)} ms with \`--batch-window 0\`, and the overhead p50 goes from ${num(d.median, 2)} to ${num(z.median, 2)} ms. The window's timer fires on the event loop's millisecond clock, so it costs a little more than its ${def.ms} ms.`);
+  }
+  const ex = (zero ?? def) ? ovh(zero ?? def, OVH_EXACT, 'p50', st) : null, ow = (zero ?? def) ? ovh(zero ?? def, "processor's own first-token time", 'p50', st) : null;
+  if (ex && ow) out.push(`HTTP server: the demo's ${ow.settings.firstTokenMs} ms wait itself took ${num(ow.median, 2)} ms (p50, timer lateness), which "first text − first_token_ms" counts as overhead; measured exactly (serve-stamp), the overhead p50 is ${num(ex.median, 2)} ms at ${(zero ?? def).label}${anchorRtt50 ? `, of which a bare node:http request and answer on this machine, with the same client, take ${num(anchorRtt50.median, 2)} ms` : ''}.`);
+  const raw = serveTp[0], http = serveTp[1];
+  if (raw.q && http.q && http.anchor) {
+    const cc = tpCpu(http.anchor, 'client');
+    out.push(`HTTP server: \`/v1/chat/completions\` keeps ${num(ratioValue(raw.q), 2)}× of the raw node:http ceiling with the lean client (${num(raw.ours.median)} against ${num(raw.anchor.median)} requests/s), ${num(ratioValue(http.q), 2)}× with node:http's client, which at the anchor's ${num(http.anchor.median)} requests/s uses ${num(cc?.median, 0)}% of a core itself and so hides most of the difference.`);
+  }
+  return out;
+}
+
+/** An anchor package's version: as installed for this run, else as pinned in the anchors' package.json. */
+function anchorPkg(name) {
+  if (env.packages?.[name]) return env.packages[name];
+  try {
+    const pkg = JSON.parse(readFileSync(join(process.env.BENCH_ANCHORS_COPY || join(REPO, '.bench-tmp', 'anchors'), 'package.json'), 'utf8'));
+    return pkg.dependencies?.[name] ?? '?';
+  } catch {
+    return '?';
+  }
+}
 
 function pkgVersion(name) {
   try {

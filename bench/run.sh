@@ -12,10 +12,14 @@
 #             100 XADD/tick anchor       vs chunks/s, 1 worker to the submitter    (bench/redis-chunks.mjs)
 #             BullMQ add->processor start vs submit->processor start, p50/p99      (bench/redis-latency.mjs)
 #             2000 × 200 ms on 2 workers × 32 slots vs the ideal 6.25 s             (bench/redis-slow.mjs)
+#   serve     `slowwork serve` as an HTTP service, each benchmark on its own server (SIGTERM-stopped):
+#             overhead to the first token at light load, p50/p99, batch window 2 ms and 0 (bench/serve-overhead.mjs)
+#             1000 concurrent /generate streams: all completed, wall time, server RSS     (bench/serve-streams.mjs)
+#             raw node:http anchor vs /v1/chat/completions requests/s, 64 clients      (bench/serve-throughput.mjs)
 #
 # The anchor and slowwork figures that are compared run interleaved, in RUNS rounds of one run
 # each (order alternating), so both see the same machine; ratios are taken per round.
-# Env: RUNS (5), BENCH_ONLY (dispatch,chunks,slow,ui,redis), ANCHORS_DIR (<repo>/../shared/anchors),
+# Env: RUNS (5), BENCH_ONLY (dispatch,chunks,slow,ui,redis,serve), ANCHORS_DIR (<repo>/../shared/anchors),
 #      BENCH_UI_SECONDS (180), BENCH_UI_BASELINE_SECONDS (60), BENCH_QUIET_WAIT (5 s at most,
 #      before each step, for a >= 80% idle machine), BENCH_WRITE_DOC (default: 1 for a full run,
 #      0 for a BENCH_ONLY subset, whose report stays in .bench-tmp/<run>/benchmarks.md; either way
@@ -27,7 +31,7 @@ REPO="$(cd "$(dirname "$0")" && git rev-parse --show-toplevel 2>/dev/null || (cd
 cd "$REPO"
 ANCHORS_DIR="${ANCHORS_DIR:-$REPO/../shared/anchors}"
 export RUNS="${RUNS:-5}"
-ALL=dispatch,chunks,slow,ui,redis
+ALL=dispatch,chunks,slow,ui,redis,serve
 ONLY="${BENCH_ONLY:-$ALL}"
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 for w in ${ONLY//,/ }; do [[ ",$ALL," == *",$w,"* ]] || { echo "BENCH_ONLY: unknown benchmark '$w' (known: $ALL)" >&2; exit 2; }; done
@@ -47,9 +51,12 @@ echo "# slowwork bench $RUN_ID: RUNS=$RUNS, BENCH_ONLY=$ONLY, anchors from $ANCH
 
 # ---- the anchors, installed beside us (npm install, not ci: see the anchors' README) ------------
 cp -r "$ANCHORS_DIR"/lib "$ANCHORS_DIR"/*.mjs "$ANCHORS_DIR"/package.json "$ANCHORS_DIR"/package-lock.json "$COPY"/
-if [ ! -d "$COPY/node_modules/piscina" ] || ! cmp -s "$COPY/package-lock.json" "$COPY/.installed-lock.json"; then
-  (cd "$COPY" && npm install --no-audit --no-fund --loglevel=error)
-  cp "$COPY/package-lock.json" "$COPY/.installed-lock.json"
+# (the serve benchmark needs only their lib/*.mjs: its anchor is bench/serve-anchor-http.mjs)
+if want dispatch || want chunks || want redis; then
+  if [ ! -d "$COPY/node_modules/piscina" ] || ! cmp -s "$COPY/package-lock.json" "$COPY/.installed-lock.json"; then
+    (cd "$COPY" && npm install --no-audit --no-fund --loglevel=error)
+    cp "$COPY/package-lock.json" "$COPY/.installed-lock.json"
+  fi
 fi
 (cd "$COPY" && node lib/envinfo.mjs) > "$OUT/env.json"
 # start_redis/stop_redis (throwaway redis-server on a free loopback port, stopped by pid). Sourced
@@ -142,6 +149,21 @@ if want redis; then
     stop_redis
   done
   export ANCHORS_MODE=default
+fi
+
+# ---- slowwork serve: the HTTP service, beside a raw node:http server --------------------------------
+# Every bench/serve-*.mjs starts its own `slowwork serve --port 0` (the anchor: bench/serve-anchor-http.mjs)
+# and stops it with SIGTERM; the client is the script itself, a process apart from the server's.
+if want serve; then
+  for r in $(seq 1 "$RUNS"); do
+    f="$OUT/rounds/r$r.jsonl"
+    # the throughput pair back to back, the order alternating; then the two without an anchor
+    anchors() { step "round $r: anchor node:http server" "$f" env RUNS=1 node bench/serve-throughput.mjs anchor; }
+    ours() { step "round $r: slowwork serve throughput" "$f" env RUNS=1 node bench/serve-throughput.mjs slowwork; }
+    if [ $((r % 2)) -eq 1 ]; then anchors; ours; else ours; anchors; fi
+    step "round $r: slowwork serve overhead" "$f" env RUNS=1 node bench/serve-overhead.mjs
+    step "round $r: slowwork serve streams" "$f" env RUNS=1 node bench/serve-streams.mjs
+  done
 fi
 node bench/lib/merge.mjs "$OUT"
 
