@@ -1,5 +1,5 @@
 # slowwork: `make demo` and `make test` work on a fresh clone with nothing but Node 20 and npm.
-.PHONY: install build demo test bench try-pack clean
+.PHONY: install build demo test bench try try-pack clean
 
 NODE_MODULES_STAMP := node_modules/.install-stamp
 
@@ -18,6 +18,10 @@ demo: build
 
 test: build
 	npx vitest run
+
+# `slowwork serve` on a free port, 5 parallel `curl -N` requests whose streams interleave, then stop.
+try: build
+	bash scripts/try.sh
 
 # Benchmarks beside the anchors, in the same run; writes docs/benchmarks.md.
 bench: build

@@ -32,6 +32,11 @@ export interface JobRunOptions {
    * events from the start: these items' events are skipped and not counted.
    */
   readonly recorded?: (id: string) => boolean;
+  /**
+   * Module URLs of this job's pipeline, when it is not the broker's own (a server runs many
+   * pipelines on one pool).
+   */
+  readonly processorUrls?: readonly string[];
 }
 
 export interface JobRun {
@@ -54,4 +59,10 @@ export interface JobRun {
    * resolves with what was delivered so far, the rest counted unfinished.
    */
   detach?(): void;
+  /**
+   * Gives up one item (its HTTP client went away): a waiting item is dropped, a running one
+   * aborted; it ends without a result and counts as unfinished. False if the run cannot (any
+   * more). Brokers that cannot reach into a running item leave this out.
+   */
+  cancelItem?(index: number, reason: string): boolean;
 }

@@ -8,6 +8,8 @@ import { ExitCode, SlowworkError, describeError } from '../core/errors.js';
 import { submitCommand } from './submit.js';
 import { workersCommand } from './workers.js';
 import { cancelCommand, jobsCommand, watchCommand } from './queue.js';
+import { serveCommand } from './serve.js';
+import { processorCommand } from './processor.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -41,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
   program.addCommand(configure(watchCommand(setExitCode, configure), 'slowwork watch'));
   program.addCommand(configure(jobsCommand(setExitCode), 'slowwork jobs'));
   program.addCommand(configure(cancelCommand(setExitCode), 'slowwork cancel'));
+  program.addCommand(configure(serveCommand(setExitCode), 'slowwork serve'));
+  program.addCommand(configure(processorCommand(setExitCode, configure), 'slowwork processor'));
   try {
     await program.parseAsync(argv);
     return exitCode;

@@ -47,7 +47,11 @@ export function parseJsonLine(text: string, where: string): ParsedLine {
     throw new InputError(`invalid JSON: ${shortJsonMessage(err)}`, where);
   }
   if (!isObject(value)) throw new InputError(`expected a JSON object, got ${jsonType(value)}`, where);
+  return parseInputObject(value);
+}
 
+/** An input object (a JSONL line, an HTTP action's item): its id, and what the processor gets. */
+export function parseInputObject(value: Readonly<Record<string, unknown>>): ParsedLine {
   if (typeof value.custom_id === 'string' && isObject(value.body)) {
     return { id: value.custom_id, input: value.body };
   }

@@ -150,7 +150,7 @@ export class EmbeddedBroker implements Broker {
   }
 
   startJob(spec: JobSpec, listener: EventListener, options: JobRunOptions = {}): JobRun {
-    return this.startLocalRun(spec, this.processorUrls, listener, options);
+    return this.startLocalRun(spec, options.processorUrls ?? this.processorUrls, listener, options);
   }
 
   /** A run of a given pipeline on this pool: what a Redis worker uses for each job it serves. */

@@ -228,6 +228,10 @@ export class EmbeddedJobRun implements JobRun {
     return true;
   }
 
+  cancelItem(index: number, reason: string): boolean {
+    return this.abortItem(index, reason);
+  }
+
   // ---- dispatch ----------------------------------------------------------------------------
 
   private schedulePump(): void {

@@ -67,7 +67,7 @@ export class RedisBroker implements Broker {
         cmd: this.cmd,
         reader,
         keys: this.keys,
-        processorUrls: this.opts.processorUrls,
+        processorUrls: options.processorUrls ?? this.opts.processorUrls,
         ttlMs: this.opts.ttlMs ?? DEFAULT_JOB_TTL_MS,
         submitter: `${hostname()}:${process.pid}`,
         outPath: options.outPath ? resolve(options.outPath) : '',

@@ -1,0 +1,170 @@
+/**
+ * `slowwork serve`, as a function: resolves the processors, opens the broker (the embedded pool,
+ * or a Redis queue), starts the HTTP server, and stops cleanly: the first SIGINT/SIGTERM stops
+ * taking requests and lets running items finish (bounded by the drain timeout), a second one
+ * aborts them. Returns the exit code.
+ */
+import type { Broker } from '../brokers/broker.js';
+import { EmbeddedBroker } from '../brokers/embedded/broker.js';
+import { ExitCode, UsageError, describeError } from '../core/errors.js';
+import type { Params } from '../core/types.js';
+import { buildServer } from '../server/app.js';
+import { Manager, type RemoteProcessors } from '../server/manager.js';
+import { RemoteProcessorRegistry } from '../server/remote/registry.js';
+import { RemoteBroker } from '../server/remote/broker.js';
+import { processorRoutes } from '../server/routes/processors.js';
+import { resolvePipeline } from './pipeline.js';
+
+export interface ServeOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly token: string | undefined;
+  /** Processors offered (the first is the default); `demo` is always offered. */
+  readonly processors: readonly string[];
+  readonly params: Params;
+  readonly threads: number | undefined;
+  readonly concurrency: number;
+  readonly batchSize: number;
+  readonly batchWindowMs: number;
+  readonly maxRequestsPerJob: number;
+  readonly retries: number;
+  readonly timeoutMs: number;
+  readonly bodyLimitBytes: number;
+  readonly maxPromptChars: number;
+  readonly maxActionItems: number;
+  readonly logLevel: string;
+  readonly healthIntervalMs: number;
+  readonly drainTimeoutMs: number;
+  readonly redis?: { readonly url: string; readonly queue: string };
+}
+
+export interface ServeIO {
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly cwd: string;
+  readonly signals?: NodeJS.EventEmitter;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number> {
+  if (!LOOPBACK.has(opts.host) && opts.token === undefined) {
+    throw new UsageError(`--host ${opts.host} opens the server beyond this machine: give --token (or SLOWWORK_TOKEN) so only your clients get in`);
+  }
+  const offered = await localProcessors(opts, io.cwd);
+  const broker = await openBroker(opts, [...offered.values()]);
+  const registry = new RemoteProcessorRegistry({ healthIntervalMs: opts.healthIntervalMs, token: opts.token });
+  let baseUrl = '';
+  const remoteBroker = new RemoteBroker(registry, { callbackUrl: () => `${baseUrl}/complete`, token: opts.token });
+  const remote: RemoteProcessors = {
+    has: (name) => registry.has(name),
+    names: () => registry.names(),
+    list: () => registry.list(),
+    broker: remoteBroker,
+  };
+  const manager = new Manager(
+    broker,
+    {
+      processors: offered,
+      params: opts.params,
+      batchSize: opts.batchSize,
+      batchWindowMs: opts.batchWindowMs,
+      maxRequestsPerJob: opts.maxRequestsPerJob,
+      retries: opts.retries,
+      timeoutMs: opts.timeoutMs,
+      actionConcurrency: opts.concurrency,
+    },
+    remote,
+  );
+  const app = buildServer({
+    manager,
+    token: opts.token,
+    bodyLimitBytes: opts.bodyLimitBytes,
+    maxPromptChars: opts.maxPromptChars,
+    maxActionItems: opts.maxActionItems,
+    logLevel: opts.logLevel,
+    extraRoutes: (a) => processorRoutes(a, { registry, broker: remoteBroker }),
+  });
+  try {
+    baseUrl = await app.listen({ host: opts.host, port: opts.port });
+  } catch (err) {
+    await broker.close();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new UsageError(`port ${opts.port} on ${opts.host} is in use: choose another with --port (0 picks a free one)`);
+    if (e.code === 'EACCES') throw new UsageError(`not allowed to listen on ${opts.host}:${opts.port}: choose a port above 1023`);
+    throw new UsageError(`cannot listen on ${opts.host}:${opts.port}: ${describeError(err)}`);
+  }
+  registry.start();
+  io.stdout.write(`slowwork serve: listening on ${baseUrl} (${broker.describe()}; processors ${manager.models().map((m) => m.name).join(', ')})\n`);
+
+  const closeServer = async (): Promise<void> => {
+    const closing = app.close();
+    // Streams that end while the server closes leave keep-alive connections behind: close them as they go idle.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    await closing.finally(() => clearInterval(sweep));
+  };
+  const code = await untilStopped(io.signals ?? process, io, manager, opts.drainTimeoutMs, closeServer);
+  registry.close();
+  await remoteBroker.close().catch(() => undefined);
+  await broker.close().catch(() => undefined);
+  return code;
+}
+
+/** `demo` plus the `--processor` list, checked once here (a bad module or param fails at start). */
+async function localProcessors(opts: ServeOptions, cwd: string): Promise<Map<string, string>> {
+  const refs = [...opts.processors, ...(opts.processors.includes('demo') ? [] : ['demo'])];
+  const resolved = await resolvePipeline(refs, opts.params, cwd);
+  const offered = new Map<string, string>();
+  resolved.names.forEach((name, k) => {
+    if (offered.has(name)) throw new UsageError(`two --processor modules are both named "${name}": a server offers each name once`);
+    offered.set(name, resolved.urls[k]!);
+  });
+  return offered;
+}
+
+async function openBroker(opts: ServeOptions, processorUrls: readonly string[]): Promise<Broker> {
+  if (!opts.redis) return new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency, processorUrls });
+  const { RedisBroker } = await import('../brokers/redis/broker.js');
+  const { parseRedisUrl } = await import('../brokers/redis/connection.js');
+  return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue, processorUrls });
+}
+
+/** First signal: drain (bounded); second: abort. Resolves with the exit code once closed. */
+function untilStopped(
+  signals: NodeJS.EventEmitter,
+  io: ServeIO,
+  manager: Manager,
+  drainTimeoutMs: number,
+  closeServer: () => Promise<void>,
+): Promise<number> {
+  return new Promise((resolve) => {
+    let stops = 0;
+    const onSignal = (): void => {
+      stops++;
+      if (stops === 1) {
+        io.stderr.write(`slowwork serve: stopping: no new requests; running items get ${Math.round(drainTimeoutMs / 1000)} s to finish (signal again to abort them)\n`);
+        manager.drain();
+        void (async () => {
+          const closed = closeServer();
+          const finished = await manager.settled(drainTimeoutMs);
+          if (!finished) await manager.abortAll('the server is stopping', 2000);
+          await closed;
+          cleanup();
+          resolve(ExitCode.ok);
+        })();
+      } else if (stops === 2) {
+        io.stderr.write('slowwork serve: aborting running items\n');
+        void manager.abortAll('the server is stopping', 2000).then(() => {
+          cleanup();
+          resolve(ExitCode.interrupted);
+        });
+      }
+    };
+    const cleanup = (): void => {
+      signals.off('SIGINT', onSignal);
+      signals.off('SIGTERM', onSignal);
+    };
+    signals.on('SIGINT', onSignal);
+    signals.on('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,88 @@
+/** `slowwork serve`: parses flags (and the service's environment variables) and starts the server. */
+import { Command } from 'commander';
+import { defaultThreads } from '../brokers/embedded/broker.js';
+import { UsageError } from '../core/errors.js';
+import { collect, parseIntFlag, parseParams } from './options.js';
+import { parseQueue } from './submit.js';
+
+interface ServeFlags {
+  port?: string;
+  host: string;
+  token?: string;
+  processor?: string[];
+  param?: string[];
+  threads?: string;
+  concurrency: string;
+  batchSize: string;
+  batchWindow?: string;
+  maxRequestsPerJob?: string;
+  retries: string;
+  timeout: string;
+  maxBody: string;
+  maxPromptChars: string;
+  maxActionItems: string;
+  logLevel?: string;
+  healthInterval: string;
+  drainTimeout: string;
+  redis?: string;
+  queue: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function serveCommand(setExitCode: (code: number) => void): Command {
+  const env = process.env;
+  return new Command('serve')
+    .description('the manager as an HTTP service: streaming /generate, OpenAI-compatible /v1, actions, remote processors')
+    .option('--port <n>', 'port to listen on, 0 for a free one (or API_PORT)', env.API_PORT ?? '8000')
+    .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
+    .option('--token <secret>', 'bearer token every route but /healthz requires (or SLOWWORK_TOKEN)', env.SLOWWORK_TOKEN)
+    .option('--processor <name|path>', 'a processor to offer (repeatable; the first is the default); demo is always offered', collect)
+    .option('--param <key=value>', 'a parameter for the processors (repeatable)', collect)
+    .option('--threads <n>', `worker threads (default: the number of cores, ${defaultThreads()})`)
+    .option('-c, --concurrency <n>', 'items in flight per action, and the pool\'s bound', '1024')
+    .option('--batch-size <n>', 'most items handed to a worker at once', '16')
+    .option('--batch-window <ms>', 'how long a short batch waits for requests arriving together (or BATCH_WINDOW_MS)', env.BATCH_WINDOW_MS ?? '2')
+    .option('--max-requests-per-job <n>', 'requests gathered into one job (or MAX_REQUESTS_PER_JOB)', env.MAX_REQUESTS_PER_JOB ?? '64')
+    .option('--retries <n>', 'retries of a failing item', '2')
+    .option('--timeout <ms>', 'time limit per item attempt, 0 for none', '600000')
+    .option('--max-body <bytes>', 'largest request body', String(1024 * 1024))
+    .option('--max-prompt-chars <n>', 'longest prompt (or item) in characters', '200000')
+    .option('--max-action-items <n>', 'most items in one action', '10000')
+    .option('--log-level <level>', `request log on stderr: ${LOG_LEVELS.join(', ')} (or LOG_LEVEL)`, env.LOG_LEVEL)
+    .option('--health-interval <ms>', 'how often registered processors are checked', '2000')
+    .option('--drain-timeout <ms>', 'on the first Ctrl+C or SIGTERM, how long running items may finish', '10000')
+    .option('--redis <url>', 'run items on `slowwork workers` through Redis (or REDIS_URL, SLOWWORK_REDIS_URL)')
+    .option('--queue <name>', 'the Redis queue', env.SLOWWORK_QUEUE ?? 'default')
+    .action(async (flags: ServeFlags) => {
+      const logLevel = (flags.logLevel ?? 'warn').toLowerCase();
+      if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${flags.logLevel}")`);
+      const redisUrl = flags.redis ?? env.REDIS_URL ?? env.SLOWWORK_REDIS_URL;
+      const { runServe } = await import('../app/serve.js');
+      const code = await runServe(
+        {
+          host: flags.host,
+          port: parseIntFlag('--port', flags.port, 0, 65_535)!,
+          token: flags.token === '' ? undefined : flags.token,
+          processors: flags.processor ?? [],
+          params: parseParams(flags.param ?? []),
+          threads: parseIntFlag('--threads', flags.threads, 1, 256),
+          concurrency: parseIntFlag('--concurrency', flags.concurrency, 1, 100_000)!,
+          batchSize: parseIntFlag('--batch-size', flags.batchSize, 1, 100_000)!,
+          batchWindowMs: parseIntFlag('--batch-window', flags.batchWindow, 0, 60_000)!,
+          maxRequestsPerJob: parseIntFlag('--max-requests-per-job', flags.maxRequestsPerJob, 1, 100_000)!,
+          retries: parseIntFlag('--retries', flags.retries, 0, 100)!,
+          timeoutMs: parseIntFlag('--timeout', flags.timeout, 0, 86_400_000)!,
+          bodyLimitBytes: parseIntFlag('--max-body', flags.maxBody, 1024, 1024 ** 3)!,
+          maxPromptChars: parseIntFlag('--max-prompt-chars', flags.maxPromptChars, 1, 1024 ** 3)!,
+          maxActionItems: parseIntFlag('--max-action-items', flags.maxActionItems, 1, 10_000_000)!,
+          logLevel,
+          healthIntervalMs: parseIntFlag('--health-interval', flags.healthInterval, 50, 3_600_000)!,
+          drainTimeoutMs: parseIntFlag('--drain-timeout', flags.drainTimeout, 0, 86_400_000)!,
+          redis: redisUrl ? { url: redisUrl, queue: parseQueue(flags.queue) } : undefined,
+        },
+        { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() },
+      );
+      setExitCode(code);
+    });
+}

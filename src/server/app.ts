@@ -1,0 +1,103 @@
+/**
+ * The fastify app of `slowwork serve`: limits, the bearer token, one error shape for every
+ * failure, and the route groups. Building it does not listen, so tests can `inject()` or
+ * listen on a free port.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { HttpError, errorBody, errorTypeFor } from './http-error.js';
+import type { Manager } from './manager.js';
+import { actionRoutes } from './routes/actions.js';
+import type { RouteContext } from './routes/context.js';
+import { generateRoutes } from './routes/generate.js';
+import { metaRoutes } from './routes/meta.js';
+import { openaiRoutes } from './routes/openai.js';
+
+export interface ServerOptions {
+  readonly manager: Manager;
+  /** Bearer token every route but /healthz requires; none on loopback by default. */
+  readonly token?: string;
+  readonly bodyLimitBytes: number;
+  readonly maxPromptChars: number;
+  readonly maxActionItems: number;
+  /** pino level (fatal … trace, silent); logs go to stderr. */
+  readonly logLevel: string;
+  /** More routes (the remote processors' registration), given the app. */
+  readonly extraRoutes?: (app: FastifyInstance) => void;
+}
+
+const OPEN_ROUTES = new Set(['/healthz']);
+
+export function buildServer(opts: ServerOptions): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: opts.bodyLimitBytes,
+    logger: opts.logLevel === 'silent' ? false : { level: opts.logLevel, stream: process.stderr },
+    // Streams stay open for minutes; a slow client must not be cut off by a server timeout.
+    connectionTimeout: 0,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  // `curl -d '{"prompt":"hi"}'` sends form or text content types: read those as JSON too.
+  app.addContentTypeParser(['text/plain', 'application/x-www-form-urlencoded'], { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      done(new HttpError(400, 'the body must be JSON'), undefined);
+    }
+  });
+
+  if (opts.token !== undefined) {
+    const expected = digest(`Bearer ${opts.token}`);
+    app.addHook('onRequest', async (request) => {
+      if (OPEN_ROUTES.has(request.url.split('?', 1)[0]!)) return;
+      const given = request.headers.authorization;
+      if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+        throw new HttpError(401, 'missing or wrong token: send Authorization: Bearer <the serve --token>', 'authentication_error', 'invalid_api_key');
+      }
+    });
+  }
+
+  app.addHook('onResponse', async (request, reply) => {
+    opts.manager.metrics.request(request.routeOptions.url ?? 'unmatched', reply.statusCode);
+  });
+
+  app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+    if (err instanceof HttpError) {
+      return reply.code(err.status).send(errorBody(err.message, err.type, err.code, err.param));
+    }
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) request.log.error({ err }, 'request failed');
+    const message = status === 500 ? 'internal error: the server could not answer (see its log)' : clientMessage(err);
+    return reply.code(status).send(errorBody(message, errorTypeFor(status), err.code ?? null));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(errorBody(`no route ${request.method} ${request.url.split('?', 1)[0]}`, 'not_found_error', 'unknown_route'));
+  });
+
+  const ctx: RouteContext = { manager: opts.manager, maxPromptChars: opts.maxPromptChars, maxActionItems: opts.maxActionItems };
+  generateRoutes(app, ctx);
+  openaiRoutes(app, ctx);
+  actionRoutes(app, ctx);
+  metaRoutes(app, ctx);
+  opts.extraRoutes?.(app);
+  return app;
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/** fastify's own 4xx messages, made to read as ours. */
+function clientMessage(err: FastifyError): string {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'the request body is larger than this server takes (--max-body)';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'send the body as JSON (Content-Type: application/json)';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'the request needs a JSON body';
+    default:
+      return err.message.split('\n', 1)[0] ?? 'bad request';
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The manager behind `slowwork serve`: knows the processors (local ones on the broker, remote
+ * ones registered over HTTP), groups single requests into jobs, runs actions, and counts
+ * everything for `/meta` and `/metrics`. Routes talk only to this; it talks only to brokers.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Broker, JobRun } from '../brokers/broker.js';
+import type { JobEvent } from '../core/events.js';
+import type { ItemInput, JobSpec, Params } from '../core/types.js';
+import { Action, ActionStore } from './actions.js';
+import { HttpError } from './http-error.js';
+import type { RemoteEndpointInfo } from './remote/registry.js';
+import { ServerMetrics } from './metrics.js';
+import { RequestGroups, type ItemObserver, type ItemTicket } from './request-groups.js';
+
+/** What the manager needs of the remote processors' registry (src/server/remote). */
+export interface RemoteProcessors {
+  has(name: string): boolean;
+  names(): string[];
+  list(): readonly RemoteProcessorInfo[];
+  readonly broker: Broker;
+}
+
+/** A registered remote endpoint, as the registry shows it. */
+export type RemoteProcessorInfo = RemoteEndpointInfo;
+
+export interface ManagerSettings {
+  /** Local processors offered, name → module URL; the first is the default. */
+  readonly processors: ReadonlyMap<string, string>;
+  readonly params: Params;
+  readonly batchSize: number;
+  readonly batchWindowMs: number;
+  readonly maxRequestsPerJob: number;
+  readonly retries: number;
+  readonly timeoutMs: number;
+  /** Items in flight per action. */
+  readonly actionConcurrency: number;
+}
+
+export interface ActionRequest {
+  readonly pipeline: readonly string[];
+  readonly items: readonly { id: string; input: ItemInput }[];
+  readonly params?: Params;
+  readonly retries?: number;
+  readonly timeoutMs?: number;
+}
+
+export interface ModelInfo {
+  readonly name: string;
+  readonly kind: 'local' | 'remote';
+}
+
+/** How long a group job takes more requests after its first (the batch window cuts batches). */
+const GROUP_OPEN_MS = 50;
+
+const newId = (prefix: string): string => `${prefix}${randomBytes(8).toString('hex')}`;
+
+interface JobTrack {
+  readonly processors: readonly string[];
+  readonly running: Set<number>;
+}
+
+export class Manager {
+  readonly metrics = new ServerMetrics();
+  readonly startedAt = Date.now();
+  private readonly groups: RequestGroups;
+  private readonly actions = new ActionStore({ finishedMs: 3600_000, maxFinished: 1000 });
+  private readonly tracks = new WeakMap<JobRun, JobTrack>();
+  private readonly runs = new Set<JobRun>();
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly settings: ManagerSettings,
+    private readonly remote: RemoteProcessors | null = null,
+  ) {
+    this.groups = new RequestGroups((key, listener) => this.startJob([key], listener, { concurrency: settings.maxRequestsPerJob }), {
+      maxPerJob: settings.maxRequestsPerJob,
+      openMs: Math.max(GROUP_OPEN_MS, settings.batchWindowMs),
+      abandoned: (run, index) => {
+        const track = this.tracks.get(run);
+        if (track) this.metrics.abandoned(track.processors, track.running, index);
+      },
+    });
+  }
+
+  get defaultProcessor(): string {
+    return this.settings.processors.keys().next().value ?? 'demo';
+  }
+
+  describeBroker(): string {
+    return this.broker.describe();
+  }
+
+  /** Local processors first (the default leads), then remote ones not shadowed by a local name. */
+  models(): ModelInfo[] {
+    const local = [...this.settings.processors.keys()].map((name) => ({ name, kind: 'local' as const }));
+    const remote = (this.remote?.names() ?? []).filter((n) => !this.settings.processors.has(n)).map((name) => ({ name, kind: 'remote' as const }));
+    return [...local, ...remote];
+  }
+
+  hasProcessor(name: string): boolean {
+    return this.settings.processors.has(name) || (this.remote?.has(name) ?? false);
+  }
+
+  remoteProcessors(): readonly RemoteProcessorInfo[] {
+    return this.remote?.list() ?? [];
+  }
+
+  /** Requests waiting for or running their item. */
+  get pendingRequests(): number {
+    return this.groups.pending;
+  }
+
+  /** One request's item, in the open job for its processor. */
+  runItem(processor: string, input: ItemInput, observer: ItemObserver): { requestId: string; ticket: ItemTicket } {
+    this.checkProcessors([processor]);
+    const requestId = newId('req_');
+    return { requestId, ticket: this.groups.submit(processor, requestId, input, observer) };
+  }
+
+  startAction(req: ActionRequest): Action {
+    this.checkProcessors(req.pipeline);
+    const action = new Action(newId('act_'), req.pipeline, req.items);
+    const run = this.startJob(req.pipeline, (events) => action.apply(events), {
+      concurrency: this.settings.actionConcurrency,
+      params: req.params,
+      retries: req.retries,
+      timeoutMs: req.timeoutMs,
+    });
+    this.actions.add(action);
+    this.actionRuns.set(action.id, run);
+    const forget = (): void => void this.actionRuns.delete(action.id);
+    run.finished.then(forget, forget);
+    run.add(req.items.map((it, index) => ({ id: it.id, index, input: it.input }))).then(
+      () => run.end(),
+      () => run.abort('the action could not start'),
+    );
+    return action;
+  }
+
+  getAction(id: string): Action | undefined {
+    return this.actions.get(id);
+  }
+
+  /** Stops an action everywhere: waiting items dropped, running ones aborted. */
+  cancelAction(id: string): Action | undefined {
+    const action = this.actions.get(id);
+    if (!action) return undefined;
+    if (!action.finished) this.actionRuns.get(id)?.abort('cancelled by DELETE /actions');
+    return action;
+  }
+
+  /** Stop taking requests into jobs; running items go on. */
+  drain(): void {
+    this.groups.closeAll();
+  }
+
+  /** Abort everything still running, and wait (bounded) until the jobs said so. */
+  async abortAll(reason: string, waitMs: number): Promise<void> {
+    this.groups.abortAll(reason);
+    for (const run of this.runs) run.abort(reason);
+    const all = Promise.allSettled([...this.runs].map((r) => r.finished));
+    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, waitMs).unref())]);
+  }
+
+  /** Resolves when every job has ended, or after `waitMs`. */
+  async settled(waitMs: number): Promise<boolean> {
+    const all = Promise.allSettled([...this.runs].map((r) => r.finished)).then(() => true);
+    return Promise.race([all, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), waitMs).unref())]);
+  }
+
+  private readonly actionRuns = new Map<string, JobRun>();
+
+  private checkProcessors(names: readonly string[]): void {
+    if (names.length === 0) throw new HttpError(400, 'a pipeline needs at least one processor', 'invalid_request_error', null, 'pipeline');
+    for (const name of names) {
+      if (!this.hasProcessor(name)) {
+        const known = this.models().map((m) => m.name).join(', ');
+        throw new HttpError(404, `unknown processor "${name}": this server offers ${known}`, 'invalid_request_error', 'model_not_found');
+      }
+    }
+    const remote = names.filter((n) => !this.settings.processors.has(n));
+    if (remote.length > 0 && names.length > 1) {
+      throw new HttpError(400, `a remote processor (${remote[0]}) runs alone: pipelines of several processors take local ones only`, 'invalid_request_error', null, 'pipeline');
+    }
+  }
+
+  private startJob(
+    pipeline: readonly string[],
+    listener: (events: readonly JobEvent[]) => void,
+    o: { concurrency: number; params?: Params | undefined; retries?: number | undefined; timeoutMs?: number | undefined },
+  ): JobRun {
+    const local = pipeline.every((n) => this.settings.processors.has(n));
+    const broker = local ? this.broker : this.remote!.broker;
+    const spec: JobSpec = {
+      jobId: randomBytes(4).toString('hex'),
+      processors: pipeline.map((ref) => ({ ref })),
+      params: { ...this.settings.params, ...(o.params ?? {}) },
+      concurrency: o.concurrency,
+      batchSize: this.settings.batchSize,
+      batchWindowMs: this.settings.batchWindowMs,
+      retries: o.retries ?? this.settings.retries,
+      timeoutMs: o.timeoutMs ?? this.settings.timeoutMs,
+    };
+    const track: JobTrack = { processors: pipeline, running: new Set() };
+    const run = broker.startJob(
+      spec,
+      (events) => {
+        this.metrics.observe(track.processors, track.running, events);
+        listener(events);
+      },
+      local ? { processorUrls: pipeline.map((n) => this.settings.processors.get(n)!) } : {},
+    );
+    this.tracks.set(run, track);
+    this.runs.add(run);
+    const forget = (): void => {
+      this.runs.delete(run);
+      this.metrics.jobEnded(track.processors, track.running);
+    };
+    run.finished.then(forget, forget);
+    return run;
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * The OpenAI wire format over the pool: `POST /v1/chat/completions`, `POST /v1/completions`
+ * (streaming as `data: {...}` then `data: [DONE]`, or one JSON answer) and `GET /v1/models`,
+ * whose models are the processors this server offers. A chat's item input is `{messages}`; a
+ * completion's is the prompt string. Usage counts are the processor's chunks (completion) and
+ * whitespace-separated words (prompt): an estimate, as no tokenizer runs here.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { ItemInput } from '../../core/types.js';
+import { SseStream } from '../sse.js';
+import { runTextItem, type TextItem } from '../text-item.js';
+import { HttpError, errorBody } from '../http-error.js';
+import type { RouteContext } from './context.js';
+import { checkPromptSize, parseBody } from './validate.js';
+
+const ContentPart = z.object({ type: z.string(), text: z.string().optional() }).passthrough();
+const Message = z
+  .object({
+    role: z.string().min(1),
+    content: z.union([z.string(), z.array(ContentPart), z.null()]).optional(),
+  })
+  .passthrough();
+
+const Common = {
+  model: z.string().min(1, 'must name a model (see GET /v1/models)'),
+  stream: z.boolean().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullish(),
+  n: z.number().int().min(1).max(1, 'only n=1 is supported').nullish(),
+};
+
+const ChatBody = z.object({ ...Common, messages: z.array(Message).min(1, 'needs at least one message') }).passthrough();
+const CompletionBody = z
+  .object({ ...Common, prompt: z.union([z.string(), z.array(z.string()).min(1).max(64, 'at most 64 prompts per request')]) })
+  .passthrough();
+
+interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+const words = (text: string): number => (text.match(/\S+/g) ?? []).length;
+const usageOf = (promptWords: number, chunks: number): Usage => ({
+  prompt_tokens: promptWords,
+  completion_tokens: chunks,
+  total_tokens: promptWords + chunks,
+});
+
+/** What one request runs: its prompts as item inputs, and how to shape the answer. */
+interface Completion {
+  readonly kind: 'chat' | 'text';
+  readonly model: string;
+  readonly inputs: readonly ItemInput[];
+  readonly promptWords: number;
+  readonly stream: boolean;
+  readonly includeUsage: boolean;
+}
+
+export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.get('/v1/models', async () => {
+    const created = Math.floor(ctx.manager.startedAt / 1000);
+    return {
+      object: 'list',
+      data: ctx.manager.models().map((m) => ({ id: m.name, object: 'model', created, owned_by: m.kind === 'local' ? 'slowwork' : 'slowwork-remote' })),
+    };
+  });
+
+  app.post('/v1/chat/completions', async (request, reply) => {
+    const body = parseBody(ChatBody, request.body);
+    const text = body.messages.map((m) => contentText(m.content)).join('\n');
+    checkPromptSize(text, ctx.maxPromptChars, 'messages');
+    const completion: Completion = {
+      kind: 'chat',
+      model: body.model,
+      inputs: [{ messages: body.messages }],
+      promptWords: words(text),
+      stream: body.stream === true,
+      includeUsage: body.stream_options?.include_usage === true,
+    };
+    return run(ctx, completion, request, reply);
+  });
+
+  app.post('/v1/completions', async (request, reply) => {
+    const body = parseBody(CompletionBody, request.body);
+    const prompts = typeof body.prompt === 'string' ? [body.prompt] : body.prompt;
+    for (const p of prompts) checkPromptSize(p, ctx.maxPromptChars);
+    const completion: Completion = {
+      kind: 'text',
+      model: body.model,
+      inputs: prompts,
+      promptWords: prompts.reduce((n, p) => n + words(p), 0),
+      stream: body.stream === true,
+      includeUsage: body.stream_options?.include_usage === true,
+    };
+    return run(ctx, completion, request, reply);
+  });
+}
+
+function contentText(content: z.infer<typeof Message>['content']): string {
+  if (typeof content === 'string') return content;
+  if (!content) return '';
+  return content.map((p) => p.text ?? '').join('');
+}
+
+async function run(ctx: RouteContext, c: Completion, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  if (!ctx.manager.hasProcessor(c.model)) {
+    const known = ctx.manager.models().map((m) => m.name).join(', ');
+    throw new HttpError(404, `The model \`${c.model}\` does not exist: this server offers ${known}`, 'invalid_request_error', 'model_not_found', 'model');
+  }
+  const id = `${c.kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`;
+  const created = Math.floor(Date.now() / 1000);
+  return c.stream ? streamAnswer(ctx, c, id, created, reply) : wholeAnswer(ctx, c, id, created, request);
+}
+
+/** Non-streaming: one JSON answer once every prompt is done; a failure is a 500 in the error shape. */
+async function wholeAnswer(ctx: RouteContext, c: Completion, id: string, created: number, request: FastifyRequest): Promise<unknown> {
+  const items: TextItem[] = [];
+  const results = c.inputs.map(
+    (input) =>
+      new Promise<{ output: string; chunks: number }>((resolve, reject) => {
+        items.push(
+          runTextItem(ctx.manager, c.model, input, {
+            delta: () => undefined,
+            done: (output, chunks) => resolve({ output, chunks }),
+            failed: (error) => reject(new HttpError(500, `the processor failed: ${error}`, 'server_error', 'processor_error')),
+          }),
+        );
+      }),
+  );
+  const gone = (): void => {
+    for (const it of items) it.cancel('the client disconnected');
+  };
+  request.raw.socket.once('close', gone);
+  try {
+    const answers = await Promise.all(results);
+    const chunks = answers.reduce((n, a) => n + a.chunks, 0);
+    const usage = usageOf(c.promptWords, chunks);
+    if (c.kind === 'chat') {
+      const a = answers[0]!;
+      return {
+        id,
+        object: 'chat.completion',
+        created,
+        model: c.model,
+        choices: [{ index: 0, message: { role: 'assistant', content: a.output, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+        usage,
+      };
+    }
+    return {
+      id,
+      object: 'text_completion',
+      created,
+      model: c.model,
+      choices: answers.map((a, index) => ({ index, text: a.output, logprobs: null, finish_reason: 'stop' })),
+      usage,
+    };
+  } catch (err) {
+    for (const it of items) it.cancel('another prompt of the request failed');
+    throw err;
+  } finally {
+    request.raw.socket.off('close', gone);
+  }
+}
+
+/** Streaming: one `data:` frame per new piece, a final frame per choice, usage if asked, `[DONE]`. */
+function streamAnswer(ctx: RouteContext, c: Completion, id: string, created: number, reply: FastifyReply): void {
+  const metrics = ctx.manager.metrics;
+  const object = c.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
+  const frame = (choices: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    id,
+    object,
+    created,
+    model: c.model,
+    choices,
+    ...extra,
+  });
+  const choice = (index: number, piece: string, finish: string | null): unknown =>
+    c.kind === 'chat'
+      ? { index, delta: finish === null ? { content: piece } : {}, logprobs: null, finish_reason: finish }
+      : { index, text: piece, logprobs: null, finish_reason: finish };
+
+  let open = c.inputs.length;
+  let chunks = 0;
+  let failed = false;
+  const items: TextItem[] = [];
+  const close = (): void => {
+    if (stream.closed) return;
+    if (!failed && c.includeUsage) stream.json(frame([], { usage: usageOf(c.promptWords, chunks) }));
+    if (!failed) stream.send({ data: '[DONE]' });
+    stream.end();
+    metrics.streamClosed();
+    metrics.request(c.kind === 'chat' ? '/v1/chat/completions' : '/v1/completions', 200);
+  };
+  // Validation passed and the model exists: from here on errors travel inside the stream.
+  const stream = new SseStream(reply);
+  metrics.streamOpened();
+  if (c.kind === 'chat') stream.json(frame([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+  c.inputs.forEach((input, index) => {
+    items.push(
+      runTextItem(ctx.manager, c.model, input, {
+        delta: (piece) => stream.json(frame([choice(index, piece, null)])),
+        done: (_output, n) => {
+          chunks += n;
+          stream.json(frame([choice(index, '', 'stop')]));
+          if (--open === 0) close();
+        },
+        failed: (error) => {
+          if (failed) return;
+          failed = true;
+          for (const it of items) it.cancel('another prompt of the request failed');
+          stream.json(errorBody(`the processor failed: ${error}`, 'server_error', 'processor_error'));
+          close();
+        },
+      }),
+    );
+  });
+  stream.onClose(() => {
+    for (const it of items) it.cancel('the client disconnected');
+    metrics.streamClosed();
+    metrics.request(c.kind === 'chat' ? '/v1/chat/completions' : '/v1/completions', 499);
+  });
+}

@@ -1,0 +1,55 @@
+/** `slowwork serve --redis`: the same HTTP API, with items run by `slowwork workers` processes. */
+import { describe, expect, test } from 'vitest';
+import OpenAI from 'openai';
+import { demoSettings, demoTokens } from '../../src/processors/demo.js';
+import { freshQueue, paramArgs, processes } from '../fixtures/redis-workers.js';
+import { redisPerFile } from '../redis/server.js';
+import { readSse } from '../server/helpers.js';
+import { tempDirsPerFile } from './run.js';
+
+const redis = redisPerFile();
+const newDir = tempDirsPerFile();
+const QUICK = { first_token_ms: '20', tokens_per_s: '200', length: '5-10' };
+
+describe('slowwork serve --redis', () => {
+  test('streams /generate and answers /v1 from Redis workers', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('serve');
+    const worker = await procs.worker(redis().url, queue, cwd, ['-n', '8', '--threads', '1', '--heartbeat', '200']);
+    const server = procs.submit(['serve', '--port', '0', '--redis', redis().url, '--queue', queue, ...paramArgs(QUICK)], cwd, 60_000);
+    let url = '';
+    for (let i = 0; i < 200 && !url; i++) {
+      url = /listening on (http:\/\/\S+)/.exec(server.stdout())?.[1] ?? '';
+      if (!url) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(server.stdout()).toMatch(/\(redis .* queue serve-\S+: 1 worker, 8 slots; processors demo\)/);
+
+    const prompts = Array.from({ length: 12 }, (_, k) => `over redis ${k}`);
+    const streams = await Promise.all(
+      prompts.map(async (prompt) => readSse(await fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) }))),
+    );
+    const settings = demoSettings(QUICK);
+    streams.forEach((events, k) => {
+      const last = JSON.parse(events.at(-1)!.data) as { status: string; text: string };
+      expect(last).toMatchObject({ status: 'completed', text: demoTokens(prompts[k]!, settings).join('') });
+    });
+
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const answer = await client.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'via redis' }] });
+    expect(answer.choices[0]!.message.content).toBe(demoTokens({ messages: [{ role: 'user', content: 'via redis' }] }, settings).join(''));
+
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+    worker.proc.child.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
+  });
+
+  test('an unreachable Redis: one line, exit 2', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const r = await procs.submit(['serve', '--port', '0', '--redis', 'redis://127.0.0.1:1'], await newDir(), 20_000).exited;
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^slowwork: .*127\.0\.0\.1:1/);
+  });
+});

@@ -1,0 +1,135 @@
+/** `slowwork serve` as a user runs it: the built binary, real sockets, curl, signals. */
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { demoSettings, demoTokens } from '../../src/processors/demo.js';
+import { readSse } from '../server/helpers.js';
+import { REPO, run, start, tempDirsPerFile, type Running } from './run.js';
+
+const dir = tempDirsPerFile();
+const exec = promisify(execFile);
+
+/** Starts serve and resolves with its URL once it printed it. */
+async function serve(args: string[], env?: NodeJS.ProcessEnv): Promise<{ s: Running; url: string }> {
+  const s = start(['serve', '--port', '0', ...args], { cwd: await dir(), timeoutMs: 30_000, ...(env ? { env } : {}) });
+  for (let i = 0; i < 200; i++) {
+    const m = /listening on (http:\/\/\S+)/.exec(s.stdout());
+    if (m) return { s, url: m[1]! };
+    if (s.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const r = await s.exited;
+  throw new Error(`serve did not start: ${r.stderr}`);
+}
+
+const generate = (url: string, prompt: string) =>
+  fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) });
+
+describe('slowwork serve', () => {
+  it('prints where it listens, answers, and stops cleanly on SIGTERM', async () => {
+    const { s, url } = await serve(['--param', 'first_token_ms=0', '--param', 'tokens_per_s=0']);
+    expect(s.stdout()).toMatch(/^slowwork serve: listening on http:\/\/127\.0\.0\.1:\d+ \(embedded: \d+ threads?; processors demo\)\n$/);
+    const events = await readSse(await generate(url, 'hello'));
+    const expected = demoTokens('hello', demoSettings({ first_token_ms: '0', tokens_per_s: '0' })).join('');
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: 'completed', text: expected });
+    s.child.kill('SIGTERM');
+    const r = await s.exited;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/stopping: no new requests/);
+  });
+
+  it('lets running streams finish on the first SIGTERM', async () => {
+    const { s, url } = await serve(['--param', 'first_token_ms=0', '--param', 'tokens_per_s=20', '--param', 'length=10']);
+    const pending = Promise.all(['a', 'b', 'c'].map(async (p) => readSse(await generate(url, p))));
+    // Wait until the streams are open, then ask the server to stop.
+    for (let i = 0; i < 100; i++) {
+      const meta = (await (await fetch(`${url}/meta`)).json()) as { manager: { streams_open: number } };
+      if (meta.manager.streams_open === 3) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    s.child.kill('SIGTERM');
+    const all = await pending;
+    for (const events of all) expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: 'completed' });
+    expect((await s.exited).code).toBe(0);
+  });
+
+  it('aborts running streams on a second signal, and they end as failed', async () => {
+    const { s, url } = await serve(['--param', 'first_token_ms=60000']);
+    const stream = generate(url, 'never').then(readSse);
+    for (let i = 0; i < 100; i++) {
+      const meta = (await (await fetch(`${url}/meta`)).json()) as { manager: { streams_open: number } };
+      if (meta.manager.streams_open === 1) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    s.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    s.child.kill('SIGTERM');
+    const events = await stream;
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: 'failed', error: expect.stringMatching(/aborted|stopping/) });
+    expect((await s.exited).code).toBe(130);
+  });
+
+  it('make try: 5 parallel curl -N requests stream interleaved and complete', async () => {
+    const { stdout } = await exec('bash', ['scripts/try.sh'], {
+      cwd: REPO,
+      timeout: 60_000,
+      env: { ...process.env, TRY_PARAMS: '--param tokens_per_s=40 --param first_token_ms=50 --param length=12' },
+    });
+    expect(stdout).toMatch(/done: all 5 streams completed/);
+    const lines = stdout.split('\n').filter((l) => /^\[\d\] /.test(l));
+    const order = lines.map((l) => l[1]);
+    // Interleaved: some request's events come between two events of another.
+    const firstDone = lines.findIndex((l) => l.includes('"completed"'));
+    expect(new Set(order.slice(0, firstDone + 1)).size).toBeGreaterThan(1);
+    expect(lines.filter((l) => l.includes('"completed"'))).toHaveLength(5);
+  });
+});
+
+describe('slowwork serve refuses what it cannot do, in one line', () => {
+  it('a port in use', async () => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const port = (blocker.address() as { port: number }).port;
+    const r = await run(['serve', '--port', String(port)], { cwd: await dir() });
+    blocker.close();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`slowwork: port ${port} on 127.0.0.1 is in use: choose another with --port (0 picks a free one)\n`);
+  });
+
+  it('a non-loopback address without --token', async () => {
+    const r = await run(['serve', '--host', '0.0.0.0'], { cwd: await dir() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^slowwork: --host 0\.0\.0\.0 opens the server beyond this machine: give --token/);
+  });
+
+  it('bad flag values and unknown processors', async () => {
+    for (const [args, message] of [
+      [['--port', '70000'], /--port must be at most 65535/],
+      [['--log-level', 'loud'], /--log-level must be one of/],
+      [['--processor', 'nope'], /unknown processor "nope"/],
+      [['--param', 'tokens_per_s=-1'], /tokens_per_s=-1 must be a number/],
+    ] as const) {
+      const r = await run(['serve', ...args], { cwd: await dir() });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.split('\n')).toHaveLength(2);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
+  it('reads API_PORT and BATCH_WINDOW_MS from the environment', async () => {
+    const probe = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => probe.once('listening', r));
+    const port = (probe.address() as { port: number }).port;
+    probe.close();
+    const s = start(['serve'], { cwd: await dir(), env: { ...process.env, API_PORT: String(port), BATCH_WINDOW_MS: 'soon' } });
+    const r = await s.exited;
+    // BATCH_WINDOW_MS is checked like the flag it stands for.
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--batch-window must be a whole number/);
+    const { s: ok, url } = await serve([], { ...process.env, BATCH_WINDOW_MS: '3' });
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    ok.child.kill('SIGTERM');
+    expect((await ok.exited).code).toBe(0);
+  });
+});

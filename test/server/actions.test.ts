@@ -1,0 +1,106 @@
+/** Actions over real sockets: create, per-item state, resumable event streams, cancel. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoSettings, demoTokens } from '../../src/processors/demo.js';
+import { FAST_DEMO, postJson, readSse, startTestServer, type TestServer } from './helpers.js';
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startTestServer();
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+const demoText = (input: string): string => demoTokens(input, demoSettings(FAST_DEMO)).join('');
+
+async function create(body: unknown): Promise<{ id: string }> {
+  const res = await postJson(`${s.url}/actions`, body);
+  expect(res.status).toBe(201);
+  const created = (await res.json()) as { id: string };
+  expect(res.headers.get('location')).toBe(`/actions/${created.id}`);
+  return created;
+}
+
+const events = async (id: string, lastEventId?: string) =>
+  readSse(await fetch(`${s.url}/actions/${id}/events`, { headers: lastEventId ? { 'last-event-id': lastEventId } : {} }));
+
+interface View {
+  status: string;
+  counts: { total: number; done: number; failed: number };
+  items: { id: string; status: string; output: string | null; error: string | null; attempts: number }[];
+}
+
+describe('actions', () => {
+  it('runs items through a pipeline and reports each one', async () => {
+    const { id } = await create({ items: ['first', { id: 'b', prompt: 'second' }], pipeline: ['demo', 'demo'] });
+    const log = await events(id);
+    expect(log.at(-1)!.event).toBe('job-done');
+    const view = (await (await fetch(`${s.url}/actions/${id}`)).json()) as View;
+    expect(view.status).toBe('completed');
+    expect(view.counts).toMatchObject({ total: 2, done: 2, failed: 0 });
+    // A pipeline feeds each processor's output to the next.
+    expect(view.items.map((i) => [i.id, i.status, i.output])).toEqual([
+      ['1', 'done', demoText(demoText('first'))],
+      ['b', 'done', demoText(demoText('second'))],
+    ]);
+  });
+
+  it('numbers its events, and replays from Last-Event-ID without gaps or repeats', async () => {
+    const { id } = await create({ items: ['x', 'y', 'z'], processor: 'demo' });
+    const all = await events(id);
+    const ids = all.map((m) => Number(m.id));
+    expect(ids).toEqual(ids.map((_, k) => k + 1));
+    const tail = await events(id, String(ids[3]));
+    expect(tail.map((m) => m.id)).toEqual(all.slice(4).map((m) => m.id));
+    expect(tail.map((m) => m.data)).toEqual(all.slice(4).map((m) => m.data));
+    const chunk = all.find((m) => m.event === 'chunk')!;
+    expect(JSON.parse(chunk.data)).toMatchObject({ type: 'chunk', item: expect.stringMatching(/^[123]$/) });
+  });
+
+  it('records failures per item, with the error', async () => {
+    const { id } = await create({ items: ['throw', 'fine'], processor: 'faulty', retries: 0 });
+    await events(id);
+    const view = (await (await fetch(`${s.url}/actions/${id}`)).json()) as View;
+    expect(view.counts).toMatchObject({ done: 1, failed: 1 });
+    expect(view.items[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/boom/) });
+    expect(view.items[1]).toMatchObject({ status: 'done', output: 'ok:fine.' });
+  });
+
+  it('cancels with DELETE: running items are aborted and the stream ends with job-cancelled', async () => {
+    const { id } = await create({ items: ['hang', 'hang', 'hang'], processor: 'faulty' });
+    const stream = events(id);
+    // Wait until something runs, then cancel.
+    for (let i = 0; i < 200; i++) {
+      const v = (await (await fetch(`${s.url}/actions/${id}`)).json()) as View;
+      if (v.items.some((it) => it.status === 'running')) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const del = await fetch(`${s.url}/actions/${id}`, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    const log = await stream;
+    expect(log.at(-1)!.event).toBe('job-cancelled');
+    const view = (await (await fetch(`${s.url}/actions/${id}`)).json()) as View;
+    expect(view.status).toBe('cancelled');
+    expect(view.items.every((it) => it.status === 'cancelled')).toBe(true);
+  });
+
+  it('answers mistakes with JSON errors', async () => {
+    const bad: [unknown, number, RegExp][] = [
+      [{ items: [] }, 400, /items: needs at least one item/],
+      [{ items: ['a'], pipeline: ['demo', 'nope'] }, 404, /unknown processor "nope"/],
+      [{ items: ['a'], pipeline: ['demo'], processor: 'demo' }, 400, /not both/],
+      [{ items: [{ id: 'a' }, { id: 'a' }] }, 400, /share the id "a"/],
+      [{ items: Array.from({ length: 1001 }, () => 'x') }, 413, /at most 1000 items/],
+      [{ items: ['a'], retries: -1 }, 400, /retries/],
+    ];
+    for (const [body, status, message] of bad) {
+      const res = await postJson(`${s.url}/actions`, body);
+      expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(status);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
+    }
+    const missing = await fetch(`${s.url}/actions/act_nope`);
+    expect(missing.status).toBe(404);
+    const badResume = await fetch(`${s.url}/actions/act_nope/events`, { headers: { 'last-event-id': 'x' } });
+    expect(badResume.status).toBe(404);
+  });
+});
