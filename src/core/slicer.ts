@@ -3,8 +3,9 @@
  * passes the queue length, the free slots and the clock.
  *
  * Work-conserving: while items wait and a slot is free, a batch is cut now, sized to what is
- * free. The window only holds back a short batch while the input is still open, so items that
- * arrive together (HTTP requests, a slow stdin) travel together.
+ * free. The window only holds back a short batch while the input is still open and other items
+ * of the job run, so items that arrive together (HTTP requests, a slow stdin) travel together
+ * without a lone item ever waiting for company.
  */
 export interface SliceInput {
   /** Items waiting to run. */
@@ -18,6 +19,12 @@ export interface SliceInput {
   /** When the oldest waiting item started waiting (same clock as `now`). */
   readonly oldestWaitingAt: number;
   readonly now: number;
+  /**
+   * Nothing of the job is in flight: a short batch goes at once, as there is nothing to batch it
+   * behind (a lone HTTP request does not wait the window). The window only gathers items that
+   * arrive while others run.
+   */
+  readonly idle?: boolean;
 }
 
 export type SliceDecision =
@@ -30,7 +37,7 @@ const IDLE: SliceDecision = { kind: 'idle' };
 export function decideSlice(s: SliceInput): SliceDecision {
   if (s.waiting <= 0 || s.freeSlots <= 0) return IDLE;
   const limit = Math.min(s.batchSize, s.freeSlots);
-  if (s.waiting >= limit || !s.inputOpen) return { kind: 'cut', size: Math.min(limit, s.waiting) };
+  if (s.waiting >= limit || !s.inputOpen || s.idle) return { kind: 'cut', size: Math.min(limit, s.waiting) };
   // A short batch while more input may come: give it the window, counted from its oldest item.
   const until = s.oldestWaitingAt + s.windowMs;
   if (s.now >= until) return { kind: 'cut', size: s.waiting };

@@ -44,6 +44,17 @@ describe('decideSlice', () => {
     });
   });
 
+  it('sends a short batch at once when nothing of the job runs: a lone item never waits the window', () => {
+    expect(slice({ waiting: 1, batchSize: 16, inputOpen: true, oldestWaitingAt: 1000, now: 1000, windowMs: 50, idle: true })).toEqual({
+      kind: 'cut',
+      size: 1,
+    });
+    expect(slice({ waiting: 1, batchSize: 16, inputOpen: true, oldestWaitingAt: 1000, now: 1000, windowMs: 50, idle: false })).toEqual({
+      kind: 'wait',
+      until: 1050,
+    });
+  });
+
   it('cuts the short batch when the window has passed (at and after the deadline)', () => {
     expect(slice({ waiting: 2, batchSize: 16, inputOpen: true, oldestWaitingAt: 1000, now: 1050, windowMs: 50 })).toEqual({
       kind: 'cut',

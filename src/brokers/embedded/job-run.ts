@@ -256,6 +256,7 @@ export class EmbeddedJobRun implements JobRun {
         inputOpen: this.inputOpen,
         oldestWaitingAt: oldest ? oldest.enqueuedAt : 0,
         now: performance.now(),
+        idle: this.running === 0,
       });
       if (decision.kind === 'cut') this.dispatch(decision.size);
       else {
