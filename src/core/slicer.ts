@@ -25,6 +25,12 @@ export interface SliceInput {
    * arrive while others run.
    */
   readonly idle?: boolean;
+  /**
+   * When the job last cut a batch (same clock as `now`). A short batch goes at once if none went
+   * within the window: at light load items arrive further apart than the window and none waits;
+   * in a burst, the first goes and the rest gather for one window.
+   */
+  readonly lastCutAt?: number;
 }
 
 export type SliceDecision =
@@ -37,7 +43,8 @@ const IDLE: SliceDecision = { kind: 'idle' };
 export function decideSlice(s: SliceInput): SliceDecision {
   if (s.waiting <= 0 || s.freeSlots <= 0) return IDLE;
   const limit = Math.min(s.batchSize, s.freeSlots);
-  if (s.waiting >= limit || !s.inputOpen || s.idle) return { kind: 'cut', size: Math.min(limit, s.waiting) };
+  const quiet = s.lastCutAt === undefined || s.now - s.lastCutAt >= s.windowMs;
+  if (s.waiting >= limit || !s.inputOpen || s.idle || quiet) return { kind: 'cut', size: Math.min(limit, s.waiting) };
   // A short batch while more input may come: give it the window, counted from its oldest item.
   const until = s.oldestWaitingAt + s.windowMs;
   if (s.now >= until) return { kind: 'cut', size: s.waiting };

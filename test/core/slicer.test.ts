@@ -9,6 +9,7 @@ const base: SliceInput = {
   inputOpen: false,
   oldestWaitingAt: 1000,
   now: 1000,
+  lastCutAt: 1000,
 };
 const slice = (over: Partial<SliceInput>) => decideSlice({ ...base, ...over });
 
@@ -53,6 +54,13 @@ describe('decideSlice', () => {
       kind: 'wait',
       until: 1050,
     });
+  });
+
+  it('sends a short batch at once when no batch went within the window (light load never waits)', () => {
+    expect(slice({ waiting: 1, batchSize: 16, inputOpen: true, oldestWaitingAt: 1100, now: 1100, windowMs: 50, lastCutAt: 1040 })).toEqual({ kind: 'cut', size: 1 });
+    expect(slice({ waiting: 1, batchSize: 16, inputOpen: true, oldestWaitingAt: 1100, now: 1100, windowMs: 50, lastCutAt: undefined })).toEqual({ kind: 'cut', size: 1 });
+    // Right after a cut, a burst's next items gather for the window.
+    expect(slice({ waiting: 1, batchSize: 16, inputOpen: true, oldestWaitingAt: 1100, now: 1100, windowMs: 50, lastCutAt: 1090 })).toEqual({ kind: 'wait', until: 1150 });
   });
 
   it('cuts the short batch when the window has passed (at and after the deadline)', () => {

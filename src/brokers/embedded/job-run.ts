@@ -243,6 +243,9 @@ export class EmbeddedJobRun implements JobRun {
     });
   }
 
+  /** When the last batch was cut: the window holds short batches only right after one. */
+  private lastCutAt: number | undefined;
+
   private pump(): void {
     if (this.closed) return;
     this.promoteDueRetries();
@@ -257,6 +260,7 @@ export class EmbeddedJobRun implements JobRun {
         oldestWaitingAt: oldest ? oldest.enqueuedAt : 0,
         now: performance.now(),
         idle: this.running === 0,
+        lastCutAt: this.lastCutAt,
       });
       if (decision.kind === 'cut') this.dispatch(decision.size);
       else {
@@ -269,6 +273,7 @@ export class EmbeddedJobRun implements JobRun {
   }
 
   private dispatch(size: number): void {
+    this.lastCutAt = performance.now();
     const batch: Batch = {
       id: this.pool.nextBatchId(),
       items: new Map(),
