@@ -125,17 +125,21 @@ export async function startProcessorServer(opts: ProcessorServerOptions, io: Pro
 
 /** Serves until SIGINT or SIGTERM; 0 once stopped. */
 export async function runProcessorServer(opts: ProcessorServerOptions, io: ProcessorServerIO): Promise<number> {
-  const server = await startProcessorServer(opts, io);
+  // Handlers first: the "listening" line may be answered by a signal at once, and a signal
+  // during start-up stops the server as soon as it is up.
   const signals = io.signals ?? process;
-  await new Promise<void>((resolve) => {
-    const onSignal = (): void => {
-      signals.off('SIGINT', onSignal);
-      signals.off('SIGTERM', onSignal);
-      resolve();
-    };
-    signals.on('SIGINT', onSignal);
-    signals.on('SIGTERM', onSignal);
-  });
+  let stopRequested!: () => void;
+  const stop = new Promise<void>((resolve) => (stopRequested = resolve));
+  signals.on('SIGINT', stopRequested);
+  signals.on('SIGTERM', stopRequested);
+  let server: ProcessorServer;
+  try {
+    server = await startProcessorServer(opts, io);
+    await stop;
+  } finally {
+    signals.off('SIGINT', stopRequested);
+    signals.off('SIGTERM', stopRequested);
+  }
   const { inflight } = server.stats();
   await server.close();
   io.stderr.write(`processor ${server.name} (id ${server.id}) stopped${inflight > 0 ? `; ${inflight} items under way go to other endpoints` : ''}\n`);

@@ -95,7 +95,6 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
     throw new UsageError(`cannot listen on ${opts.host}:${opts.port}: ${describeError(err)}`);
   }
   registry.start();
-  io.stdout.write(`slowwork serve: listening on ${baseUrl} (${broker.describe()}; processors ${manager.models().map((m) => m.name).join(', ')})\n`);
 
   const closeServer = async (): Promise<void> => {
     const closing = app.close();
@@ -103,7 +102,10 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
     const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
     await closing.finally(() => clearInterval(sweep));
   };
-  const code = await untilStopped(io.signals ?? process, io, manager, opts.drainTimeoutMs, closeServer);
+  const stopped = untilStopped(io.signals ?? process, io, manager, opts.drainTimeoutMs, closeServer);
+  // Only once the signal handlers are in: whoever reads this line may signal at once.
+  io.stdout.write(`slowwork serve: listening on ${baseUrl} (${broker.describe()}; processors ${manager.models().map((m) => m.name).join(', ')})\n`);
+  const code = await stopped;
   registry.close();
   await remoteBroker.close().catch(() => undefined);
   await broker.close().catch(() => undefined);

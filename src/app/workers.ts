@@ -42,8 +42,6 @@ export async function runWorkers(opts: WorkersOptions, io: WorkersIO): Promise<n
     heartbeatMs: opts.heartbeatMs,
     log,
   });
-  log(`slowwork workers: ${worker.describe()} on ${target.display}; Ctrl+C drains, twice stops at once`);
-
   const signals = io.signals ?? process;
   let signalled = 0;
   let leaving: Promise<void> | null = null;
@@ -59,6 +57,8 @@ export async function runWorkers(opts: WorkersOptions, io: WorkersIO): Promise<n
   };
   signals.on('SIGINT', onSignal);
   signals.on('SIGTERM', onSignal);
+  // Only now: whoever reads this line may signal at once, and the default action would kill us.
+  log(`slowwork workers: ${worker.describe()} on ${target.display}; Ctrl+C drains, twice stops at once`);
   try {
     await worker.stopped;
     while (leaving === null) await new Promise((resolve) => setTimeout(resolve, 20));
