@@ -113,6 +113,7 @@ async function runJob(ctx: JobContext): Promise<number> {
   const started = performance.now();
   let interrupts = 0;
   let feedError: unknown = null;
+  let cancelled: string | null = null;
   let run: JobRun | null = null;
   /** What this run recorded, for a summary if the run itself fails. */
   const tally = { done: 0, failed: 0 };
@@ -179,6 +180,8 @@ async function runJob(ctx: JobContext): Promise<number> {
       spec,
       (events) => {
         for (const e of events) {
+          // Cancelled from elsewhere (`slowwork cancel`), not by our own Ctrl+C.
+          if (e.type === 'job-cancelled' && interrupts === 0) cancelled = e.reason;
           const record = toRecord(e);
           if (!record) continue;
           writer.write(record);
@@ -200,7 +203,8 @@ async function runJob(ctx: JobContext): Promise<number> {
     await feeding;
     writer.checkpoint();
 
-    const interrupted = interrupts > 0 && counts.unfinished + (ctx.todo - counts.total) > 0;
+    // Stopped here (Ctrl+C) or elsewhere (`slowwork cancel`) with items left: exit 130, not 0.
+    const interrupted = (interrupts > 0 || cancelled !== null) && counts.unfinished + (ctx.todo - counts.total) > 0;
     const final = finalCounts(counts, ctx);
     setPhase('finished');
     reported = true;
@@ -210,6 +214,7 @@ async function runJob(ctx: JobContext): Promise<number> {
       outPath: ctx.outPath,
       resumeCommand: whatNext(final, opts.argv, ctx.outPath),
       interrupted,
+      cancelReason: cancelled,
     });
     if (log.lines > 0 && log.path) io.stdout.write(`logs:    ${log.path} (${log.lines} lines from the processors)\n`);
     if (feedError) throw feedError;

@@ -27,7 +27,7 @@ export interface Seg {
 
 export type SegLine = readonly Seg[];
 
-interface Group {
+export interface Group {
   readonly segs: readonly Seg[];
   /** Higher is kept longer when the width is short. */
   readonly priority: number;
@@ -278,7 +278,9 @@ export function summaryLines(summary: FinalSummary, skipped = 0): string[] {
   const c = summary.counts;
   const parts = [`${formatCount(c.done)} done`, `${formatCount(c.failed)} failed`];
   if (c.unfinished > 0) parts.push(`${formatCount(c.unfinished)} unfinished`);
-  let first = `${summary.interrupted ? 'interrupted' : 'finished'}: ${parts.join(', ')} of ${formatCount(c.total)} in ${formatDuration(summary.elapsedMs)}`;
+  const how = summary.cancelReason ? 'cancelled' : summary.interrupted ? 'interrupted' : 'finished';
+  let first = `${how}: ${parts.join(', ')} of ${formatCount(c.total)} in ${formatDuration(summary.elapsedMs)}`;
+  if (summary.cancelReason) first += ` (${oneLine(summary.cancelReason)})`;
   if (skipped > 0) first += ` (${formatCount(skipped)} skipped, done before)`;
   const lines = [first, `results: ${oneLine(summary.outPath)}`];
   if (summary.resumeCommand) lines.push(`resume:  ${oneLine(summary.resumeCommand)}`);

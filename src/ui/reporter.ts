@@ -28,6 +28,8 @@ export interface FinalSummary {
   /** Printed when items are left to do, e.g. after Ctrl+C. */
   readonly resumeCommand: string | null;
   readonly interrupted: boolean;
+  /** Why the job was cancelled from elsewhere (`slowwork cancel`), when it was. */
+  readonly cancelReason?: string | null;
 }
 
 export interface Reporter {
