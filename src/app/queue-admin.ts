@@ -94,7 +94,8 @@ export interface WatchIO {
  * Attaches to a job's events from the start: finished items, then the live streams. Ctrl+C
  * leaves the job running. Exit codes as submit: 0 all done, 1 some failed, 130 cancelled or left.
  */
-export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiMode }, io: WatchIO): Promise<number> {
+export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiMode; fromDashboard?: boolean }, io: WatchIO): Promise<number> {
+  const attached = target.fromDashboard === true;
   const keys = queueKeys(target.queue);
   const redisTarget = parseRedisUrl(target.redisUrl);
   const cmd = await openRedis(redisTarget, 'command', { name: `slowwork:watch:${hostname()}:${process.pid}`, checkVersion: true });
@@ -110,7 +111,7 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
       left = true;
       readerRef?.stop();
     };
-    const reporter = await pickReporter(target.ui, io, leave);
+    const reporter = await pickReporter(target.ui, io, leave, { escapeInterrupts: attached });
     reporter.start({
       jobId: job.id,
       processors: job.processors,
@@ -119,6 +120,7 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
       outPath: job.out || '(written by the submitter)',
       total: job.total >= 0 ? job.total : null,
       skipped: 0,
+      hint: attached ? 'Esc: back to the dashboard (the job keeps running)' : 'Ctrl+C: leave (the job keeps running)',
     });
     let end: JobCounts | null = null;
     let cancelled = false;
@@ -138,16 +140,17 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
       isGone: async () => (await cmd.exists(keys.job(job.id).hash)) === 0,
     });
     readerRef = reader;
-    const signals = io.signals ?? process;
-    signals.on('SIGINT', leave);
-    signals.on('SIGTERM', leave);
+    // From the dashboard, keys arrive raw (Esc, Ctrl+C) and a signal is the dashboard's to handle.
+    const signals = attached ? null : (io.signals ?? process);
+    signals?.on('SIGINT', leave);
+    signals?.on('SIGTERM', leave);
     try {
       await reader.done.catch((err: unknown) => {
         if (!left) throw err;
       });
     } finally {
-      signals.off('SIGINT', leave);
-      signals.off('SIGTERM', leave);
+      signals?.off('SIGINT', leave);
+      signals?.off('SIGTERM', leave);
     }
     const counts: JobCounts = end ?? { total: job.total, done: job.done, failed: job.failed, unfinished: Math.max(0, job.total - job.done - job.failed) };
     reporter.setPhase('finished');
@@ -155,13 +158,44 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
       counts,
       elapsedMs: performance.now() - started,
       outPath: job.out || '(written by the submitter)',
-      resumeCommand: left ? `slowwork watch job ${job.id}${target.queue === 'default' ? '' : ` --queue ${target.queue}`}` : null,
+      resumeCommand: left && !attached ? `slowwork watch job ${job.id}${target.queue === 'default' ? '' : ` --queue ${target.queue}`}` : null,
       interrupted: left,
     });
+    // The job ended while attached: its summary stays until the user goes back.
+    if (attached && !left) await waitForKey(io.stdin, io.stdout, 'Esc or Enter: back to the dashboard');
     if (left || cancelled) return ExitCode.interrupted;
     return (end as JobCounts | null)?.failed ? ExitCode.itemsFailed : ExitCode.ok;
   } finally {
     readerConn.disconnect();
     cmd.disconnect();
+  }
+}
+
+/**
+ * Waits for Esc, Enter, q or Ctrl+C on a raw TTY (returns at once without one). Reads the way
+ * ink does ('readable' and read(), never pause()): a paused TTY stream is not read again by the
+ * next ink instance, and the dashboard mounts one right after.
+ */
+export async function waitForKey(stdin: NodeJS.ReadStream, stdout: NodeJS.WritableStream, hint: string): Promise<void> {
+  if (!stdin.isTTY || typeof stdin.setRawMode !== 'function') return;
+  stdout.write(`\u001B[2m${hint}\u001B[22m\n`);
+  stdin.setRawMode(true);
+  stdin.ref();
+  let onReadable: () => void = () => undefined;
+  try {
+    await new Promise<void>((resolve) => {
+      onReadable = (): void => {
+        let chunk: unknown;
+        while ((chunk = stdin.read()) !== null) {
+          const s = String(chunk);
+          if (s === '\u001B' || s === '\r' || s === '\n' || s === 'q' || s === '\u0003') resolve();
+        }
+      };
+      stdin.on('readable', onReadable);
+    });
+  } finally {
+    stdin.off('readable', onReadable);
+    stdin.setRawMode(false);
+    stdin.unref();
   }
 }

@@ -1,7 +1,7 @@
 /** `slowwork jobs`, `slowwork cancel ID`, `slowwork watch job ID`: parse, then delegate. */
 import { Command } from 'commander';
 import { UsageError } from '../core/errors.js';
-import { parseIntFlag } from './options.js';
+import { collect, parseIntFlag } from './options.js';
 import { parseQueue } from './submit.js';
 
 interface QueueFlags {
@@ -53,5 +53,41 @@ export function watchCommand(setExitCode: (code: number) => void, configure: (cm
       const ui = flags.json ? 'json' : flags.tui ? 'tui' : 'plain';
       setExitCode(await runWatchJob({ ...target(flags, 'watch job'), jobId, ui }, { stdin: process.stdin, stdout: process.stdout }));
     });
-  return new Command('watch').description('watch work live').addCommand(configure(job, 'slowwork watch job'));
+  const dashboard = new Command('dashboard')
+    .description('workers, queues, jobs and throughput, live: from Redis (--redis) or a running slowwork serve (--url)')
+    .option('--redis <url>', 'the Redis of the queues (or SLOWWORK_REDIS_URL)')
+    .option('--queue <name>', 'a queue to watch (repeatable; default: default)', collect)
+    .option('--url <url>', 'a running slowwork serve, e.g. http://127.0.0.1:8000')
+    .option('--token <token>', 'the bearer token of that server (or SLOWWORK_TOKEN)')
+    .option('--once', 'print one snapshot and exit')
+    .option('--json', 'snapshots as JSON lines, for scripts')
+    .option('--no-tui', 'text snapshots instead of the interactive view')
+    .option('--interval <ms>', 'time between refreshes (default: 1000 on a terminal, 5000 for text snapshots)')
+    .action(async (flags: { redis?: string; queue?: string[]; url?: string; token?: string; once?: boolean; json?: boolean; tui: boolean; interval?: string }) => {
+      const { runDashboard } = await import('../app/dashboard.js');
+      const redisUrl = flags.redis ?? (flags.url ? undefined : process.env.SLOWWORK_REDIS_URL);
+      if (redisUrl && flags.url) throw new UsageError('watch dashboard takes --redis or --url, not both');
+      if (!redisUrl && !flags.url) throw new UsageError('watch dashboard needs --redis URL (or SLOWWORK_REDIS_URL) or --url of a running slowwork serve');
+      const queues = [...new Set((flags.queue ?? [process.env.SLOWWORK_QUEUE ?? 'default']).map(parseQueue))];
+      const token = flags.token ?? process.env.SLOWWORK_TOKEN;
+      const source = redisUrl
+        ? async () => (await import('../app/dashboard-redis.js')).openRedisSource(redisUrl, queues)
+        : async () => (await import('../app/dashboard-http.js')).openHttpSource(flags.url!, token);
+      setExitCode(
+        await runDashboard(
+          {
+            source,
+            once: flags.once ?? false,
+            json: flags.json ?? false,
+            tui: flags.tui && !flags.json,
+            intervalMs: parseIntFlag('--interval', flags.interval, 100, 3_600_000) ?? null,
+          },
+          { stdin: process.stdin, stdout: process.stdout },
+        ),
+      );
+    });
+  return new Command('watch')
+    .description('watch work live')
+    .addCommand(configure(job, 'slowwork watch job'))
+    .addCommand(configure(dashboard, 'slowwork watch dashboard'));
 }

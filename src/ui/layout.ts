@@ -35,6 +35,9 @@ export interface Group {
 
 const SEP: Seg = { text: ' · ', dim: true };
 
+/** The text of a styled line, without the styles. */
+export const segsText = (segs: readonly Seg[]): string => segs.map((s) => s.text).join('');
+
 export function segWidth(segs: readonly Seg[]): number {
   let w = 0;
   for (const s of segs) w += displayWidth(s.text);

@@ -16,6 +16,8 @@ export interface RunInfo {
   readonly total: number | null;
   /** Items skipped because a previous run already finished them (`--resume`). */
   readonly skipped: number;
+  /** The key hint under the live rows; default: what Ctrl+C does to a submit. */
+  readonly hint?: string;
 }
 
 /** running → draining (Ctrl+C once) → aborting (twice) → finished. */

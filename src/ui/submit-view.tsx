@@ -162,7 +162,7 @@ export function LiveArea({ info, snapshot, phase, columns, rows }: SubmitViewPro
   if (plan.footer && plan.hidden > 0) {
     footer = [{ text: truncateEnd(`+${plural(plan.hidden, 'more item')} in flight`, columns), color: 'yellow' }];
   } else if (plan.footer && phase === 'running') {
-    footer = [{ text: truncateEnd('Ctrl+C: stop taking new items (twice: abort)', columns), dim: true }];
+    footer = [{ text: truncateEnd(info.hint ?? 'Ctrl+C: stop taking new items (twice: abort)', columns), dim: true }];
   }
   return (
     <Box flexDirection="column">

@@ -19,6 +19,8 @@ export interface TuiReporterOptions {
    * The flow decides between draining and aborting and calls setPhase.
    */
   readonly onInterrupt: () => void;
+  /** Esc does what Ctrl+C does (a view attached from the dashboard: Esc goes back). */
+  readonly escapeInterrupts?: boolean;
   /** The refresh period of the view. Default 150 ms. */
   readonly refreshMs?: number;
   /** Finished lines printed per batch at most; the rest is summed up in one line. Default 200. */
@@ -50,15 +52,17 @@ function TuiApp({
   view,
   onInterrupt,
   onPrinted,
+  escapeInterrupts,
 }: {
   readonly view: ViewState;
   readonly onInterrupt: () => void;
   readonly onPrinted: (text: string) => void;
+  readonly escapeInterrupts: boolean;
 }): ReactNode {
   const { isRawModeSupported } = useStdin();
   const onKey = useCallback(
-    (input: string, key: { ctrl: boolean }) => {
-      if (key.ctrl && input === 'c') {
+    (input: string, key: { ctrl: boolean; escape: boolean }) => {
+      if ((key.ctrl && input === 'c') || (escapeInterrupts && key.escape)) {
         try {
           onInterrupt();
         } catch {
@@ -66,7 +70,7 @@ function TuiApp({
         }
       }
     },
-    [onInterrupt],
+    [onInterrupt, escapeInterrupts],
   );
   // Without a TTY on stdin (prompts piped in) there is no raw mode: Ctrl+C arrives as SIGINT.
   useInput(onKey, { isActive: isRawModeSupported === true });
@@ -95,6 +99,7 @@ const PLACEHOLDER_INFO: RunInfo = {
 
 export function createTuiReporter(opts: TuiReporterOptions): Reporter {
   const { stdout, stdin, onInterrupt } = opts;
+  const escapeInterrupts = opts.escapeInterrupts ?? false;
   const now = opts.now ?? Date.now;
   const refreshMs = Math.max(16, opts.refreshMs ?? 150);
   const maxPerRefresh = Math.max(1, opts.maxFinishedPerRefresh ?? 200);
@@ -125,7 +130,7 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
   /** Hands the view state to React; rerender is synchronous (legacy root). */
   const paint = (patch: Partial<ViewState>): void => {
     view = { ...view, ...patch };
-    instance?.rerender(<TuiApp view={view} onInterrupt={onInterrupt} onPrinted={onPrinted} />);
+    instance?.rerender(<TuiApp view={view} onInterrupt={onInterrupt} onPrinted={onPrinted} escapeInterrupts={escapeInterrupts} />);
   };
 
   /** The one refresh: snapshot + newly finished lines into the view. */
@@ -169,7 +174,7 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
       view = { ...view, info: runInfo, snapshot: state.snapshot(now()) };
       // Before ink's own listener: its resize frame then already has the new size.
       stdout.on('resize', onResize);
-      instance = render(<TuiApp view={view} onInterrupt={onInterrupt} onPrinted={onPrinted} />, {
+      instance = render(<TuiApp view={view} onInterrupt={onInterrupt} onPrinted={onPrinted} escapeInterrupts={escapeInterrupts} />, {
         stdout: inkStdout(stdout, () => recent.text()),
         stdin,
         exitOnCtrlC: false,

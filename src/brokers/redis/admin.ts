@@ -14,10 +14,12 @@ export interface WorkerRow {
   readonly busy: number;
   readonly processed: number;
   readonly failed: number;
+  readonly chunks: number;
   readonly avgMs: number;
   readonly cpu: number;
   readonly rss: number;
   readonly lastBeat: number;
+  readonly heartbeatMs: number;
   readonly alive: boolean;
 }
 
@@ -31,24 +33,27 @@ export async function listWorkers(redis: Redis, keys: QueueKeys, limit = 200): P
     pipe.hgetall(keys.worker(names[k]!));
   }
   const hashes = rows.length > 0 ? ((await pipe.exec()) ?? []) : [];
-  return rows.map((row, k) => {
-    const h = (hashes[k]?.[1] ?? {}) as Record<string, string>;
-    const alive = Object.keys(h).length > 0;
-    return {
-      name: row.name,
-      host: h.host ?? row.name.split(':')[0] ?? '?',
-      pid: Number(h.pid ?? row.name.split(':')[1]) || 0,
-      slots: Number(h.slots) || 0,
-      busy: Number(h.busy) || 0,
-      processed: Number(h.processed) || 0,
-      failed: Number(h.failed) || 0,
-      avgMs: Number(h.avgMs) || 0,
-      cpu: Number(h.cpu) || 0,
-      rss: Number(h.rss) || 0,
-      lastBeat: Number(h.beat) || row.beat,
-      alive,
-    };
-  });
+  return rows.map((row, k) => toWorkerRow(row.name, row.beat, (hashes[k]?.[1] ?? {}) as Record<string, string>));
+}
+
+/** A worker's row from its heartbeat hash (empty once expired: the worker is presumed dead). */
+export function toWorkerRow(name: string, zsetBeat: number, h: Record<string, string>): WorkerRow {
+  return {
+    name,
+    host: h.host ?? name.split(':')[0] ?? '?',
+    pid: Number(h.pid ?? name.split(':')[1]) || 0,
+    slots: Number(h.slots) || 0,
+    busy: Number(h.busy) || 0,
+    processed: Number(h.processed) || 0,
+    failed: Number(h.failed) || 0,
+    chunks: Number(h.chunks) || 0,
+    avgMs: Number(h.avgMs) || 0,
+    cpu: Number(h.cpu) || 0,
+    rss: Number(h.rss) || 0,
+    lastBeat: Number(h.beat) || zsetBeat,
+    heartbeatMs: Number(h.heartbeatMs) || 0,
+    alive: Object.keys(h).length > 0,
+  };
 }
 
 export async function liveWorkers(redis: Redis, keys: QueueKeys): Promise<WorkerRow[]> {
@@ -77,7 +82,7 @@ export async function listJobs(redis: Redis, keys: QueueKeys, limit = 50): Promi
   const pipe = redis.pipeline();
   for (const id of ids) {
     const jk = keys.job(id);
-    pipe.hmget(jk.hash, 'status', 'total', 'n', 'done', 'failed', 'created', 'finished', 'submitter', 'out', 'spec');
+    pipe.hmget(jk.hash, ...JOB_FIELDS);
     pipe.hlen(jk.run);
   }
   const replies = (await pipe.exec()) ?? [];
@@ -98,13 +103,16 @@ export async function listJobs(redis: Redis, keys: QueueKeys, limit = 50): Promi
 export async function getJob(redis: Redis, keys: QueueKeys, id: string): Promise<JobRow | null> {
   const jk = keys.job(id);
   const [h, running] = await Promise.all([
-    redis.hmget(jk.hash, 'status', 'total', 'n', 'done', 'failed', 'created', 'finished', 'submitter', 'out', 'spec'),
+    redis.hmget(jk.hash, ...JOB_FIELDS),
     redis.hlen(jk.run),
   ]);
   return h[0] ? toJobRow(id, h, running) : null;
 }
 
-function toJobRow(id: string, h: (string | null)[], running: number): JobRow {
+/** The job hash fields toJobRow reads, in its order. */
+export const JOB_FIELDS = ['status', 'total', 'n', 'done', 'failed', 'created', 'finished', 'submitter', 'out', 'spec'] as const;
+
+export function toJobRow(id: string, h: (string | null)[], running: number): JobRow {
   let processors: string[] = [];
   try {
     processors = (JSON.parse(h[9] ?? '{}') as { processors?: { name: string }[] }).processors?.map((p) => p.name) ?? [];

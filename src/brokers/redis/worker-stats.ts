@@ -5,6 +5,7 @@ export class WorkerStats {
   beats = 0;
   private processed = 0;
   private failed = 0;
+  private chunkCount = 0;
   private totalMs = 0;
   private busyNow = 0;
   private readonly startedAt = Date.now();
@@ -18,6 +19,11 @@ export class WorkerStats {
 
   busy(n: number): void {
     this.busyNow = n;
+  }
+
+  /** `n` processor chunks streamed (what the dashboard's chunks/s adds up). */
+  chunks(n: number): void {
+    this.chunkCount += n;
   }
 
   finished(ok: boolean, ms: number): void {
@@ -45,6 +51,7 @@ export class WorkerStats {
       'busy', String(this.busyNow),
       'processed', String(this.processed),
       'failed', String(this.failed),
+      'chunks', String(this.chunkCount),
       'avgMs', finished > 0 ? (this.totalMs / finished).toFixed(1) : '0',
       'cpu', cpuPct.toFixed(1),
       'rss', String(process.memoryUsage.rss()),

@@ -354,6 +354,7 @@ export class RedisWorker {
           this.buffer.add(lease.jobId, record('S', lease, wireStart(lease.i, lease.id, e.attempt, this.name, e.stage ?? 0)));
           break;
         case 'chunk':
+          this.stats.chunks(e.n);
           this.buffer.chunk(lease.jobId, lease.entryId, lease.i, e.attempt, e.text, e.n, e.stage ?? 0);
           break;
         case 'item-retry':
