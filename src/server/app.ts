@@ -10,6 +10,7 @@ import type { Manager } from './manager.js';
 import { actionRoutes } from './routes/actions.js';
 import type { RouteContext } from './routes/context.js';
 import { generateRoutes } from './routes/generate.js';
+import { jobRoutes } from './routes/jobs.js';
 import { metaRoutes } from './routes/meta.js';
 import { openaiRoutes } from './routes/openai.js';
 
@@ -82,6 +83,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   openaiRoutes(app, ctx);
   actionRoutes(app, ctx);
   metaRoutes(app, ctx);
+  jobRoutes(app, ctx);
   opts.extraRoutes?.(app);
   return app;
 }

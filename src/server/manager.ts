@@ -5,11 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Broker, JobRun } from '../brokers/broker.js';
+import type { DashSample, DashWorker } from '../core/dashboard-sample.js';
 import type { JobEvent } from '../core/events.js';
 import type { ItemInput, JobSpec, Params } from '../core/types.js';
 import { Action, ActionStore } from './actions.js';
 import { HttpError } from './http-error.js';
 import type { RemoteEndpointInfo } from './remote/registry.js';
+import { JobBoard, type BoardJob, type BoardJobKind } from './job-board.js';
 import { ServerMetrics } from './metrics.js';
 import { RequestGroups, type ItemObserver, type ItemTicket } from './request-groups.js';
 
@@ -58,11 +60,14 @@ const newId = (prefix: string): string => `${prefix}${randomBytes(8).toString('h
 interface JobTrack {
   readonly processors: readonly string[];
   readonly running: Set<number>;
+  board: BoardJob | null;
 }
 
 export class Manager {
   readonly metrics = new ServerMetrics();
   readonly startedAt = Date.now();
+  /** Every job started here, for the dashboard and the /jobs routes. */
+  readonly board = new JobBoard();
   private readonly groups: RequestGroups;
   private readonly actions = new ActionStore({ finishedMs: 3600_000, maxFinished: 1000 });
   private readonly tracks = new WeakMap<JobRun, JobTrack>();
@@ -73,7 +78,7 @@ export class Manager {
     private readonly settings: ManagerSettings,
     private readonly remote: RemoteProcessors | null = null,
   ) {
-    this.groups = new RequestGroups((key, listener) => this.startJob([key], listener, { concurrency: settings.maxRequestsPerJob }), {
+    this.groups = new RequestGroups((key, listener) => this.startJob([key], listener, { concurrency: settings.maxRequestsPerJob }, { kind: 'requests', id: null, total: null }), {
       maxPerJob: settings.maxRequestsPerJob,
       openMs: Math.max(GROUP_OPEN_MS, settings.batchWindowMs),
       abandoned: (run, index) => {
@@ -121,12 +126,17 @@ export class Manager {
   startAction(req: ActionRequest): Action {
     this.checkProcessors(req.pipeline);
     const action = new Action(newId('act_'), req.pipeline, req.items);
-    const run = this.startJob(req.pipeline, (events) => action.apply(events), {
-      concurrency: this.settings.actionConcurrency,
-      params: req.params,
-      retries: req.retries,
-      timeoutMs: req.timeoutMs,
-    });
+    const run = this.startJob(
+      req.pipeline,
+      (events) => action.apply(events),
+      {
+        concurrency: this.settings.actionConcurrency,
+        params: req.params,
+        retries: req.retries,
+        timeoutMs: req.timeoutMs,
+      },
+      { kind: 'action', id: action.id, total: req.items.length },
+    );
     this.actions.add(action);
     this.actionRuns.set(action.id, run);
     const forget = (): void => void this.actionRuns.delete(action.id);
@@ -185,10 +195,46 @@ export class Manager {
     }
   }
 
+  /** One dashboard sample: the jobs, the workers seen in their events, remote processors, the pool as a queue. */
+  dashboardSample(): DashSample {
+    let runningRequests = 0;
+    for (const run of this.runs) {
+      const track = this.tracks.get(run);
+      if (track?.board?.kind === 'requests') runningRequests += track.board.running.size + track.board.retrying.size;
+    }
+    const remote: DashWorker[] = this.remoteProcessors().map((p) => ({
+      name: p.id,
+      host: hostOf(p.url),
+      pid: 0,
+      queue: p.name,
+      slots: 0,
+      busy: p.inflight,
+      cpu: null,
+      rssBytes: null,
+      processed: p.processed,
+      failed: p.failed,
+      chunks: 0,
+      avgMs: p.processed + p.failed > 0 ? p.avgMs : null,
+      lastBeatAt: null,
+      heartbeatMs: null,
+      alive: p.healthy,
+    }));
+    return this.board.sample(this.broker.describe(), this.broker.kind === 'redis' ? 'redis' : 'pool', remote, Math.max(0, this.pendingRequests - runningRequests));
+  }
+
+  /** Stops any job this server runs (a group of requests or an action). */
+  cancelJob(id: string): BoardJob | undefined {
+    const job = this.board.get(id);
+    if (!job) return undefined;
+    if (job.finishedAt === null) job.run.abort('cancelled by DELETE /jobs');
+    return job;
+  }
+
   private startJob(
     pipeline: readonly string[],
     listener: (events: readonly JobEvent[]) => void,
     o: { concurrency: number; params?: Params | undefined; retries?: number | undefined; timeoutMs?: number | undefined },
+    board: { kind: BoardJobKind; id: string | null; total: number | null },
   ): JobRun {
     const local = pipeline.every((n) => this.settings.processors.has(n));
     const broker = local ? this.broker : this.remote!.broker;
@@ -202,15 +248,20 @@ export class Manager {
       retries: o.retries ?? this.settings.retries,
       timeoutMs: o.timeoutMs ?? this.settings.timeoutMs,
     };
-    const track: JobTrack = { processors: pipeline, running: new Set() };
+    const track: JobTrack = { processors: pipeline, running: new Set(), board: null };
     const run = broker.startJob(
       spec,
       (events) => {
         this.metrics.observe(track.processors, track.running, events);
+        if (track.board) this.board.observe(track.board, events);
         listener(events);
       },
       local ? { processorUrls: pipeline.map((n) => this.settings.processors.get(n)!) } : {},
     );
+    // A group of requests learns its size as requests join: count what is added.
+    const counted: JobRun = board.total === null ? countingAdds(run, (n) => void (track.board && (track.board.total = (track.board.total ?? 0) + n))) : run;
+    track.board = this.board.add(board.id ?? spec.jobId, board.kind, pipeline, board.total, run);
+    this.tracks.set(counted, track);
     this.tracks.set(run, track);
     this.runs.add(run);
     const forget = (): void => {
@@ -218,6 +269,35 @@ export class Manager {
       this.metrics.jobEnded(track.processors, track.running);
     };
     run.finished.then(forget, forget);
-    return run;
+    return counted;
+  }
+}
+
+/** The same run, telling `onAdd` how many items each `add` brings (every call delegates). */
+function countingAdds(run: JobRun, onAdd: (n: number) => void): JobRun {
+  return {
+    get jobId() {
+      return run.jobId;
+    },
+    get finished() {
+      return run.finished;
+    },
+    add: (items) => {
+      onAdd(items.length);
+      return run.add(items);
+    },
+    end: () => run.end(),
+    drain: (reason) => run.drain(reason),
+    abort: (reason) => run.abort(reason),
+    ...(run.detach ? { detach: () => run.detach!() } : {}),
+    ...(run.cancelItem ? { cancelItem: (index: number, reason: string) => run.cancelItem!(index, reason) } : {}),
+  };
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return '';
   }
 }

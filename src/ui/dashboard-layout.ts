@@ -111,7 +111,7 @@ export function dashboardLines(screen: DashboardScreen): Seg[][] {
 function titleLine(view: DashboardView, columns: number, now: number): Seg[] {
   const groups: Group[] = [
     { priority: 100, segs: [{ text: 'slowwork', bold: true, color: 'magenta' }, { text: ' dashboard' }] },
-    { priority: 60, segs: view.source ? [{ text: truncateEnd(sanitizeForLine(view.source), 48) }] : [] },
+    { priority: 60, segs: view.source ? [{ text: truncateEnd(sanitizeForLine(view.source), Math.max(20, columns - 40)) }] : [] },
     { priority: 30, segs: view.at > 0 ? [{ text: clock(now), dim: true }] : [] },
   ];
   if (view.connection === 'reconnecting') {
