@@ -31,8 +31,7 @@ export function jobRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const { id } = parseBody(Params, request.params);
     const job = manager.board.get(id);
     if (!job) throw notFound(id);
-    reply.header('x-slowwork-job', JSON.stringify({ processors: job.processors, total: job.total, broker: manager.describeBroker() }));
-    const stream = new SseStream(reply);
+    const stream = new SseStream(reply, { 'x-slowwork-job': JSON.stringify({ processors: job.processors, total: job.total, broker: manager.describeBroker() }) });
     manager.metrics.streamOpened();
     let open = true;
     const close = (): void => {
