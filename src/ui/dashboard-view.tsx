@@ -7,7 +7,7 @@
 import type { ReactNode } from 'react';
 import { Box } from 'ink';
 import { dashboardLines, type DashboardScreen } from './dashboard-layout.js';
-import { SegText } from './submit-view.js';
+import { SegText } from './seg-text.js';
 
 export function DashboardView(props: DashboardScreen): ReactNode {
   const columns = Math.max(1, Math.floor(props.columns));

@@ -13,11 +13,13 @@
  * clears the live area, writes them and restores it, keeping nothing.
  */
 import { Component, memo, useLayoutEffect, useRef, type ReactNode } from 'react';
-import { Box, Transform, useStdout } from 'ink';
-import chalk from 'chalk';
+import { Box, useStdout } from 'ink';
 import type { FinishedLine, JobSnapshot } from '../core/job-state.js';
 import { sanitizeForLine, truncateEnd, truncateStart } from '../core/text.js';
 import type { Phase, RunInfo } from './reporter.js';
+import type { DashboardView as DashboardData } from '../core/dashboard-state.js';
+import { DashboardView } from './dashboard-view.js';
+import { PlaceholderLine, SegText, style, styleSegs } from './seg-text.js';
 import {
   finishedLineSegs,
   layoutRows,
@@ -54,7 +56,15 @@ export interface SubmitViewProps {
   readonly finished?: FinishedBatch;
   /** Called with the text of each batch of finished lines right after it was printed. */
   readonly onPrinted?: (text: string) => void;
+  /** The dashboard panels of this job (the `d` key) instead of the live rows. */
+  readonly panels?: DashboardData | null;
 }
+
+/** The keys of the panels view. */
+const PANEL_KEYS = [
+  { key: 'd', what: 'back to the streams' },
+  { key: 'Ctrl+C', what: 'stop taking new items' },
+];
 
 /**
  * Root: finished lines first, then the live area. Lines are fitted to `columns`; should ink's
@@ -66,7 +76,11 @@ export function SubmitView(props: SubmitViewProps): ReactNode {
     <Box flexDirection="column">
       <FinishedLines batch={props.finished ?? EMPTY_BATCH} columns={columns} onPrinted={props.onPrinted} />
       <ViewErrorBoundary columns={columns}>
-        <LiveArea {...props} columns={columns} />
+        {props.panels ? (
+          <DashboardView view={props.panels} columns={columns} rows={props.rows} selected={props.info.jobId} keys={PANEL_KEYS} />
+        ) : (
+          <LiveArea {...props} columns={columns} />
+        )}
       </ViewErrorBoundary>
     </Box>
   );
@@ -162,7 +176,7 @@ export function LiveArea({ info, snapshot, phase, columns, rows }: SubmitViewPro
   if (plan.footer && plan.hidden > 0) {
     footer = [{ text: truncateEnd(`+${plural(plan.hidden, 'more item')} in flight`, columns), color: 'yellow' }];
   } else if (plan.footer && phase === 'running') {
-    footer = [{ text: truncateEnd(info.hint ?? 'Ctrl+C: stop taking new items (twice: abort)', columns), dim: true }];
+    footer = [{ text: truncateEnd(info.hint ?? 'Ctrl+C: stop taking new items (twice: abort) · d: dashboard panels', columns), dim: true }];
   }
   return (
     <Box flexDirection="column">
@@ -191,62 +205,6 @@ export function LiveArea({ info, snapshot, phase, columns, rows }: SubmitViewPro
       {footer ? <SegText segs={footer} columns={columns} /> : null}
     </Box>
   );
-}
-
-/**
- * One line of the live area as ink sees it: `columns` spaces (one string per terminal width,
- * so ink's measure and wrap caches hold a bounded set however the text changes), replaced at
- * output time by `text`, which is already styled and fitted to `columns`. Should ink's box be
- * narrower (a resize not yet seen), ink wraps the spaces and hands over a narrower first line:
- * `cut(width)` then makes the text for that width; the wrapped lines after it stay empty.
- */
-function PlaceholderLine({
-  columns,
-  text,
-  cut,
-}: {
-  readonly columns: number;
-  readonly text: string;
-  readonly cut: (width: number) => string;
-}): ReactNode {
-  const transform = (line: string, index: number): string => {
-    if (index > 0) return '';
-    return line.length < columns ? cut(line.length) : text;
-  };
-  return (
-    <Box height={1}>
-      <Transform transform={transform}>{placeholder(columns)}</Transform>
-    </Box>
-  );
-}
-
-let placeholderCache = '';
-/** `width` spaces (one shared string per width). */
-function placeholder(width: number): string {
-  if (placeholderCache.length !== width) placeholderCache = ' '.repeat(Math.max(0, width));
-  return placeholderCache;
-}
-
-/** One line of styled segments (already fitted to `columns`; cut again if ink is narrower). */
-export function SegText({ segs, columns }: { readonly segs: readonly Seg[]; readonly columns: number }): ReactNode {
-  return <PlaceholderLine columns={columns} text={styleSegs(segs)} cut={(w) => styleSegs(truncateSegs(segs, w))} />;
-}
-
-/**
- * Segments as one styled string, styled the way nested ink <Text>s would be (dim, then the
- * color, then bold), so the terminal shows exactly what the <Text> version showed.
- */
-export function styleSegs(segs: readonly Seg[]): string {
-  let out = '';
-  for (const s of segs) out += style(s.text, s.color, s.dim === true, s.bold === true);
-  return out;
-}
-
-function style(text: string, color: SegColor | undefined, dim: boolean, bold = false): string {
-  if (text === '') return text;
-  let out = dim ? chalk.dim(text) : text;
-  if (color) out = chalk[color](out);
-  return bold ? chalk.bold(out) : out;
 }
 
 interface ItemRowProps {

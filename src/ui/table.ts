@@ -21,6 +21,8 @@ export interface Column<T> {
   readonly flex?: boolean;
   /** How text too long for the cell is cut. Default: at the end. */
   readonly cut?: 'end' | 'middle';
+  /** Left out when no row has a value in it (every cell empty or '-'). */
+  readonly optional?: boolean;
 }
 
 export interface FittedTable<T> {
@@ -31,7 +33,8 @@ export interface FittedTable<T> {
 const GAP = 2;
 
 /** Which columns fit `width`, and how wide each is, for these rows. */
-export function fitTable<T>(columns: readonly Column<T>[], rows: readonly T[], width: number): FittedTable<T> {
+export function fitTable<T>(all: readonly Column<T>[], rows: readonly T[], width: number): FittedTable<T> {
+  const columns = all.filter((c) => !c.optional || rows.some((r) => !isBlank(c.cell(r, c.max ?? 200))));
   const natural = columns.map((c) => {
     let w = displayWidth(c.header);
     if (!c.flex) for (const r of rows) w = Math.max(w, segWidth(c.cell(r, c.max ?? 200)));
@@ -56,6 +59,11 @@ export function fitTable<T>(columns: readonly Column<T>[], rows: readonly T[], w
   });
   if (kept.length === 1) widths[0] = Math.min(widths[0]!, width);
   return { columns: kept.map((k) => columns[k]!), widths };
+}
+
+function isBlank(segs: readonly Seg[]): boolean {
+  const t = segs.map((s) => s.text).join('').trim();
+  return t === '' || t === '-';
 }
 
 export function headerLine<T>(t: FittedTable<T>, width: number): Seg[] {

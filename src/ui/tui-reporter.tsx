@@ -10,6 +10,8 @@ import { JobState, type FinishedLine, type JobSnapshot } from '../core/job-state
 import { summaryLines } from './layout.js';
 import type { FinalSummary, Phase, Reporter, RunInfo } from './reporter.js';
 import { EMPTY_BATCH, SubmitView, type FinishedBatch } from './submit-view.js';
+import { DashboardState, type DashboardView } from '../core/dashboard-state.js';
+import { SubmitPanels } from './submit-panels.js';
 
 export interface TuiReporterOptions {
   readonly stdout: NodeJS.WriteStream;
@@ -46,6 +48,8 @@ interface ViewState {
   readonly columns: number;
   readonly rows: number;
   readonly finished: FinishedBatch;
+  /** The dashboard panels (the `d` key), instead of the live rows; null: the rows. */
+  readonly panels: DashboardView | null;
 }
 
 function TuiApp({
@@ -53,15 +57,21 @@ function TuiApp({
   onInterrupt,
   onPrinted,
   escapeInterrupts,
+  onTogglePanels,
 }: {
   readonly view: ViewState;
   readonly onInterrupt: () => void;
   readonly onPrinted: (text: string) => void;
   readonly escapeInterrupts: boolean;
+  readonly onTogglePanels: () => void;
 }): ReactNode {
   const { isRawModeSupported } = useStdin();
   const onKey = useCallback(
     (input: string, key: { ctrl: boolean; escape: boolean }) => {
+      if (input === 'd' && !key.ctrl) {
+        onTogglePanels();
+        return;
+      }
       if ((key.ctrl && input === 'c') || (escapeInterrupts && key.escape)) {
         try {
           onInterrupt();
@@ -70,7 +80,7 @@ function TuiApp({
         }
       }
     },
-    [onInterrupt, escapeInterrupts],
+    [onInterrupt, escapeInterrupts, onTogglePanels],
   );
   // Without a TTY on stdin (prompts piped in) there is no raw mode: Ctrl+C arrives as SIGINT.
   useInput(onKey, { isActive: isRawModeSupported === true });
@@ -83,6 +93,7 @@ function TuiApp({
       rows={view.rows}
       finished={view.finished}
       onPrinted={onPrinted}
+      panels={view.panels}
     />
   );
 }
@@ -123,6 +134,20 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
     columns: size(stdout.columns, 80),
     rows: size(stdout.rows, 24),
     finished: EMPTY_BATCH,
+    panels: null,
+  };
+  // The `d` key's dashboard panels: fed every event, sampled about once a second.
+  const panels = new SubmitPanels();
+  const dashboard = new DashboardState();
+  let panelsOn = false;
+  let panelSampledAt = Number.NEGATIVE_INFINITY;
+  let startedAt = now();
+  const samplePanels = (snapshot: JobSnapshot, force: boolean): DashboardView | null => {
+    if (snapshot.now - panelSampledAt >= 1000 || force) {
+      panelSampledAt = snapshot.now;
+      dashboard.apply(panels.sample(info ?? PLACEHOLDER_INFO, snapshot, view.phase, startedAt));
+    }
+    return panelsOn ? dashboard.view() : null;
   };
 
   const getState = (): JobState => (state ??= new JobState({ startedAt: now() }));
@@ -130,7 +155,7 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
   /** Hands the view state to React; rerender is synchronous (legacy root). */
   const paint = (patch: Partial<ViewState>): void => {
     view = { ...view, ...patch };
-    instance?.rerender(<TuiApp view={view} onInterrupt={onInterrupt} onPrinted={onPrinted} escapeInterrupts={escapeInterrupts} />);
+    instance?.rerender(<TuiApp view={view} onInterrupt={onInterrupt} onPrinted={onPrinted} escapeInterrupts={escapeInterrupts} onTogglePanels={togglePanels} />);
   };
 
   /** The one refresh: snapshot + newly finished lines into the view. */
@@ -138,6 +163,7 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
     const st = getState();
     const t = now();
     const snapshot = st.snapshot(t);
+    patch = { panels: samplePanels(snapshot, false), ...patch };
     const due = drain || t - lastBatchAt >= finishedEveryMs;
     const lines = due ? st.takeFinished() : [];
     // Lines the reducer had to drop (nobody drained them in time) are counted, not lost.
@@ -162,6 +188,14 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
     }
   };
 
+  const togglePanels = (): void => {
+    panelsOn = !panelsOn;
+    safely(() => {
+      const snapshot = getState().snapshot(now());
+      paint({ snapshot, panels: samplePanels(snapshot, true) });
+    });
+  };
+
   const onResize = (): void => {
     safely(() => paint({ columns: size(stdout.columns, 80), rows: size(stdout.rows, 24) }));
   };
@@ -170,11 +204,12 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
     start(runInfo: RunInfo): void {
       if (instance !== null || finishing !== null) return;
       info = runInfo;
+      startedAt = now();
       state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt: now() });
       view = { ...view, info: runInfo, snapshot: state.snapshot(now()) };
       // Before ink's own listener: its resize frame then already has the new size.
       stdout.on('resize', onResize);
-      instance = render(<TuiApp view={view} onInterrupt={onInterrupt} onPrinted={onPrinted} escapeInterrupts={escapeInterrupts} />, {
+      instance = render(<TuiApp view={view} onInterrupt={onInterrupt} onPrinted={onPrinted} escapeInterrupts={escapeInterrupts} onTogglePanels={togglePanels} />, {
         stdout: inkStdout(stdout, () => recent.text()),
         stdin,
         exitOnCtrlC: false,
@@ -189,7 +224,9 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
 
     onEvents(events: readonly JobEvent[]): void {
       if (finishing !== null) return;
-      getState().apply(events, now());
+      const t = now();
+      getState().apply(events, t);
+      panels.observe(events, t);
     },
 
     setPhase(phase: Phase): void {

@@ -52,6 +52,15 @@ describe('live view in a real terminal', () => {
     expect(grew.length).toBeGreaterThanOrEqual(3);
     expect(tmux.screen().some((l) => /\d+\/40 done/.test(l))).toBe(true);
 
+    // d: the dashboard panels of this job (its threads, its items as a queue, itself), d again: the rows.
+    tmux.keys('d');
+    const panels = await tmux.waitFor((l) => l.some((x) => /^WORKERS \d+ alive · \d+\/6 slots busy/.test(x)), 5_000, 'the dashboard panels');
+    expect(panels.some((x) => /^●\s+thread-\d/.test(x))).toBe(true);
+    expect(panels.some((x) => /^› \w+\s+.*\d+\/\d+\/40\s/.test(x))).toBe(true);
+    expect(panels.some((x) => x.startsWith('d back to the streams'))).toBe(true);
+    tmux.keys('d');
+    await tmux.waitFor((l) => liveRows(l).size >= 4 && !l.some((x) => x.startsWith('WORKERS')), 5_000, 'the live rows again');
+
     // Let a few finish, then Ctrl+C once: it drains, exits 130 and says how to resume.
     await tmux.waitFor((l) => l.filter((x) => x.startsWith('✔')).length >= 2, 20_000, 'two finished items');
     tmux.keys('C-c');
