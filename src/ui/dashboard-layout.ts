@@ -266,7 +266,7 @@ function jobColumns(multiQueue: boolean): Column<JobView>[] {
   return [
     { header: 'JOB', priority: 10, max: 12, cut: 'middle', cell: (j) => text(sanitizeForLine(j.id), j.history ? { dim: true } : { bold: true }) },
     ...(multiQueue ? [{ header: 'QUEUE', priority: 2, max: 14, cut: 'middle' as const, cell: (j: JobView) => text(j.queue, { color: 'cyan' as const }) }] : []),
-    { header: 'PROGRESS', priority: 9, flex: true, min: 22, max: 36, cell: (j, w) => progressCell(j, w) },
+    { header: 'PROGRESS', priority: 9, flex: true, min: 26, max: 40, cell: (j, w) => progressCell(j, w) },
     { header: 'DONE/FAILED/TOTAL', priority: 8, align: 'right', cell: (j) => countsCell(j) },
     { header: 'ITEMS/S', priority: 6, align: 'right', cell: (j) => text(j.history ? '-' : formatCompact(j.itemsPerSec), j.history ? { dim: true } : {}) },
     { header: 'ETA', priority: 7, align: 'right', cell: (j) => text(j.history ? '-' : formatEta(j.etaMs), j.history ? { dim: true } : { bold: true }) },
