@@ -27,7 +27,7 @@ export interface DashWorker {
   readonly avgMs: number | null;
   /** When it last said it was alive (ms since the epoch); null when not known. */
   readonly lastBeatAt: number | null;
-  /** Its heartbeat interval; a worker silent for 2 intervals is shown as silent. */
+  /** Its heartbeat interval; a worker silent for 2.5 intervals is shown as silent. */
   readonly heartbeatMs: number | null;
   /** False once its heartbeat expired (it is presumed dead; its items go to others). */
   readonly alive: boolean;

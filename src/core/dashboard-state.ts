@@ -181,7 +181,7 @@ export class DashboardState {
       queues: s?.queues ?? [],
       jobs: [...running, ...history.slice(0, this.maxHistory)],
       totals: { alive, silent, dead, slots, busy, running: running.length, itemsPerSec: this.itemsPerSec, chunksPerSec: this.chunksPerSec },
-      series: { items: this.items, chunks: this.chunks },
+      series: { items: [...this.items], chunks: [...this.chunks] },
     };
   }
 
@@ -191,9 +191,10 @@ export class DashboardState {
       const finished = j.done + j.failed;
       const t = this.jobTracks.get(j.id);
       if (!t) {
-        // First sight: the average speed so far is the best first guess.
-        const age = Math.max(1, sample.at - j.createdAt);
-        tracks.set(j.id, { finished, at: sample.at, rate: isFinishedStatus(j.status) ? 0 : (finished * 1000) / age });
+        // First sight: the average speed so far is the best first guess, once the job is old
+        // enough for it to mean something (its creation time is another machine's clock).
+        const age = sample.at - j.createdAt;
+        tracks.set(j.id, { finished, at: sample.at, rate: isFinishedStatus(j.status) || age < 1000 ? 0 : (finished * 1000) / age });
         continue;
       }
       const dt = sample.at - t.at;

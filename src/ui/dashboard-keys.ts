@@ -43,7 +43,13 @@ export function onKey(state: KeyState, key: Key, jobs: readonly JobView[]): { st
   if (s.confirmCancel !== null) {
     const id = s.confirmCancel;
     const cleared = { ...s, confirmCancel: null };
-    if (key.input === 'y' || key.input === 'Y') return { state: cleared, effect: { kind: 'cancel', jobId: id } };
+    if (key.input === 'y' || key.input === 'Y') {
+      // The job may have ended or gone while the question was up.
+      const job = jobs.find((j) => j.id === id);
+      if (!job) return { state: { ...cleared, message: [{ text: `job ${id} is gone`, dim: true }] }, effect: null };
+      if (isFinishedStatus(job.status)) return { state: { ...cleared, message: [{ text: `job ${id} is ${job.status} already`, dim: true }] }, effect: null };
+      return { state: cleared, effect: { kind: 'cancel', jobId: id } };
+    }
     return { state: { ...cleared, message: [{ text: `job ${id} left running`, dim: true }] }, effect: null };
   }
   const at = jobs.findIndex((j) => j.id === s.selected);

@@ -238,11 +238,14 @@ export function formatBytes(bytes: number): string {
   const units = ['B', 'K', 'M', 'G', 'T'];
   let v = Math.max(0, bytes);
   let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
+  // The unit is chosen after rounding: 1048575 bytes is 1.0M, not 1024K.
+  const shown = (x: number, unit: number): number => (x < 10 && unit > 0 ? Math.round(x * 10) / 10 : Math.round(x));
+  while (shown(v, u) >= 1024 && u < units.length - 1) {
     v /= 1024;
     u++;
   }
-  return `${v < 10 && u > 0 ? v.toFixed(1) : Math.round(v)}${units[u]}`;
+  const r = shown(v, u);
+  return `${r < 10 && u > 0 ? r.toFixed(1) : r}${units[u]}`;
 }
 
 function workerLines(view: DashboardView, columns: number, height: number): Seg[][] {
@@ -336,6 +339,7 @@ function tablePanel<T>(
   const marker = isSelected !== null ? 2 : 0;
   const header = height >= 3;
   let room = Math.max(0, height - 1 - (header ? 1 : 0));
+  if (room === 0) return [fit([...summary], width)];
   let first = 0;
   let moreLine = false;
   if (rows.length > room) {

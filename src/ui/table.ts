@@ -37,8 +37,9 @@ export function fitTable<T>(all: readonly Column<T>[], rows: readonly T[], width
   const columns = all.filter((c) => !c.optional || rows.some((r) => !isBlank(c.cell(r, c.max ?? 200))));
   const natural = columns.map((c) => {
     let w = displayWidth(c.header);
-    if (!c.flex) for (const r of rows) w = Math.max(w, segWidth(c.cell(r, c.max ?? 200)));
-    else w = Math.max(w, c.max ?? 0);
+    // A flexible column with a cap grows to it; without one, to its widest cell.
+    if (!c.flex || c.max === undefined) for (const r of rows) w = Math.max(w, segWidth(c.cell(r, c.max ?? 200)));
+    else w = Math.max(w, c.max);
     return Math.min(c.max ?? Number.MAX_SAFE_INTEGER, w);
   });
   const least = columns.map((c, k) => (c.flex ? Math.min(natural[k]!, Math.max(displayWidth(c.header), c.min ?? 1)) : natural[k]!));

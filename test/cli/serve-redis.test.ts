@@ -45,6 +45,49 @@ describe('slowwork serve --redis', () => {
     expect((await worker.exited).code).toBe(0);
   });
 
+  test('a client that goes away cancels its item on the Redis worker: the worker frees its slot and the job ends without it', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('gone');
+    // 20 s an item: only a cancel frees the slot within the test's time.
+    const LONG = { first_token_ms: '0', tokens_per_s: '20', length: '400' };
+    await procs.worker(redis().url, queue, cwd, ['-n', '2', '--threads', '1', '--heartbeat', '200']);
+    const server = procs.submit(['serve', '--port', '0', '--redis', redis().url, '--queue', queue, ...paramArgs(LONG)], cwd, 60_000);
+    let url = '';
+    for (let i = 0; i < 200 && !url; i++) {
+      url = /listening on (http:\/\/\S+)/.exec(server.stdout())?.[1] ?? '';
+      if (!url) await new Promise((r) => setTimeout(r, 50));
+    }
+    const workerBusy = async (): Promise<number> => {
+      const snap = await procs.submit(['watch', 'dashboard', '--once', '--json', '--redis', redis().url, '--queue', queue], cwd, 20_000).exited;
+      return (JSON.parse(snap.stdout) as { totals: { busy: number } }).totals.busy;
+    };
+    const abort = new AbortController();
+    const res = await fetch(`${url}/generate?delta=1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a long one' }), signal: abort.signal });
+    const reader = res.body!.getReader();
+    let seen = '';
+    while (!seen.includes('"text":"') || seen.includes('"text":""')) seen = new TextDecoder().decode((await reader.read()).value);
+    // Streaming on the worker now.
+    let busy = 0;
+    for (let i = 0; i < 50 && busy === 0; i++) busy = await workerBusy();
+    expect(busy).toBe(1);
+    abort.abort();
+    // The worker aborts the item (its fence is gone) and reports its slot free at its next heartbeat.
+    const t0 = Date.now();
+    for (let i = 0; i < 100 && busy > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      busy = await workerBusy();
+    }
+    expect(busy).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    // The job ended without waiting for the item: done, nothing recorded for it.
+    const jobs = (await (await fetch(`${url}/jobs`)).json()) as { jobs: { status: string; done: number; failed: number }[] };
+    expect(jobs.jobs).toHaveLength(1);
+    expect(jobs.jobs[0]).toMatchObject({ status: 'done', done: 0, failed: 0 });
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+  });
+
   test('an unreachable Redis: one line, exit 2', async ({ onTestFinished }) => {
     const procs = processes(onTestFinished);
     const r = await procs.submit(['serve', '--port', '0', '--redis', 'redis://127.0.0.1:1'], await newDir(), 20_000).exited;

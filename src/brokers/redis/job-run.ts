@@ -116,6 +116,26 @@ export class RedisJobRun implements JobRun {
     this.sending.catch((err: unknown) => this.fail(err));
   }
 
+  /**
+   * Gives up one item (its HTTP client went away): no result will be recorded for it, a waiting
+   * entry is dropped when a worker claims it, a running one is aborted by its worker (its fence
+   * is gone), and the job ends without waiting for it.
+   */
+  cancelItem(index: number, _reason: string): boolean {
+    if (this.stopping || this.finalItems.has(index)) return false;
+    void this.created
+      .then(() => this.deps.cmd.cancelItem(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, index, Date.now()))
+      .then((given) => {
+        if (Number(given) !== 1 || this.finalItems.has(index)) return;
+        this.finalItems.add(index);
+        this.inputs.delete(index);
+        this.outstanding--;
+        if (this.outstanding < this.highWater / 2) this.releaseRoomWaiters();
+      })
+      .catch((err: unknown) => this.fail(err));
+    return true;
+  }
+
   drain(reason: string): void {
     this.stop('drain', reason);
   }

@@ -260,7 +260,7 @@ export class RedisWorker {
     const known = this.jobs.get(jobId);
     const args: (string | number)[] = [this.name, GROUP, known ? '0' : '1'];
     for (const e of entries) args.push(e.id, e.fields!.i ?? '0');
-    const reply = (await this.cmd.claim(this.keys.items, jk.hash, jk.run, ...args)) as [string | null, string | null, number, ...string[]];
+    const reply = (await this.cmd.claim(this.keys.items, jk.hash, jk.run, jk.fin, ...args)) as [string | null, string | null, number, ...string[]];
     const [status, specJson, , ...accepted] = reply;
     if (status !== 'running' || accepted.length === 0) return;
     let job = known;

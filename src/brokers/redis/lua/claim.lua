@@ -2,7 +2,8 @@
 -- outside) and now claims them. An entry counts only if it is still pending to this worker (a
 -- reaper may have handed it on meanwhile). If the job is stopped or gone, its entries are
 -- acknowledged and deleted: queued items of a cancelled job are dropped here.
--- KEYS: 1 items stream, 2 job hash, 3 run hash
+-- An entry of an item given up meanwhile (its fin bit set by cancel-item) is dropped too.
+-- KEYS: 1 items stream, 2 job hash, 3 run hash, 4 fin bitmap
 -- ARGV: 1 consumer, 2 group, 3 '1' to return the job's spec, then pairs: entry id, item index,
 --       in increasing entry id order
 -- Returns {status or false, spec or false, retries, accepted entry ids...}
@@ -20,7 +21,7 @@ local fences, dropped = {}, {}
 for k = 4, #ARGV, 2 do
   local id = ARGV[k]
   if mine[id] then
-    if running then
+    if running and redis.call('GETBIT', KEYS[4], ARGV[k + 1]) == 0 then
       fences[#fences + 1] = ARGV[k + 1]
       fences[#fences + 1] = id
       reply[#reply + 1] = id

@@ -3,14 +3,16 @@
 -- drops an item calls it, the dead-letter path included, so a job always reaches its end.
 -- Expects the job's keys: the hash, the events stream, the run hash and the fin bitmap.
 local function sw_finalize(jobKey, evKey, runKey, finKey, now)
-  local st = redis.call('HMGET', jobKey, 'status', 'total', 'done', 'failed', 'ttl', 'reason', 'n')
+  local st = redis.call('HMGET', jobKey, 'status', 'total', 'done', 'failed', 'ttl', 'reason', 'n', 'dropped')
   local status = st[1]
   if not status or status == 'done' or status == 'cancelled' then return false end
   local total = tonumber(st[2]) or -1
   local done = tonumber(st[3]) or 0
   local failed = tonumber(st[4]) or 0
   local final
-  if total >= 0 and done + failed >= total then
+  -- Items given up one by one (cancel-item) have no result and are not waited for.
+  local dropped = tonumber(st[8]) or 0
+  if total >= 0 and done + failed + dropped >= total then
     final = 'done'
   elseif status ~= 'running' and redis.call('HLEN', runKey) == 0 then
     final = 'cancelled'
