@@ -48,7 +48,7 @@ async function claim(jobId: string, consumer: string, entries: { id: string; fie
   const jk = keys.job(jobId);
   const args: string[] = [consumer, GROUP, '0'];
   for (const e of entries) args.push(e.id, e.fields!.i!);
-  const reply = (await redis.claim(keys.items, jk.hash, jk.run, ...args)) as unknown[];
+  const reply = (await redis.claim(keys.items, jk.hash, jk.run, jk.fin, ...args)) as unknown[];
   return reply.slice(3) as string[];
 }
 
