@@ -3,12 +3,12 @@
 # with `curl -N`, and print their streams as they arrive: each line is one event, prefixed with
 # its request's number, so the interleaving is visible. Then stop the server.
 #   TRY_PARAMS  demo params (default: a slow stream, 6 tokens/s after 300 ms)
-#   TRY_DELTA   1 (default) sends pieces; 0 sends the cumulative text, as in the contract
+#   TRY_DELTA   0 (default) the cumulative text, as in the contract; 1 sends only the new pieces
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v curl >/dev/null || { echo "make try needs curl (apt-get install -y curl)" >&2; exit 1; }
 PARAMS=(${TRY_PARAMS:---param tokens_per_s=6 --param first_token_ms=300 --param length=10-16})
-QUERY=$([ "${TRY_DELTA:-1}" = 1 ] && echo '?delta=1' || echo '')
+QUERY=$([ "${TRY_DELTA:-0}" = 1 ] && echo '?delta=1' || echo '')
 LOG=$(mktemp)
 ALL=$(mktemp)
 node bin/slowwork.js serve --port 0 "${PARAMS[@]}" >"$LOG" 2>&1 &

@@ -172,10 +172,15 @@ export class JobBoard {
         alive: true,
       };
     });
+    // A remote processor is also seen in the events under its id: one row, the registry's
+    // figures with the chunks the events counted.
+    const seen = new Map(workers.map((w) => [w.name, w]));
+    const extra = extraWorkers.map((w) => ({ ...w, chunks: w.chunks + (seen.get(w.name)?.chunks ?? 0) }));
+    const extraNames = new Set(extraWorkers.map((w) => w.name));
     return {
       at: now,
       source,
-      workers: [...workers, ...extraWorkers],
+      workers: [...workers.filter((w) => !extraNames.has(w.name)), ...extra],
       queues: [{ name: queue, waiting, inFlight, delayed, dead, oldestWaitingMs: null }],
       jobs,
     };

@@ -117,6 +117,46 @@ describe('slowwork serve refuses what it cannot do, in one line', () => {
     }
   });
 
+  it('gathers requests arriving together into one job, at most MAX_REQUESTS_PER_JOB each; reads API_PORT, LOG_LEVEL and REDIS_URL', async () => {
+    const probe = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => probe.once('listening', r));
+    const port = (probe.address() as { port: number }).port;
+    probe.close();
+    const slow = ['--param', 'first_token_ms=200', '--param', 'tokens_per_s=0', '--param', 'length=3'];
+    const env = { ...process.env, API_PORT: String(port), MAX_REQUESTS_PER_JOB: '3', LOG_LEVEL: 'info' };
+    const s = start(['serve', ...slow], { cwd: await dir(), timeoutMs: 30_000, env });
+    for (let i = 0; i < 200 && !/listening on/.test(s.stdout()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(s.stdout()).toContain(`listening on http://127.0.0.1:${port} `);
+    const url = `http://127.0.0.1:${port}`;
+    const answers = await Promise.all(Array.from({ length: 9 }, (_, k) => generate(url, `burst ${k}`).then(readSse)));
+    for (const events of answers) expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: 'completed' });
+    const { jobs } = (await (await fetch(`${url}/jobs`)).json()) as { jobs: { submitter: string; total: number; done: number }[] };
+    const groups = jobs.filter((j) => j.submitter === 'requests');
+    // Nine requests at once: jobs of at most three, nine items in all.
+    expect(groups.reduce((n, j) => n + j.total, 0)).toBe(9);
+    expect(Math.max(...groups.map((j) => j.total))).toBeLessThanOrEqual(3);
+    expect(groups.length).toBeGreaterThanOrEqual(3);
+    s.child.kill('SIGTERM');
+    const r = await s.exited;
+    expect(r.code).toBe(0);
+    // LOG_LEVEL=info: fastify's request log on stderr.
+    expect(r.stderr).toMatch(/"msg":"incoming request"/);
+
+    // Without the limit the same burst is one job (a job takes requests for its batch window,
+    // 500 ms here, so a loaded machine still sends all nine within it).
+    const { s: one, url: oneUrl } = await serve([...slow, '--batch-window', '500']);
+    await Promise.all(Array.from({ length: 9 }, (_, k) => generate(oneUrl, `together ${k}`).then(readSse)));
+    const all = ((await (await fetch(`${oneUrl}/jobs`)).json()) as { jobs: { submitter: string; total: number }[] }).jobs;
+    expect(all.filter((j) => j.submitter === 'requests').map((j) => j.total)).toEqual([9]);
+    one.child.kill('SIGTERM');
+    expect((await one.exited).code).toBe(0);
+
+    // REDIS_URL is where items run: a Redis that is not there is one line and exit 2.
+    const noRedis = await run(['serve', '--port', '0'], { cwd: await dir(), env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${port}` } });
+    expect(noRedis.code).toBe(2);
+    expect(noRedis.stderr).toBe(`slowwork: cannot reach Redis at 127.0.0.1:${port}: connection refused (is redis-server running there?)\n`);
+  });
+
   it('reads API_PORT and BATCH_WINDOW_MS from the environment', async () => {
     const probe = createServer().listen(0, '127.0.0.1');
     await new Promise((r) => probe.once('listening', r));

@@ -1,0 +1,53 @@
+/**
+ * A remote processor as users run it, both sides built binaries: `slowwork serve` and
+ * `slowwork processor serve --manager URL`. Once registered it is a model of `/v1/models`,
+ * answers the official openai client, shows in `/meta` and `/dashboard`, and when killed it is
+ * marked unhealthy there (kept, not dropped).
+ */
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import type { DashSample } from '../../../src/core/dashboard-sample.js';
+import { demoOutput, REPO, start, waitFor } from '../../cli/run.js';
+
+const FAST = ['--param', 'first_token_ms=0', '--param', 'tokens_per_s=0'];
+
+describe('slowwork serve with a registered processor', () => {
+  it('lists, uses and watches it; marks it unhealthy once killed', async ({ onTestFinished }) => {
+    const server = start(['serve', '--port', '0', '--health-interval', '200'], { cwd: REPO, timeoutMs: 60_000 });
+    onTestFinished(async () => {
+      server.child.kill('SIGKILL');
+      await server.exited.catch(() => undefined);
+    });
+    await waitFor(() => /listening on (http:\S+)/.test(server.stdout()), 'the server', 15_000);
+    const url = /listening on (http:\S+)/.exec(server.stdout())![1]!;
+    const proc = start(['processor', 'serve', '--manager', url, '--name', 'rdemo', '--id', 'r-1', ...FAST], { cwd: REPO, timeoutMs: 60_000 });
+    onTestFinished(async () => {
+      proc.child.kill('SIGKILL');
+      await proc.exited.catch(() => undefined);
+    });
+    await waitFor(() => /registered with/.test(proc.stdout()), 'the registration', 15_000);
+
+    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toEqual(['demo', 'rdemo']);
+    const answer = await client.chat.completions.create({ model: 'rdemo', messages: [{ role: 'user', content: 'remote hello' }] });
+    expect(answer.choices[0]!.message.content).toBe(demoOutput({ messages: [{ role: 'user', content: 'remote hello' }] }, { first_token_ms: '0', tokens_per_s: '0' }));
+
+    const meta = (await (await fetch(`${url}/meta`)).json()) as { processors: { name: string; id: string; kind: string; healthy: boolean; items_processed: number; url: string | null }[] };
+    expect(meta.processors.find((p) => p.name === 'rdemo')).toMatchObject({ id: 'r-1', kind: 'remote', healthy: true, items_processed: 1, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+    const dash = (await (await fetch(`${url}/dashboard`)).json()) as DashSample;
+    expect(dash.workers.find((w) => w.name === 'r-1')).toMatchObject({ queue: 'rdemo', host: '127.0.0.1', alive: true, processed: 1 });
+
+    proc.child.kill('SIGKILL');
+    await proc.exited.catch(() => undefined);
+    for (let i = 0; i < 100; i++) {
+      const m = (await (await fetch(`${url}/meta`)).json()) as typeof meta;
+      if (m.processors.find((p) => p.name === 'rdemo')?.healthy === false) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const after = (await (await fetch(`${url}/meta`)).json()) as typeof meta;
+    expect(after.processors.find((p) => p.name === 'rdemo')).toMatchObject({ id: 'r-1', healthy: false });
+    const dead = (await (await fetch(`${url}/dashboard`)).json()) as DashSample;
+    expect(dead.workers.find((w) => w.name === 'r-1')).toMatchObject({ alive: false });
+  });
+});
