@@ -100,4 +100,31 @@ describe('watch dashboard in a terminal', () => {
     // The alternate screen is gone: nothing of the dashboard is left on the normal screen.
     expect(end.some((x) => x.startsWith('slowwork dashboard'))).toBe(false);
   });
+
+  it('--url of a running slowwork serve: its action and threads; Enter attaches to the action\'s streams, Esc returns, q quits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-dash-url-'));
+    const serve = background(['serve', '--port', '0', '--threads', '2'], dir);
+    await until(() => /listening on (http:\S+)/.test(serve.log()), 'the server', 20_000);
+    const base = /listening on (http:\S+)/.exec(serve.log())![1]!;
+    const created = await fetch(`${base}/actions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pipeline: ['demo'], items: Array.from({ length: 12 }, (_, i) => `story ${i}`), params: { tokens_per_s: '12', first_token_ms: '0', length: '60' } }),
+    });
+    const { id } = (await created.json()) as { id: string };
+
+    const tmux = new TmuxSession(120, 30);
+    cleanups.push(() => tmux.kill());
+    tmux.start(`node ${BIN} watch dashboard --url ${base}`, dir);
+    const screen = await tmux.waitFor((l) => l.some((x) => x.includes(id.slice(0, 6))) && l.some((x) => /thread-\d/.test(x)), 20_000, 'the action and the threads');
+    expect(screen[0]).toMatch(/^slowwork dashboard · serve http:\/\/127\.0\.0\.1:\d+ · embedded: 2 threads/);
+    tmux.keys('Enter');
+    const liveRows = (l: string[]): string[] => l.filter((x) => /^\d+\s+thread-\d\s+\d+ \S/.test(x));
+    await tmux.waitFor((l) => l.some((x) => x.startsWith(`slowwork job ${id.slice(0, 6)}`)) && liveRows(l).length >= 2, 15_000, 'the action streaming in the submit view');
+    tmux.keys('Escape');
+    await tmux.waitFor((l) => l[0]?.startsWith('slowwork dashboard') === true, 10_000, 'the dashboard again');
+    tmux.keys('q');
+    const end = await tmux.waitFor((l) => l.some((x) => x.startsWith('EXIT=')), 10_000, 'the exit');
+    expect(end.find((x) => x.startsWith('EXIT='))).toBe('EXIT=0');
+  });
 });
