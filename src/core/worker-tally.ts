@@ -3,6 +3,7 @@
  * through their events (the embedded pool's threads, a server's workers). Pure and O(1) per
  * event; `observe` takes each job's events with the job's own key, so indexes never collide.
  */
+import type { DashWorker } from './dashboard-sample.js';
 import type { JobEvent } from './events.js';
 
 export interface WorkerFigures {
@@ -102,4 +103,26 @@ export class WorkerTally {
     w.lastSeenAt = now;
     return w;
   }
+}
+
+/** A worker known only from events, as a dashboard row (no host, pid, cpu or memory known). */
+export function tallyWorker(w: WorkerFigures, queue: string, slots: number): DashWorker {
+  const finished = w.processed + w.failed;
+  return {
+    name: w.name,
+    host: '',
+    pid: 0,
+    queue,
+    slots,
+    busy: w.busy,
+    cpu: null,
+    rssBytes: null,
+    processed: w.processed,
+    failed: w.failed,
+    chunks: w.chunks,
+    avgMs: finished > 0 ? w.totalMs / finished : null,
+    lastBeatAt: w.lastSeenAt,
+    heartbeatMs: null,
+    alive: true,
+  };
 }

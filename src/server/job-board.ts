@@ -6,7 +6,7 @@
 import type { JobRun } from '../brokers/broker.js';
 import type { DashJob, DashJobStatus, DashSample, DashWorker } from '../core/dashboard-sample.js';
 import type { JobEvent } from '../core/events.js';
-import { WorkerTally } from '../core/worker-tally.js';
+import { WorkerTally, tallyWorker } from '../core/worker-tally.js';
 
 export type BoardJobKind = 'requests' | 'action';
 
@@ -152,26 +152,7 @@ export class JobBoard {
         finishedAt: j.finishedAt,
       });
     }
-    const workers: DashWorker[] = this.tally.list().map((w) => {
-      const finished = w.processed + w.failed;
-      return {
-        name: w.name,
-        host: '',
-        pid: 0,
-        queue,
-        slots: 0,
-        busy: w.busy,
-        cpu: null,
-        rssBytes: null,
-        processed: w.processed,
-        failed: w.failed,
-        chunks: w.chunks,
-        avgMs: finished > 0 ? w.totalMs / finished : null,
-        lastBeatAt: w.lastSeenAt,
-        heartbeatMs: null,
-        alive: true,
-      };
-    });
+    const workers: DashWorker[] = this.tally.list().map((w) => tallyWorker(w, queue, 0));
     // A remote processor is also seen in the events under its id: one row, the registry's
     // figures with the chunks the events counted.
     const seen = new Map(workers.map((w) => [w.name, w]));

@@ -6,7 +6,7 @@
 import type { DashSample } from '../core/dashboard-sample.js';
 import type { JobEvent } from '../core/events.js';
 import type { JobSnapshot } from '../core/job-state.js';
-import { WorkerTally } from '../core/worker-tally.js';
+import { WorkerTally, tallyWorker } from '../core/worker-tally.js';
 import type { Phase, RunInfo } from './reporter.js';
 
 export class SubmitPanels {
@@ -25,26 +25,7 @@ export class SubmitPanels {
     return {
       at: snap.now,
       source: info.broker,
-      workers: threads.map((w) => {
-        const finished = w.processed + w.failed;
-        return {
-          name: w.name,
-          host: '',
-          pid: 0,
-          queue,
-          slots: perWorker,
-          busy: w.busy,
-          cpu: null,
-          rssBytes: null,
-          processed: w.processed,
-          failed: w.failed,
-          chunks: w.chunks,
-          avgMs: finished > 0 ? w.totalMs / finished : null,
-          lastBeatAt: w.lastSeenAt,
-          heartbeatMs: null,
-          alive: true,
-        };
-      }),
+      workers: threads.map((w) => tallyWorker(w, queue, perWorker)),
       queues: [{ name: queue, waiting, inFlight: snap.inFlight, delayed: snap.retrying, dead: snap.failed, oldestWaitingMs: null }],
       jobs: [
         {

@@ -4,6 +4,17 @@ import { DashboardState, type DashboardView } from '../../src/core/dashboard-sta
 
 export const T0 = Date.UTC(2026, 11, 4, 12, 0, 0);
 
+/** The terminal sizes every dashboard test renders at (columns, rows): down to 60x15 and below. */
+export const SIZES = [
+  [60, 15],
+  [80, 24],
+  [100, 30],
+  [120, 40],
+  [200, 50],
+  [40, 10],
+  [60, 8],
+] as const;
+
 export function worker(n: number, over: Partial<DashWorker> = {}): DashWorker {
   return {
     name: `vm-${n}:${1000 + n}:ab${String(n).padStart(2, '0')}`,

@@ -4,17 +4,8 @@ import { DashboardState, type DashboardView } from '../../src/core/dashboard-sta
 import { displayWidth } from '../../src/core/text.js';
 import { DASHBOARD_KEYS, dashboardLines, formatBytes, planPanels, type DashboardScreen } from '../../src/ui/dashboard-layout.js';
 import { segsText } from '../../src/ui/layout.js';
-import { QUEUE, T0, job, scenarios, viewOf, worker } from './dashboard-fixtures.js';
+import { SIZES, QUEUE, T0, job, scenarios, viewOf, worker } from './dashboard-fixtures.js';
 
-const SIZES = [
-  [60, 15],
-  [80, 24],
-  [100, 30],
-  [120, 40],
-  [200, 50],
-  [40, 10],
-  [60, 8],
-] as const;
 
 const SCENARIOS = scenarios().map((s) => ({ ...s, view: viewOf(s.sample) }));
 const byName = (name: string): { sample: DashSample; view: DashboardView } => SCENARIOS.find((s) => s.name === name)!;

@@ -8,20 +8,11 @@ import { dashboardLines } from '../../src/ui/dashboard-layout.js';
 import { INITIAL_KEYS, onKey, promptOf, reconcileSelection, type KeyEffect, type KeyState } from '../../src/ui/dashboard-keys.js';
 import { DashboardView } from '../../src/ui/dashboard-view.js';
 import { segsText, truncateSegs } from '../../src/ui/layout.js';
-import { scenarios, viewOf } from './dashboard-fixtures.js';
+import { SIZES, scenarios, viewOf } from './dashboard-fixtures.js';
 import { renderAt, stripAnsi, tick, waitFor } from './helpers.js';
 
 afterEach(() => cleanup());
 
-const SIZES = [
-  [60, 15],
-  [80, 24],
-  [100, 30],
-  [120, 40],
-  [200, 50],
-  [40, 10],
-  [60, 8],
-] as const;
 
 /** ink-testing-library's stdout is 100 columns wide. */
 const TESTING_COLUMNS = 100;
