@@ -124,4 +124,28 @@ describe('slowwork submit --redis with slowwork workers', () => {
     const gotA = expectAllDoneOnce(path.join(cwd, 'out-a.jsonl'), promptsA, QUICK);
     for (const r of gotA.values()) expect(r.worker).toBe(a.name);
   });
+
+  test('work-conserving: a worker with one slot never holds items a wider worker could run (it takes only what it can start)', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('conserve');
+    // 200 ms an item; 60 items on 1 + 8 slots take about 7 waves.
+    const STEADY = { first_token_ms: '200', tokens_per_s: '0', length: '2' };
+    const narrow = await procs.worker(redis().url, queue, cwd, ['-n', '1', '--threads', '1', '--heartbeat', '200']);
+    const wide = await procs.worker(redis().url, queue, cwd, ['-n', '8', '--threads', '1', '--heartbeat', '200']);
+    const prompts = Array.from({ length: 60 }, (_, k) => `conserve ${k + 1}`);
+    writePrompts(cwd, 'prompts.txt', prompts);
+    const res = await run(['submit', 'prompts.txt', '--redis', redis().url, '--queue', queue, ...paramArgs(STEADY), '--batch-size', '16', '--no-tui', '--out', 'out.jsonl'], { cwd, timeoutMs: 40_000 });
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    const got = expectAllDoneOnce(path.join(cwd, 'out.jsonl'), prompts, STEADY);
+    const byWorker = (name: string) => [...got.values()].filter((r) => r.worker === name).length;
+    // One slot runs about one item in nine; had it taken a batch of 16 it would hold 16 at once.
+    expect(byWorker(narrow.name)).toBeGreaterThanOrEqual(1);
+    expect(byWorker(narrow.name)).toBeLessThanOrEqual(14);
+    expect(byWorker(wide.name)).toBeGreaterThanOrEqual(46);
+    // No item waited for the narrow worker while the wide one had a free slot: an item's queue
+    // time is at most a few waves, never the narrow worker's serial backlog.
+    const queued = [...got.values()].map((r) => r.durations.queuedMs).sort((a, b) => a - b);
+    expect(queued.at(-1)!).toBeLessThan(60 * 200);
+  });
 });
