@@ -175,6 +175,24 @@ const serveTp = ['raw sockets', 'node:http'].map((client) => {
   return { client, ours, anchor, q: ratio(ours, anchor) };
 });
 
+// The dashboard (bench/dashboard.mjs): `slowwork watch dashboard` on a simulated system of 50
+// workers and 20 jobs; its CPU and RSS, and the Redis commands it issues per refresh.
+const dq = (metric) => find('slowwork-dashboard', metric);
+const dash = {
+  cpu: dq('process CPU, interactive view, tmux 120x40'), rss: dq('peak RSS, interactive view, tmux 120x40'),
+  plainCpu: dq('process CPU, --no-tui snapshots, stdout to a file'), plainRss: dq('peak RSS, --no-tui snapshots, stdout to a file'),
+  cost: dq("Redis commands per refresh, the dashboard's own count (--once --json cost)"),
+  cmds: dq('Redis commands per refresh, INFO stats total_commands_processed'),
+  us: dq('redis-server time per refresh, INFO commandstats usec'),
+  forbidden: dq('KEYS and SCAN calls per refresh'),
+  redisCpu: dq('redis-server process CPU while only the dashboard runs'),
+  summary: source.dashboard?.data.dashboard ?? null,
+};
+dash.perCommand = rows.filter((r) => r.bench === 'slowwork-dashboard' && r.metric.startsWith('per refresh, calls: '))
+  .map((r) => { const name = r.metric.slice('per refresh, calls: '.length); return { name, calls: r, us: dq(`per refresh, redis-server µs: ${name}`) }; })
+  .sort((a, b) => b.calls.median - a.calls.median || a.name.localeCompare(b.name));
+const DASH_TARGET_PCT = 10;
+
 // ---- the document --------------------------------------------------------------------------------
 const L = [];
 const p = (...lines) => L.push(...lines);
@@ -197,8 +215,9 @@ const runsList = [...new Set(SUITES.filter((s) => source[s]).map(runsOf))];
 p(`- **Runs:** every figure is the median over RUNS=${runsList.length > 1 ? SUITES.filter((s) => source[s]).map((s) => `${runsOf(s)} (${s})`).join(', ') : runsList[0] ?? run.runs ?? '?'} runs, with the min – max, after a discarded warm-up. Dispatch and chunk streaming run **interleaved** with their anchors: ${runsOf(source.dispatch ? 'dispatch' : 'chunks')} rounds, each running the piscina anchor, the worker_threads anchor and slowwork's benchmarks once (the order alternates between rounds). A ratio is taken **per round** (slowwork ÷ the anchor of the same round) and the table gives the median of those ratios with their range; "ratio of medians" is given too.`);
 if (anyRedis) p(`- **Redis mode** runs the same way, once per persistence mode, each on its own throwaway redis-server (loopback, free port, \`--save ''\`; then \`--appendonly yes --appendfsync everysec\`) that the anchors and slowwork share: ${source.redis?.data.run.runs ?? '?'} rounds, each running the BullMQ anchor (\`bullmq-bench.mjs\`, concurrency 100 and its light-load run), the raw Streams chunk anchor (\`streams-chunks-bench.mjs\`, 100 XADDs per tick) and slowwork's four Redis benchmarks once, the order alternating. Every slowwork benchmark starts its own \`slowwork workers\` processes and stops them with SIGTERM.`);
 if (source.serve) p(`- **HTTP server** (\`slowwork serve\`, section 6): ${runsOf('serve')} rounds, each running the raw node:http anchor and slowwork's throughput benchmark back to back (the order alternating), then the overhead and the concurrent-streams benchmarks. Every benchmark starts its own server (\`node bin/slowwork.js serve --port 0 ...\`, or \`bench/serve-anchor-http.mjs\`) on a free loopback port and stops it with SIGTERM, waiting for its exit; the client is the benchmark script, a process apart from the server's.`);
+if (source.dashboard) p(`- **Dashboard** (\`slowwork watch dashboard\`, section 7): ${runsOf('dashboard')} rounds on one throwaway redis-server (loopback, free port, \`--save ''\`), flushed and seeded again by every round with a simulated system (no worker process runs: the benchmark writes the keys real workers and submitters write); each round measures the interactive dashboard in tmux, the Redis commands it issues with the seeder paused, then the \`--no-tui\` text snapshots, and stops each by itself (\`q\`, SIGTERM).`);
 if (carriedRuns.length) {
-  const what = { dispatch: 'embedded dispatch', chunks: 'embedded chunk streaming', slow: 'slow work', ui: 'the live view', redis: 'Redis mode', serve: 'the HTTP server' };
+  const what = { dispatch: 'embedded dispatch', chunks: 'embedded chunk streaming', slow: 'slow work', ui: 'the live view', redis: 'Redis mode', serve: 'the HTTP server', dashboard: 'the dashboard' };
   const ranList = SUITES.filter((s) => source[s] && !source[s].carried).map((s) => what[s]);
   const textDirs = carriedRuns.filter((dir) => loaded.get(resolve(REPO, dir)).textOnly);
   p(`- **Figures from more than one run.** This run (\`${relative(REPO, OUT)}\`, BENCH_ONLY=${run.only}) measured ${ranList.join(', ') || 'nothing'}. Carried over unchanged from earlier runs, with their own anchors: ${carriedRuns.map((dir) => {
@@ -212,7 +231,7 @@ p(`- **Duration:** this \`make bench\` took ${tookS === null ? '?' : `${Math.flo
 p(`- Raw rows, in the anchors' JSONL format: \`.bench-tmp/<run>/results.jsonl\` (this run: \`${relative(REPO, OUT)}\`); compare two runs with the anchors' \`lib/compare.mjs\`.`, '');
 
 p('## Targets', '');
-p(`| target (docs/DESIGN.md${anyRedis ? '; Redis rows: the Redis-mode issue' : ''}) | slowwork | anchor, same run | ratio | target | status |`);
+p(`| target (docs/DESIGN.md${anyRedis ? '; Redis rows: the Redis-mode issue' : ''}${source.dashboard ? '; Dashboard rows: the dashboard issue' : ''}) | slowwork | anchor, same run | ratio | target | status |`);
 p('|---|---:|---:|---:|---:|---|');
 /** A benchmark's Targets rows: rendered from its rows, or copied as published. */
 const T = (suite, render) => (asText(suite) ? p(...(published.targets[suite] ?? [])) : render());
@@ -230,6 +249,7 @@ if (anyRedis) T('redis', () => { for (const [m, label] of MODES) {
   p(`| Redis, ${label}: slow work, 2000 × 200 ms on 2 workers × 32 slots | ${x.slowW ? `${fig(x.slowW, 3)} s` : 'not run'} | ideal 6.25 s | ${x.slowX ? `**${num(x.slowX.median, 3)}×** (${range(x.slowX, 3)})` : '—'} | ≤ 1.05× | ${verdict(x.slowX ? x.slowX.median <= 1.05 : null)} |`);
 } });
 T('serve', () => serveTargets());
+if (source.dashboard) T('dashboard', () => dashboardTargets());
 p('');
 const tableSettings = [
   ...(asText('dispatch') ? published.settings.dispatch ?? [] : []),
@@ -395,6 +415,9 @@ if (anyRedis) {
 // ---- 6 ----
 S('serve', () => serveSection());
 
+// ---- 7 ----
+if (source.dashboard) S('dashboard', () => dashboardSection());
+
 // ---- observations, computed from the figures above ----
 const obs = [];
 const syncRow = chunkRows.find((r) => r.metric.includes('stream100-sync'));
@@ -421,6 +444,7 @@ for (const [m, label] of MODES) {
 }
 if (redis.default.disp && redis.aof.disp) obs.push(`AOF everysec against no persistence, slowwork: dispatch ${num(redis.aof.disp.median / redis.default.disp.median, 2)}×${redis.default.chunk && redis.aof.chunk ? `, chunks ${num(redis.aof.chunk.median / redis.default.chunk.median, 2)}×` : ''}${redis.default.pick50 && redis.aof.pick50 ? `, pickup p50 ${num(redis.aof.pick50.median / redis.default.pick50.median, 2)}×` : ''}; BullMQ c100 ${redis.default.bc100 && redis.aof.bc100 ? `${num(redis.aof.bc100.median / redis.default.bc100.median, 2)}×` : '—'}.`);
 obs.push(...serveObservations());
+obs.push(...dashboardObservations());
 // per benchmark, in the order of the sections; those carried as text keep their published ones
 const allObs = [
   ...SUITES.flatMap((s) => (asText(s) ? published.observations[s] ?? [] : obs.filter((o) => observationSuite(o) === s))),
@@ -451,6 +475,7 @@ p('make bench                                   # everything, RUNS=5, ~20 min on
 p('RUNS=3 BENCH_ONLY=dispatch,chunks make bench # a subset (its report stays in .bench-tmp/<run>/)');
 p('BENCH_ONLY=redis RUNS=3 BENCH_WRITE_DOC=1 make bench  # Redis mode only, into this file (the rest carried over)');
 p('BENCH_ONLY=serve RUNS=3 make bench            # the HTTP server only (~3 min)');
+p('BENCH_ONLY=dashboard RUNS=3 BENCH_DASH_SECONDS=60 make bench  # the dashboard only (~6 min)');
 p('ANCHORS_DIR=/path/to/anchors BENCH_UI_SECONDS=600 make bench');
 p('```');
 p('Knobs are listed at the top of `bench/run.sh` and of each `bench/*.mjs`.');
@@ -554,6 +579,71 @@ function serveObservations() {
     const cc = tpCpu(http.anchor, 'client');
     out.push(`HTTP server: \`/v1/chat/completions\` keeps ${num(ratioValue(raw.q), 2)}× of the raw node:http ceiling with the lean client (${num(raw.ours.median)} against ${num(raw.anchor.median)} requests/s), ${num(ratioValue(http.q), 2)}× with node:http's client, which at the anchor's ${num(http.anchor.median)} requests/s uses ${num(cc?.median, 0)}% of a core itself and so hides most of the difference.`);
   }
+  return out;
+}
+
+// ---- the dashboard's parts of the document --------------------------------------------------------
+/** A count that should not vary: "**100** in every round", or the median with its range. */
+function steady(r) {
+  return r && r.min === r.max ? `**${num(r.median, 0)}** in every round` : fig(r, 0);
+}
+
+function dashboardTargets() {
+  const seed = dash.summary?.seed;
+  const scale = seed ? `${seed.workers} workers and ${seed.jobs} jobs` : '50 workers and 20 jobs';
+  p(`| Dashboard: CPU with ${scale}, refresh 1 s | ${dash.cpu ? `**${num(dash.cpu.median, 1)}%** (${range(dash.cpu, 1)}) of one core, interactive view in tmux 120x40${dash.plainCpu ? `; \`--no-tui\` snapshots ${num(dash.plainCpu.median, 1)}%` : ''}` : 'not run'} | — | — | ≤ ${DASH_TARGET_PCT}% of one core | ${verdict(dash.cpu ? dash.cpu.median <= DASH_TARGET_PCT : null)} |`);
+  const f = dash.forbidden;
+  p(`| Dashboard: Redis commands per refresh, ${scale} | ${dash.cmds ? `**${num(dash.cmds.median, 0)}** commands ${dash.cmds.min === dash.cmds.max ? 'in every round' : `(${range(dash.cmds, 0)})`}, in 2 pipelined round trips, ${num(dash.us?.median, 0)} µs of redis-server time; its own count: ${num(dash.cost?.median, 0)}; KEYS/SCAN: ${f && f.max === 0 ? 'none' : `**${num(f?.max, 1)} per refresh**`}` : 'not run'} | — | — | no KEYS or SCAN: counters, XINFO and bounded reads only | ${verdict(f ? f.max === 0 : null)} |`);
+}
+
+function dashboardSection() {
+  p('## 7. Dashboard (`slowwork watch dashboard`) with 50 workers and 20 jobs', '');
+  const sm = dash.summary, seed = sm?.seed;
+  if (!dash.cpu && !dash.cmds) { p('Not run in this pass.', ''); return; }
+  const q0 = sm?.once?.queue;
+  p(`**The system is simulated.** No worker or submitter process runs: \`bench/lib/dashboard-seed.mjs\`, inside the benchmark's own process, writes the keys real ones write, in slowwork's key layout and, where slowwork writes them with a Lua script, with that same script (heartbeat, create-job, enqueue), and renews them every second. So the dashboard reads exactly what it would read from a live system of that size, and what is measured is the dashboard's own cost (and redis-server's for its reads), not the seeder's. ${seed ? `On queue \`${seed.queue}\`: **${seed.workers} live workers** (${seed.hosts} hosts, ${seed.slots} slots and ${seed.threads} threads each; the heartbeat hash with every field a worker writes, renewed every ${seed.heartbeatMs} ms with a TTL of ${seed.heartbeatTtlMs} ms, the ${seed.workers} beats spread over the second; processed, failed and chunks growing, busy and cpu varying) and **${seed.deadWorkers} dead ones** (in the workers zset, hash expired); **${seed.jobs} running jobs** (the fields create-job.lua writes, totals of 2,000 – 5,500 items, \`done\` growing at 0.5 – 4.5 items/s each with a failure now and then, a spec naming their processor, a run hash of about ${Math.round((q0?.inFlight ?? 0) / seed.jobs)} entries each); the items stream with the \`workers\` group, ${seed.entriesPerJob} entries per job enqueued at the start${q0 ? ` (when sampled: ${num(q0.waiting, 0)} waiting, ${num(q0.inFlight, 0)} in flight, read under the workers' consumer names)` : ''}, ${seed.churnPerSec} more enqueued, read, acknowledged and deleted every second; ${seed.delayed} retries in the delayed zset; ${seed.dlq} entries in the dead-letter stream.` : ''}`, '');
+  p(`**CPU and memory** (\`bench/dashboard.mjs\`): the interactive dashboard (\`node bin/slowwork.js watch dashboard --redis URL --queue default\`, its default refresh of 1 s on a terminal) in a tmux pane of 120x40 on its own socket, CI unset; after ${sm?.warmup ?? '?'} s of warm-up its process CPU (utime + stime of the node process from \`/proc/<pid>/stat\`, not tmux's) over ${sm?.seconds ?? '?'} s as % of one core, and its RSS (\`/proc/<pid>/status\`). The pane, captured mid-window, must show \`WORKERS ${seed?.workers ?? 50} alive\` and a seeded job id or the round does not count. It is then quit with \`q\` (exit 0 required). The second column is the same dashboard without a terminal (\`--no-tui --interval 1000\`, stdout to a file): a full text snapshot every second, measured the same way.`, '');
+  p('| | interactive view (tmux 120x40) | `--no-tui` text snapshots |', '|---|---:|---:|');
+  p(`| measured for (per round) | ${sm ? `${num(sm.tui.window[1] - sm.tui.window[0], 0)} s` : '—'} | ${sm?.plain ? `${num(sm.plain.window[1] - sm.plain.window[0], 0)} s (${sm.plain.snapshots} snapshots, ${num(sm.plain.bytes / 1024, 0)} KB)` : '—'} |`);
+  p(`| **process CPU, % of one core** (target ≤ ${DASH_TARGET_PCT}) | ${fig(dash.cpu, 1)} | ${fig(dash.plainCpu, 1)} |`);
+  p(`| CPU per refresh, ms | ${num(dash.cpu ? dash.cpu.median * 10 : NaN, 1)} | ${num(dash.plainCpu ? dash.plainCpu.median * 10 : NaN, 1)} |`);
+  const iv = (row) => (row?.settings.intervals?.length ? `${num(Math.min(...row.settings.intervals), 1)} – ${num(Math.max(...row.settings.intervals), 1)}` : '—');
+  p(`| CPU per 5 s interval, min – max (first round) | ${iv(dash.cpu)} | ${iv(dash.plainCpu)} |`);
+  p(`| peak RSS, MB | ${fig(dash.rss, 0)} | ${fig(dash.plainRss, 0)} |`);
+  const rssPath = (x) => (x ? `${num(x.rss.startMB, 0)} → ${num(x.rss.endMB, 0)}` : '—');
+  p(`| RSS at the start → end of the window, MB (newest round) | ${rssPath(sm?.tui)} | ${rssPath(sm?.plain)} |`);
+  p('');
+
+  const what = {
+    hgetall: 'one per name in the workers zset (live or dead): the heartbeat hash',
+    hmget: 'one per job: the fields of the job hash the rows show',
+    hlen: "one per job: its run hash (items running)",
+    zrevrange: 'the workers zset (at most 200, with scores) and the jobs zset (at most 30)',
+    xlen: 'the items stream and the dead-letter stream',
+    'xinfo|groups': "the items stream's groups: in flight and the last delivered id",
+    zcard: 'the delayed zset',
+    xrange: 'COUNT 1 from the last delivered id: the oldest waiting entry (the lag)',
+  };
+  p(`**Redis commands per refresh.** (a) The dashboard's own count: \`watch dashboard --once --json\` prints \`cost\`, the commands of its one sample: ${steady(dash.cost)}; 6 per queue + one per worker in the zset + 2 per job + 1 when items wait: ${sm ? `6 + ${seed.workers + seed.deadWorkers} + 2 × ${seed.jobs} + 1 = ${sm.once.expected}` : '—'}. (b) Seen from redis-server: with the interactive dashboard still running, the seeder is paused (its last heartbeats live long enough) and INFO stats and INFO commandstats are read before and after ${sm ? `${num(sm.commands.windowS, 0)} s` : 'a window'}, both mid-way between two refreshes; the difference, less our own INFO calls, is the dashboard's alone, divided by the refreshes in the window (its XINFO GROUPS calls, one per refresh: ${sm?.commands.refreshes ?? '?'} in the newest round). µs: redis-server's own time in each command (commandstats \`usec\`), without network and event-loop time.`, '');
+  p('| command | calls per refresh | redis-server µs per refresh | what for |', '|---|---:|---:|---|');
+  for (const c of dash.perCommand) p(`| \`${c.name.replace('|', ' ').toUpperCase()}\` | ${num(c.calls.median, c.calls.max === c.calls.min && Number.isInteger(c.calls.median) ? 0 : 2)} | ${fig(c.us, 1)} | ${what[c.name] ?? ''} |`);
+  p(`| **all, from total_commands_processed** | **${num(dash.cmds?.median, dash.cmds && Number.isInteger(dash.cmds.median) ? 0 : 2)}** (${range(dash.cmds, 0)}) | ${fig(dash.us, 0)} | the dashboard's own count: ${num(dash.cost?.median, 0)} |`);
+  p('');
+  p(`KEYS, SCAN, HSCAN, SSCAN, ZSCAN: ${dash.forbidden ? (dash.forbidden.max === 0 ? 'none in any round' : `**${num(dash.forbidden.max, 1)} per refresh**`) : '—'}. redis-server's process CPU over the same window (the dashboard's reads, our INFO calls and its own housekeeping): ${fig(dash.redisCpu, 2)}% of one core.`, '');
+  if (sm?.captureMid) {
+    const lines = sm.captureMid.split('\n').map((l) => l.replace(/\s+$/, ''));
+    const jobsAt = lines.findIndex((l) => /^JOBS /.test(l));
+    const shown = [...lines.slice(0, 11), '…', ...(jobsAt > 0 ? lines.slice(jobsAt, jobsAt + 4) : []), '…', ...lines.filter((l) => l).slice(-1)];
+    p(`The pane mid-window (\`tmux capture-pane\`, pane ${sm.pane}, newest round; some lines left out; dashboard verified: ${sm.verified ? 'yes' : '**no**'}):`, '');
+    p('```', ...shown, '```', '');
+  }
+}
+
+function dashboardObservations() {
+  const out = [];
+  if (dash.cpu) out.push(`Dashboard: at one refresh a second with ${dash.summary?.seed.workers ?? 50} workers and ${dash.summary?.seed.jobs ?? 20} jobs, the interactive view takes ${num(dash.cpu.median, 1)}% of one core (${num(dash.cpu.median * 10, 1)} ms of CPU per refresh), ${num(dash.cpu.median / DASH_TARGET_PCT * 100, 0)}% of the ${DASH_TARGET_PCT}% budget${dash.plainCpu ? `; the \`--no-tui\` snapshots of the same data, with no ink, ${num(dash.plainCpu.median, 1)}%, so about ${num(Math.max(0, dash.cpu.median - dash.plainCpu.median), 1)} points go to the interactive view's rendering (ink) beyond sampling and formatting the same rows` : ''}.`);
+  const hg = dash.perCommand.find((c) => c.name === 'hgetall');
+  if (dash.cmds && hg && dash.us) out.push(`Dashboard: of the ${num(dash.cmds.median, 0)} commands per refresh, ${num(hg.calls.median, 0)} are HGETALLs of the worker hashes (${num(hg.us?.median, 0)} of the ${num(dash.us.median, 0)} µs of redis-server time): the cost grows by one command per worker listed (at most 200 per queue) and two per job (at most 30), and stays flat in the size of the streams and zsets, read only by XLEN, ZCARD, XINFO GROUPS and an XRANGE of COUNT 1.`);
   return out;
 }
 

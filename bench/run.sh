@@ -16,11 +16,14 @@
 #             overhead to the first token at light load, p50/p99, batch window 2 ms and 0 (bench/serve-overhead.mjs)
 #             1000 concurrent /generate streams: all completed, wall time, server RSS     (bench/serve-streams.mjs)
 #             raw node:http anchor vs /v1/chat/completions requests/s, 64 clients      (bench/serve-throughput.mjs)
+#   dashboard `slowwork watch dashboard` on a throwaway redis-server seeded with a simulated system of
+#             50 workers and 20 jobs (bench/lib/dashboard-seed.mjs): its CPU and RSS in tmux 120x40
+#             and with --no-tui, Redis commands and redis-server µs per refresh   (bench/dashboard.mjs)
 #
 # The anchor and slowwork figures that are compared run interleaved, in RUNS rounds of one run
 # each (order alternating), so both see the same machine; ratios are taken per round.
-# Env: RUNS (5), BENCH_ONLY (dispatch,chunks,slow,ui,redis,serve), ANCHORS_DIR (<repo>/../shared/anchors),
-#      BENCH_UI_SECONDS (180), BENCH_UI_BASELINE_SECONDS (60), BENCH_QUIET_WAIT (5 s at most,
+# Env: RUNS (5), BENCH_ONLY (dispatch,chunks,slow,ui,redis,serve,dashboard), ANCHORS_DIR (<repo>/../shared/anchors),
+#      BENCH_UI_SECONDS (180), BENCH_UI_BASELINE_SECONDS (60), BENCH_DASH_SECONDS (60), BENCH_QUIET_WAIT (5 s at most,
 #      before each step, for a >= 80% idle machine), BENCH_WRITE_DOC (default: 1 for a full run,
 #      0 for a BENCH_ONLY subset, whose report stays in .bench-tmp/<run>/benchmarks.md; either way
 #      the benchmarks not run are carried over from the runs docs/benchmarks.md names), and the
@@ -31,7 +34,7 @@ REPO="$(cd "$(dirname "$0")" && git rev-parse --show-toplevel 2>/dev/null || (cd
 cd "$REPO"
 ANCHORS_DIR="${ANCHORS_DIR:-$REPO/../shared/anchors}"
 export RUNS="${RUNS:-5}"
-ALL=dispatch,chunks,slow,ui,redis,serve
+ALL=dispatch,chunks,slow,ui,redis,serve,dashboard
 ONLY="${BENCH_ONLY:-$ALL}"
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 for w in ${ONLY//,/ }; do [[ ",$ALL," == *",$w,"* ]] || { echo "BENCH_ONLY: unknown benchmark '$w' (known: $ALL)" >&2; exit 2; }; done
@@ -39,8 +42,8 @@ if [ "$ONLY" = "$ALL" ]; then WRITE_DOC="${BENCH_WRITE_DOC:-1}"; else WRITE_DOC=
 
 [ -f "$ANCHORS_DIR/piscina-bench.mjs" ] || { echo "anchors not found at $ANCHORS_DIR (set ANCHORS_DIR)" >&2; exit 1; }
 [ -f dist/cli/main.js ] || { echo "dist/ is missing: run 'make build' (make bench does)" >&2; exit 1; }
-if want ui; then command -v tmux >/dev/null || { echo "tmux is required for the ui benchmark (apt-get install -y tmux)" >&2; exit 1; }; fi
-if want redis; then command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { echo "redis-server and redis-cli are required for the redis benchmark (apt-get install -y redis-server)" >&2; exit 1; }; fi
+if want ui || want dashboard; then command -v tmux >/dev/null || { echo "tmux is required for the ui and dashboard benchmarks (apt-get install -y tmux)" >&2; exit 1; }; fi
+if want redis || want dashboard; then command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { echo "redis-server and redis-cli are required for the redis and dashboard benchmarks (apt-get install -y redis-server)" >&2; exit 1; }; fi
 
 RUN_ID="$(date +%Y%m%d-%H%M%S)"
 OUT="$REPO/.bench-tmp/$RUN_ID"
@@ -164,6 +167,18 @@ if want serve; then
     step "round $r: slowwork serve overhead" "$f" env RUNS=1 node bench/serve-overhead.mjs
     step "round $r: slowwork serve streams" "$f" env RUNS=1 node bench/serve-streams.mjs
   done
+fi
+
+# ---- the dashboard: `slowwork watch dashboard` on a simulated system --------------------------------
+# One throwaway redis-server (start_redis: --save '') for all rounds; each round flushes it, seeds
+# 50 workers and 20 jobs on queue `default` (the keys real workers write, renewed every second by
+# the benchmark itself), runs the dashboard in tmux and then with --no-tui, and stops everything.
+if want dashboard; then
+  start_redis noaof
+  for r in $(seq 1 "$RUNS"); do
+    step "round $r: slowwork dashboard" "$OUT/rounds/r$r.jsonl" env RUNS=1 BENCH_ROUND="$r" node bench/dashboard.mjs
+  done
+  stop_redis
 fi
 node bench/lib/merge.mjs "$OUT"
 

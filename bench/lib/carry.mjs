@@ -11,10 +11,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const SUITES = ['dispatch', 'chunks', 'slow', 'ui', 'redis', 'serve'];
+export const SUITES = ['dispatch', 'chunks', 'slow', 'ui', 'redis', 'serve', 'dashboard'];
 
 /** Which benchmark a result row belongs to. */
 export function suiteOfRow(r) {
+  if (r.bench === 'slowwork-dashboard') return 'dashboard';
   if (r.bench === 'slowwork-serve' || r.bench === 'node-http') return 'serve';
   if (r.bench === 'slowwork-redis' || r.bench === 'bullmq' || r.bench === 'redis-chunks') return 'redis';
   if (r.bench === 'slowwork-ui') return 'ui';
@@ -27,6 +28,7 @@ export function suiteOfRow(r) {
 
 /** Which benchmarks a step of conditions.jsonl served. */
 export function suitesOfStep(label) {
+  if (/slowwork dashboard/.test(label)) return ['dashboard'];
   if (/slowwork serve|anchor node:http/.test(label)) return ['serve'];
   if (/redis|bullmq|streams chunks/.test(label)) return ['redis'];
   if (/anchor piscina/.test(label)) return ['dispatch', 'chunks'];
@@ -51,6 +53,7 @@ export function loadRun(dir) {
     conditions: readJsonl(join(dir, 'conditions.jsonl')),
     uiTui: readJson(join(dir, 'ui-tui', 'summary.json')),
     uiPlain: readJson(join(dir, 'ui-plain', 'summary.json')),
+    dashboard: readJson(join(dir, 'dashboard', 'summary.json')),
     failed: existsSync(join(dir, 'failed.txt')) ? readFileSync(join(dir, 'failed.txt'), 'utf8').trim().split('\n').filter(Boolean) : [],
   };
 }
@@ -81,16 +84,19 @@ const targetSuite = (line) =>
   : /^\| slow work/.test(line) ? 'slow'
   : /^\| live view/.test(line) ? 'ui'
   : /^\| Redis/.test(line) ? 'redis'
-  : /^\| HTTP server/.test(line) ? 'serve' : null;
+  : /^\| HTTP server/.test(line) ? 'serve'
+  : /^\| Dashboard/.test(line) ? 'dashboard' : null;
 const sectionSuite = (header) =>
   /Embedded dispatch/.test(header) ? 'dispatch'
   : /Embedded chunk/.test(header) ? 'chunks'
   : /Slow work/.test(header) ? 'slow'
   : /Live view/.test(header) ? 'ui'
   : /Redis mode/.test(header) ? 'redis'
-  : /HTTP server/.test(header) ? 'serve' : null;
+  : /HTTP server/.test(header) ? 'serve'
+  : /Dashboard/.test(header) ? 'dashboard' : null;
 export const observationSuite = (text) =>
-  /^HTTP server/.test(text) ? 'serve'
+  /^Dashboard/.test(text) ? 'dashboard'
+  : /^HTTP server/.test(text) ? 'serve'
   : /^(Redis|AOF)/.test(text) ? 'redis'
   : /^The same 100 chunks/.test(text) ? 'chunks'
   : /^Dispatch:/.test(text) ? 'dispatch'
@@ -180,6 +186,6 @@ export function textRun(dir, published) {
     env: { date: meta.date ?? undefined },
     run: { runs: meta.runs ?? '?', slowworkCommit: meta.commit ?? '?', redis: meta.redis ?? undefined },
     conditions: published.conditions.filter((c) => c.run === dir).map(({ run, ...c }) => c),
-    uiTui: null, uiPlain: null, failed: [],
+    uiTui: null, uiPlain: null, dashboard: null, failed: [],
   };
 }

@@ -69,8 +69,11 @@ async function runInteractive(source: DashboardSource, state: DashboardState, in
   const onSignal = (): void => quit();
   signals.on('SIGINT', onSignal);
   signals.on('SIGTERM', onSignal);
-  // The clock in the title and the reconnecting time move even while no sample lands.
-  const clock = setInterval(() => tui.update(state.view()), intervalMs);
+  // While no sample lands (reconnecting), the time in the title still moves; otherwise each
+  // sample is the one repaint of its interval.
+  const clock = setInterval(() => {
+    if (state.view().connection !== 'ok') tui.update(state.view());
+  }, intervalMs);
   try {
     tui.start(state.view());
     sampler.start();
