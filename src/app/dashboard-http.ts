@@ -110,8 +110,8 @@ export async function openHttpSource(baseUrl: string, token: string | undefined)
       if (!res.ok) throw await refused(res, `cancel ${jobId}`);
       return `job ${jobId}: cancelling (waiting items dropped, running items aborted)`;
     },
-    async attach(jobId, io) {
-      await followHttpJob(base, headers, jobId, io);
+    async attach(jobId, io, signal) {
+      await followHttpJob(base, headers, jobId, io, signal);
     },
     async close() {
       // fetch keeps no connection of ours open
@@ -120,13 +120,16 @@ export async function openHttpSource(baseUrl: string, token: string | undefined)
 }
 
 /** The submit view on a job's event stream, until it ends (then a key) or Esc. */
-async function followHttpJob(base: URL, headers: Record<string, string>, jobId: string, io: { stdin: NodeJS.ReadStream; stdout: NodeJS.WriteStream }): Promise<void> {
+async function followHttpJob(base: URL, headers: Record<string, string>, jobId: string, io: { stdin: NodeJS.ReadStream; stdout: NodeJS.WriteStream }, signal: AbortSignal): Promise<void> {
   const abort = new AbortController();
   let left = false;
   const leave = (): void => {
     left = true;
     abort.abort();
   };
+  // The dashboard quitting while attached ends this view first.
+  signal.addEventListener('abort', leave);
+  if (signal.aborted) return;
   const res = await fetch(new URL(`jobs/${encodeURIComponent(jobId)}/events`, base), { headers: { ...headers, accept: 'text/event-stream' }, signal: abort.signal });
   if (!res.ok || !res.body) throw new UsageError(`cannot attach to job ${jobId}: HTTP ${res.status}`);
   const info = JSON.parse(res.headers.get('x-slowwork-job') ?? '{}') as { processors?: string[]; total?: number | null; broker?: string };
@@ -144,6 +147,8 @@ async function followHttpJob(base: URL, headers: Record<string, string>, jobId: 
   });
   let end: JobCounts | null = null;
   const parser = new SseParser();
+  // Whatever goes wrong, the live view is finished (it holds the terminal) before it is said.
+  let failure: unknown = null;
   try {
     for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
       const events: JobEvent[] = [];
@@ -155,10 +160,13 @@ async function followHttpJob(base: URL, headers: Record<string, string>, jobId: 
       reporter.onEvents(events);
     }
   } catch (err) {
-    if (!left) throw err;
+    if (!left) failure = err;
+  } finally {
+    signal.removeEventListener('abort', leave);
   }
   const counts = end ?? { total: info.total ?? 0, done: 0, failed: 0, unfinished: 0 };
   reporter.setPhase('finished');
   await reporter.finish({ counts, elapsedMs: performance.now() - started, outPath: '(answered over HTTP)', resumeCommand: null, interrupted: left });
-  if (!left) await waitForKey(io.stdin, io.stdout, 'Esc or Enter: back to the dashboard');
+  if (failure !== null) throw new UsageError(`the stream of job ${jobId} broke off: ${describeError(failure)}`);
+  if (!left) await waitForKey(io.stdin, io.stdout, 'Esc or Enter: back to the dashboard', signal);
 }

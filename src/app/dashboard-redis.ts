@@ -42,8 +42,8 @@ export async function openRedisSource(redisUrl: string, queues: readonly string[
       if (status === null) return `job ${jobId} is gone (expired)`;
       return status === 'done' ? `job ${jobId} had finished already` : `job ${jobId}: cancelling (queued items dropped, running items aborted)`;
     },
-    async attach(jobId, io) {
-      await runWatchJob({ redisUrl, queue: queueOf(jobId), jobId, ui: 'tui', fromDashboard: true }, { stdin: io.stdin, stdout: io.stdout });
+    async attach(jobId, io, signal) {
+      await runWatchJob({ redisUrl, queue: queueOf(jobId), jobId, ui: 'tui', fromDashboard: true, signal }, { stdin: io.stdin, stdout: io.stdout });
     },
     onLost(listener) {
       lostListeners.push(listener);

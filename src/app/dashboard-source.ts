@@ -13,8 +13,8 @@ export interface DashboardSource {
   sample(): Promise<DashSample>;
   /** Cancels a job everywhere; resolves with a line for the user. */
   cancel(jobId: string): Promise<string>;
-  /** Shows a job's live streams on the terminal until the user comes back. */
-  attach(jobId: string, io: { stdin: NodeJS.ReadStream; stdout: NodeJS.WriteStream }): Promise<void>;
+  /** Shows a job's live streams on the terminal until the user comes back (or `signal` aborts). */
+  attach(jobId: string, io: { stdin: NodeJS.ReadStream; stdout: NodeJS.WriteStream }, signal: AbortSignal): Promise<void>;
   /** Redis commands (or HTTP requests) the last sample cost. */
   readonly lastCost: number;
   /** Called when the connection drops, before any sample times out. */

@@ -52,7 +52,7 @@ async function runInteractive(source: DashboardSource, state: DashboardState, in
     stdout: io.stdout,
     stdin: io.stdin,
     onQuit: () => quit(),
-    attach: (jobId) => source.attach(jobId, { stdin: io.stdin, stdout: io.stdout }),
+    attach: (jobId, signal) => source.attach(jobId, { stdin: io.stdin, stdout: io.stdout }, signal),
     cancel: (jobId) => source.cancel(jobId),
   });
   const sampler = new Sampler(source, intervalMs, {

@@ -94,7 +94,7 @@ export interface WatchIO {
  * Attaches to a job's events from the start: finished items, then the live streams. Ctrl+C
  * leaves the job running. Exit codes as submit: 0 all done, 1 some failed, 130 cancelled or left.
  */
-export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiMode; fromDashboard?: boolean }, io: WatchIO): Promise<number> {
+export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiMode; fromDashboard?: boolean; signal?: AbortSignal }, io: WatchIO): Promise<number> {
   const attached = target.fromDashboard === true;
   const keys = queueKeys(target.queue);
   const redisTarget = parseRedisUrl(target.redisUrl);
@@ -144,13 +144,19 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
     const signals = attached ? null : (io.signals ?? process);
     signals?.on('SIGINT', leave);
     signals?.on('SIGTERM', leave);
+    // The dashboard quitting (q, a signal) while attached ends this view first.
+    target.signal?.addEventListener('abort', leave);
+    if (target.signal?.aborted) leave();
+    // Whatever goes wrong, the live view is finished (it holds the terminal) before it is said.
+    let failure: unknown = null;
     try {
-      await reader.done.catch((err: unknown) => {
-        if (!left) throw err;
-      });
+      await reader.done;
+    } catch (err) {
+      if (!left) failure = err;
     } finally {
       signals?.off('SIGINT', leave);
       signals?.off('SIGTERM', leave);
+      target.signal?.removeEventListener('abort', leave);
     }
     const counts: JobCounts = end ?? { total: job.total, done: job.done, failed: job.failed, unfinished: Math.max(0, job.total - job.done - job.failed) };
     reporter.setPhase('finished');
@@ -161,8 +167,9 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
       resumeCommand: left && !attached ? `slowwork watch job ${job.id}${target.queue === 'default' ? '' : ` --queue ${target.queue}`}` : null,
       interrupted: left,
     });
+    if (failure !== null) throw failure;
     // The job ended while attached: its summary stays until the user goes back.
-    if (attached && !left) await waitForKey(io.stdin, io.stdout, 'Esc or Enter: back to the dashboard');
+    if (attached && !left) await waitForKey(io.stdin, io.stdout, 'Esc or Enter: back to the dashboard', target.signal);
     if (left || cancelled) return ExitCode.interrupted;
     return (end as JobCounts | null)?.failed ? ExitCode.itemsFailed : ExitCode.ok;
   } finally {
@@ -176,8 +183,8 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
  * ink does ('readable' and read(), never pause()): a paused TTY stream is not read again by the
  * next ink instance, and the dashboard mounts one right after.
  */
-export async function waitForKey(stdin: NodeJS.ReadStream, stdout: NodeJS.WritableStream, hint: string): Promise<void> {
-  if (!stdin.isTTY || typeof stdin.setRawMode !== 'function') return;
+export async function waitForKey(stdin: NodeJS.ReadStream, stdout: NodeJS.WritableStream, hint: string, signal?: AbortSignal): Promise<void> {
+  if (!stdin.isTTY || typeof stdin.setRawMode !== 'function' || signal?.aborted) return;
   stdout.write(`\u001B[2m${hint}\u001B[22m\n`);
   stdin.setRawMode(true);
   stdin.ref();
@@ -192,6 +199,7 @@ export async function waitForKey(stdin: NodeJS.ReadStream, stdout: NodeJS.Writab
         }
       };
       stdin.on('readable', onReadable);
+      signal?.addEventListener('abort', () => resolve());
     });
   } finally {
     stdin.off('readable', onReadable);

@@ -85,6 +85,13 @@ export class WorkerTally {
     }
   }
 
+  /** One item given up without an event: its worker is no longer busy with it. */
+  drop(job: string, index: number): void {
+    const items = this.running.get(job);
+    const w = items?.get(index);
+    if (w && items!.delete(index)) w.busy--;
+  }
+
   /** The job ended: its items no longer occupy anyone. */
   forget(job: string): void {
     const items = this.running.get(job);
@@ -93,7 +100,14 @@ export class WorkerTally {
     this.running.delete(job);
   }
 
-  list(): WorkerFigures[] {
+  /**
+   * The workers, less those idle and unseen for `forgetAfterMs` (a worker known only from events
+   * cannot say it died: a restarted one comes back under a new name).
+   */
+  list(now?: number, forgetAfterMs = 600_000): WorkerFigures[] {
+    if (now !== undefined) {
+      for (const [name, w] of this.workers) if (w.busy <= 0 && now - w.lastSeenAt > forgetAfterMs) this.workers.delete(name);
+    }
     return [...this.workers.values()].map((w) => ({ ...w, busy: Math.max(0, w.busy) }));
   }
 

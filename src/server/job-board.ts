@@ -113,6 +113,19 @@ export class JobBoard {
     }
   }
 
+  /** One item given up (its client went away): no event will say so, so it stops counting here. */
+  dropItem(job: BoardJob, index: number): void {
+    job.running.delete(index);
+    job.retrying.delete(index);
+    this.tally.drop(job.id, index);
+  }
+
+  /** A job whose run ended without its last event (it failed): ends it here and for followers. */
+  end(job: BoardJob, reason: string): void {
+    const total = job.total ?? job.done + job.failed;
+    this.observe(job, [{ type: 'job-cancelled', reason, counts: { total, done: job.done, failed: job.failed, unfinished: Math.max(0, total - job.done - job.failed) } }]);
+  }
+
   /** A live feed of a running job's events; returns the unsubscribe. */
   subscribe(job: BoardJob, listener: (events: readonly JobEvent[]) => void): () => void {
     job.listeners.add(listener);
@@ -120,14 +133,14 @@ export class JobBoard {
   }
 
   /**
-   * One dashboard sample. `waiting` is what the caller knows waits beyond the jobs' own items
-   * (requests not yet in a job); the pool itself appears as one queue named `queue`.
+   * One dashboard sample; the pool itself appears as one queue named `queue` (a request joins a
+   * job at once, so every waiting item belongs to a job).
    */
-  sample(source: string, queue: string, extraWorkers: readonly DashWorker[], waitingRequests: number): DashSample {
+  sample(source: string, queue: string, extraWorkers: readonly DashWorker[]): DashSample {
     const now = Date.now();
     this.prune(now);
     const jobs: DashJob[] = [];
-    let waiting = waitingRequests;
+    let waiting = 0;
     let inFlight = 0;
     let delayed = 0;
     let dead = 0;
@@ -152,7 +165,7 @@ export class JobBoard {
         finishedAt: j.finishedAt,
       });
     }
-    const workers: DashWorker[] = this.tally.list().map((w) => tallyWorker(w, queue, 0));
+    const workers: DashWorker[] = this.tally.list(now).map((w) => tallyWorker(w, queue, 0));
     // A remote processor is also seen in the events under its id: one row, the registry's
     // figures with the chunks the events counted.
     const seen = new Map(workers.map((w) => [w.name, w]));

@@ -83,7 +83,9 @@ export class Manager {
       openMs: Math.max(GROUP_OPEN_MS, settings.batchWindowMs),
       abandoned: (run, index) => {
         const track = this.tracks.get(run);
-        if (track) this.metrics.abandoned(track.processors, track.running, index);
+        if (!track) return;
+        this.metrics.abandoned(track.processors, track.running, index);
+        if (track.board) this.board.dropItem(track.board, index);
       },
     });
   }
@@ -197,11 +199,6 @@ export class Manager {
 
   /** One dashboard sample: the jobs, the workers seen in their events, remote processors, the pool as a queue. */
   dashboardSample(): DashSample {
-    let runningRequests = 0;
-    for (const run of this.runs) {
-      const track = this.tracks.get(run);
-      if (track?.board?.kind === 'requests') runningRequests += track.board.running.size + track.board.retrying.size;
-    }
     const remote: DashWorker[] = this.remoteProcessors().map((p) => ({
       name: p.id,
       host: hostOf(p.url),
@@ -219,7 +216,7 @@ export class Manager {
       heartbeatMs: null,
       alive: p.healthy,
     }));
-    return this.board.sample(this.broker.describe(), this.broker.kind === 'redis' ? 'redis' : 'pool', remote, Math.max(0, this.pendingRequests - runningRequests));
+    return this.board.sample(this.broker.describe(), this.broker.kind === 'redis' ? 'redis' : 'pool', remote);
   }
 
   /** Stops any job this server runs (a group of requests or an action). */
@@ -267,6 +264,9 @@ export class Manager {
     const forget = (): void => {
       this.runs.delete(run);
       this.metrics.jobEnded(track.processors, track.running);
+      // A run that failed ends without its last event: the board (and anyone attached) still
+      // sees it end.
+      if (track.board && track.board.finishedAt === null) this.board.end(track.board, 'the job failed');
     };
     run.finished.then(forget, forget);
     return counted;

@@ -16,8 +16,8 @@ export interface DashboardTuiOptions {
   readonly stdin: NodeJS.ReadStream;
   /** q or Ctrl+C. */
   readonly onQuit: () => void;
-  /** Shows the job's live streams on this terminal until the user comes back (Esc). */
-  readonly attach: (jobId: string) => Promise<void>;
+  /** Shows the job's live streams on this terminal until the user comes back (Esc) or `signal` aborts. */
+  readonly attach: (jobId: string, signal: AbortSignal) => Promise<void>;
   /** Cancels the job; resolves with what to tell the user. */
   readonly cancel: (jobId: string) => Promise<string>;
   /** Use the alternate screen. Default true. */
@@ -53,6 +53,10 @@ export function createDashboardTui(opts: DashboardTuiOptions): DashboardTui {
   let exited: Promise<unknown> = Promise.resolve();
   let busy = false;
   let closed = false;
+  /** The attached view, while one runs: close() ends it before giving the terminal back. */
+  let attached: { readonly stop: AbortController; readonly done: Promise<void> } | null = null;
+  // A crash must not leave the user's terminal on the alternate screen.
+  const leaveAltOnExit = (): void => void stdout.write(LEAVE_ALT);
 
   const size = (): { columns: number; rows: number } => ({ columns: positive(stdout.columns, 80), rows: positive(stdout.rows, 24) });
 
@@ -108,9 +112,13 @@ export function createDashboardTui(opts: DashboardTuiOptions): DashboardTui {
         } else {
           await unmount();
           stdout.write(CLEAR);
+          const stop = new AbortController();
+          const done = opts.attach(effect.jobId, stop.signal);
+          attached = { stop, done: done.then(() => undefined, () => undefined) };
           try {
-            await opts.attach(effect.jobId);
+            await done;
           } finally {
+            attached = null;
             if (!closed) {
               stdout.write(CLEAR);
               mount();
@@ -134,7 +142,10 @@ export function createDashboardTui(opts: DashboardTuiOptions): DashboardTui {
     start(view: DashboardData): void {
       data = view;
       keys = reconcileSelection(keys, view.jobs);
-      if (alt) stdout.write(ENTER_ALT + CLEAR);
+      if (alt) {
+        stdout.write(ENTER_ALT + CLEAR);
+        process.once('exit', leaveAltOnExit);
+      }
       stdout.on('resize', onResize);
       mount();
     },
@@ -147,8 +158,17 @@ export function createDashboardTui(opts: DashboardTuiOptions): DashboardTui {
       if (closed) return;
       closed = true;
       stdout.off('resize', onResize);
+      // An attached view first finishes (bounded: it only has to unmount and say goodbye).
+      if (attached) {
+        const pending = attached;
+        pending.stop.abort();
+        await Promise.race([pending.done, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+      }
       await unmount();
-      if (alt) stdout.write(LEAVE_ALT);
+      if (alt) {
+        stdout.write(LEAVE_ALT);
+        process.off('exit', leaveAltOnExit);
+      }
     },
   };
 }

@@ -250,3 +250,54 @@ describe('trim', () => {
     expect(await read('w2')).toHaveLength(4);
   });
 });
+
+describe('cancel-item (a client that went away)', () => {
+  const cancelItem = (jobId: string, i: number) => {
+    const jk = keys.job(jobId);
+    return redis.cancelItem(jk.hash, jk.events, jk.run, jk.fin, keys.items, i, Date.now(), GROUP, keys.ctl);
+  };
+
+  it('a running item: its entry acknowledged and deleted, its fence gone, its worker woken, its report refused; a waiting one dropped at claim; the job ends without them', async () => {
+    await createJob('j', 3);
+    await enqueue('j', [0, 1, 2]);
+    const [e0, e1, e2] = await read('w1', 1).then(async (first) => [...first, ...(await read('w2', 2))]);
+    expect(await claim('j', 'w1', [e0!])).toEqual([e0!.id]);
+    // The worker running it is told on the control channel.
+    const sub = redis.duplicate();
+    const heard: string[] = [];
+    await sub.subscribe(keys.ctl);
+    sub.on('message', (_c: string, m: string) => heard.push(m));
+    expect(await cancelItem('j', 0)).toBe(1);
+    const jk = keys.job('j');
+    expect(await redis.hexists(jk.run, '0')).toBe(0);
+    expect(await redis.xpending(keys.items, GROUP, '-', '+', 10, 'w1')).toEqual([]);
+    expect(await redis.xrange(keys.items, e0!.id, e0!.id)).toEqual([]);
+    expect((await report('j', 'w1', [['D', e0!.id, 0, done(0)]])).stale).toEqual([e0!.id]);
+    for (let k = 0; k < 50 && heard.length === 0; k++) await new Promise((r) => setTimeout(r, 10));
+    expect(heard).toEqual([`item ${e0!.id}`]);
+    sub.disconnect();
+
+    // Item 1 is given up while it waits (read but not yet claimed): claim drops it.
+    expect(await cancelItem('j', 1)).toBe(1);
+    expect(await claim('j', 'w2', [e1!, e2!])).toEqual([e2!.id]);
+    expect(await redis.xpending(keys.items, GROUP, '-', '+', 10, 'w2')).toEqual([[e2!.id, 'w2', expect.any(Number), 1]]);
+    const end = await report('j', 'w2', [['D', e2!.id, 2, done(2)]]);
+    expect(end.status).toBe('done');
+    expect(await redis.hmget(jk.hash, 'done', 'failed', 'dropped')).toEqual(['1', '0', '2']);
+    const last = (await events('j')).at(-1)!;
+    expect(last).toMatchObject({ type: 'job-done', counts: { total: 3, done: 1, failed: 0, unfinished: 2 } });
+    expect(await redis.xlen(keys.items)).toBe(0);
+  });
+
+  it('changes nothing for an item with its result, or a job that is over or gone', async () => {
+    await createJob('j', 1);
+    await enqueue('j', [0]);
+    const [e0] = await read('w1');
+    await claim('j', 'w1', [e0!]);
+    await report('j', 'w1', [['D', e0!.id, 0, done(0)]]);
+    expect(await cancelItem('j', 0)).toBe(0);
+    expect(await redis.hget(keys.job('j').hash, 'dropped')).toBeNull();
+    expect(await cancelItem('nosuchjob', 0)).toBe(0);
+    expect(await redis.exists(keys.job('nosuchjob').hash, keys.job('nosuchjob').fin)).toBe(0);
+  });
+});

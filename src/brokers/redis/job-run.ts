@@ -10,7 +10,7 @@ import type { ItemInput, ItemSpec, JobSpec } from '../../core/types.js';
 import type { JobRun } from '../broker.js';
 import { EventsReader } from './events-reader.js';
 import { toWireSpec } from './job-spec.js';
-import type { JobKeys, QueueKeys } from './keys.js';
+import { GROUP, type JobKeys, type QueueKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
 /** Items per enqueue call: big enough to amortise the round trip, small enough not to stall Redis. */
@@ -123,16 +123,21 @@ export class RedisJobRun implements JobRun {
    */
   cancelItem(index: number, _reason: string): boolean {
     if (this.stopping || this.finalItems.has(index)) return false;
-    void this.created
-      .then(() => this.deps.cmd.cancelItem(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, index, Date.now()))
-      .then((given) => {
+    // After whatever is being sent (the item's own enqueue included), so the item is known to
+    // Redis by then. Best effort: an error leaves the item to run its course, the job unharmed.
+    this.sending = this.sending.then(async () => {
+      try {
+        const keys = this.deps.keys;
+        const given = await this.deps.cmd.cancelItem(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, keys.items, index, Date.now(), GROUP, keys.ctl);
         if (Number(given) !== 1 || this.finalItems.has(index)) return;
         this.finalItems.add(index);
         this.inputs.delete(index);
         this.outstanding--;
         if (this.outstanding < this.highWater / 2) this.releaseRoomWaiters();
-      })
-      .catch((err: unknown) => this.fail(err));
+      } catch {
+        // the item runs to its end unheard
+      }
+    });
     return true;
   }
 

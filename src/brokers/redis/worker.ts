@@ -468,10 +468,9 @@ export class RedisWorker {
     for (const entryId of stale) {
       const local = this.byEntry.get(entryId ?? '');
       const lease = local === undefined ? undefined : this.leases.get(local);
-      if (!lease || local === undefined) continue;
-      lease.lost = true;
-      this.opts.log(`worker ${this.name}: item ${lease.id} of job ${jobId} was handed to another worker; dropping this attempt`);
-      if (!this.jobs.get(jobId)?.run?.abortItem(local, 'handed to another worker')) this.release(local, lease);
+      if (!lease || lease.lost) continue;
+      this.opts.log(`worker ${this.name}: item ${lease.id} of job ${jobId} was handed to another worker or given up; dropping this attempt`);
+      this.dropLease(entryId!, 'handed to another worker');
     }
     if (status === null || status === 'aborting' || status === 'cancelled') this.abortJob(jobId, 'the job was cancelled');
   }
@@ -479,8 +478,19 @@ export class RedisWorker {
   // ---- control -----------------------------------------------------------------------------
 
   private onControl(message: string): void {
-    const [status, jobId] = message.split(' ');
-    if (status === 'aborting' && jobId) this.abortJob(jobId, 'the job was cancelled');
+    const [status, id] = message.split(' ');
+    if (status === 'aborting' && id) this.abortJob(id, 'the job was cancelled');
+    // One item given up (its HTTP client went away): its entry is gone already; stop running it.
+    if (status === 'item' && id) this.dropLease(id, 'its client went away');
+  }
+
+  /** Stops running the item of an entry this worker no longer owns (reports for it are refused). */
+  private dropLease(entryId: string, reason: string): void {
+    const local = this.byEntry.get(entryId);
+    const lease = local === undefined ? undefined : this.leases.get(local);
+    if (!lease || local === undefined || lease.lost) return;
+    lease.lost = true;
+    if (!this.jobs.get(lease.jobId)?.run?.abortItem(local, reason)) this.release(local, lease);
   }
 
   private abortJob(jobId: string, reason: string): void {
