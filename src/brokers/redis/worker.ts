@@ -469,7 +469,7 @@ export class RedisWorker {
       const local = this.byEntry.get(entryId ?? '');
       const lease = local === undefined ? undefined : this.leases.get(local);
       if (!lease || lease.lost) continue;
-      this.opts.log(`worker ${this.name}: item ${lease.id} of job ${jobId} was handed to another worker or given up; dropping this attempt`);
+      this.opts.log(`worker ${this.name}: item ${lease.id} of job ${jobId} was handed to another worker; dropping this attempt`);
       this.dropLease(entryId!, 'handed to another worker');
     }
     if (status === null || status === 'aborting' || status === 'cancelled') this.abortJob(jobId, 'the job was cancelled');
