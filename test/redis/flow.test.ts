@@ -48,6 +48,29 @@ const spec = (jobId: string, name: string, over: Partial<JobSpec> = {}): JobSpec
 });
 
 describe('a job through Redis', () => {
+  it('attached to again while it runs, replayed results wait for the inputs this submit reads again, and the end comes after them', async () => {
+    const { broker } = await setup([fixtureUrl('echo')], 1);
+    const first = broker.startJob(spec('r1', 'echo', { total: 6 }), () => undefined);
+    await first.add(Array.from({ length: 6 }, (_, i) => ({ id: `id${i}`, index: i, input: `hello ${i}` })));
+    first.end();
+    await first.finished;
+    // A second submit of the same job: the replay arrives before it has read its inputs.
+    const rec = new Recorder();
+    const again = broker.startJob(spec('r1', 'echo', { total: 6 }), rec.listener);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rec.count('item-done')).toBe(0);
+    expect(rec.count('job-done')).toBe(0);
+    await again.add(Array.from({ length: 3 }, (_, i) => ({ id: `id${i}`, index: i, input: `hello ${i}` })));
+    await rec.until(() => rec.count('item-done') === 3, 'the three results whose inputs are known');
+    expect(rec.count('job-done')).toBe(0);
+    await again.add(Array.from({ length: 3 }, (_, i) => ({ id: `id${i + 3}`, index: i + 3, input: `hello ${i + 3}` })));
+    again.end();
+    expect(await again.finished).toMatchObject({ total: 6, done: 6, failed: 0 });
+    const done = rec.of('item-done');
+    expect(done.map((e) => e.input).sort()).toEqual(Array.from({ length: 6 }, (_, i) => `hello ${i}`));
+    expect(rec.events.at(-1)).toMatchObject({ type: 'job-done' });
+  });
+
   it('delivers every item once, in the same events as the embedded pool, and ends with job-done', async () => {
     const { broker, workers } = await setup([fixtureUrl('echo')], 2);
     const rec = new Recorder();

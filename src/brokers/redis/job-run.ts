@@ -45,6 +45,9 @@ export class RedisJobRun implements JobRun {
   private sending: Promise<void> = Promise.resolve();
   private roomWaiters: Array<() => void> = [];
   private finalItems = new Set<number>();
+  /** Replayed results waiting for their input (and a job end behind them), in order. */
+  private held: JobEvent[] = [];
+  private heldItems = 0;
   /** Inputs of the items added and not finished: results come back without them. */
   private readonly inputs = new Map<number, ItemInput>();
   /** Items whose events are skipped (recorded already), by index, and how many of them ended. */
@@ -89,6 +92,7 @@ export class RedisJobRun implements JobRun {
     this.added += items.length;
     this.outstanding += items.length;
     for (const item of items) this.inputs.set(item.index, item.input);
+    this.releaseHeld(false);
     for (let k = 0; k < items.length; k += ENQUEUE_CHUNK) {
       const chunk = items.slice(k, k + ENQUEUE_CHUNK);
       this.sending = this.sending.then(() => this.enqueue(chunk));
@@ -108,6 +112,8 @@ export class RedisJobRun implements JobRun {
   end(): void {
     if (!this.inputOpen) return;
     this.inputOpen = false;
+    // No more inputs will come: what is still held goes out as it is.
+    this.releaseHeld(true);
     this.sending = this.sending.then(async () => {
       if (this.stopping) return;
       await this.created;
@@ -151,6 +157,8 @@ export class RedisJobRun implements JobRun {
 
   private stop(mode: 'drain' | 'abort', reason: string): void {
     this.stopping = true;
+    this.inputOpen = false;
+    this.releaseHeld(true);
     this.releaseRoomWaiters();
     void this.created
       .then(() => this.deps.cmd.cancel(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, Date.now(), mode, reason, this.deps.keys.ctl, this.jobId))
@@ -178,9 +186,14 @@ export class RedisJobRun implements JobRun {
           this.outstanding--;
           this.delivered[e.type === 'item-done' ? 'done' : 'failed']++;
         }
-        const input = this.inputs.get(e.index) ?? null;
-        this.inputs.delete(e.index);
-        events.push(e.input === undefined ? { ...e, input } : e);
+        if (e.input === undefined && !this.inputs.has(e.index) && this.inputOpen) {
+          // Attached to a running job again: its replayed results can come before this submit
+          // has read their inputs again. Held until add() brings the input (or input ends).
+          this.held.push(e);
+          this.heldItems++;
+          continue;
+        }
+        events.push(this.withInput(e));
         continue;
       }
       if (e.type === 'job-done' || e.type === 'job-cancelled') {
@@ -189,6 +202,12 @@ export class RedisJobRun implements JobRun {
         const total = Math.max(0, e.counts.total - done - failed);
         const counts = { ...e.counts, total, done: e.counts.done - done, failed: e.counts.failed - failed };
         end = e.type === 'job-done' ? { ...e, counts } : { ...e, counts };
+        // The end goes out after every result held for its input.
+        if (this.heldItems > 0) {
+          this.held.push(end);
+          end = null;
+          continue;
+        }
         events.push(end);
         continue;
       }
@@ -199,16 +218,49 @@ export class RedisJobRun implements JobRun {
       events.push(e);
     }
     if (this.outstanding < this.highWater / 2) this.releaseRoomWaiters();
+    this.deliver(events);
+  }
+
+  /** Hands events to the listener; the job's end resolves `finished`. */
+  private deliver(events: readonly JobEvent[]): void {
+    if (events.length === 0) return;
     try {
-      if (events.length > 0) this.listener(events);
+      this.listener(events);
     } catch (err) {
       this.fail(err);
       return;
     }
-    if (end && (end.type === 'job-done' || end.type === 'job-cancelled')) {
+    const end = events[events.length - 1]!;
+    if (end.type === 'job-done' || end.type === 'job-cancelled') {
       this.releaseRoomWaiters();
       this.resolveFinished(end.counts);
     }
+  }
+
+  /** A result with the input this submit read for it (results in Redis do not carry it). */
+  private withInput<E extends JobEvent & { index: number; input?: unknown }>(e: E): E {
+    if (e.input !== undefined) return e;
+    const input = this.inputs.get(e.index) ?? null;
+    this.inputs.delete(e.index);
+    return { ...e, input };
+  }
+
+  /** Held results whose input is known now (all of them once input ended), then a held end. */
+  private releaseHeld(all: boolean): void {
+    if (this.held.length === 0) return;
+    const out: JobEvent[] = [];
+    const keep: JobEvent[] = [];
+    for (const e of this.held) {
+      if (e.type === 'item-done' || e.type === 'item-failed') {
+        if (all || this.inputs.has(e.index)) {
+          out.push(this.withInput(e));
+          this.heldItems--;
+        } else keep.push(e);
+      } else if (this.heldItems === 0) out.push(e);
+      else keep.push(e);
+    }
+    this.held = keep;
+    this.deliver(out);
   }
 
   private fail(err: unknown): void {
