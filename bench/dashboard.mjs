@@ -26,6 +26,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, num, record } from './lib/common.mjs';
+import { isAlive, paneSlowworkPid, rssBytes, statTicks } from './lib/proc.mjs';
 import { REDIS_URL, adminConnection, deadline, fail, serverInfo, sleep } from './lib/redis.mjs';
 import { SEED, seedSystem } from './lib/dashboard-seed.mjs';
 
@@ -46,24 +47,8 @@ const CLI = join(REPO, 'bin', 'slowwork.js');
 const DASH_ARGS = ['watch', 'dashboard', '--redis', REDIS_URL, '--queue', SEED.queue];
 
 // ---- /proc ----------------------------------------------------------------------------------------
-function ticks(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15 of the full line)
-  } catch {
-    return null;
-  }
-}
-function rssBytes(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
-const alive = (pid) => existsSync(`/proc/${pid}/stat`) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+const ticks = (pid) => statTicks(`/proc/${pid}/stat`);
+const alive = isAlive;
 
 /** CPU (% of one core) and RSS of `pid` from `from` for `seconds`, sampled every 5 s. */
 async function measure(pid, t0, from, seconds, midway) {
@@ -129,17 +114,8 @@ writeFileSync(join(OUT, 'tmux.conf'), 'set -g remain-on-exit on\nset -g history-
 const t0 = Date.now();
 tmux('-f', join(OUT, 'tmux.conf'), 'new-session', '-d', '-s', 'bench', '-x', String(COLS), '-y', String(ROWS), `sh ${q(script)}`);
 tmuxUp = true;
-for (let i = 0; i < 100 && !existsSync(pidFile); i++) await sleep(50);
-const sh = Number(readFileSync(pidFile, 'utf8').trim());
-for (let i = 0; i < 100 && !tuiPid; i++) {
-  try {
-    for (const k of readFileSync(`/proc/${sh}/task/${sh}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)) {
-      if (readFileSync(`/proc/${k}/cmdline`, 'utf8').includes('slowwork.js')) tuiPid = k;
-    }
-  } catch { /* not yet */ }
-  if (!tuiPid) await sleep(50);
-}
-if (!tuiPid) fail(`dashboard: could not find the dashboard process under the pane's shell ${sh}`);
+tuiPid = await paneSlowworkPid(pidFile);
+if (!tuiPid) fail('dashboard: could not find the dashboard process under the pane\'s shell');
 
 let capture = null, paneSize = null;
 const tui = await measure(tuiPid, t0, WARMUP, SECONDS, () => {

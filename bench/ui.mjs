@@ -18,6 +18,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, REPO, num, record } from './lib/common.mjs';
+import { isAlive, paneSlowworkPid, rssBytes, statTicks } from './lib/proc.mjs';
 
 const MODE = process.argv[2] === 'plain' ? 'plain' : 'tui';
 const SECONDS = MODE === 'tui' ? num('BENCH_UI_SECONDS', 180) : num('BENCH_UI_BASELINE_SECONDS', 60);
@@ -47,28 +48,11 @@ const argv = [
 const probeEnv = { NODE_OPTIONS: `--import=${join(BENCH_DIR, 'heap-probe.mjs')}`, SLOWWORK_HEAP_PROBE: heapFile };
 
 // ---- /proc ------------------------------------------------------------------------------------
-/** utime+stime in ticks from a stat line (the comm field may hold spaces: split after ')'). */
-function ticks(path) {
-  try {
-    const s = readFileSync(path, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]); // fields 14 and 15 of the full line
-  } catch {
-    return null;
-  }
-}
-function rssBytes(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
+const ticks = statTicks;
 const threadCount = (pid) => {
   try { return Number(/Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return null; }
 };
-const alive = (pid) => existsSync(`/proc/${pid}/stat`) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+const alive = isAlive;
 
 // ---- start the process ------------------------------------------------------------------------
 const sock = `slowwork-bench-${process.pid}`;
@@ -95,17 +79,9 @@ if (MODE === 'tui') {
   const conf = join(OUT, 'tmux.conf');
   writeFileSync(conf, 'set -g remain-on-exit on\nset -g history-limit 2000\nset -g status off\n');
   tmux('-f', conf, 'new-session', '-d', '-s', 'bench', '-x', String(COLS), '-y', String(ROWS), `sh ${q(script)}`);
-  for (let i = 0; i < 100 && !existsSync(pidFile); i++) await sleep(50);
-  const sh = Number(readFileSync(pidFile, 'utf8').trim());
   // slowwork is the shell's child (`env` execs node)
-  for (let i = 0; i < 100 && !pid; i++) {
-    try {
-      const kids = readFileSync(`/proc/${sh}/task/${sh}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-      for (const k of kids) if (readFileSync(`/proc/${k}/cmdline`, 'utf8').includes('slowwork.js')) pid = k;
-    } catch { /* not yet */ }
-    if (!pid) await sleep(50);
-  }
-  if (!pid) throw new Error(`could not find the slowwork process under the pane's shell ${sh}`);
+  pid = await paneSlowworkPid(pidFile);
+  if (!pid) throw new Error("could not find the slowwork process under the pane's shell");
 } else {
   const out = openSync('/dev/null', 'w');
   const err = openSync(join(OUT, 'stderr.log'), 'w');

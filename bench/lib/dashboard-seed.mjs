@@ -39,17 +39,8 @@ export const SEED = {
   churnPerSec: 20,
 };
 
-/** A small deterministic generator, so every round seeds the same system. */
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator (the demo's own), so every round seeds the same system. */
+const { seededRandom: rng } = await dist('core/random.js');
 const hex = (r, n) => Array.from({ length: n }, () => Math.floor(r() * 16).toString(16)).join('');
 
 /**

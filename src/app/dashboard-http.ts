@@ -9,7 +9,7 @@ import { describeError, UsageError } from '../core/errors.js';
 import type { JobCounts, JobEvent } from '../core/events.js';
 import { SseParser } from '../processors/openai/sse.js';
 import type { DashboardSource } from './dashboard-source.js';
-import { waitForKey } from './queue-admin.js';
+import { ATTACHED_HINT, BACK_HINT, waitForKey } from './queue-admin.js';
 import { pickReporter } from './reporters.js';
 
 const REQUEST_TIMEOUT_MS = 3000;
@@ -143,7 +143,7 @@ async function followHttpJob(base: URL, headers: Record<string, string>, jobId: 
     outPath: '(answered over HTTP)',
     total: info.total ?? null,
     skipped: 0,
-    hint: 'Esc: back to the dashboard (the job keeps running)',
+    hint: ATTACHED_HINT,
   });
   let end: JobCounts | null = null;
   const parser = new SseParser();
@@ -168,5 +168,5 @@ async function followHttpJob(base: URL, headers: Record<string, string>, jobId: 
   reporter.setPhase('finished');
   await reporter.finish({ counts, elapsedMs: performance.now() - started, outPath: '(answered over HTTP)', resumeCommand: null, interrupted: left });
   if (failure !== null) throw new UsageError(`the stream of job ${jobId} broke off: ${describeError(failure)}`);
-  if (!left) await waitForKey(io.stdin, io.stdout, 'Esc or Enter: back to the dashboard', signal);
+  if (!left) await waitForKey(io.stdin, io.stdout, BACK_HINT, signal);
 }

@@ -72,7 +72,7 @@ async function runInteractive(source: DashboardSource, state: DashboardState, in
   // While no sample lands (reconnecting), the time in the title still moves; otherwise each
   // sample is the one repaint of its interval.
   const clock = setInterval(() => {
-    if (state.view().connection !== 'ok') tui.update(state.view());
+    if (state.connectionState !== 'ok') tui.update(state.view());
   }, intervalMs);
   try {
     tui.start(state.view());
@@ -101,7 +101,7 @@ async function runSnapshots(source: DashboardSource, state: DashboardState, inte
       write();
     },
     onLost: (error) => {
-      const wasOk = state.view().connection === 'ok';
+      const wasOk = state.connectionState === 'ok';
       state.lost(error, Date.now());
       if (wasOk) write();
     },

@@ -120,7 +120,7 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
       outPath: job.out || '(written by the submitter)',
       total: job.total >= 0 ? job.total : null,
       skipped: 0,
-      hint: attached ? 'Esc: back to the dashboard (the job keeps running)' : 'Ctrl+C: leave (the job keeps running)',
+      hint: attached ? ATTACHED_HINT : 'Ctrl+C: leave (the job keeps running)',
     });
     let end: JobCounts | null = null;
     let cancelled = false;
@@ -169,7 +169,7 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
     });
     if (failure !== null) throw failure;
     // The job ended while attached: its summary stays until the user goes back.
-    if (attached && !left) await waitForKey(io.stdin, io.stdout, 'Esc or Enter: back to the dashboard', target.signal);
+    if (attached && !left) await waitForKey(io.stdin, io.stdout, BACK_HINT, target.signal);
     if (left || cancelled) return ExitCode.interrupted;
     return (end as JobCounts | null)?.failed ? ExitCode.itemsFailed : ExitCode.ok;
   } finally {
@@ -177,6 +177,10 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
     cmd.disconnect();
   }
 }
+
+/** The key lines of a job view attached from the dashboard, while it runs and once it ended. */
+export const ATTACHED_HINT = 'Esc: back to the dashboard (the job keeps running)';
+export const BACK_HINT = 'Esc or Enter: back to the dashboard';
 
 /**
  * Waits for Esc, Enter, q or Ctrl+C on a raw TTY (returns at once without one). Reads the way

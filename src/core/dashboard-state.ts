@@ -103,6 +103,11 @@ export class DashboardState {
     return this.last !== null;
   }
 
+  /** The source's state, without building a view. */
+  get connectionState(): ConnectionState {
+    return this.connection;
+  }
+
   apply(sample: DashSample): void {
     const prev = this.last;
     const dt = prev ? sample.at - prev.at : 0;

@@ -11,6 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ItemInput, Params } from '../core/types.js';
 import type { ProcessContext, Processor } from './contract.js';
+import { seededRandom } from '../core/random.js';
 
 export interface DemoSettings {
   readonly tokensPerS: number;
@@ -65,23 +66,11 @@ function hash(text: string, seed: number): number {
   return h;
 }
 
-/** mulberry32: small, fast, good enough for demo text. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const inputKey = (input: ItemInput): string => (typeof input === 'string' ? input : JSON.stringify(input));
 
 /** The tokens the demo streams for an input: deterministic in (seed, input). */
 export function demoTokens(input: ItemInput, settings: DemoSettings): string[] {
-  const next = rng(hash(inputKey(input), settings.seed));
+  const next = seededRandom(hash(inputKey(input), settings.seed));
   const n = settings.minLength + Math.floor(next() * (settings.maxLength - settings.minLength + 1));
   const tokens: string[] = [];
   let capital = true;
@@ -102,7 +91,7 @@ export function demoTokens(input: ItemInput, settings: DemoSettings): string[] {
 /** Whether attempt `attempt` fails, and after how many tokens: also deterministic. */
 export function demoFailurePoint(input: ItemInput, attempt: number, settings: DemoSettings, length: number): number | null {
   if (settings.failureRate <= 0) return null;
-  const next = rng(hash(`${inputKey(input)}#${attempt}`, settings.seed));
+  const next = seededRandom(hash(`${inputKey(input)}#${attempt}`, settings.seed));
   if (next() >= settings.failureRate) return null;
   return Math.floor(next() * length);
 }

@@ -5,6 +5,7 @@
  */
 import type { JobCounts, JobEvent } from '../core/events.js';
 import type { ItemInput } from '../core/types.js';
+import { pruneFinished } from '../core/prune-finished.js';
 
 export type ActionStatus = 'running' | 'completed' | 'cancelled';
 export type ActionItemStatus = 'waiting' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -178,13 +179,6 @@ export class ActionStore {
 
   /** Forgets finished actions past their time, and the oldest beyond the cap. */
   prune(now: number = Date.now()): void {
-    const finished = [...this.actions.values()].filter((a) => a.finished);
-    let excess = finished.length - this.keep.maxFinished;
-    for (const a of finished) {
-      if (excess > 0 || now - (a.finishedAt ?? now) > this.keep.finishedMs) {
-        this.actions.delete(a.id);
-        excess--;
-      }
-    }
+    pruneFinished(this.actions, (a) => (a.finished ? (a.finishedAt ?? now) : null), this.keep.finishedMs, this.keep.maxFinished, now);
   }
 }

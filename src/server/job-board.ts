@@ -6,6 +6,7 @@
 import type { JobRun } from '../brokers/broker.js';
 import type { DashJob, DashJobStatus, DashSample, DashWorker } from '../core/dashboard-sample.js';
 import type { JobEvent } from '../core/events.js';
+import { pruneFinished } from '../core/prune-finished.js';
 import { WorkerTally, tallyWorker } from '../core/worker-tally.js';
 
 export type BoardJobKind = 'requests' | 'action';
@@ -181,13 +182,6 @@ export class JobBoard {
   }
 
   private prune(now: number): void {
-    const finished = [...this.jobs.values()].filter((j) => j.finishedAt !== null);
-    let excess = finished.length - this.maxFinished;
-    for (const j of finished) {
-      if (excess > 0 || now - j.finishedAt! > this.finishedMs) {
-        this.jobs.delete(j.id);
-        excess--;
-      }
-    }
+    pruneFinished(this.jobs, (j) => j.finishedAt, this.finishedMs, this.maxFinished, now);
   }
 }

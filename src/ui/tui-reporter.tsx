@@ -142,12 +142,17 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
   let panelsOn = false;
   let panelSampledAt = Number.NEGATIVE_INFINITY;
   let startedAt = now();
+  // The panels' view changes only with a sample: built then (when shown), kept between.
+  let panelsView: DashboardView | null = null;
   const samplePanels = (snapshot: JobSnapshot, force: boolean): DashboardView | null => {
     if (snapshot.now - panelSampledAt >= 1000 || force) {
       panelSampledAt = snapshot.now;
       dashboard.apply(panels.sample(info ?? PLACEHOLDER_INFO, snapshot, view.phase, startedAt));
+      panelsView = null;
     }
-    return panelsOn ? dashboard.view() : null;
+    if (!panelsOn) return null;
+    panelsView ??= dashboard.view();
+    return panelsView;
   };
 
   const getState = (): JobState => (state ??= new JobState({ startedAt: now() }));
