@@ -11,8 +11,10 @@
 //   dead      DEAD_WORKERS names left in the workers zset without a hash (heartbeat expired)
 //   jobs      JOBS running jobs (createJob script: every field create-job.lua writes; then total,
 //             n, done, failed), done growing each second, a few failures; a run hash of a few
-//             entries per job (item index -> entry id) that changes as items finish
-//   items     the items stream with the `workers` group: entries added by the enqueue script;
+//             entries per job (entry id -> items taken, claim.lua's fence) that changes as
+//             entries finish
+//   items     the items stream with the `workers` group: entries (batches of ENTRY_ITEMS items)
+//             added by the enqueue script;
 //             part of them read by the workers' consumer names (pending = in flight), the rest
 //             waiting; every second a few more are enqueued, read, acknowledged and deleted (as
 //             report.lua does), so the waiting and in-flight counts stay level
@@ -32,9 +34,11 @@ export const SEED = {
   heartbeatTtlMs: 5000,
   deadWorkers: 3,
   jobs: 20,
-  entriesPerJob: 150,
+  itemsPerJob: 150,
   delayed: 12,
   dlq: 7,
+  /** items per work stream entry (the submitter's batch size) */
+  entryItems: 4,
   /** items enqueued, read and acknowledged per second (the queue's churn) */
   churnPerSec: 20,
 };
@@ -71,15 +75,15 @@ export async function seedSystem(redis, seed = SEED) {
   // items in the stream, by the real enqueue script (entries like a submitter's), ten per job in
   // turn so that the stream holds every job's items; then the job hash's figures of a job further
   // along (n: everything enqueued; done and failed so far)
-  for (let from = 0; from < seed.entriesPerJob; from += 10) {
+  for (let from = 0; from < seed.itemsPerJob; from += 10) {
     for (const job of jobs) {
       const args = [];
-      for (let i = from; i < Math.min(seed.entriesPerJob, from + 10); i++) args.push(i, String(i + 1), JSON.stringify({ prompt: `item ${i + 1} of job ${job.id}: summarize the attached text in three sentences` }));
-      await cmd.enqueue(k.items, k.job(job.id).hash, job.id, now, ...args);
+      for (let i = from; i < Math.min(seed.itemsPerJob, from + 10); i++) args.push(i, String(i + 1), JSON.stringify({ prompt: `item ${i + 1} of job ${job.id}: summarize the attached text in three sentences` }));
+      await cmd.enqueue(k.items, k.job(job.id).hash, job.id, now, seed.entryItems, ...args);
     }
   }
   for (const job of jobs) {
-    job.next = seed.entriesPerJob;
+    job.next = seed.itemsPerJob;
     await redis.hset(k.job(job.id).hash, 'n', job.total, 'done', job.done, 'failed', job.failed);
   }
   await redis.xgroup('CREATE', k.items, GROUP, '0', 'MKSTREAM').catch(() => undefined);
@@ -100,20 +104,20 @@ export async function seedSystem(redis, seed = SEED) {
     w.totalMs = (w.processed + w.failed) * (4000 + r() * 6000);
   }
   // in flight: each worker's busy slots hold entries read under its consumer name; each job's
-  // run hash maps the item index to the entry running it (what the fence holds)
-  const running = new Map(); // entry id -> {job, index}
+  // run hash maps the entry to the number of its items taken (what claim.lua's fence holds)
+  const running = new Map(); // entry id -> job id
   const pipe = redis.pipeline();
   const take = (got, into) => {
     for (const [, entries] of got ?? []) for (const [id, fields] of entries) {
-      const f = {};
-      for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
-      running.set(id, { job: f.j, index: f.i });
-      into.hset(k.job(f.j).run, f.i, id);
+      const job = fields[fields.indexOf('j') + 1];
+      running.set(id, job);
+      into.hset(k.job(job).run, id, String((fields.length - 4) / 2));
     }
   };
+  const entriesFor = (items) => Math.max(1, Math.floor(items / seed.entryItems));
   for (const w of workers) {
     w.busy = Math.max(1, seed.slots - Math.floor(r() * 3));
-    take(await redis.xreadgroup('GROUP', GROUP, w.name, 'COUNT', w.busy, 'STREAMS', k.items, '>'), pipe);
+    take(await redis.xreadgroup('GROUP', GROUP, w.name, 'COUNT', entriesFor(w.busy), 'STREAMS', k.items, '>'), pipe);
   }
   // dead workers: still in the zset, their hash expired
   for (let d = 0; d < seed.deadWorkers; d++) pipe.zadd(k.workers, now - (120_000 + d * 45_000), `gpu-0${d + 1}:${90000 + d}:dead`);
@@ -175,18 +179,18 @@ export async function seedSystem(redis, seed = SEED) {
     const job = jobs[ticks % jobs.length];
     const args = [];
     for (let i = 0; i < seed.churnPerSec; i++, job.next++) args.push(job.next, String(job.next + 1), JSON.stringify({ prompt: `item ${job.next + 1} of job ${job.id}` }));
-    jp.enqueue(k.items, k.job(job.id).hash, job.id, Date.now(), ...args);
+    jp.enqueue(k.items, k.job(job.id).hash, job.id, Date.now(), seed.entryItems, ...args);
     await jp.exec();
     await redis.hset(k.job(job.id).hash, 'n', job.total); // the script counted these in n
     const reader = workers[ticks % workers.length];
-    const got = await redis.xreadgroup('GROUP', GROUP, reader.name, 'COUNT', seed.churnPerSec, 'STREAMS', k.items, '>');
-    const oldest = await redis.xpending(k.items, GROUP, '-', '+', seed.churnPerSec);
+    const got = await redis.xreadgroup('GROUP', GROUP, reader.name, 'COUNT', entriesFor(seed.churnPerSec), 'STREAMS', k.items, '>');
+    const oldest = await redis.xpending(k.items, GROUP, '-', '+', entriesFor(seed.churnPerSec));
     const q = redis.pipeline();
     // finished: acknowledged and deleted, as report.lua does
     if (oldest.length) { q.xack(k.items, GROUP, ...oldest.map((p) => p[0])); q.xdel(k.items, ...oldest.map((p) => p[0])); }
     for (const [id] of oldest) {
-      const was = running.get(id);
-      if (was) { q.hdel(k.job(was.job).run, was.index); running.delete(id); }
+      const job = running.get(id);
+      if (job) { q.hdel(k.job(job).run, id); running.delete(id); }
     }
     take(got, q);
     await q.exec();

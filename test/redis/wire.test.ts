@@ -1,8 +1,8 @@
 /** Pure parts of the Redis broker: the events wire format, report coalescing, URL checks. */
 import { describe, expect, it } from 'vitest';
 import { parseRedisUrl } from '../../src/brokers/redis/connection.js';
-import { ReportBuffer, reportArgs } from '../../src/brokers/redis/report-buffer.js';
-import { decodeEntry, wireChunk, wireDone, wireFailed, wireRetry, wireStart } from '../../src/brokers/redis/wire.js';
+import { ReportBuffer, reportArgs, type ReportRecord } from '../../src/brokers/redis/report-buffer.js';
+import { decodeEntry, wireChunk, wireDone, wireFailed, wireOutcome, wireRetry, wireStart } from '../../src/brokers/redis/wire.js';
 import { UsageError } from '../../src/core/errors.js';
 
 describe('wire events', () => {
@@ -35,23 +35,63 @@ describe('wire events', () => {
 });
 
 describe('report buffer', () => {
-  it('merges consecutive chunks of one attempt, keeps order, and marks results urgent', () => {
+  const d = { queuedMs: 2, firstChunkMs: 1, totalMs: 3 };
+  const start = (entryId: string, i: number, a = 1, stage = 0): ReportRecord => ({ kind: 'S', entryId, i, event: '', x1: '', x2: '', start: { id: `id${i}`, a, worker: 'w', stage } });
+  const done = (entryId: string, i: number, output: string, a = 1): ReportRecord => ({ kind: 'D', entryId, i, event: '', x1: '', x2: '', done: { id: `id${i}`, a, output, worker: 'w', durations: d } });
+
+  it('merges consecutive chunks of one item attempt, keeps order, and marks results urgent', () => {
     const b = new ReportBuffer();
     b.chunk('j', 'e1', 0, 1, 'a', 1, 0);
     b.chunk('j', 'e1', 0, 1, 'b', 2, 0);
     expect(b.hasUrgent).toBe(false);
-    b.chunk('j', 'e2', 1, 1, 'x', 1, 0);
+    b.chunk('j', 'e1', 1, 1, 'x', 1, 0); // same entry, another item: not merged
     b.chunk('j', 'e1', 0, 1, 'c', 1, 0);
-    b.add('j', { kind: 'D', entryId: 'e1', i: 0, event: '["d"]', x1: '', x2: '' });
+    b.add('j', done('e1', 0, 'abc'));
+    b.add('j', { kind: 'E', entryId: 'e1', i: -1, event: '', x1: '', x2: '' });
     expect(b.hasUrgent).toBe(true);
     const records = b.take().get('j')!;
     expect(reportArgs(records)).toEqual([
-      'C', 'e1', '0', JSON.stringify(['c', 0, 1, 'ab', 3, 0]), '', '',
-      'C', 'e2', '1', JSON.stringify(['c', 1, 1, 'x', 1, 0]), '', '',
-      'C', 'e1', '0', JSON.stringify(['c', 0, 1, 'c', 1, 0]), '', '',
-      'D', 'e1', '0', '["d"]', '', '',
+      'C', 'e1', '0', JSON.stringify(['c', 0, 1, 'ab', 3, 0]),
+      'C', 'e1', '1', JSON.stringify(['c', 1, 1, 'x', 1, 0]),
+      'C', 'e1', '0', JSON.stringify(['c', 0, 1, 'c', 1, 0]),
+      'D', 'e1', '0', wireDone(0, 'id0', 1, 'abc', 'w', d),
+      'E', 'e1',
     ]);
     expect(b.size).toBe(0);
+  });
+
+  it('folds an item that starts and ends within one report into one record, which decodes to the same events', () => {
+    const b = new ReportBuffer();
+    b.add('j', start('e1', 0));
+    b.add('j', start('e1', 1));
+    b.chunk('j', 'e1', 0, 1, 'he', 1, 0);
+    b.chunk('j', 'e1', 1, 1, 'x', 1, 0);
+    b.chunk('j', 'e1', 0, 1, 'llo', 1, 0);
+    b.add('j', done('e1', 0, 'hello'));
+    b.add('j', start('e1', 2, 1, 0));
+    b.add('j', start('e1', 2, 1, 1)); // a second processor: not folded
+    b.add('j', done('e1', 2, 'z'));
+    b.add('j', { kind: 'R', entryId: 'e1', i: 3, event: wireRetry(3, 'id3', 1, 'boom', 10, true), x1: '10', x2: '{}' });
+    const args = reportArgs(b.take().get('j')!);
+    expect(args).toEqual([
+      'S', 'e1', '1', wireStart(1, 'id1', 1, 'w', 0),
+      'C', 'e1', '1', JSON.stringify(['c', 1, 1, 'x', 1, 0]),
+      'D', 'e1', '0', wireOutcome(0, 'id0', 1, 'w', 'hello', 2, 'hello', d),
+      'S', 'e1', '2', wireStart(2, 'id2', 1, 'w', 0),
+      'S', 'e1', '2', wireStart(2, 'id2', 1, 'w', 1),
+      'D', 'e1', '2', wireDone(2, 'id2', 1, 'z', 'w', d),
+      'R', 'e1', '3', wireRetry(3, 'id3', 1, 'boom', 10, true), '10', '{}',
+    ]);
+    // The folded record leaves its text out when it is the output, and decodes to start, chunk, done.
+    expect(JSON.parse(args[11]!)).toHaveLength(10);
+    expect(decodeEntry(`[${args[11]}]`)).toEqual([
+      { type: 'item-start', index: 0, id: 'id0', attempt: 1, worker: 'w' },
+      { type: 'chunk', index: 0, attempt: 1, text: 'hello', n: 2 },
+      { type: 'item-done', index: 0, id: 'id0', attempt: 1, output: 'hello', worker: 'w', durations: d },
+    ]);
+    // Text other than the output is carried; no chunks, no chunk event.
+    expect(decodeEntry(`[${wireOutcome(5, 'id5', 2, 'w', 'part', 1, 'whole', d)}]`)[1]).toEqual({ type: 'chunk', index: 5, attempt: 2, text: 'part', n: 1 });
+    expect(decodeEntry(`[${wireOutcome(5, 'id5', 2, 'w', '', 0, '', d)}]`).map((e) => e.type)).toEqual(['item-start', 'item-done']);
   });
 });
 

@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { QueueKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
+import { fencedItems } from './work-entry.js';
 
 export interface WorkerRow {
   readonly name: string;
@@ -67,6 +68,9 @@ export interface JobRow {
   readonly enqueued: number;
   readonly done: number;
   readonly failed: number;
+  /** Items given up one by one (their clients went away). */
+  readonly dropped: number;
+  /** Items workers hold now. */
   readonly running: number;
   readonly created: number;
   readonly finished: number | null;
@@ -83,7 +87,7 @@ export async function listJobs(redis: Redis, keys: QueueKeys, limit = 50): Promi
   for (const id of ids) {
     const jk = keys.job(id);
     pipe.hmget(jk.hash, ...JOB_FIELDS);
-    pipe.hlen(jk.run);
+    pipe.hvals(jk.run);
   }
   const replies = (await pipe.exec()) ?? [];
   const rows: JobRow[] = [];
@@ -94,7 +98,7 @@ export async function listJobs(redis: Redis, keys: QueueKeys, limit = 50): Promi
       expired.push(id);
       return;
     }
-    rows.push(toJobRow(id, h, Number(replies[2 * k + 1]?.[1]) || 0));
+    rows.push(toJobRow(id, h, fencedItems((replies[2 * k + 1]?.[1] ?? []) as string[])));
   });
   if (expired.length > 0) await redis.zrem(keys.jobs, ...expired);
   return rows;
@@ -102,15 +106,15 @@ export async function listJobs(redis: Redis, keys: QueueKeys, limit = 50): Promi
 
 export async function getJob(redis: Redis, keys: QueueKeys, id: string): Promise<JobRow | null> {
   const jk = keys.job(id);
-  const [h, running] = await Promise.all([
+  const [h, fences] = await Promise.all([
     redis.hmget(jk.hash, ...JOB_FIELDS),
-    redis.hlen(jk.run),
+    redis.hvals(jk.run),
   ]);
-  return h[0] ? toJobRow(id, h, running) : null;
+  return h[0] ? toJobRow(id, h, fencedItems(fences)) : null;
 }
 
 /** The job hash fields toJobRow reads, in its order. */
-export const JOB_FIELDS = ['status', 'total', 'n', 'done', 'failed', 'created', 'finished', 'submitter', 'out', 'spec'] as const;
+export const JOB_FIELDS = ['status', 'total', 'n', 'done', 'failed', 'created', 'finished', 'submitter', 'out', 'spec', 'dropped'] as const;
 
 export function toJobRow(id: string, h: (string | null)[], running: number): JobRow {
   let processors: string[] = [];
@@ -127,6 +131,7 @@ export function toJobRow(id: string, h: (string | null)[], running: number): Job
     enqueued: Number(h[2]) || 0,
     done: Number(h[3]) || 0,
     failed: Number(h[4]) || 0,
+    dropped: Number(h[10]) || 0,
     running,
     created: Number(h[5]) || 0,
     finished: h[6] ? Number(h[6]) : null,

@@ -4,14 +4,20 @@
  *
  *   round 1, per queue: ZREVRANGE workers (bounded), ZREVRANGE jobs (bounded), XLEN items,
  *                       XINFO GROUPS items, ZCARD delayed, XLEN dlq
- *   round 2:            HGETALL per worker, HMGET + HLEN per job, and per queue one XRANGE of
- *                       COUNT 1 for the oldest entry no worker has read yet (the lag's age)
+ *   round 2:            HGETALL per worker, HMGET + HVALS of the fences per job (bounded: one
+ *                       field per entry a worker holds), and per queue one XRANGE of COUNT 1 for
+ *                       the oldest entry no worker has read yet (the lag's age)
+ *
+ * Work stream entries are batches, so the queue's items are counted from its jobs' figures:
+ * in flight = the items workers hold (the fences), waiting = what running jobs enqueued and
+ * have not finished, hold or wait to retry.
  */
 import type { Redis } from 'ioredis';
 import type { DashJob, DashQueue, DashSample, DashWorker } from '../../core/dashboard-sample.js';
 import { jobStatusOf } from '../../core/dashboard-sample.js';
 import { JOB_FIELDS, toJobRow, toWorkerRow } from './admin.js';
 import { GROUP, queueKeys } from './keys.js';
+import { fencedItems } from './work-entry.js';
 
 export interface RedisSampleOptions {
   /** Workers listed per queue at most (newest heartbeat first). Default 200. */
@@ -57,14 +63,14 @@ export async function sampleRedis(redis: Redis, queues: readonly string[], sourc
     const jobIds = okValue<string[]>(r1[at + 1]) ?? [];
     for (const id of jobIds) {
       second.hmget(k.job(id).hash, ...JOB_FIELDS);
-      second.hlen(k.job(id).run);
+      second.hvals(k.job(id).run);
     }
     const group = groupInfo(okValue<unknown[]>(r1[at + 3]));
     const length = Number(okValue(r1[at + 2])) || 0;
-    const waiting = Math.max(0, length - group.pending);
-    if (waiting > 0) second.xrange(k.items, group.lastDelivered === '0-0' ? '-' : `(${group.lastDelivered}`, '+', 'COUNT', 1);
-    commands += workers.length + 2 * jobIds.length + (waiting > 0 ? 1 : 0);
-    return { q, workers, jobIds, group, waiting, delayed: Number(okValue(r1[at + 4])) || 0, dead: Number(okValue(r1[at + 5])) || 0 };
+    const lag = Math.max(0, length - group.pending);
+    if (lag > 0) second.xrange(k.items, group.lastDelivered === '0-0' ? '-' : `(${group.lastDelivered}`, '+', 'COUNT', 1);
+    commands += workers.length + 2 * jobIds.length + (lag > 0 ? 1 : 0);
+    return { q, workers, jobIds, group, lag, delayed: Number(okValue(r1[at + 4])) || 0, dead: Number(okValue(r1[at + 5])) || 0 };
   });
   const r2 = commands > queues.length * 6 ? (((await second.exec()) ?? []) as Reply[]) : [];
   const at = Date.now();
@@ -74,6 +80,8 @@ export async function sampleRedis(redis: Redis, queues: readonly string[], sourc
   const queueRows: DashQueue[] = [];
   let k = 0;
   for (const pq of perQueue) {
+    let inFlight = 0;
+    let waiting = 0;
     for (const w of pq.workers) {
       const row = toWorkerRow(w.name, w.beat, (okValue<Record<string, string>>(r2[k++]) ?? {}));
       workers.push({
@@ -96,9 +104,11 @@ export async function sampleRedis(redis: Redis, queues: readonly string[], sourc
     }
     for (const id of pq.jobIds) {
       const h = okValue<(string | null)[]>(r2[k++]) ?? [];
-      const running = Number(okValue(r2[k++])) || 0;
+      const running = fencedItems(okValue<string[]>(r2[k++]) ?? []);
       if (!h[0]) continue; // expired
       const row = toJobRow(id, h, running);
+      if (row.status !== 'done' && row.status !== 'cancelled') inFlight += row.running;
+      if (row.status === 'running') waiting += Math.max(0, row.enqueued - row.done - row.failed - row.dropped - row.running);
       jobs.push({
         id,
         queue: pq.q,
@@ -114,12 +124,13 @@ export async function sampleRedis(redis: Redis, queues: readonly string[], sourc
       });
     }
     let oldestWaitingMs: number | null = null;
-    if (pq.waiting > 0) {
+    if (pq.lag > 0) {
       const entries = okValue<[string, string[]][]>(r2[k++]) ?? [];
       const id = entries[0]?.[0];
       if (id) oldestWaitingMs = Math.max(0, at - Number(id.split('-')[0]));
     }
-    queueRows.push({ name: pq.q, waiting: pq.waiting, inFlight: pq.group.pending, delayed: pq.delayed, dead: pq.dead, oldestWaitingMs });
+    waiting = Math.max(0, waiting - pq.delayed);
+    queueRows.push({ name: pq.q, waiting, inFlight, delayed: pq.delayed, dead: pq.dead, oldestWaitingMs: waiting > 0 ? oldestWaitingMs : null });
   }
   return { sample: { at, source, workers, queues: queueRows, jobs }, commands };
 }

@@ -10,8 +10,9 @@ import type { ItemInput, ItemSpec, JobSpec } from '../../core/types.js';
 import type { JobRun } from '../broker.js';
 import { EventsReader } from './events-reader.js';
 import { toWireSpec } from './job-spec.js';
-import { GROUP, type JobKeys, type QueueKeys } from './keys.js';
+import type { JobKeys, QueueKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
+import { MAX_ENTRY_ITEMS } from './work-entry.js';
 
 /** Items per enqueue call: big enough to amortise the round trip, small enough not to stall Redis. */
 const ENQUEUE_CHUNK = 500;
@@ -39,6 +40,8 @@ export class RedisJobRun implements JobRun {
   /** Items handed to Redis but not final yet, which bounds how far ahead the submitter runs. */
   private outstanding = 0;
   private readonly highWater: number;
+  /** Items per work stream entry: the job's batch size (a batch is what a worker claims at once). */
+  private readonly entryItems: number;
   private added = 0;
   private inputOpen = true;
   private stopping = false;
@@ -66,6 +69,7 @@ export class RedisJobRun implements JobRun {
     this.jobId = spec.jobId;
     this.jk = deps.keys.job(spec.jobId);
     this.highWater = Math.max(1000, 4 * spec.concurrency);
+    this.entryItems = Math.min(MAX_ENTRY_ITEMS, Math.max(1, spec.batchSize));
     this.finished = new Promise<JobCounts>((resolve, reject) => {
       this.resolveFinished = resolve;
       this.rejectFinished = reject;
@@ -104,7 +108,7 @@ export class RedisJobRun implements JobRun {
   private async enqueue(items: readonly ItemSpec[]): Promise<void> {
     if (this.stopping) return;
     await this.created;
-    const args: (string | number)[] = [this.jobId, Date.now()];
+    const args: (string | number)[] = [this.jobId, Date.now(), this.entryItems];
     for (const item of items) args.push(item.index, item.id, JSON.stringify(item.input ?? null));
     await this.deps.cmd.enqueue(this.deps.keys.items, this.jk.hash, ...args);
   }
@@ -134,7 +138,7 @@ export class RedisJobRun implements JobRun {
     this.sending = this.sending.then(async () => {
       try {
         const keys = this.deps.keys;
-        const given = await this.deps.cmd.cancelItem(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, keys.items, index, Date.now(), GROUP, keys.ctl);
+        const given = await this.deps.cmd.cancelItem(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, index, Date.now(), keys.ctl, this.jobId);
         if (Number(given) !== 1 || this.finalItems.has(index)) return;
         this.finalItems.add(index);
         this.inputs.delete(index);

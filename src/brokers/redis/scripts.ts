@@ -15,7 +15,7 @@ const SCRIPTS = {
   promote: { file: 'promote', keys: 2 },
   requeue: { file: 'requeue', keys: 6 },
   cancel: { file: 'cancel', keys: 4 },
-  cancelItem: { file: 'cancel-item', keys: 5 },
+  cancelItem: { file: 'cancel-item', keys: 4 },
   heartbeat: { file: 'heartbeat', keys: 2 },
   forgetWorker: { file: 'forget-worker', keys: 3 },
   trim: { file: 'trim', keys: 1 },

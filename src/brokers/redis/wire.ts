@@ -6,6 +6,10 @@
  *   ['s', i, id, attempt, worker, stage]                         item-start
  *   ['c', i, attempt, text, n, stage]                            chunk (n processor chunks)
  *   ['d', i, id, attempt, output, worker, queuedMs, firstChunkMs|false, totalMs]
+ *   ['o', i, id, attempt, worker, n, output, queuedMs, firstChunkMs|false, totalMs, text?]
+ *                                  an item that started, streamed and ended within one report:
+ *                                  item-start, one chunk of its n pieces (none if n is 0), and
+ *                                  item-done; `text` is left out when it equals `output`
  *   ['r', i, id, attempt, error, delayMs, charged]               item-retry
  *   ['f', i, id, attempt, error, worker|false, queuedMs, firstChunkMs|false, totalMs, payload]
  *   ['T', total]                                                 the job's size is known
@@ -25,6 +29,11 @@ export const wireStart = (i: number, id: string, a: number, worker: string, stag
 export const wireChunk = (i: number, a: number, text: string, n: number, stage: number): string => JSON.stringify(['c', i, a, text, n, stage]);
 export const wireDone = (i: number, id: string, a: number, output: string, worker: string, d: ItemDurations): string =>
   JSON.stringify(['d', i, id, a, output, worker, d.queuedMs, d.firstChunkMs ?? false, d.totalMs]);
+export function wireOutcome(i: number, id: string, a: number, worker: string, text: string, n: number, output: string, d: ItemDurations): string {
+  const w: unknown[] = ['o', i, id, a, worker, n, output, d.queuedMs, d.firstChunkMs ?? false, d.totalMs];
+  if (text !== output) w.push(text);
+  return JSON.stringify(w);
+}
 export const wireRetry = (i: number, id: string, a: number, error: string, delayMs: number, charged: boolean): string =>
   JSON.stringify(['r', i, id, a, error, delayMs, charged]);
 export const wireFailed = (i: number, id: string, a: number, error: string, worker: string | null, d: ItemDurations, payload: string): string =>
@@ -66,10 +75,27 @@ export function decodeEntry(field: string): DecodedEvent[] {
   const out: DecodedEvent[] = [];
   for (const w of list) {
     if (!Array.isArray(w)) continue;
+    if (w[0] === 'o') {
+      decodeOutcome(w, out);
+      continue;
+    }
     const e = decodeOne(w);
     if (e) out.push(e);
   }
   return out;
+}
+
+/** The three events of a folded item: start, its text as one chunk, done. */
+function decodeOutcome(w: readonly unknown[], out: DecodedEvent[]): void {
+  const index = num(w[1]);
+  const id = str(w[2]);
+  const attempt = num(w[3]);
+  const worker = str(w[4]);
+  const n = num(w[5]);
+  const output = str(w[6]);
+  out.push({ type: 'item-start', index, id, attempt, worker });
+  if (n > 0) out.push({ type: 'chunk', index, attempt, text: w.length > 10 ? str(w[10]) : output, n });
+  out.push({ type: 'item-done', index, id, attempt, output, worker, durations: durations(w[7], w[8], w[9]) });
 }
 
 function decodeOne(w: readonly unknown[]): DecodedEvent | null {

@@ -1,10 +1,12 @@
 /**
  * `slowwork workers`: one process serving a Redis queue with N slots on its own piscina pool.
  *
- * A read loop takes as many entries as it has free slots (XREADGROUP COUNT free, on its own
- * blocking connection), claims them with one script call per job, and runs them as local items of
- * an embedded run per job (threads, time limits, watchdog: all of the embedded broker). What the
- * items do comes back as events, gathered into one fenced `report` per job and interval. Faults
+ * A read loop takes entries (each a batch of one job's items) for as many items as it has free
+ * slots (XREADGROUP on its own blocking connection), claims their items with one script call per
+ * job (items beyond its free slots go back to the stream), and runs them as local items of an
+ * embedded run per job (threads, time limits, watchdog: all of the embedded broker). What the
+ * items do comes back as events, gathered into one fenced `report` per job and interval; an entry
+ * is acknowledged once every item taken from it is settled. Faults
  * are settled in Redis: a failed attempt is retried through the delayed set (on any worker) or
  * dead-lettered. A heartbeat says the process is alive; a reaper hands the entries of dead
  * workers to the living.
@@ -26,7 +28,8 @@ import { ReportBuffer, reportArgs, type ReportRecord } from './report-buffer.js'
 import type { ScriptedRedis } from './scripts.js';
 import { WorkerStats } from './worker-stats.js';
 import { withWatchdog } from './watchdog.js';
-import { wireDone, wireFailed, wireRetry, wireStart } from './wire.js';
+import { wireFailed, wireRetry } from './wire.js';
+import { parseReadReply, type ReadEntry, type WorkEntry } from './work-entry.js';
 
 export interface WorkerOptions {
   readonly target: RedisTarget;
@@ -47,10 +50,19 @@ export interface WorkerOptions {
   readonly log: (line: string) => void;
 }
 
-/** One entry this worker holds. */
+/** One entry this worker claimed items of. */
+interface Held {
+  readonly jobId: string;
+  readonly entryId: string;
+  /** The local numbers of its items not settled yet: at none, the entry is finished. */
+  readonly open: Set<number>;
+}
+
+/** One item this worker runs. */
 interface Lease {
   readonly jobId: string;
   readonly entryId: string;
+  readonly held: Held;
   readonly i: number;
   readonly id: string;
   readonly a: number;
@@ -61,7 +73,7 @@ interface Lease {
   /** When it was first enqueued (epoch ms). */
   readonly q: number;
   startedAt: number;
-  /** Redis no longer lets this worker report it (reaped, or handed back): forget it quietly. */
+  /** Redis no longer lets this worker report it (reaped, handed back, given up): forget it quietly. */
   lost: boolean;
   /** On abort, release the entry (job stopped) rather than hand it back. */
   release: boolean;
@@ -92,7 +104,9 @@ export class RedisWorker {
   private readonly chunkFlushMs: number;
   private readonly pool: EmbeddedBroker;
   private readonly leases = new Map<number, Lease>();
-  private readonly byEntry = new Map<string, number>();
+  private readonly held = new Map<string, Held>();
+  /** Items per entry seen lately: how many entries make the free slots' worth. */
+  private entryItems = 1;
   private readonly jobs = new Map<string, JobLocal>();
   private readonly buffer = new ReportBuffer();
   private readonly stats: WorkerStats;
@@ -200,10 +214,13 @@ export class RedisWorker {
         continue;
       }
       const fromPel = this.readPel;
+      // Entries, each a batch: as many as fill the free slots, at least one (what does not fit
+      // goes back at claim time). Our PEL is read page by page.
+      const count = fromPel ? 100 : Math.max(1, Math.floor(free / this.entryItems));
       let reply: unknown;
       try {
         reply = await withWatchdog(
-          this.blocking.xreadgroup('GROUP', GROUP, this.name, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.keys.items, fromPel ? pelCursor : '>'),
+          this.blocking.xreadgroup('GROUP', GROUP, this.name, 'COUNT', count, 'BLOCK', BLOCK_MS, 'STREAMS', this.keys.items, fromPel ? pelCursor : '>'),
           this.blocking,
         );
       } catch (err) {
@@ -215,7 +232,7 @@ export class RedisWorker {
         await sleep(500);
         continue;
       }
-      const entries = parseEntries(reply);
+      const entries = parseReadReply(reply);
       if (fromPel) {
         if (entries.length === 0) {
           this.readPel = false;
@@ -230,7 +247,7 @@ export class RedisWorker {
         break;
       }
       try {
-        await this.claim(entries.filter((e) => !this.byEntry.has(e.id)));
+        await this.claim(entries.filter((e) => !this.held.has(e.id)));
       } catch (err) {
         // Entries we could not claim stay in our PEL: read it again.
         this.opts.log(`worker ${this.name}: claiming items failed: ${describeError(err)}`);
@@ -241,25 +258,39 @@ export class RedisWorker {
     }
   }
 
-  private async claim(entries: Entry[]): Promise<void> {
-    const gone = entries.filter((e) => e.fields === null);
+  private async claim(entries: ReadEntry[]): Promise<void> {
+    const gone = entries.filter((e) => e.entry === null);
     if (gone.length > 0) await this.cmd.xack(this.keys.items, GROUP, ...gone.map((e) => e.id));
-    const byJob = new Map<string, Entry[]>();
-    for (const e of entries) {
-      if (!e.fields) continue;
-      const j = e.fields.j ?? '';
-      let list = byJob.get(j);
-      if (!list) byJob.set(j, (list = []));
-      list.push(e);
+    const byJob = new Map<string, WorkEntry[]>();
+    let most = 1;
+    for (const { entry } of entries) {
+      if (!entry) continue;
+      most = Math.max(most, entry.items.length);
+      let list = byJob.get(entry.jobId);
+      if (!list) byJob.set(entry.jobId, (list = []));
+      list.push(entry);
     }
-    await Promise.all([...byJob].map(([jobId, list]) => this.claimForJob(jobId, list)));
+    this.entryItems = most;
+    // The free slots shared out in read order: a job's claim takes at most its share.
+    let free = Math.max(0, this.opts.slots - this.leases.size);
+    const claims: Promise<void>[] = [];
+    for (const [jobId, list] of byJob) {
+      const want = list.reduce((sum, e) => sum + e.items.length, 0);
+      const share = Math.min(free, want);
+      free -= share;
+      claims.push(this.claimForJob(jobId, list, share));
+    }
+    await Promise.all(claims);
   }
 
-  private async claimForJob(jobId: string, entries: Entry[]): Promise<void> {
+  private async claimForJob(jobId: string, entries: WorkEntry[], free: number): Promise<void> {
     const jk = this.keys.job(jobId);
     const known = this.jobs.get(jobId);
-    const args: (string | number)[] = [this.name, GROUP, known ? '0' : '1'];
-    for (const e of entries) args.push(e.id, e.fields!.i ?? '0');
+    const args: (string | number)[] = [this.name, GROUP, known ? '0' : '1', free];
+    for (const e of entries) {
+      args.push(e.id, e.items.length);
+      for (const item of e.items) args.push(item.i);
+    }
     const reply = (await this.cmd.claim(this.keys.items, jk.hash, jk.run, jk.fin, ...args)) as [string | null, string | null, number, ...string[]];
     const [status, specJson, , ...accepted] = reply;
     if (status !== 'running' || accepted.length === 0) return;
@@ -268,33 +299,29 @@ export class RedisWorker {
       job = this.makeJob(jobId, specJson);
       this.jobs.set(jobId, job);
     }
-    const ok = new Set(accepted);
-    const leases: Lease[] = [];
+    const flags = new Map<string, string>();
+    for (let k = 0; k + 1 < accepted.length; k += 2) flags.set(accepted[k]!, accepted[k + 1]!);
+    const started: [number, Lease][] = [];
     for (const e of entries) {
-      if (!ok.has(e.id)) continue;
-      const f = e.fields!;
-      const lease: Lease = {
-        jobId,
-        entryId: e.id,
-        i: Number(f.i),
-        id: f.k ?? String(Number(f.i) + 1),
-        a: Number(f.a) || 1,
-        c: Number(f.c) || 0,
-        r: Number(f.r) || 0,
-        payload: f.p ?? 'null',
-        q: Number(f.q) || Date.now(),
-        startedAt: 0,
-        lost: false,
-        release: false,
-      };
-      const local = ++this.nextLocal;
-      this.leases.set(local, lease);
-      this.byEntry.set(e.id, local);
-      job.leases++;
-      leases.push(lease);
-      this.startLocal(job, jobId, local, lease);
+      const taken = flags.get(e.id);
+      if (taken === undefined) continue;
+      const held: Held = { jobId, entryId: e.id, open: new Set() };
+      this.held.set(e.id, held);
+      e.items.forEach((item, k) => {
+        if (taken[k] !== '1') return;
+        const lease: Lease = {
+          jobId, entryId: e.id, held, i: item.i, id: item.k, a: item.a, c: item.c, r: item.r, payload: item.p, q: e.q,
+          startedAt: 0, lost: false, release: false,
+        };
+        const local = ++this.nextLocal;
+        this.leases.set(local, lease);
+        held.open.add(local);
+        job.leases++;
+        started.push([local, lease]);
+      });
     }
     this.stats.busy(this.leases.size);
+    this.startLocal(job, jobId, started);
   }
 
   private makeJob(jobId: string, specJson: string | null): JobLocal {
@@ -311,10 +338,14 @@ export class RedisWorker {
     }
   }
 
-  private startLocal(job: JobLocal, jobId: string, local: number, lease: Lease): void {
+  private startLocal(job: JobLocal, jobId: string, started: readonly [number, Lease][]): void {
+    if (started.length === 0) return;
     if (!job.urls) {
       // This worker cannot run the job: a charged failure, so it retries (maybe elsewhere).
-      this.onFailed(lease, job, job.error ?? 'cannot run this job', null, { queuedMs: 0, firstChunkMs: null, totalMs: 0 });
+      for (const [local, lease] of started) {
+        this.onFailed(lease, job, job.error ?? 'cannot run this job', null, { queuedMs: 0, firstChunkMs: null, totalMs: 0 });
+        this.release(local, lease);
+      }
       return;
     }
     if (!job.run) {
@@ -338,7 +369,7 @@ export class RedisWorker {
       );
       job.run.finished.catch((err: unknown) => this.opts.log(`worker ${this.name}: job ${jobId}: ${describeError(err)}`));
     }
-    void job.run.add([{ id: lease.id, index: local, input: parsePayload(lease.payload), attempt: lease.a }]);
+    void job.run.add(started.map(([local, lease]) => ({ id: lease.id, index: local, input: parsePayload(lease.payload), attempt: lease.a })));
   }
 
   // ---- what the items do -------------------------------------------------------------------
@@ -351,7 +382,7 @@ export class RedisWorker {
       switch (e.type) {
         case 'item-start':
           if (!e.stage) lease.startedAt = Date.now();
-          this.buffer.add(lease.jobId, record('S', lease, wireStart(lease.i, lease.id, e.attempt, this.name, e.stage ?? 0)));
+          this.buffer.add(lease.jobId, { ...record('S', lease), start: { id: lease.id, a: e.attempt, worker: this.name, stage: e.stage ?? 0 } });
           break;
         case 'chunk':
           this.stats.chunks(e.n);
@@ -359,11 +390,11 @@ export class RedisWorker {
           break;
         case 'item-retry':
           // A local rerun through no fault of the item (its thread died of another): tell watchers.
-          this.buffer.add(lease.jobId, record('S', lease, wireRetry(lease.i, lease.id, e.attempt, e.error, 0, false)));
+          this.buffer.add(lease.jobId, { ...record('S', lease), event: wireRetry(lease.i, lease.id, e.attempt, e.error, 0, false) });
           break;
         case 'item-done': {
           const durations = { ...e.durations, queuedMs: this.queuedMs(lease) };
-          this.buffer.add(lease.jobId, record('D', lease, wireDone(lease.i, lease.id, e.attempt, e.output, this.name, durations)));
+          this.buffer.add(lease.jobId, { ...record('D', lease), done: { id: lease.id, a: e.attempt, output: e.output, worker: this.name, durations } });
           this.stats.finished(true, e.durations.totalMs);
           this.release(e.index, lease);
           break;
@@ -393,15 +424,13 @@ export class RedisWorker {
     } else {
       this.buffer.add(lease.jobId, { kind: 'F', entryId: lease.entryId, i: lease.i, event: wireFailed(lease.i, lease.id, a, error, this.name, durations, lease.payload), x1: lease.payload, x2: error });
     }
-    if (!job.urls) this.release(-1, lease);
     this.scheduleFlush();
   }
 
-  /** A local item aborted or dropped: release its entry (job stopped) or forget it (lost). */
+  /** A local item aborted or dropped (job stopped, item given up, entry lost): let it go. */
   private onUnfinished(local: number): void {
     const lease = this.leases.get(local);
     if (!lease) return;
-    if (!lease.lost && lease.release) this.buffer.add(lease.jobId, record('X', lease, ''));
     this.release(local, lease);
     this.scheduleFlush();
   }
@@ -410,10 +439,15 @@ export class RedisWorker {
     return Math.max(0, (lease.startedAt || Date.now()) - lease.q);
   }
 
+  /** The item is settled here; its entry is finished (acknowledged in the next report) with its last item. */
   private release(local: number, lease: Lease): void {
-    const key = local >= 0 ? local : this.byEntry.get(lease.entryId);
-    if (key === undefined || !this.leases.delete(key)) return;
-    this.byEntry.delete(lease.entryId);
+    if (!this.leases.delete(local)) return;
+    const held = lease.held;
+    held.open.delete(local);
+    if (held.open.size === 0 && this.held.get(held.entryId) === held) {
+      this.held.delete(held.entryId);
+      this.buffer.add(lease.jobId, { kind: 'E', entryId: held.entryId, i: -1, event: '', x1: '', x2: '' });
+    }
     const job = this.jobs.get(lease.jobId);
     if (job && --job.leases === 0) job.idleSince = Date.now();
     this.stats.busy(this.leases.size);
@@ -465,30 +499,41 @@ export class RedisWorker {
       return;
     }
     const [status, ...stale] = reply;
-    for (const entryId of stale) {
-      const local = this.byEntry.get(entryId ?? '');
-      const lease = local === undefined ? undefined : this.leases.get(local);
-      if (!lease || lease.lost) continue;
-      this.opts.log(`worker ${this.name}: item ${lease.id} of job ${jobId} was handed to another worker; dropping this attempt`);
-      this.dropLease(entryId!, 'handed to another worker');
-    }
+    for (const entryId of stale) this.dropEntry(entryId ?? '', jobId);
     if (status === null || status === 'aborting' || status === 'cancelled') this.abortJob(jobId, 'the job was cancelled');
   }
 
   // ---- control -----------------------------------------------------------------------------
 
   private onControl(message: string): void {
-    const [status, id] = message.split(' ');
+    const [status, id, index] = message.split(' ');
     if (status === 'aborting' && id) this.abortJob(id, 'the job was cancelled');
-    // One item given up (its HTTP client went away): its entry is gone already; stop running it.
-    if (status === 'item' && id) this.dropLease(id, 'its client went away');
+    // One item given up (its HTTP client went away): it gets no result; stop running it.
+    if (status === 'item' && id && index) {
+      for (const [local, lease] of this.leases) {
+        if (lease.jobId === id && String(lease.i) === index) this.dropLease(local, lease, 'its client went away');
+      }
+    }
   }
 
-  /** Stops running the item of an entry this worker no longer owns (reports for it are refused). */
-  private dropLease(entryId: string, reason: string): void {
-    const local = this.byEntry.get(entryId);
-    const lease = local === undefined ? undefined : this.leases.get(local);
-    if (!lease || local === undefined || lease.lost) return;
+  /** The entry is no longer this worker's (reaped while it stalled): its items run elsewhere now. */
+  private dropEntry(entryId: string, jobId: string): void {
+    const held = this.held.get(entryId);
+    if (!held) return;
+    let dropped = 0;
+    for (const local of [...held.open]) {
+      const lease = this.leases.get(local);
+      if (lease && !lease.lost) {
+        this.dropLease(local, lease, 'handed to another worker');
+        dropped++;
+      }
+    }
+    if (dropped > 0) this.opts.log(`worker ${this.name}: entry ${entryId} of job ${jobId} (${dropped} item${dropped === 1 ? '' : 's'}) was handed to another worker; dropping this attempt`);
+  }
+
+  /** Stops running an item whose reports would be refused now. */
+  private dropLease(local: number, lease: Lease, reason: string): void {
+    if (lease.lost) return;
     lease.lost = true;
     if (!this.jobs.get(lease.jobId)?.run?.abortItem(local, reason)) this.release(local, lease);
   }
@@ -560,9 +605,10 @@ export class RedisWorker {
     const handedBack = (async () => {
       await this.flushing;
       if (this.buffer.size > 0) await this.flush();
-      const held = [...this.leases.values()];
-      for (const lease of held) lease.lost = true;
-      await this.handBack(held.map((l) => l.entryId), null);
+      for (const lease of this.leases.values()) lease.lost = true;
+      const entries = [...this.held.keys()];
+      this.held.clear();
+      await this.handBack(entries, null);
     })();
     const gaveUp = await Promise.race([handedBack.then(() => false), sleep(STOP_WAIT_MS).then(() => true)]).catch((err: unknown) => {
       this.opts.log(`worker ${this.name}: could not hand items back (${describeError(err)}); they return when its heartbeat expires`);
@@ -581,10 +627,10 @@ export class RedisWorker {
   }
 
   /** Requeues entries this worker holds, free of charge. */
-  private async handBack(ids: string[], entries: Entry[] | null): Promise<void> {
+  private async handBack(ids: string[], entries: ReadEntry[] | null): Promise<void> {
     if (ids.length === 0) return;
     const jobOf = new Map<string, string>();
-    for (const e of entries ?? []) if (e.fields?.j) jobOf.set(e.id, e.fields.j);
+    for (const e of entries ?? []) if (e.entry) jobOf.set(e.id, e.entry.jobId);
     for (const lease of this.leases.values()) jobOf.set(lease.entryId, lease.jobId);
     await this.reaper.requeue(this.name, ids, jobOf, 'handback', `worker ${this.name} stopped and handed it back`);
   }
@@ -599,30 +645,6 @@ export class RedisWorker {
 
 // ---- helpers -----------------------------------------------------------------------------
 
-interface Entry {
-  readonly id: string;
-  /** Null when the entry was deleted while pending. */
-  readonly fields: Record<string, string> | null;
-}
-
-/** XREADGROUP's reply: [[stream, [[id, [k, v, ...] | null], ...]]] or null. */
-export function parseEntries(reply: unknown): Entry[] {
-  if (!Array.isArray(reply)) return [];
-  const out: Entry[] = [];
-  for (const stream of reply as [string, [string, string[] | null][]][]) {
-    for (const [id, kv] of stream[1] ?? []) {
-      if (!kv) {
-        out.push({ id, fields: null });
-        continue;
-      }
-      const fields: Record<string, string> = {};
-      for (let k = 0; k + 1 < kv.length; k += 2) fields[kv[k]!] = kv[k + 1]!;
-      out.push({ id, fields });
-    }
-  }
-  return out;
-}
-
 export async function ensureGroup(redis: Redis, keys: QueueKeys): Promise<void> {
   try {
     // From 0, so entries added before any worker existed are served too.
@@ -632,8 +654,8 @@ export async function ensureGroup(redis: Redis, keys: QueueKeys): Promise<void> 
   }
 }
 
-function record(kind: 'S' | 'D' | 'X', lease: Lease, event: string): ReportRecord {
-  return { kind, entryId: lease.entryId, i: lease.i, event, x1: '', x2: '' };
+function record(kind: 'S' | 'D', lease: Lease): ReportRecord {
+  return { kind, entryId: lease.entryId, i: lease.i, event: '', x1: '', x2: '' };
 }
 
 function parsePayload(payload: string): ItemInput {

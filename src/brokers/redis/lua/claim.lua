@@ -1,39 +1,86 @@
--- claim: a worker took entries of one job with XREADGROUP (Lua cannot block, so the read is
--- outside) and now claims them. An entry counts only if it is still pending to this worker (a
--- reaper may have handed it on meanwhile). If the job is stopped or gone, its entries are
--- acknowledged and deleted: queued items of a cancelled job are dropped here.
--- An entry of an item given up meanwhile (its fin bit set by cancel-item) is dropped too.
+-- claim: a worker read entries of one job with XREADGROUP (Lua cannot block, so the read is
+-- outside) and now claims their items, as many as it has free slots. An entry counts only if it
+-- is still pending to this worker (a reaper may have handed it on meanwhile). If the job is
+-- stopped or gone, its entries are acknowledged and deleted: queued items of a cancelled job are
+-- dropped here, as is an item given up meanwhile (its fin bit set by cancel-item) or finished
+-- already (an entry requeued after its worker died).
+-- The fence: the run hash maps each claimed entry to the items taken from it, "<n>" when all n
+-- were, "<n>:<i>,<i>,..." when only some were. Items beyond the free slots go back to the
+-- stream as a new entry, so a worker never holds work it cannot start while others could.
 -- KEYS: 1 items stream, 2 job hash, 3 run hash, 4 fin bitmap
--- ARGV: 1 consumer, 2 group, 3 '1' to return the job's spec, then pairs: entry id, item index,
---       in increasing entry id order
--- Returns {status or false, spec or false, retries, accepted entry ids...}
-local st = redis.call('HMGET', KEYS[2], 'status', 'spec', 'retries')
+-- ARGV: 1 consumer, 2 group, 3 '1' to return the job's spec, 4 free slots, then per entry, in
+--       increasing entry id order: entry id, item count n, then the n item indexes in entry order
+-- Returns {status or false, spec or false, retries, then per claimed entry: its id and a string
+--          of one character per item, '1' taken, '0' not}
+local items, job, run, fin = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local st = redis.call('HMGET', job, 'status', 'spec', 'retries')
 local running = st[1] == 'running'
 local reply = {st[1] or false, false, tonumber(st[3]) or 0}
 if ARGV[3] == '1' and st[2] then reply[2] = st[2] end
-if #ARGV < 4 then return reply end
--- Which of these entries are still pending to this worker: one range read over their ids (given
--- in id order, as XREADGROUP returns them), not one per entry. The range may hold other jobs'
--- entries of this worker too, never more than its slots: the count only guards the reply size.
+if #ARGV < 5 then return reply end
+local free = tonumber(ARGV[4])
+-- Entry ids of the call, to read the pending ones in one range (ids come in order).
+local ids, n = {}, 5
+while n <= #ARGV do
+  ids[#ids + 1] = ARGV[n]
+  n = n + 2 + tonumber(ARGV[n + 1])
+end
 local mine = {}
-for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[2], ARGV[4], ARGV[#ARGV - 1], 100000, ARGV[1])) do mine[p[1]] = true end
-local fences, dropped = {}, {}
-for k = 4, #ARGV, 2 do
-  local id = ARGV[k]
+for _, p in ipairs(redis.call('XPENDING', items, ARGV[2], ids[1], ids[#ids], 100000, ARGV[1])) do mine[p[1]] = true end
+local gone = {}
+n = 5
+while n <= #ARGV do
+  local id, count = ARGV[n], tonumber(ARGV[n + 1])
   if mine[id] then
-    if running and redis.call('GETBIT', KEYS[4], ARGV[k + 1]) == 0 then
-      fences[#fences + 1] = ARGV[k + 1]
-      fences[#fences + 1] = id
-      reply[#reply + 1] = id
+    local flags, taken, left = {}, {}, {}
+    for k = 1, count do
+      local i = ARGV[n + 1 + k]
+      if not running or redis.call('GETBIT', fin, i) == 1 then
+        flags[k] = '0'
+      elseif free > 0 then
+        flags[k] = '1'
+        taken[#taken + 1] = i
+        free = free - 1
+      else
+        flags[k] = '0'
+        left[k] = true
+      end
+    end
+    if next(left) ~= nil then
+      -- Copy the items this worker cannot start into a new entry.
+      local entry = redis.call('XRANGE', items, id, id)[1]
+      if entry then
+        local kv, out, pos = entry[2], {}, 0
+        for f = 1, #kv, 2 do
+          local name = kv[f]
+          if name == 'j' or name == 'q' then
+            out[#out + 1] = name
+            out[#out + 1] = kv[f + 1]
+          else
+            pos = pos + 1
+            if left[pos] then
+              out[#out + 1] = name
+              out[#out + 1] = kv[f + 1]
+            end
+          end
+        end
+        redis.call('XADD', items, '*', unpack(out))
+      end
+    end
+    if #taken == 0 then
+      gone[#gone + 1] = id
     else
-      dropped[#dropped + 1] = id
+      if #taken == count then redis.call('HSET', run, id, count)
+      else redis.call('HSET', run, id, #taken .. ':' .. table.concat(taken, ',')) end
+      reply[#reply + 1] = id
+      reply[#reply + 1] = table.concat(flags)
     end
   end
+  n = n + 2 + count
 end
-for k = 1, #fences, 1000 do redis.call('HSET', KEYS[3], unpack(fences, k, math.min(k + 999, #fences))) end
-for k = 1, #dropped, 1000 do
-  local last = math.min(k + 999, #dropped)
-  redis.call('XACK', KEYS[1], ARGV[2], unpack(dropped, k, last))
-  redis.call('XDEL', KEYS[1], unpack(dropped, k, last))
+for k = 1, #gone, 1000 do
+  local last = math.min(k + 999, #gone)
+  redis.call('XACK', items, ARGV[2], unpack(gone, k, last))
+  redis.call('XDEL', items, unpack(gone, k, last))
 end
 return reply

@@ -1,23 +1,31 @@
--- enqueue: adds items of a running job to the work stream, one entry per item. Items come in
--- increasing index order; an index below the job's `enq` mark was enqueued before (by this
--- submitter or one that died) and is skipped, so a resumed submit can send everything again.
+-- enqueue: adds items of a running job to the work stream, a batch of them per entry (layout:
+-- work-entry.ts). Items come in increasing index order; an index below the job's `enq` mark was
+-- enqueued before (by this submitter or one that died) and is skipped, so a resumed submit can
+-- send everything again.
 -- KEYS: 1 items stream, 2 job hash
--- ARGV: 1 job id, 2 now (ms), then triples: index, item id, payload (JSON)
+-- ARGV: 1 job id, 2 now (ms), 3 most items per entry, then triples: index, item id, payload (JSON)
 -- Returns {status, added}; nothing is added unless the job is running.
 local st = redis.call('HMGET', KEYS[2], 'status', 'enq')
 if not st[1] then return redis.error_reply('NOJOB job ' .. ARGV[1] .. ' does not exist') end
 if st[1] ~= 'running' then return {st[1], 0} end
 local enq = tonumber(st[2]) or 0
+local size = tonumber(ARGV[3])
 local mark, added = enq, 0
-for n = 3, #ARGV, 3 do
+local fields = {'j', ARGV[1], 'q', ARGV[2]}
+for n = 4, #ARGV, 3 do
   local i = tonumber(ARGV[n])
   if i >= enq then
-    redis.call('XADD', KEYS[1], '*', 'j', ARGV[1], 'i', ARGV[n], 'k', ARGV[n + 1], 'a', '1', 'c', '0', 'r', '0',
-      'p', ARGV[n + 2], 'q', ARGV[2])
+    fields[#fields + 1] = ARGV[n] .. ',1,0,0,' .. ARGV[n + 1]
+    fields[#fields + 1] = ARGV[n + 2]
     added = added + 1
     if i + 1 > mark then mark = i + 1 end
+    if #fields >= 4 + 2 * size then
+      redis.call('XADD', KEYS[1], '*', unpack(fields))
+      fields = {'j', ARGV[1], 'q', ARGV[2]}
+    end
   end
 end
+if #fields > 4 then redis.call('XADD', KEYS[1], '*', unpack(fields)) end
 if added > 0 then
   redis.call('HSET', KEYS[2], 'enq', mark)
   redis.call('HINCRBY', KEYS[2], 'n', added)

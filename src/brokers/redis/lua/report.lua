@@ -1,19 +1,21 @@
 -- report: one worker's news about one job since its last report, in one round trip: item
--- starts, chunks, results, failures and releases. Every record is fenced: it counts only if the
--- run hash still says this entry runs the item. A zombie (a worker reaped while it was stalled)
--- gets its records rejected and learns which entries it lost.
+-- starts, chunks, results, failures, and the entries it is done with. Every record is fenced: it
+-- counts only if the run hash still holds its entry (claimed by this worker, not reaped and
+-- requeued since). A zombie (a worker reaped while it was stalled) gets its records rejected and
+-- learns which entries it lost.
 -- A report whose reply was lost is sent again by the client after a reconnect: each carries the
 -- worker's increasing sequence number, and one already applied is not applied twice (its starts
 -- and chunks would otherwise be appended again).
 -- KEYS: 1 items stream, 2 job hash, 3 events stream, 4 run hash, 5 fin bitmap, 6 delayed zset,
 --       7 dead-letter stream, 8 seq hash (worker -> last report applied)
--- ARGV: 1 worker name, 2 group, 3 now (ms), 4 job id, 5 report sequence number, then records of six fields:
---       kind, entry id, item index, event (JSON, or ''), x1, x2
+-- ARGV: 1 worker name, 2 group, 3 now (ms), 4 job id, 5 report sequence number, then records:
+--       kind, entry id, then but for E: item index, event (JSON), then for R and F only: x1, x2
 --   S start, C chunk:   append the event
---   D done:             first result wins (fin bit), done+1, append; ack+delete the entry
+--   D done:             first result wins (fin bit), done+1, append
 --   R retry:            x1 = delay (ms), x2 = the next attempt's entry (JSON) for the delayed set
---   F failed for good:  x1 = payload, x2 = error; fin bit, failed+1, dead-letter; ack+delete
---   X release:          the worker let go of the item (job stopped): ack+delete, no event
+--   F failed for good:  x1 = payload, x2 = error; fin bit, failed+1, dead-letter
+--   E entry finished:   every item taken from it is settled (or let go): ack+delete it, drop its
+--                       fence (even if stale: see below)
 -- Returns {job status or false, stale entry ids...}
 --@include finalize
 local items, job, ev, run, fin, delayed, dlq, seqs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
@@ -23,49 +25,52 @@ if last >= tonumber(ARGV[5]) then return {redis.call('HGET', job, 'status') or f
 redis.call('HSET', seqs, ARGV[1], ARGV[5])
 local events, stale, settled = {}, {}, false
 local doneN, failedN = 0, 0
--- The fence of each item, read once per call: a report often holds an item's start, chunks and
--- result together. Settled entries are acknowledged and deleted in one call each at the end.
-local fence, acked, freed = {}, {}, {}
-for n = 6, #ARGV, 6 do
+-- The fence of each entry, read once per call: a report often holds many records of one entry.
+-- Finished entries are acknowledged and deleted in one call each at the end.
+local fence, acked = {}, {}
+local n = 6
+while n <= #ARGV do
   local kind, id, i, event = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3]
-  local owner = fence[i]
-  if owner == nil then
-    owner = redis.call('HGET', run, i)
-    fence[i] = owner
+  local owned = fence[id]
+  if owned == nil and kind ~= 'E' then
+    owned = redis.call('HEXISTS', run, id) == 1
+    fence[id] = owned
   end
-  if owner ~= id then
+  if kind == 'E' then
+    -- Acknowledged and deleted even when stale: a reaped entry is gone already (no harm done), and
+    -- one whose fence went with its finished job must not stay pending forever.
+    fence[id] = false
+    acked[#acked + 1] = id
+    settled = true
+  elseif not owned then
     if stale[#stale] ~= id then stale[#stale + 1] = id end
-  else
-    if kind == 'S' or kind == 'C' then
+  elseif kind == 'S' or kind == 'C' then
+    events[#events + 1] = event
+  elseif kind == 'D' then
+    if redis.call('SETBIT', fin, i, 1) == 0 then
+      doneN = doneN + 1
       events[#events + 1] = event
-    else
-      if kind == 'D' then
-        if redis.call('SETBIT', fin, i, 1) == 0 then
-          doneN = doneN + 1
-          events[#events + 1] = event
-        end
-      elseif kind == 'R' then
-        redis.call('ZADD', delayed, tonumber(now) + tonumber(ARGV[n + 4]), ARGV[n + 5])
-        events[#events + 1] = event
-      elseif kind == 'F' then
-        if redis.call('SETBIT', fin, i, 1) == 0 then
-          failedN = failedN + 1
-          events[#events + 1] = event
-          redis.call('XADD', dlq, 'MAXLEN', '~', 10000, '*', 'j', ARGV[4], 'i', i,
-            'p', ARGV[n + 4], 'e', ARGV[n + 5], 'w', ARGV[1], 't', now)
-        end
-      end
-      fence[i] = false
-      freed[#freed + 1] = i
-      acked[#acked + 1] = id
-      settled = true
     end
+    settled = true
+  elseif kind == 'R' then
+    redis.call('ZADD', delayed, tonumber(now) + tonumber(ARGV[n + 4]), ARGV[n + 5])
+    events[#events + 1] = event
+    settled = true
+  elseif kind == 'F' then
+    if redis.call('SETBIT', fin, i, 1) == 0 then
+      failedN = failedN + 1
+      events[#events + 1] = event
+      redis.call('XADD', dlq, 'MAXLEN', '~', 10000, '*', 'j', ARGV[4], 'i', i,
+        'p', ARGV[n + 4], 'e', ARGV[n + 5], 'w', ARGV[1], 't', now)
+    end
+    settled = true
   end
+  if kind == 'E' then n = n + 2 elseif kind == 'R' or kind == 'F' then n = n + 6 else n = n + 4 end
 end
 -- Variadic calls, a bounded number of arguments each (Lua's unpack has a stack limit).
 for k = 1, #acked, 1000 do
   local last = math.min(k + 999, #acked)
-  redis.call('HDEL', run, unpack(freed, k, last))
+  redis.call('HDEL', run, unpack(acked, k, last))
   redis.call('XACK', items, group, unpack(acked, k, last))
   redis.call('XDEL', items, unpack(acked, k, last))
 end

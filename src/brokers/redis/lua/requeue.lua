@@ -1,8 +1,11 @@
--- requeue: puts the entries a worker holds back in the work stream, as new entries with the
--- next attempt number, and acknowledges and deletes the old ones. Used by the reaper for a
--- worker whose heartbeat expired ('reclaim': counts against the item's reclaim limit) and by a
--- worker that stops and hands its items back ('handback': free). The old entry id no longer
--- matches the run hash, so anything its worker still sends is rejected.
+-- requeue: puts the entries a worker holds back in the work stream, and acknowledges and deletes
+-- the old ones. Used by the reaper for a worker whose heartbeat expired ('reclaim': counts
+-- against the item's reclaim limit) and by a worker that stops and hands its items back
+-- ('handback': free). The items of an entry still to be settled go back together as one new
+-- entry; those with their final result (fin bit) stay settled. Items the worker had claimed
+-- (its fence says which) come back with the next attempt number, and watchers get a retry event
+-- for them so their stream starts again. The old entry id is no longer in the run hash, so
+-- anything its worker still sends is rejected.
 -- KEYS: 1 items stream, 2 job hash, 3 events stream, 4 run hash, 5 fin bitmap, 6 dead-letter stream
 -- ARGV: 1 consumer holding the entries, 2 group, 3 now (ms), 4 'reclaim' or 'handback',
 --       5 most reclaims per item, 6 reason, then entry ids (all of this job)
@@ -17,32 +20,52 @@ for n = 7, #ARGV do
   if #redis.call('XPENDING', items, group, id, id, 1, from) == 1 then
     local entry = redis.call('XRANGE', items, id, id)
     if #entry == 1 then
-      local f = {}
       local kv = entry[1][2]
-      for k = 1, #kv, 2 do f[kv[k]] = kv[k + 1] end
-      local started = redis.call('HGET', run, f.i) == id
-      if started then
-        redis.call('HDEL', run, f.i)
+      -- What the worker claimed of it: nothing (nil), every item ("<n>"), or the listed ones.
+      local claimed = redis.call('HGET', run, id)
+      local only = nil
+      if claimed then
+        redis.call('HDEL', run, id)
         settled = true
-      end
-      local a, r = tonumber(f.a), tonumber(f.r)
-      if started and mode == 'reclaim' then r = r + 1 end
-      if r > maxReclaims then
-        if redis.call('SETBIT', fin, f.i, 1) == 0 then
-          failedN = failedN + 1
-          local err = reason .. ' (' .. r .. ' times: the item may be killing its workers)'
-          events[#events + 1] = cjson.encode({'f', tonumber(f.i), f.k, a, err, from, 0, false, 0, f.p})
-          redis.call('XADD', dlq, 'MAXLEN', '~', 10000, '*', 'j', f.j, 'i', f.i, 'p', f.p, 'e', err, 'w', from, 't', now)
+        local list = string.match(claimed, ':(.*)$')
+        if list then
+          only = {}
+          for i in string.gmatch(list, '%d+') do only[i] = true end
         end
-        settled = true
-      elseif status == 'running' then
-        local nextA = a
-        if started then
-          nextA = a + 1
-          events[#events + 1] = cjson.encode({'r', tonumber(f.i), f.k, a, reason, 0, false})
-        end
-        redis.call('XADD', items, '*', 'j', f.j, 'i', f.i, 'k', f.k, 'a', tostring(nextA), 'c', f.c, 'r', tostring(r), 'p', f.p, 'q', f.q)
       end
+      local jobId, q, out = nil, nil, {}
+      for f = 1, #kv, 2 do
+        local name, payload = kv[f], kv[f + 1]
+        if name == 'j' then jobId = payload
+        elseif name == 'q' then q = payload
+        else
+          local i, a, c, r, k = string.match(name, '^(%d+),(%d+),(%d+),(%d+),(.*)$')
+          -- Items split off at claim time live in another entry now: not this one's to requeue.
+          local ours = i and (not claimed or not only or only[i])
+          if ours and redis.call('GETBIT', fin, i) == 0 then
+            local started = claimed and true or false
+            a, r = tonumber(a), tonumber(r)
+            if started and mode == 'reclaim' then r = r + 1 end
+            if r > maxReclaims then
+              redis.call('SETBIT', fin, i, 1)
+              failedN = failedN + 1
+              local err = reason .. ' (' .. r .. ' times: the item may be killing its workers)'
+              events[#events + 1] = cjson.encode({'f', tonumber(i), k, a, err, from, 0, false, 0, payload})
+              redis.call('XADD', dlq, 'MAXLEN', '~', 10000, '*', 'j', jobId or '', 'i', i, 'p', payload, 'e', err, 'w', from, 't', now)
+              settled = true
+            elseif status == 'running' then
+              local nextA = a
+              if started then
+                nextA = a + 1
+                events[#events + 1] = cjson.encode({'r', tonumber(i), k, a, reason, 0, false})
+              end
+              out[#out + 1] = i .. ',' .. nextA .. ',' .. c .. ',' .. r .. ',' .. k
+              out[#out + 1] = payload
+            end
+          end
+        end
+      end
+      if #out > 0 then redis.call('XADD', items, '*', 'j', jobId or '', 'q', q or now, unpack(out)) end
       moved = moved + 1
     end
     redis.call('XACK', items, group, id)
