@@ -9,7 +9,8 @@
 // Env: RUNS, REDIS_DISPATCH_ITEMS (30000), REDIS_DISPATCH_WORKERS (2), REDIS_DISPATCH_SLOTS (per
 //      worker, 128), REDIS_DISPATCH_THREADS (per worker, 1: 2 processes × 1 thread, the anchors'
 //      2 threads), REDIS_DISPATCH_CONCURRENCY (256: the job's concurrency, which sets how far the
-//      submitter enqueues ahead), REDIS_DISPATCH_BATCH (16).
+//      submitter enqueues ahead), REDIS_DISPATCH_BATCH (16: items per work stream entry),
+//      REDIS_DISPATCH_WARMUP (30000: items of the discarded warm-up job).
 import { RUNS, benchProcessor, fmt, num, record, runJob } from './lib/common.mjs';
 import { connect, deadline, queueName, serverInfo, startWorkers, withCommandStats, withCpu } from './lib/redis.mjs';
 
@@ -27,7 +28,10 @@ const url = benchProcessor('noop.mjs');
 const workers = await startWorkers(WORKERS, { queue, slots: SLOTS, threads: THREADS });
 const broker = await connect(queue, [url]);
 const spec = { concurrency: CONC, batchSize: BATCH, batchWindowMs: 5 };
-await runJob(broker, spec, 2000); // warm-up: processor loaded in every thread, JIT warm
+// Warm-up: workers are long-lived processes, and theirs is a steady state. Their first few tens
+// of thousands of items run up to 40% slower (JIT), so the warm-up job is a full-sized one.
+const WARMUP = num('REDIS_DISPATCH_WARMUP', 30_000);
+await runJob(broker, spec, WARMUP);
 
 const rates = [], cpus = [], stats = [];
 for (let r = 0; r < RUNS; r++) {
@@ -41,7 +45,7 @@ await broker.close();
 await workers.stop();
 
 const settings = {
-  items: ITEMS, workers: WORKERS, slotsPerWorker: SLOTS, threadsPerWorker: THREADS, concurrency: CONC, batchSize: BATCH,
+  items: ITEMS, warmup: WARMUP, workers: WORKERS, slotsPerWorker: SLOTS, threadsPerWorker: THREADS, concurrency: CONC, batchSize: BATCH,
   processor: 'bench/processors/noop.mjs (one chunk per item)', redis: server.version, aof: server.aof, primary: true,
 };
 const name = `dispatch noop ${WORKERS} workers`;

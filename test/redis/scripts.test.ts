@@ -50,7 +50,7 @@ async function claim(jobId: string, consumer: string, entries: ReadEntry[], free
   const jk = keys.job(jobId);
   const args: (string | number)[] = [consumer, GROUP, '0', free];
   for (const e of entries) {
-    args.push(e.id, e.entry!.items.length);
+    args.push(e.id, e.entry!.items.length, e.entry!.items.every((it) => it.a === 1 && it.r === 0) ? '1' : '0');
     for (const item of e.entry!.items) args.push(item.i);
   }
   const reply = (await redis.claim(keys.items, jk.hash, jk.run, jk.fin, ...args)) as string[];

@@ -1,7 +1,7 @@
 /** Pure parts of the Redis broker: the events wire format, report coalescing, URL checks. */
 import { describe, expect, it } from 'vitest';
 import { parseRedisUrl } from '../../src/brokers/redis/connection.js';
-import { ReportBuffer, reportArgs, type ReportRecord } from '../../src/brokers/redis/report-buffer.js';
+import { ReportBuffer, ReportRecord, reportArgs } from '../../src/brokers/redis/report-buffer.js';
 import { decodeEntry, wireChunk, wireDone, wireFailed, wireOutcome, wireRetry, wireStart } from '../../src/brokers/redis/wire.js';
 import { UsageError } from '../../src/core/errors.js';
 
@@ -36,24 +36,22 @@ describe('wire events', () => {
 
 describe('report buffer', () => {
   const d = { queuedMs: 2, firstChunkMs: 1, totalMs: 3 };
-  const start = (entryId: string, i: number, a = 1, stage = 0): ReportRecord => ({ kind: 'S', entryId, i, event: '', x1: '', x2: '', start: { id: `id${i}`, a, worker: 'w', stage } });
-  const done = (entryId: string, i: number, output: string, a = 1): ReportRecord => ({ kind: 'D', entryId, i, event: '', x1: '', x2: '', done: { id: `id${i}`, a, output, worker: 'w', durations: d } });
 
   it('merges consecutive chunks of one item attempt, keeps order, and marks results urgent', () => {
     const b = new ReportBuffer();
-    b.chunk('j', 'e1', 0, 1, 'a', 1, 0);
-    b.chunk('j', 'e1', 0, 1, 'b', 2, 0);
+    b.chunk('j', 'e1', 0, 1, 'a', 1, 0, null);
+    b.chunk('j', 'e1', 0, 1, 'b', 2, 0, null);
     expect(b.hasUrgent).toBe(false);
-    b.chunk('j', 'e1', 1, 1, 'x', 1, 0); // same entry, another item: not merged
-    b.chunk('j', 'e1', 0, 1, 'c', 1, 0);
-    b.add('j', done('e1', 0, 'abc'));
-    b.add('j', { kind: 'E', entryId: 'e1', i: -1, event: '', x1: '', x2: '' });
+    b.chunk('j', 'e1', 1, 1, 'x', 1, 0, null); // same entry, another item: not merged
+    b.chunk('j', 'e1', 0, 1, 'c', 1, 0, null);
+    b.done('j', 'e1', 0, 'id0', 1, 'abc', 'w', d, null);
+    b.add('j', new ReportRecord('E', 'e1', -1));
     expect(b.hasUrgent).toBe(true);
     const records = b.take().get('j')!;
     expect(reportArgs(records)).toEqual([
-      'C', 'e1', '0', JSON.stringify(['c', 0, 1, 'ab', 3, 0]),
-      'C', 'e1', '1', JSON.stringify(['c', 1, 1, 'x', 1, 0]),
-      'C', 'e1', '0', JSON.stringify(['c', 0, 1, 'c', 1, 0]),
+      'C', 'e1', '0', wireChunk(0, 1, 'ab', 3, 0),
+      'C', 'e1', '1', wireChunk(1, 1, 'x', 1, 0),
+      'C', 'e1', '0', wireChunk(0, 1, 'c', 1, 0),
       'D', 'e1', '0', wireDone(0, 'id0', 1, 'abc', 'w', d),
       'E', 'e1',
     ]);
@@ -62,29 +60,29 @@ describe('report buffer', () => {
 
   it('folds an item that starts and ends within one report into one record, which decodes to the same events', () => {
     const b = new ReportBuffer();
-    b.add('j', start('e1', 0));
-    b.add('j', start('e1', 1));
-    b.chunk('j', 'e1', 0, 1, 'he', 1, 0);
-    b.chunk('j', 'e1', 1, 1, 'x', 1, 0);
-    b.chunk('j', 'e1', 0, 1, 'llo', 1, 0);
-    b.add('j', done('e1', 0, 'hello'));
-    b.add('j', start('e1', 2, 1, 0));
-    b.add('j', start('e1', 2, 1, 1)); // a second processor: not folded
-    b.add('j', done('e1', 2, 'z'));
-    b.add('j', { kind: 'R', entryId: 'e1', i: 3, event: wireRetry(3, 'id3', 1, 'boom', 10, true), x1: '10', x2: '{}' });
+    const s0 = b.start('j', 'e1', 0, 'id0', 1, 'w', 0);
+    const s1 = b.start('j', 'e1', 1, 'id1', 1, 'w', 0);
+    b.chunk('j', 'e1', 0, 1, 'he', 1, 0, s0);
+    b.chunk('j', 'e1', 1, 1, 'x', 1, 0, s1);
+    b.chunk('j', 'e1', 0, 1, 'llo', 1, 0, s0);
+    b.done('j', 'e1', 0, 'id0', 1, 'hello', 'w', d, s0);
+    const s2 = b.start('j', 'e1', 2, 'id2', 1, 'w', 0);
+    b.start('j', 'e1', 2, 'id2', 1, 'w', 1); // a second processor: its chunks are not folded
+    b.chunk('j', 'e1', 2, 1, 'y', 1, 1, s2);
+    b.add('j', new ReportRecord('R', 'e1', 3, wireRetry(3, 'id3', 1, 'boom', 10, true), '10', '{}'));
     const args = reportArgs(b.take().get('j')!);
     expect(args).toEqual([
-      'S', 'e1', '1', wireStart(1, 'id1', 1, 'w', 0),
-      'C', 'e1', '1', JSON.stringify(['c', 1, 1, 'x', 1, 0]),
       'D', 'e1', '0', wireOutcome(0, 'id0', 1, 'w', 'hello', 2, 'hello', d),
+      'S', 'e1', '1', wireStart(1, 'id1', 1, 'w', 0),
+      'C', 'e1', '1', wireChunk(1, 1, 'x', 1, 0),
       'S', 'e1', '2', wireStart(2, 'id2', 1, 'w', 0),
       'S', 'e1', '2', wireStart(2, 'id2', 1, 'w', 1),
-      'D', 'e1', '2', wireDone(2, 'id2', 1, 'z', 'w', d),
+      'C', 'e1', '2', wireChunk(2, 1, 'y', 1, 1),
       'R', 'e1', '3', wireRetry(3, 'id3', 1, 'boom', 10, true), '10', '{}',
     ]);
     // The folded record leaves its text out when it is the output, and decodes to start, chunk, done.
-    expect(JSON.parse(args[11]!)).toHaveLength(10);
-    expect(decodeEntry(`[${args[11]}]`)).toEqual([
+    expect(JSON.parse(args[3]!)).toHaveLength(10);
+    expect(decodeEntry(`[${args[3]}]`)).toEqual([
       { type: 'item-start', index: 0, id: 'id0', attempt: 1, worker: 'w' },
       { type: 'chunk', index: 0, attempt: 1, text: 'hello', n: 2 },
       { type: 'item-done', index: 0, id: 'id0', attempt: 1, output: 'hello', worker: 'w', durations: d },
@@ -92,6 +90,20 @@ describe('report buffer', () => {
     // Text other than the output is carried; no chunks, no chunk event.
     expect(decodeEntry(`[${wireOutcome(5, 'id5', 2, 'w', 'part', 1, 'whole', d)}]`)[1]).toEqual({ type: 'chunk', index: 5, attempt: 2, text: 'part', n: 1 });
     expect(decodeEntry(`[${wireOutcome(5, 'id5', 2, 'w', '', 0, '', d)}]`).map((e) => e.type)).toEqual(['item-start', 'item-done']);
+  });
+
+  it('never folds into a record of a report already taken: the item then goes as chunk and result', () => {
+    const b = new ReportBuffer();
+    const s0 = b.start('j', 'e1', 0, 'id0', 1, 'w', 0);
+    b.chunk('j', 'e1', 0, 1, 'a', 1, 0, s0);
+    expect(reportArgs(b.take().get('j')!)).toEqual(['S', 'e1', '0', wireStart(0, 'id0', 1, 'w', 0), 'C', 'e1', '0', wireChunk(0, 1, 'a', 1, 0)]);
+    b.chunk('j', 'e1', 0, 1, 'b', 1, 0, s0);
+    b.done('j', 'e1', 0, 'id0', 1, 'ab', 'w', d, s0);
+    expect(reportArgs(b.take().get('j')!)).toEqual(['C', 'e1', '0', wireChunk(0, 1, 'b', 1, 0), 'D', 'e1', '0', wireDone(0, 'id0', 1, 'ab', 'w', d)]);
+    // A result of another attempt than the start's is not folded either.
+    const s1 = b.start('j', 'e1', 1, 'id1', 1, 'w', 0);
+    b.done('j', 'e1', 1, 'id1', 2, 'z', 'w', d, s1);
+    expect(reportArgs(b.take().get('j')!).filter((a) => a === 'S' || a === 'D')).toEqual(['S', 'D']);
   });
 });
 

@@ -2,36 +2,54 @@
  * What a worker has to tell Redis about each job, gathered between two reports: one `report`
  * script call per job then carries every start, chunk and result of that interval. Consecutive
  * chunks of one item attempt merge into one event, so a fast stream costs one entry per report,
- * not one per token; an item that starts and ends within one report goes as one record (its
+ * not one per token; and an item that starts and ends within one report goes as one record (its
  * start, text and result folded into one wire event), which is what short items mostly do.
+ *
+ * Folding happens as events arrive: an item's start record of this interval takes its first
+ * stage's chunks in, and becomes the item's outcome when its result comes before the report is
+ * sent. Records all have one shape, so the hot path stays monomorphic.
  */
 import type { ItemDurations } from '../../core/types.js';
-import { wireDone, wireOutcome, wireStart } from './wire.js';
+import { wireChunk, wireDone, wireOutcome, wireStart } from './wire.js';
 
 /** Start, chunk, done, retry, failed; E: an entry is finished (every item taken from it settled). */
 export type RecordKind = 'S' | 'C' | 'D' | 'R' | 'F' | 'E';
 
-export interface ReportRecord {
-  readonly kind: RecordKind;
-  readonly entryId: string;
-  readonly i: number;
-  /** The wire event (JSON) of R and F records, and of an S record without `start` (a local rerun's
-   * retry notice); S, C and D are encoded when the report is sent. */
-  readonly event: string;
-  readonly x1: string;
-  readonly x2: string;
-  /** C: merged text, pieces and stage. */
-  chunk?: { a: number; text: string; n: number; stage: number };
-  /** S: the attempt starting (stage > 0: a later processor of the pipeline). */
-  readonly start?: { id: string; a: number; worker: string; stage: number };
-  /** D: the result. */
-  readonly done?: { id: string; a: number; output: string; worker: string; durations: ItemDurations };
+export class ReportRecord {
+  /** Which report this record goes with: an item's start folds later events only within it. */
+  gen = 0;
+  /** The item's id, attempt and worker (S and D). */
+  id = '';
+  a = 0;
+  worker = '';
+  /** The pipeline stage (S and C; > 0: a later processor). */
+  stage = 0;
+  /** Text and pieces: a C record's merged chunks, or the chunks an S record took in. */
+  text = '';
+  n = 0;
+  /** D: the result (an S record that took its item's result in is sent as one outcome). */
+  output = '';
+  durations: ItemDurations | null = null;
+  /** A start record that took its item's result in: sent as one outcome event. */
+  folded = false;
+
+  constructor(
+    public kind: RecordKind,
+    readonly entryId: string,
+    readonly i: number,
+    /** The wire event of R and F records, and of an S record that is a local rerun's retry notice. */
+    readonly event = '',
+    readonly x1 = '',
+    readonly x2 = '',
+  ) {}
 }
 
 export class ReportBuffer {
   private jobs = new Map<string, ReportRecord[]>();
   /** Whether anything but chunks waits: such records are sent at once, chunks may wait a little. */
   private urgent = false;
+  /** Counts the reports taken: records of an earlier one are gone, never folded into. */
+  private gen = 1;
 
   get size(): number {
     return this.jobs.size;
@@ -41,23 +59,72 @@ export class ReportBuffer {
     return this.urgent;
   }
 
-  add(jobId: string, record: ReportRecord): void {
+  add(jobId: string, record: ReportRecord): ReportRecord {
     let list = this.jobs.get(jobId);
     if (!list) this.jobs.set(jobId, (list = []));
+    record.gen = this.gen;
     list.push(record);
     if (record.kind !== 'C') this.urgent = true;
+    return record;
   }
 
-  chunk(jobId: string, entryId: string, i: number, a: number, text: string, n: number, stage: number): void {
+  /** An item attempt begins a stage; returns the record (kept to fold the item's next events into). */
+  start(jobId: string, entryId: string, i: number, id: string, a: number, worker: string, stage: number): ReportRecord {
+    const r = new ReportRecord('S', entryId, i);
+    r.id = id;
+    r.a = a;
+    r.worker = worker;
+    r.stage = stage;
+    return this.add(jobId, r);
+  }
+
+  /**
+   * Chunks of an item attempt: into its first stage's start record if that goes with this
+   * report, else merged with the previous record when that is a chunk of the same attempt.
+   */
+  chunk(jobId: string, entryId: string, i: number, a: number, text: string, n: number, stage: number, started: ReportRecord | null): void {
+    if (started && this.foldable(started, a) && stage === 0) {
+      started.text += text;
+      started.n += n;
+      return;
+    }
     let list = this.jobs.get(jobId);
     if (!list) this.jobs.set(jobId, (list = []));
     const last = list[list.length - 1];
-    if (last?.kind === 'C' && last.entryId === entryId && last.i === i && last.chunk!.a === a && last.chunk!.stage === stage) {
-      last.chunk!.text += text;
-      last.chunk!.n += n;
+    if (last !== undefined && last.kind === 'C' && last.i === i && last.entryId === entryId && last.a === a && last.stage === stage) {
+      last.text += text;
+      last.n += n;
       return;
     }
-    list.push({ kind: 'C', entryId, i, event: '', x1: '', x2: '', chunk: { a, text, n, stage } });
+    const r = new ReportRecord('C', entryId, i);
+    r.a = a;
+    r.text = text;
+    r.n = n;
+    r.stage = stage;
+    r.gen = this.gen;
+    list.push(r);
+  }
+
+  /** An item attempt's result: folded into its start record if that goes with this report. */
+  done(jobId: string, entryId: string, i: number, id: string, a: number, output: string, worker: string, durations: ItemDurations, started: ReportRecord | null): void {
+    let r: ReportRecord;
+    if (started && this.foldable(started, a)) {
+      r = started;
+      r.kind = 'D';
+      r.folded = true;
+      this.urgent = true;
+    } else {
+      r = this.add(jobId, new ReportRecord('D', entryId, i));
+      r.id = id;
+      r.a = a;
+      r.worker = worker;
+    }
+    r.output = output;
+    r.durations = durations;
+  }
+
+  private foldable(started: ReportRecord, a: number): boolean {
+    return started.gen === this.gen && started.kind === 'S' && started.stage === 0 && started.a === a && started.event === '';
   }
 
   /** Takes everything gathered so far, per job. */
@@ -65,6 +132,7 @@ export class ReportBuffer {
     const jobs = this.jobs;
     this.jobs = new Map();
     this.urgent = false;
+    this.gen++;
     return jobs;
   }
 
@@ -76,69 +144,35 @@ export class ReportBuffer {
   }
 }
 
-/** Fields per record in the script's ARGV: E names its entry only; R and F carry two more. */
-const arity = (kind: RecordKind): number => (kind === 'E' ? 2 : kind === 'R' || kind === 'F' ? 6 : 4);
-
 /**
  * The script's ARGV tail for a job's records: kind, entry id, then (but for E) item index and
- * event, then (R and F) x1 and x2. An item whose start (first stage) and result are both here,
- * with nothing but its first stage's chunks between, goes as one D record.
+ * event, then (R and F) x1 and x2. An S record that took its item's result in goes as one D
+ * record with the folded event; one that took only chunks goes as S, then C.
  */
 export function reportArgs(records: readonly ReportRecord[]): string[] {
-  const folded = foldable(records);
   const args: string[] = [];
-  for (let k = 0; k < records.length; k++) {
-    const r = records[k]!;
-    if (folded.skip.has(k)) continue;
-    if (r.kind === 'E') {
-      args.push('E', r.entryId);
-      continue;
+  for (const r of records) {
+    switch (r.kind) {
+      case 'E':
+        args.push('E', r.entryId);
+        break;
+      case 'C':
+        args.push('C', r.entryId, String(r.i), wireChunk(r.i, r.a, r.text, r.n, r.stage));
+        break;
+      case 'S':
+        if (r.event !== '') {
+          args.push('S', r.entryId, String(r.i), r.event);
+          break;
+        }
+        args.push('S', r.entryId, String(r.i), wireStart(r.i, r.id, r.a, r.worker, r.stage));
+        if (r.n > 0) args.push('C', r.entryId, String(r.i), wireChunk(r.i, r.a, r.text, r.n, r.stage));
+        break;
+      case 'D':
+        args.push('D', r.entryId, String(r.i), r.folded ? wireOutcome(r.i, r.id, r.a, r.worker, r.text, r.n, r.output, r.durations!) : wireDone(r.i, r.id, r.a, r.output, r.worker, r.durations!));
+        break;
+      default:
+        args.push(r.kind, r.entryId, String(r.i), r.event, r.x1, r.x2);
     }
-    let event = r.event;
-    if (r.chunk) event = JSON.stringify(['c', r.i, r.chunk.a, r.chunk.text, r.chunk.n, r.chunk.stage]);
-    else if (r.start) event = wireStart(r.i, r.start.id, r.start.a, r.start.worker, r.start.stage);
-    else if (r.done) {
-      const fold = folded.text.get(k);
-      event = fold ? wireOutcome(r.i, r.done.id, r.done.a, r.done.worker, fold.text, fold.n, r.done.output, r.done.durations) : wireDone(r.i, r.done.id, r.done.a, r.done.output, r.done.worker, r.done.durations);
-    }
-    args.push(r.kind, r.entryId, String(r.i), event);
-    if (arity(r.kind) === 6) args.push(r.x1, r.x2);
   }
   return args;
-}
-
-/** Which D records take their item's start and chunks in (by position), and which records go. */
-function foldable(records: readonly ReportRecord[]): { text: Map<number, { text: string; n: number }>; skip: Set<number> } {
-  const text = new Map<number, { text: string; n: number }>();
-  const skip = new Set<number>();
-  // Per item attempt: the position of its first-stage start and of its chunks since, while foldable.
-  const open = new Map<string, { start: number; chunks: number[] } | null>();
-  for (let k = 0; k < records.length; k++) {
-    const r = records[k]!;
-    if (r.kind === 'E') continue;
-    const key = `${r.entryId} ${r.i}`;
-    if (r.kind === 'S' && r.start?.stage === 0) {
-      open.set(key, { start: k, chunks: [] });
-      continue;
-    }
-    const o = open.get(key);
-    if (!o) continue;
-    if (r.kind === 'C' && r.chunk!.stage === 0 && r.chunk!.a === records[o.start]!.start!.a) {
-      o.chunks.push(k);
-      continue;
-    }
-    if (r.kind === 'D' && r.done!.a === records[o.start]!.start!.a) {
-      let t = '';
-      let n = 0;
-      for (const c of o.chunks) {
-        t += records[c]!.chunk!.text;
-        n += records[c]!.chunk!.n;
-        skip.add(c);
-      }
-      skip.add(o.start);
-      text.set(k, { text: t, n });
-    }
-    open.set(key, null); // anything else (a later stage, a retry): sent as it is
-  }
-  return { text, skip };
 }

@@ -24,7 +24,7 @@ import { openRedis, type RedisTarget } from './connection.js';
 import { parseWireSpec, resolveOnWorker, type WireJobSpec } from './job-spec.js';
 import { GROUP, queueKeys, type QueueKeys } from './keys.js';
 import { Reaper } from './reaper.js';
-import { ReportBuffer, reportArgs, type ReportRecord } from './report-buffer.js';
+import { ReportBuffer, ReportRecord, reportArgs } from './report-buffer.js';
 import type { ScriptedRedis } from './scripts.js';
 import { WorkerStats } from './worker-stats.js';
 import { withWatchdog } from './watchdog.js';
@@ -73,6 +73,8 @@ interface Lease {
   /** When it was first enqueued (epoch ms). */
   readonly q: number;
   startedAt: number;
+  /** Its first stage's start record while that goes with the next report (chunks and result fold into it). */
+  started: ReportRecord | null;
   /** Redis no longer lets this worker report it (reaped, handed back, given up): forget it quietly. */
   lost: boolean;
   /** On abort, release the entry (job stopped) rather than hand it back. */
@@ -288,7 +290,7 @@ export class RedisWorker {
     const known = this.jobs.get(jobId);
     const args: (string | number)[] = [this.name, GROUP, known ? '0' : '1', free];
     for (const e of entries) {
-      args.push(e.id, e.items.length);
+      args.push(e.id, e.items.length, e.items.every((it) => it.a === 1 && it.r === 0) ? '1' : '0');
       for (const item of e.items) args.push(item.i);
     }
     const reply = (await this.cmd.claim(this.keys.items, jk.hash, jk.run, jk.fin, ...args)) as [string | null, string | null, number, ...string[]];
@@ -311,7 +313,7 @@ export class RedisWorker {
         if (taken[k] !== '1') return;
         const lease: Lease = {
           jobId, entryId: e.id, held, i: item.i, id: item.k, a: item.a, c: item.c, r: item.r, payload: item.p, q: e.q,
-          startedAt: 0, lost: false, release: false,
+          startedAt: 0, started: null, lost: false, release: false,
         };
         const local = ++this.nextLocal;
         this.leases.set(local, lease);
@@ -380,21 +382,26 @@ export class RedisWorker {
       const lease = this.leases.get(e.index);
       if (!lease || lease.lost) continue;
       switch (e.type) {
-        case 'item-start':
-          if (!e.stage) lease.startedAt = Date.now();
-          this.buffer.add(lease.jobId, { ...record('S', lease), start: { id: lease.id, a: e.attempt, worker: this.name, stage: e.stage ?? 0 } });
+        case 'item-start': {
+          const stage = e.stage ?? 0;
+          if (stage === 0) lease.startedAt = Date.now();
+          const rec = this.buffer.start(lease.jobId, lease.entryId, lease.i, lease.id, e.attempt, this.name, stage);
+          lease.started = stage === 0 ? rec : null;
           break;
+        }
         case 'chunk':
           this.stats.chunks(e.n);
-          this.buffer.chunk(lease.jobId, lease.entryId, lease.i, e.attempt, e.text, e.n, e.stage ?? 0);
+          this.buffer.chunk(lease.jobId, lease.entryId, lease.i, e.attempt, e.text, e.n, e.stage ?? 0, lease.started);
           break;
         case 'item-retry':
           // A local rerun through no fault of the item (its thread died of another): tell watchers.
-          this.buffer.add(lease.jobId, { ...record('S', lease), event: wireRetry(lease.i, lease.id, e.attempt, e.error, 0, false) });
+          lease.started = null;
+          this.buffer.add(lease.jobId, new ReportRecord('S', lease.entryId, lease.i, wireRetry(lease.i, lease.id, e.attempt, e.error, 0, false)));
           break;
         case 'item-done': {
-          const durations = { ...e.durations, queuedMs: this.queuedMs(lease) };
-          this.buffer.add(lease.jobId, { ...record('D', lease), done: { id: lease.id, a: e.attempt, output: e.output, worker: this.name, durations } });
+          const durations = { queuedMs: this.queuedMs(lease), firstChunkMs: e.durations.firstChunkMs, totalMs: e.durations.totalMs };
+          this.buffer.done(lease.jobId, lease.entryId, lease.i, lease.id, e.attempt, e.output, this.name, durations, lease.started);
+          lease.started = null;
           this.stats.finished(true, e.durations.totalMs);
           this.release(e.index, lease);
           break;
@@ -420,9 +427,9 @@ export class RedisWorker {
     if (charged <= policy.retries) {
       const delay = backoffMs(policy, charged);
       const next = JSON.stringify({ j: lease.jobId, i: String(lease.i), k: lease.id, a: String(a + 1), c: String(charged), r: String(lease.r), p: lease.payload, q: String(lease.q) });
-      this.buffer.add(lease.jobId, { kind: 'R', entryId: lease.entryId, i: lease.i, event: wireRetry(lease.i, lease.id, a, error, delay, true), x1: String(delay), x2: next });
+      this.buffer.add(lease.jobId, new ReportRecord('R', lease.entryId, lease.i, wireRetry(lease.i, lease.id, a, error, delay, true), String(delay), next));
     } else {
-      this.buffer.add(lease.jobId, { kind: 'F', entryId: lease.entryId, i: lease.i, event: wireFailed(lease.i, lease.id, a, error, this.name, durations, lease.payload), x1: lease.payload, x2: error });
+      this.buffer.add(lease.jobId, new ReportRecord('F', lease.entryId, lease.i, wireFailed(lease.i, lease.id, a, error, this.name, durations, lease.payload), lease.payload, error));
     }
     this.scheduleFlush();
   }
@@ -446,7 +453,7 @@ export class RedisWorker {
     held.open.delete(local);
     if (held.open.size === 0 && this.held.get(held.entryId) === held) {
       this.held.delete(held.entryId);
-      this.buffer.add(lease.jobId, { kind: 'E', entryId: held.entryId, i: -1, event: '', x1: '', x2: '' });
+      this.buffer.add(lease.jobId, new ReportRecord('E', held.entryId, -1));
     }
     const job = this.jobs.get(lease.jobId);
     if (job && --job.leases === 0) job.idleSince = Date.now();
@@ -652,10 +659,6 @@ export async function ensureGroup(redis: Redis, keys: QueueKeys): Promise<void> 
   } catch (err) {
     if (!/BUSYGROUP/.test(describeError(err))) throw err;
   }
-}
-
-function record(kind: 'S' | 'D', lease: Lease): ReportRecord {
-  return { kind, entryId: lease.entryId, i: lease.i, event: '', x1: '', x2: '' };
 }
 
 function parsePayload(payload: string): ItemInput {

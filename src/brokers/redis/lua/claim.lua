@@ -9,21 +9,24 @@
 -- stream as a new entry, so a worker never holds work it cannot start while others could.
 -- KEYS: 1 items stream, 2 job hash, 3 run hash, 4 fin bitmap
 -- ARGV: 1 consumer, 2 group, 3 '1' to return the job's spec, 4 free slots, then per entry, in
---       increasing entry id order: entry id, item count n, then the n item indexes in entry order
+--       increasing entry id order: entry id, item count n, '1' if every item is on its first
+--       attempt and never reclaimed (none can have a result yet), then the n item indexes
+-- A fresh entry's items are checked against the fin bitmap only if the job has items given up.
 -- Returns {status or false, spec or false, retries, then per claimed entry: its id and a string
 --          of one character per item, '1' taken, '0' not}
 local items, job, run, fin = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local st = redis.call('HMGET', job, 'status', 'spec', 'retries')
+local st = redis.call('HMGET', job, 'status', 'spec', 'retries', 'dropped')
 local running = st[1] == 'running'
 local reply = {st[1] or false, false, tonumber(st[3]) or 0}
 if ARGV[3] == '1' and st[2] then reply[2] = st[2] end
 if #ARGV < 5 then return reply end
 local free = tonumber(ARGV[4])
+local anyDropped = (tonumber(st[4]) or 0) > 0
 -- Entry ids of the call, to read the pending ones in one range (ids come in order).
 local ids, n = {}, 5
 while n <= #ARGV do
   ids[#ids + 1] = ARGV[n]
-  n = n + 2 + tonumber(ARGV[n + 1])
+  n = n + 3 + tonumber(ARGV[n + 1])
 end
 local mine = {}
 for _, p in ipairs(redis.call('XPENDING', items, ARGV[2], ids[1], ids[#ids], 100000, ARGV[1])) do mine[p[1]] = true end
@@ -31,11 +34,12 @@ local gone = {}
 n = 5
 while n <= #ARGV do
   local id, count = ARGV[n], tonumber(ARGV[n + 1])
+  local check = anyDropped or ARGV[n + 2] ~= '1'
   if mine[id] then
     local flags, taken, left = {}, {}, {}
     for k = 1, count do
-      local i = ARGV[n + 1 + k]
-      if not running or redis.call('GETBIT', fin, i) == 1 then
+      local i = ARGV[n + 2 + k]
+      if not running or (check and redis.call('GETBIT', fin, i) == 1) then
         flags[k] = '0'
       elseif free > 0 then
         flags[k] = '1'
@@ -76,7 +80,7 @@ while n <= #ARGV do
       reply[#reply + 1] = table.concat(flags)
     end
   end
-  n = n + 2 + count
+  n = n + 3 + count
 end
 for k = 1, #gone, 1000 do
   local last = math.min(k + 999, #gone)
