@@ -16,7 +16,9 @@ export class Outbox {
 
   push(message: ThreadMessage): void {
     // Anything but a chunk ends the merge window of its item, keeping per-item order intact.
-    if (message.t !== 'chunk' && 'i' in message) this.openChunks.delete(message.i);
+    // (By type, not `'i' in message`: a lookup across many message shapes is slow.)
+    const t = message.t;
+    if (this.openChunks.size > 0 && (t === 'start' || t === 'done' || t === 'error' || t === 'log')) this.openChunks.delete(message.i);
     this.queue.push(message);
     this.schedule();
   }

@@ -378,11 +378,14 @@ export class EmbeddedJobRun implements JobRun {
           rec.startedAt = now;
           rec.worker = `thread-${batch.thread}`;
         }
-        this.emit({ type: 'item-start', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, worker: rec.worker ?? '?', ...(m.s > 0 ? { stage: m.s } : {}) });
+        // Two literals rather than a spread of an optional field: cheaper, and two stable shapes.
+        if (m.s > 0) this.emit({ type: 'item-start', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, worker: rec.worker ?? '?', stage: m.s });
+        else this.emit({ type: 'item-start', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, worker: rec.worker ?? '?' });
         return;
       case 'chunk':
         if (rec.firstChunkAt === 0) rec.firstChunkAt = now;
-        this.emit({ type: 'chunk', index: rec.spec.index, attempt: rec.attempt, text: m.text, n: m.n, ...(m.s > 0 ? { stage: m.s } : {}) });
+        if (m.s > 0) this.emit({ type: 'chunk', index: rec.spec.index, attempt: rec.attempt, text: m.text, n: m.n, stage: m.s });
+        else this.emit({ type: 'chunk', index: rec.spec.index, attempt: rec.attempt, text: m.text, n: m.n });
         return;
       case 'done':
         batch.items.delete(m.i);

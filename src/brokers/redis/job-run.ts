@@ -246,7 +246,9 @@ export class RedisJobRun implements JobRun {
     if (e.input !== undefined) return e;
     const input = this.inputs.get(e.index) ?? null;
     this.inputs.delete(e.index);
-    return { ...e, input };
+    // Decoded events are fresh objects of ours: set the field rather than copy the event.
+    (e as { input?: unknown }).input = input;
+    return e;
   }
 
   /** Held results whose input is known now (all of them once input ended), then a held end. */

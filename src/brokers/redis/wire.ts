@@ -102,11 +102,14 @@ function decodeOne(w: readonly unknown[]): DecodedEvent | null {
   switch (w[0]) {
     case 's': {
       const stage = num(w[5]);
-      return { type: 'item-start', index: num(w[1]), id: str(w[2]), attempt: num(w[3]), worker: str(w[4]), ...(stage > 0 ? { stage } : {}) };
+      // Literals, not a spread of an optional field: this is the submitter's hot path.
+      if (stage > 0) return { type: 'item-start', index: num(w[1]), id: str(w[2]), attempt: num(w[3]), worker: str(w[4]), stage };
+      return { type: 'item-start', index: num(w[1]), id: str(w[2]), attempt: num(w[3]), worker: str(w[4]) };
     }
     case 'c': {
       const stage = num(w[5]);
-      return { type: 'chunk', index: num(w[1]), attempt: num(w[2]), text: str(w[3]), n: num(w[4]) || 1, ...(stage > 0 ? { stage } : {}) };
+      if (stage > 0) return { type: 'chunk', index: num(w[1]), attempt: num(w[2]), text: str(w[3]), n: num(w[4]) || 1, stage };
+      return { type: 'chunk', index: num(w[1]), attempt: num(w[2]), text: str(w[3]), n: num(w[4]) || 1 };
     }
     case 'd':
       return {
