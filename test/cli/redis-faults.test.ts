@@ -79,7 +79,7 @@ describe('slowwork workers: a worker killed with SIGKILL', () => {
       expect([a.name, b.name]).toContain(r.worker);
       if (r.worker === a.name) expect(r.attempts).toBe(1);
     }
-    expect(b.proc.stderr()).toMatch(new RegExp(`handed \\d+ items? of dead worker ${a.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} to the others`));
+    expect(b.proc.stderr()).toMatch(new RegExp(`handed \\d+ batch(?:es)? of items of dead worker ${a.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} to the others`));
 
     // The live stream, too: no attempt streamed text twice or text that is not its answer, and the
     // final attempt of each item streamed exactly its output.
@@ -112,7 +112,7 @@ describe('slowwork workers: a worker stalled past its heartbeat (SIGSTOP), then 
     a.proc.child.kill('SIGSTOP');
     try {
       const b = await procs.worker(redis().url, queue, cwd, ['-n', '10', '--threads', '1', '--heartbeat', '200']);
-      const reaped = new RegExp(`handed \\d+ items? of dead worker ${a.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} to the others`);
+      const reaped = new RegExp(`handed \\d+ batch(?:es)? of items of dead worker ${a.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} to the others`);
       await waitFor(() => reaped.test(b.proc.stderr()), "B's reaper taking A's items", 15_000);
       a.proc.child.kill('SIGCONT');
       await waitFor(() => /was handed to another worker; dropping this attempt/.test(a.proc.stderr()), 'A dropping what it lost', 10_000);

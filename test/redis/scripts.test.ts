@@ -179,7 +179,7 @@ describe('batches: claiming what fits, and reclaiming what was claimed', () => {
     const [rest] = await read('w2');
     expect(items(rest).map((it) => it.i)).toEqual([3]);
     expect(await claim('j', 'w2', [rest!])).toEqual([`${rest!.id}:1`]);
-    expect(await redis.hget(keys.job('j').run, rest!.id)).toBe('1');
+    expect(await redis.hget(keys.job('j').run, rest!.id)).toBe('1:3');
   });
 
   it('a dead worker\'s entry comes back with only the items it took and had not finished, as their next attempt', async () => {
@@ -202,6 +202,28 @@ describe('batches: claiming what fits, and reclaiming what was claimed', () => {
     expect(await redis.hmget(keys.job('j').hash, 'status', 'done')).toEqual(['done', '4']);
     expect((await events('j')).filter((e) => e.type === 'item-done')).toHaveLength(4);
     expect(await redis.xlen(keys.items)).toBe(0);
+  });
+
+  it('an item sent on for a retry leaves its entry: when the worker then dies, only the others come back', async () => {
+    await createJob('j', 3);
+    await enqueue('j', [0, 1, 2], 3);
+    const [entry] = await read('dead');
+    await claim('j', 'dead', [entry!]);
+    const next = JSON.stringify({ j: 'j', i: '1', k: '2', a: '2', c: '1', r: '0', p: '"prompt 1"', q: '0' });
+    await report('j', 'dead', [['R', entry!.id, 1, JSON.stringify(['r', 1, '2', 1, 'boom', 60_000, true]), '60000', next]]);
+    expect(await redis.hget(keys.job('j').run, entry!.id)).toBe('2:0,2');
+    await new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined }).tick();
+    const back = await read('alive');
+    expect(back.flatMap((e) => items(e).map((it) => it.i))).toEqual([0, 2]);
+    // Item 1 exists once: in the delayed set, as its second attempt.
+    expect(await redis.zcard(keys.delayed)).toBe(1);
+    // A retry of an item given up meanwhile is dropped, not delayed.
+    await claim('j', 'alive', back);
+    const jk = keys.job('j');
+    expect(await redis.cancelItem(jk.hash, jk.events, jk.run, jk.fin, 0, Date.now(), keys.ctl, 'j')).toBe(1);
+    const again = JSON.stringify({ j: 'j', i: '0', k: '1', a: '3', c: '1', r: '1', p: '"prompt 0"', q: '0' });
+    await report('j', 'alive', [['R', back[0]!.id, 0, JSON.stringify(['r', 0, '1', 2, 'boom', 10, true]), '10', again]]);
+    expect(await redis.zcard(keys.delayed)).toBe(1);
   });
 
   it('an entry is acknowledged only when the worker says it is finished, and then even after its job ended', async () => {

@@ -8,9 +8,9 @@
  *                       field per entry a worker holds), and per queue one XRANGE of COUNT 1 for
  *                       the oldest entry no worker has read yet (the lag's age)
  *
- * Work stream entries are batches, so the queue's items are counted from its jobs' figures:
- * in flight = the items workers hold (the fences), waiting = what running jobs enqueued and
- * have not finished, hold or wait to retry.
+ * Work stream entries are batches, so the queue's items are counted from figures, not entries:
+ * in flight = the items its live workers run (their heartbeats' `busy`), waiting = what its
+ * running jobs enqueued and have not finished, less what runs and what waits to retry.
  */
 import type { Redis } from 'ioredis';
 import type { DashJob, DashQueue, DashSample, DashWorker } from '../../core/dashboard-sample.js';
@@ -84,6 +84,7 @@ export async function sampleRedis(redis: Redis, queues: readonly string[], sourc
     let waiting = 0;
     for (const w of pq.workers) {
       const row = toWorkerRow(w.name, w.beat, (okValue<Record<string, string>>(r2[k++]) ?? {}));
+      if (row.alive) inFlight += row.busy;
       workers.push({
         name: row.name,
         host: row.host,
@@ -107,8 +108,7 @@ export async function sampleRedis(redis: Redis, queues: readonly string[], sourc
       const running = fencedItems(okValue<string[]>(r2[k++]) ?? []);
       if (!h[0]) continue; // expired
       const row = toJobRow(id, h, running);
-      if (row.status !== 'done' && row.status !== 'cancelled') inFlight += row.running;
-      if (row.status === 'running') waiting += Math.max(0, row.enqueued - row.done - row.failed - row.dropped - row.running);
+      if (row.status === 'running') waiting += Math.max(0, row.enqueued - row.done - row.failed - row.dropped);
       jobs.push({
         id,
         queue: pq.q,
@@ -129,7 +129,7 @@ export async function sampleRedis(redis: Redis, queues: readonly string[], sourc
       const id = entries[0]?.[0];
       if (id) oldestWaitingMs = Math.max(0, at - Number(id.split('-')[0]));
     }
-    waiting = Math.max(0, waiting - pq.delayed);
+    waiting = Math.max(0, waiting - inFlight - pq.delayed);
     queueRows.push({ name: pq.q, waiting, inFlight, delayed: pq.delayed, dead: pq.dead, oldestWaitingMs: waiting > 0 ? oldestWaitingMs : null });
   }
   return { sample: { at, source, workers, queues: queueRows, jobs }, commands };

@@ -127,9 +127,9 @@ export class RedisJobRun implements JobRun {
   }
 
   /**
-   * Gives up one item (its HTTP client went away): no result will be recorded for it, a waiting
-   * entry is dropped when a worker claims it, a running one is aborted by its worker (its fence
-   * is gone), and the job ends without waiting for it.
+   * Gives up one item (its HTTP client went away): no result will be recorded for it (its fin
+   * bit is set), a waiting one is dropped when a worker claims it, a running one is aborted by its
+   * worker (woken on the control channel), and the job ends without waiting for it.
    */
   cancelItem(index: number, _reason: string): boolean {
     if (this.stopping || this.finalItems.has(index)) return false;

@@ -2,8 +2,9 @@
  * The Redis key layout, in one place. Every key of a queue carries the hash tag `{queue}` so a
  * queue lives in one Cluster slot and every Lua script can name all its keys in KEYS.
  *
- *   sw:{q}:items          STREAM, group `workers`: one entry per item attempt {j,i,k,a,c,r,p,q}
- *   sw:{q}:delayed        ZSET: retries waiting for their backoff, member = the entry as JSON
+ *   sw:{q}:items          STREAM, group `workers`: one entry per batch of a job's items (work-entry.ts)
+ *   sw:{q}:delayed        ZSET: retries waiting for their backoff, member = the next attempt as JSON
+ *                         {j,i,k,a,c,r,p,q}, promoted as a one-item entry
  *   sw:{q}:dlq            STREAM (MAXLEN ~ 10000): items out of attempts, with their error
  *   sw:{q}:jobs           ZSET: job ids by creation time
  *   sw:{q}:workers        ZSET: worker (consumer) names by last heartbeat
@@ -11,7 +12,7 @@
  *   sw:{q}:ctl            pub/sub channel: wake-ups (cancel), never state
  *   sw:{q}:job:<id>       HASH: status, total, enq, done, failed, created, spec, ...
  *   sw:{q}:job:<id>:ev    STREAM: the job's events, replayable from 0
- *   sw:{q}:job:<id>:run   HASH: item index -> the entry id running it (the fence)
+ *   sw:{q}:job:<id>:run   HASH: entry id -> "<n>:<i>,...", the items a worker took from it (the fence)
  *   sw:{q}:job:<id>:fin   STRING bitmap: bit i set once item i has its final result
  *   sw:{q}:job:<id>:seq   HASH: worker -> sequence number of its last report applied
  */

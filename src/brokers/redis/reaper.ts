@@ -61,7 +61,7 @@ export class Reaper {
       total += page.length;
       if (moved === 0 && page.length < PAGE) break;
     }
-    if (total > 0) this.opts.log(`reaper ${this.opts.self}: handed ${total} item${total === 1 ? '' : 's'} of dead worker ${name} to the others`);
+    if (total > 0) this.opts.log(`reaper ${this.opts.self}: handed ${total} batch${total === 1 ? '' : 'es'} of items of dead worker ${name} to the others`);
   }
 
   /**

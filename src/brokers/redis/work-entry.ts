@@ -85,8 +85,9 @@ export function parseReadReply(reply: unknown): ReadEntry[] {
 }
 
 /**
- * Items held by workers, from a job's run hash values (claim.lua's fences: "<n>" or
- * "<n>:<indexes>", n items taken from the entry and not yet finished with it).
+ * Items held by workers, from a job's run hash values (claim.lua's fences, "<n>:<indexes>": the
+ * n items taken from an entry the worker is not finished with yet; an upper bound, as an item
+ * that ended stays in its entry's fence until the entry's last item does).
  */
 export function fencedItems(fences: readonly string[]): number {
   let n = 0;

@@ -77,7 +77,7 @@ interface Lease {
   started: ReportRecord | null;
   /** Redis no longer lets this worker report it (reaped, handed back, given up): forget it quietly. */
   lost: boolean;
-  /** On abort, release the entry (job stopped) rather than hand it back. */
+  /** Already being aborted because its job stopped: not aborted twice. */
   release: boolean;
 }
 

@@ -4,8 +4,8 @@
 -- stopped or gone, its entries are acknowledged and deleted: queued items of a cancelled job are
 -- dropped here, as is an item given up meanwhile (its fin bit set by cancel-item) or finished
 -- already (an entry requeued after its worker died).
--- The fence: the run hash maps each claimed entry to the items taken from it, "<n>" when all n
--- were, "<n>:<i>,<i>,..." when only some were. Items beyond the free slots go back to the
+-- The fence: the run hash maps each claimed entry to the items taken from it, "<n>:<i>,<i>,..."
+-- (report.lua takes an item out when it goes to the delayed set for a retry). Items beyond the free slots go back to the
 -- stream as a new entry, so a worker never holds work it cannot start while others could.
 -- KEYS: 1 items stream, 2 job hash, 3 run hash, 4 fin bitmap
 -- ARGV: 1 consumer, 2 group, 3 '1' to return the job's spec, 4 free slots, then per entry, in
@@ -74,8 +74,7 @@ while n <= #ARGV do
     if #taken == 0 then
       gone[#gone + 1] = id
     else
-      if #taken == count then redis.call('HSET', run, id, count)
-      else redis.call('HSET', run, id, #taken .. ':' .. table.concat(taken, ',')) end
+      redis.call('HSET', run, id, #taken .. ':' .. table.concat(taken, ','))
       reply[#reply + 1] = id
       reply[#reply + 1] = table.concat(flags)
     end

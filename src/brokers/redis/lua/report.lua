@@ -12,7 +12,9 @@
 --       kind, entry id, then but for E: item index, event (JSON), then for R and F only: x1, x2
 --   S start, C chunk:   append the event
 --   D done:             first result wins (fin bit), done+1, append
---   R retry:            x1 = delay (ms), x2 = the next attempt's entry (JSON) for the delayed set
+--   R retry:            x1 = delay (ms), x2 = the next attempt's entry (JSON) for the delayed set;
+--                       the item leaves its entry's fence (a requeue of the entry must not run it
+--                       again); ignored for an item given up meanwhile (fin bit)
 --   F failed for good:  x1 = payload, x2 = error; fin bit, failed+1, dead-letter
 --   E entry finished:   every item taken from it is settled (or let go): ack+delete it, drop its
 --                       fence (even if stale: see below)
@@ -53,8 +55,16 @@ while n <= #ARGV do
     end
     settled = true
   elseif kind == 'R' then
-    redis.call('ZADD', delayed, tonumber(now) + tonumber(ARGV[n + 4]), ARGV[n + 5])
-    events[#events + 1] = event
+    if redis.call('GETBIT', fin, i) == 0 then
+      redis.call('ZADD', delayed, tonumber(now) + tonumber(ARGV[n + 4]), ARGV[n + 5])
+      events[#events + 1] = event
+      local fenced = redis.call('HGET', run, id)
+      local rest = {}
+      for x in string.gmatch(string.match(fenced, ':(.*)$') or '', '%d+') do
+        if x ~= i then rest[#rest + 1] = x end
+      end
+      redis.call('HSET', run, id, #rest .. ':' .. table.concat(rest, ','))
+    end
     settled = true
   elseif kind == 'F' then
     if redis.call('SETBIT', fin, i, 1) == 0 then

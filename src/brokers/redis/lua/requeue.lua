@@ -21,17 +21,15 @@ for n = 7, #ARGV do
     local entry = redis.call('XRANGE', items, id, id)
     if #entry == 1 then
       local kv = entry[1][2]
-      -- What the worker claimed of it: nothing (nil), every item ("<n>"), or the listed ones.
+      -- What the worker claimed of it and has not sent on for a retry: nothing (nil: never
+      -- claimed, every item comes back as it was), or the listed items.
       local claimed = redis.call('HGET', run, id)
       local only = nil
       if claimed then
         redis.call('HDEL', run, id)
         settled = true
-        local list = string.match(claimed, ':(.*)$')
-        if list then
-          only = {}
-          for i in string.gmatch(list, '%d+') do only[i] = true end
-        end
+        only = {}
+        for i in string.gmatch(string.match(claimed, ':(.*)$') or '', '%d+') do only[i] = true end
       end
       local jobId, q, out = nil, nil, {}
       for f = 1, #kv, 2 do
@@ -40,8 +38,9 @@ for n = 7, #ARGV do
         elseif name == 'q' then q = payload
         else
           local i, a, c, r, k = string.match(name, '^(%d+),(%d+),(%d+),(%d+),(.*)$')
-          -- Items split off at claim time live in another entry now: not this one's to requeue.
-          local ours = i and (not claimed or not only or only[i])
+          -- Items split off at claim time live in another entry now, and items sent on for a
+          -- retry wait in the delayed set: neither is this entry's to requeue.
+          local ours = i and (not claimed or only[i])
           if ours and redis.call('GETBIT', fin, i) == 0 then
             local started = claimed and true or false
             a, r = tonumber(a), tonumber(r)
