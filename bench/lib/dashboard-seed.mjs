@@ -78,7 +78,7 @@ export async function seedSystem(redis, seed = SEED) {
   for (let from = 0; from < seed.itemsPerJob; from += 10) {
     for (const job of jobs) {
       const args = [];
-      for (let i = from; i < Math.min(seed.itemsPerJob, from + 10); i++) args.push(i, String(i + 1), JSON.stringify({ prompt: `item ${i + 1} of job ${job.id}: summarize the attached text in three sentences` }));
+      for (let i = from; i < Math.min(seed.itemsPerJob, from + 10); i++) args.push(i, `${i},1,0,0,${i + 1}`, JSON.stringify({ prompt: `item ${i + 1} of job ${job.id}: summarize the attached text in three sentences` }));
       await cmd.enqueue(k.items, k.job(job.id).hash, job.id, now, seed.entryItems, ...args);
     }
   }
@@ -178,7 +178,7 @@ export async function seedSystem(redis, seed = SEED) {
     // in-flight ones acknowledged; their jobs' run hashes follow
     const job = jobs[ticks % jobs.length];
     const args = [];
-    for (let i = 0; i < seed.churnPerSec; i++, job.next++) args.push(job.next, String(job.next + 1), JSON.stringify({ prompt: `item ${job.next + 1} of job ${job.id}` }));
+    for (let i = 0; i < seed.churnPerSec; i++, job.next++) args.push(job.next, `${job.next},1,0,0,${job.next + 1}`, JSON.stringify({ prompt: `item ${job.next + 1} of job ${job.id}` }));
     jp.enqueue(k.items, k.job(job.id).hash, job.id, Date.now(), seed.entryItems, ...args);
     await jp.exec();
     await redis.hset(k.job(job.id).hash, 'n', job.total); // the script counted these in n

@@ -58,6 +58,11 @@ export type ThreadMessage =
   | { readonly t: 'start'; readonly i: number; readonly a: number; readonly s: number }
   | { t: 'chunk'; readonly i: number; readonly a: number; readonly s: number; text: string; n: number }
   | { readonly t: 'done'; readonly i: number; readonly a: number; readonly out: string }
+  /**
+   * An item's first-stage start, its chunks (n of them, merged into `text`) and its result, all
+   * within one tick: what a short single-stage item sends, as one message instead of three.
+   */
+  | { readonly t: 'outcome'; readonly i: number; readonly a: number; readonly text: string; readonly n: number; readonly out: string }
   | { readonly t: 'error'; readonly i: number; readonly a: number; readonly err: string; readonly aborted: boolean }
   /** A diagnostic line from `ctx.log`. */
   | { readonly t: 'log'; readonly i: number; readonly line: string }

@@ -160,6 +160,27 @@ describe('EmbeddedJobRun: settling', () => {
     expect(rec.of('item-done')[0]).toMatchObject({ attempt: 2, worker: 'thread-7', output: 'he' });
   });
 
+  it('an outcome message stands for start, chunk and done; one of an attempt already settled is ignored', async () => {
+    const { pool, rec, run } = start();
+    await run.add(itemsOf(['x', 'y']));
+    run.end();
+    await tick();
+    const b = pool.batches[0]!;
+    pool.send(b, [{ t: 'begin', thread: 3 }]);
+    pool.send(b, [
+      { t: 'outcome', i: 0, a: 1, text: 'hel', n: 2, out: 'hello' },
+      { t: 'outcome', i: 1, a: 1, text: '', n: 0, out: '' },
+      { t: 'outcome', i: 0, a: 1, text: 'again', n: 1, out: 'again' },
+    ]);
+    b.resolve();
+    expect(await run.finished).toEqual({ total: 2, done: 2, failed: 0, unfinished: 0 });
+    expect(rec.events.map((e) => e.type)).toEqual(['item-start', 'chunk', 'item-done', 'item-start', 'item-done', 'job-done']);
+    expect(rec.of('item-start')[0]).toEqual({ type: 'item-start', index: 0, id: expect.any(String), attempt: 1, worker: 'thread-3' });
+    expect(rec.of('chunk')).toEqual([{ type: 'chunk', index: 0, attempt: 1, text: 'hel', n: 2 }]);
+    expect(rec.of('item-done').map((e) => e.output)).toEqual(['hello', '']);
+    expect(rec.of('item-done')[0]).toMatchObject({ worker: 'thread-3', durations: { firstChunkMs: 0, totalMs: 0 } });
+  });
+
   it('a process.exit in the thread charges only the culprit; its batch-mates retry at once, uncharged', async () => {
     const { pool, rec, run } = start({ retries: 0 });
     await run.add(itemsOf(['a', 'b', 'c']));

@@ -9,7 +9,7 @@ import { openRedis, parseRedisUrl } from '../../src/brokers/redis/connection.js'
 import { GROUP, queueKeys, type QueueKeys } from '../../src/brokers/redis/keys.js';
 import type { ScriptedRedis } from '../../src/brokers/redis/scripts.js';
 import { ensureGroup } from '../../src/brokers/redis/worker.js';
-import { parseReadReply, type ReadEntry } from '../../src/brokers/redis/work-entry.js';
+import { itemHeader, parseReadReply, type ReadEntry } from '../../src/brokers/redis/work-entry.js';
 import { decodeEntry, wireDone, wireStart, type DecodedEvent } from '../../src/brokers/redis/wire.js';
 import { Reaper } from '../../src/brokers/redis/reaper.js';
 import { redisPerFile } from './server.js';
@@ -37,7 +37,7 @@ async function createJob(id: string, total: number, ttlMs = 0): Promise<void> {
 
 async function enqueue(id: string, items: number[], perEntry = 1): Promise<void> {
   const args: (string | number)[] = [id, Date.now(), perEntry];
-  for (const i of items) args.push(i, String(i + 1), JSON.stringify(`prompt ${i}`));
+  for (const i of items) args.push(i, itemHeader(i, 1, 0, 0, String(i + 1)), JSON.stringify(`prompt ${i}`));
   await redis.enqueue(keys.items, keys.job(id).hash, ...args);
 }
 
@@ -101,7 +101,7 @@ describe('create and enqueue', () => {
 
   it('an item id with commas and newlines survives the entry layout', async () => {
     await createJob('j', 1);
-    await redis.enqueue(keys.items, keys.job('j').hash, 'j', Date.now(), 4, 0, 'a,b\nc', '{"x":[1,2]}');
+    await redis.enqueue(keys.items, keys.job('j').hash, 'j', Date.now(), 4, 0, itemHeader(0, 1, 0, 0, 'a,b\nc'), '{"x":[1,2]}');
     expect(items((await read('w'))[0])).toEqual([{ i: 0, k: 'a,b\nc', a: 1, c: 0, r: 0, p: '{"x":[1,2]}' }]);
   });
 });

@@ -21,7 +21,8 @@ async function run(
   opts: { timeoutMs?: number; probe?: Int32Array; params?: Record<string, string>; onStart?: (controls: Map<number, ItemControl>) => void } = {},
 ): Promise<Ran> {
   const messages: ThreadMessage[] = [];
-  const outbox = new Outbox((m) => messages.push(...m.map((x) => ({ ...x }))));
+  // Outcome messages (start, chunks and result of one tick) are read as the three they stand for.
+  const outbox = new Outbox((m) => messages.push(...m.flatMap(unfold)));
   const items: BatchItem[] = inputs.map((input, k) => ({ i: k, id: `id-${k}`, a: 1, input: input as BatchItem['input'] }));
   const controls = new Map<number, ItemControl>();
   const done = runBatch({ batchId: 9, params: opts.params ?? {}, timeoutMs: opts.timeoutMs ?? 0, items, outbox, probe: opts.probe }, pipeline, controls);
@@ -29,6 +30,13 @@ async function run(
   await done;
   outbox.flush();
   return { messages, controls };
+}
+
+function unfold(m: ThreadMessage): ThreadMessage[] {
+  if (m.t !== 'outcome') return [{ ...m }];
+  const start: ThreadMessage = { t: 'start', i: m.i, a: m.a, s: 0 };
+  const done: ThreadMessage = { t: 'done', i: m.i, a: m.a, out: m.out };
+  return m.n > 0 ? [start, { t: 'chunk', i: m.i, a: m.a, s: 0, text: m.text, n: m.n }, done] : [start, done];
 }
 
 const finals = (messages: ThreadMessage[]) =>

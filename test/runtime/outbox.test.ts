@@ -15,11 +15,11 @@ describe('Outbox', () => {
     const { outbox, posts } = box();
     outbox.push({ t: 'begin', thread: 3 });
     outbox.push({ t: 'start', i: 0, a: 1, s: 0 });
-    outbox.push({ t: 'done', i: 0, a: 1, out: '' });
+    outbox.push({ t: 'error', i: 0, a: 1, err: 'x', aborted: false });
     expect(posts).toEqual([]);
     await tick();
     expect(posts).toHaveLength(1);
-    expect(posts[0]!.map((m) => m.t)).toEqual(['begin', 'start', 'done']);
+    expect(posts[0]!.map((m) => m.t)).toEqual(['begin', 'start', 'error']);
     await tick();
     expect(posts).toHaveLength(1); // nothing new, nothing posted
   });
@@ -73,6 +73,51 @@ describe('Outbox', () => {
     outbox.chunk(0, 2, 1, 'c');
     await tick();
     expect(posts[0]!.map((m) => (m.t === 'chunk' ? `${m.a}/${m.s}:${m.text}` : m.t))).toEqual(['1/0:a', '2/0:b', '2/1:c']);
+  });
+
+  it('an item that starts, streams and ends within one tick goes as one outcome message, in its start\'s place', async () => {
+    const { outbox, posts } = box();
+    outbox.push({ t: 'start', i: 0, a: 1, s: 0 });
+    outbox.push({ t: 'start', i: 1, a: 1, s: 0 });
+    outbox.chunk(0, 1, 0, 'he');
+    outbox.chunk(1, 1, 0, 'x');
+    outbox.chunk(0, 1, 0, 'llo');
+    outbox.push({ t: 'done', i: 0, a: 1, out: 'hello' });
+    outbox.push({ t: 'start', i: 2, a: 1, s: 0 });
+    outbox.push({ t: 'done', i: 2, a: 1, out: '' });
+    await tick();
+    expect(posts[0]).toEqual([
+      { t: 'outcome', i: 0, a: 1, text: 'hello', n: 2, out: 'hello' },
+      { t: 'start', i: 1, a: 1, s: 0 },
+      { t: 'outcome', i: 2, a: 1, text: '', n: 0, out: '' },
+      // item 1 had not ended: its chunks follow its start, as they would have
+      { t: 'chunk', i: 1, a: 1, s: 0, text: 'x', n: 1 },
+    ]);
+  });
+
+  it('does not fold across a later stage, a log line, an error, another attempt or a tick', async () => {
+    const { outbox, posts } = box();
+    outbox.push({ t: 'start', i: 0, a: 1, s: 0 });
+    outbox.chunk(0, 1, 0, 'a');
+    outbox.push({ t: 'start', i: 0, a: 1, s: 1 }); // a second processor
+    outbox.chunk(0, 1, 1, 'B');
+    outbox.push({ t: 'done', i: 0, a: 1, out: 'B' });
+    outbox.push({ t: 'start', i: 1, a: 1, s: 0 });
+    outbox.chunk(1, 1, 0, 'p');
+    outbox.push({ t: 'log', i: 1, line: 'note' });
+    outbox.push({ t: 'done', i: 1, a: 1, out: 'p' });
+    outbox.push({ t: 'start', i: 2, a: 1, s: 0 });
+    outbox.push({ t: 'error', i: 2, a: 1, err: 'boom', aborted: false });
+    outbox.push({ t: 'start', i: 3, a: 1, s: 0 });
+    outbox.push({ t: 'done', i: 3, a: 2, out: 'late' });
+    outbox.push({ t: 'start', i: 4, a: 1, s: 0 });
+    outbox.chunk(4, 1, 0, 'q');
+    await tick();
+    outbox.push({ t: 'done', i: 4, a: 1, out: 'q' });
+    await tick();
+    expect(posts[0]!.map((m) => m.t)).toEqual(['start', 'chunk', 'start', 'chunk', 'done', 'start', 'chunk', 'log', 'done', 'start', 'error', 'start', 'done', 'start', 'chunk']);
+    expect(posts[0]![1]).toEqual({ t: 'chunk', i: 0, a: 1, s: 0, text: 'a', n: 1 });
+    expect(posts[1]).toEqual([{ t: 'done', i: 4, a: 1, out: 'q' }]);
   });
 
   it('chunks of the next tick are new messages (a posted message is never changed)', async () => {

@@ -387,6 +387,20 @@ export class EmbeddedJobRun implements JobRun {
         if (m.s > 0) this.emit({ type: 'chunk', index: rec.spec.index, attempt: rec.attempt, text: m.text, n: m.n, stage: m.s });
         else this.emit({ type: 'chunk', index: rec.spec.index, attempt: rec.attempt, text: m.text, n: m.n });
         return;
+      case 'outcome':
+        // Start, chunks and result of one tick: the three events they stand for.
+        rec.startedAt = now;
+        rec.worker = `thread-${batch.thread}`;
+        this.emit({ type: 'item-start', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, worker: rec.worker });
+        if (m.n > 0) {
+          rec.firstChunkAt = now;
+          this.emit({ type: 'chunk', index: rec.spec.index, attempt: rec.attempt, text: m.text, n: m.n });
+        }
+        batch.items.delete(m.i);
+        this.pool.settled(batch.id, 1);
+        this.running--;
+        this.settleDone(rec, m.out, now);
+        break;
       case 'done':
         batch.items.delete(m.i);
         this.pool.settled(batch.id, 1);

@@ -12,7 +12,7 @@ import { EventsReader } from './events-reader.js';
 import { toWireSpec } from './job-spec.js';
 import type { JobKeys, QueueKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
-import { MAX_ENTRY_ITEMS } from './work-entry.js';
+import { MAX_ENTRY_ITEMS, itemHeader } from './work-entry.js';
 
 /** Items per enqueue call: big enough to amortise the round trip, small enough not to stall Redis. */
 const ENQUEUE_CHUNK = 500;
@@ -109,7 +109,7 @@ export class RedisJobRun implements JobRun {
     if (this.stopping) return;
     await this.created;
     const args: (string | number)[] = [this.jobId, Date.now(), this.entryItems];
-    for (const item of items) args.push(item.index, item.id, JSON.stringify(item.input ?? null));
+    for (const item of items) args.push(item.index, itemHeader(item.index, 1, 0, 0, item.id), JSON.stringify(item.input ?? null));
     await this.deps.cmd.enqueue(this.deps.keys.items, this.jk.hash, ...args);
   }
 

@@ -3,7 +3,8 @@
 -- enqueued before (by this submitter or one that died) and is skipped, so a resumed submit can
 -- send everything again.
 -- KEYS: 1 items stream, 2 job hash
--- ARGV: 1 job id, 2 now (ms), 3 most items per entry, then triples: index, item id, payload (JSON)
+-- ARGV: 1 job id, 2 now (ms), 3 most items per entry, then triples: index, the item's header
+--       ("<index>,1,0,0,<item id>": its first attempt), payload (JSON)
 -- Returns {status, added}; nothing is added unless the job is running.
 local st = redis.call('HMGET', KEYS[2], 'status', 'enq')
 if not st[1] then return redis.error_reply('NOJOB job ' .. ARGV[1] .. ' does not exist') end
@@ -15,7 +16,7 @@ local fields = {'j', ARGV[1], 'q', ARGV[2]}
 for n = 4, #ARGV, 3 do
   local i = tonumber(ARGV[n])
   if i >= enq then
-    fields[#fields + 1] = ARGV[n] .. ',1,0,0,' .. ARGV[n + 1]
+    fields[#fields + 1] = ARGV[n + 1]
     fields[#fields + 1] = ARGV[n + 2]
     added = added + 1
     if i + 1 > mark then mark = i + 1 end

@@ -27,29 +27,57 @@ if last >= tonumber(ARGV[5]) then return {redis.call('HGET', job, 'status') or f
 redis.call('HSET', seqs, ARGV[1], ARGV[5])
 local events, stale, settled = {}, {}, false
 local doneN, failedN = 0, 0
--- The fence of each entry, read once per call: a report often holds many records of one entry.
--- Finished entries are acknowledged and deleted in one call each at the end.
-local fence, acked = {}, {}
+local function size(kind)
+  if kind == 'E' then return 2 elseif kind == 'R' or kind == 'F' then return 6 else return 4 end
+end
+-- Pass 1: which records count (the fence of each entry, read once per call: a report often
+-- holds many records of one entry), and every result's fin bit set in one BITFIELD call, whose
+-- reply says which results are first.
+local fence, owns, bits = {}, {}, {}
 local n = 6
 while n <= #ARGV do
-  local kind, id, i, event = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3]
-  local owned = fence[id]
-  if owned == nil and kind ~= 'E' then
-    owned = redis.call('HEXISTS', run, id) == 1
-    fence[id] = owned
+  local kind, id = ARGV[n], ARGV[n + 1]
+  if kind == 'E' then
+    fence[id] = false
+  else
+    local owned = fence[id]
+    if owned == nil then
+      owned = redis.call('HEXISTS', run, id) == 1
+      fence[id] = owned
+    end
+    if owned then
+      owns[n] = true
+      if kind == 'D' then
+        bits[#bits + 1] = 'SET'
+        bits[#bits + 1] = 'u1'
+        bits[#bits + 1] = ARGV[n + 2]
+        bits[#bits + 1] = 1
+      end
+    end
   end
+  n = n + size(kind)
+end
+local was = {}
+for k = 1, #bits, 4000 do
+  for _, v in ipairs(redis.call('BITFIELD', fin, unpack(bits, k, math.min(k + 3999, #bits)))) do was[#was + 1] = v end
+end
+-- Pass 2, in order. Finished entries are acknowledged and deleted in one call each at the end.
+local acked, d = {}, 0
+n = 6
+while n <= #ARGV do
+  local kind, id, i, event = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3]
   if kind == 'E' then
     -- Acknowledged and deleted even when stale: a reaped entry is gone already (no harm done), and
     -- one whose fence went with its finished job must not stay pending forever.
-    fence[id] = false
     acked[#acked + 1] = id
     settled = true
-  elseif not owned then
+  elseif not owns[n] then
     if stale[#stale] ~= id then stale[#stale + 1] = id end
   elseif kind == 'S' or kind == 'C' then
     events[#events + 1] = event
   elseif kind == 'D' then
-    if redis.call('SETBIT', fin, i, 1) == 0 then
+    d = d + 1
+    if was[d] == 0 then
       doneN = doneN + 1
       events[#events + 1] = event
     end
@@ -75,7 +103,7 @@ while n <= #ARGV do
     end
     settled = true
   end
-  if kind == 'E' then n = n + 2 elseif kind == 'R' or kind == 'F' then n = n + 6 else n = n + 4 end
+  n = n + size(kind)
 end
 -- Variadic calls, a bounded number of arguments each (Lua's unpack has a stack limit).
 for k = 1, #acked, 1000 do
