@@ -108,6 +108,31 @@ describe('a job through Redis', () => {
     expect(rec.events.at(-1)).toMatchObject({ type: 'job-cancelled', reason: 'test abort' });
   });
 
+  it('an item given up that finishes anyway frees its slot and its entry: a drained job still ends', async () => {
+    const { broker, workers, queue, target } = await setup([fixtureUrl('sleep')], 1, 2);
+    const redis = await openRedis(target, 'command', { name: 'probe' });
+    closers.push(async () => redis.disconnect());
+    const rec = new Recorder();
+    const run = broker.startJob(spec('given-up', 'sleep', { total: 4, batchSize: 2, batchWindowMs: 0 }), rec.listener);
+    // Item 0 blocks its thread: the abort that follows its cancel arrives after its result.
+    await run.add(['block 1500', 'sleep 2000', 'sleep 10', 'sleep 10'].map((input, index) => ({ id: String(index + 1), index, input })));
+    run.end();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(run.cancelItem!(0, 'client went away')).toBe(true);
+    await new Promise((r) => setTimeout(r, 700));
+    run.drain('test drain');
+    const counts = await run.finished;
+    expect(counts).toMatchObject({ done: 1 });
+    const k = queueKeys(queue);
+    const jk = k.job('given-up');
+    expect(await redis.hget(jk.hash, 'status')).toBe('cancelled');
+    expect(await redis.hlen(jk.run)).toBe(0);
+    expect((await redis.xpending(k.items, 'workers'))[0]).toBe(0);
+    // The worker's slots are all free again.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await redis.hget(k.worker(workers[0]!.name), 'busy')).toBe('0');
+  }, 20_000);
+
   it('a worker without the job\'s processor fails its items with a line that says what to do', async () => {
     const { broker } = await setup(['file:///nowhere/ghost.mjs']);
     const rec = new Recorder();

@@ -182,6 +182,20 @@ describe('batches: claiming what fits, and reclaiming what was claimed', () => {
     expect(await redis.hget(keys.job('j').run, rest!.id)).toBe('1:3');
   });
 
+  it('a claim sent again (its reply lost) takes the same items and splits nothing twice', async () => {
+    await createJob('j', 4);
+    await enqueue('j', [0, 1, 2, 3], 4);
+    const [entry] = await read('w1');
+    expect(await claim('j', 'w1', [entry!], 3)).toEqual([`${entry!.id}:1110`]);
+    expect(await claim('j', 'w1', [entry!], 3)).toEqual([`${entry!.id}:1110`]);
+    expect(await redis.xlen(keys.items)).toBe(2); // the entry and one split-off copy of item 3
+    // Once its items are finished, claiming it again gives nothing and lets it go.
+    await report('j', 'w1', [0, 1, 2].map((i): Rec => ['D', entry!.id, i, done(i)]));
+    expect(await claim('j', 'w1', [entry!], 3)).toEqual([]);
+    expect(await redis.hexists(keys.job('j').run, entry!.id)).toBe(0);
+    expect(await redis.xlen(keys.items)).toBe(1);
+  });
+
   it('a dead worker\'s entry comes back with only the items it took and had not finished, as their next attempt', async () => {
     await createJob('j', 4);
     await enqueue('j', [0, 1, 2, 3], 4);

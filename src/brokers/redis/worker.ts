@@ -107,6 +107,10 @@ export class RedisWorker {
   private readonly pool: EmbeddedBroker;
   private readonly leases = new Map<number, Lease>();
   private readonly held = new Map<string, Held>();
+  /** Entries whose E is queued or in flight: not ours to claim again when our PEL is read. */
+  private readonly finishing = new Set<string>();
+  /** Claims in flight: idle runs are not closed under them. */
+  private claiming = 0;
   /** Items per entry seen lately: how many entries make the free slots' worth. */
   private entryItems = 1;
   private readonly jobs = new Map<string, JobLocal>();
@@ -244,12 +248,14 @@ export class RedisWorker {
         pelCursor = entries[entries.length - 1]!.id;
       }
       if (entries.length === 0) continue;
+      // Entries of ours already (our PEL read again) are running or being finished here.
+      const fresh = entries.filter((e) => !this.held.has(e.id) && !this.finishing.has(e.id));
       if (this.stopping !== 'no') {
-        await this.handBack(entries.map((e) => e.id), entries);
+        await this.handBack(fresh.map((e) => e.id), fresh);
         break;
       }
       try {
-        await this.claim(entries.filter((e) => !this.held.has(e.id)));
+        await this.claim(fresh);
       } catch (err) {
         // Entries we could not claim stay in our PEL: read it again.
         this.opts.log(`worker ${this.name}: claiming items failed: ${describeError(err)}`);
@@ -293,7 +299,13 @@ export class RedisWorker {
       args.push(e.id, e.items.length, e.items.every((it) => it.a === 1 && it.r === 0) ? '1' : '0');
       for (const item of e.items) args.push(item.i);
     }
-    const reply = (await this.cmd.claim(this.keys.items, jk.hash, jk.run, jk.fin, ...args)) as [string | null, string | null, number, ...string[]];
+    this.claiming++;
+    let reply: [string | null, string | null, number, ...string[]];
+    try {
+      reply = (await this.cmd.claim(this.keys.items, jk.hash, jk.run, jk.fin, ...args)) as typeof reply;
+    } finally {
+      this.claiming--;
+    }
     const [status, specJson, , ...accepted] = reply;
     if (status !== 'running' || accepted.length === 0) return;
     let job = known;
@@ -382,7 +394,13 @@ export class RedisWorker {
       const type = e.type;
       if (type !== 'item-start' && type !== 'chunk' && type !== 'item-done' && type !== 'item-failed' && type !== 'item-retry') continue;
       const lease = this.leases.get(e.index);
-      if (!lease || lease.lost) continue;
+      if (!lease) continue;
+      if (lease.lost) {
+        // Given up or handed on, but it ended before the abort reached it: nothing to report,
+        // yet its slot and its place in its entry are free now (else the entry never finishes).
+        if (type === 'item-done' || type === 'item-failed') this.release(e.index, lease);
+        continue;
+      }
       switch (e.type) {
         case 'item-start': {
           const stage = e.stage ?? 0;
@@ -455,6 +473,7 @@ export class RedisWorker {
     held.open.delete(local);
     if (held.open.size === 0 && this.held.get(held.entryId) === held) {
       this.held.delete(held.entryId);
+      this.finishing.add(held.entryId);
       this.buffer.add(lease.jobId, new ReportRecord('E', held.entryId, -1));
     }
     const job = this.jobs.get(lease.jobId);
@@ -507,6 +526,7 @@ export class RedisWorker {
       this.buffer.restore(jobId, records);
       return;
     }
+    for (const r of records) if (r.kind === 'E') this.finishing.delete(r.entryId);
     const [status, ...stale] = reply;
     for (const entryId of stale) this.dropEntry(entryId ?? '', jobId);
     if (status === null || status === 'aborting' || status === 'cancelled') this.abortJob(jobId, 'the job was cancelled');
@@ -572,6 +592,7 @@ export class RedisWorker {
   }
 
   private closeIdleRuns(): void {
+    if (this.claiming > 0) return; // a claim may be about to add to a run that looks idle
     const now = Date.now();
     for (const [jobId, job] of this.jobs) {
       if (job.leases === 0 && now - job.idleSince > 30_000) {
@@ -612,6 +633,9 @@ export class RedisWorker {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     const handedBack = (async () => {
+      // The read loop ends first: a claim in flight then holds its entries here, and they are
+      // handed back with the rest.
+      await this.loop.catch(() => undefined);
       await this.flushing;
       if (this.buffer.size > 0) await this.flush();
       for (const lease of this.leases.values()) lease.lost = true;

@@ -7,6 +7,8 @@
 -- The fence: the run hash maps each claimed entry to the items taken from it, "<n>:<i>,<i>,..."
 -- (report.lua takes an item out when it goes to the delayed set for a retry). Items beyond the free slots go back to the
 -- stream as a new entry, so a worker never holds work it cannot start while others could.
+-- Claiming is idempotent: an entry fenced already (a claim whose reply was lost, sent again) gives
+-- the items its fence lists, and is not split again.
 -- KEYS: 1 items stream, 2 job hash, 3 run hash, 4 fin bitmap
 -- ARGV: 1 consumer, 2 group, 3 '1' to return the job's spec, 4 free slots, then per entry, in
 --       increasing entry id order: entry id, item count n, '1' if every item is on its first
@@ -35,7 +37,28 @@ n = 5
 while n <= #ARGV do
   local id, count = ARGV[n], tonumber(ARGV[n + 1])
   local check = anyDropped or ARGV[n + 2] ~= '1'
-  if mine[id] then
+  local prior = mine[id] and redis.call('HGET', run, id)
+  if prior then
+    local listed, flags, taken = {}, {}, {}
+    for x in string.gmatch(string.match(prior, ':(.*)$') or '', '%d+') do listed[x] = true end
+    for k = 1, count do
+      local i = ARGV[n + 2 + k]
+      if running and listed[i] and redis.call('GETBIT', fin, i) == 0 then
+        flags[k] = '1'
+        taken[#taken + 1] = i
+      else
+        flags[k] = '0'
+      end
+    end
+    if #taken == 0 then
+      redis.call('HDEL', run, id)
+      gone[#gone + 1] = id
+    else
+      redis.call('HSET', run, id, #taken .. ':' .. table.concat(taken, ','))
+      reply[#reply + 1] = id
+      reply[#reply + 1] = table.concat(flags)
+    end
+  elseif mine[id] then
     local flags, taken, left = {}, {}, {}
     for k = 1, count do
       local i = ARGV[n + 2 + k]
