@@ -33,6 +33,17 @@ end
 local mine = {}
 for _, p in ipairs(redis.call('XPENDING', items, ARGV[2], ids[1], ids[#ids], 100000, ARGV[1])) do mine[p[1]] = true end
 local gone = {}
+-- Writes an entry's fence and answers with it; an entry nothing was taken from is let go.
+local function fence(id, taken, flags)
+  if #taken == 0 then
+    redis.call('HDEL', run, id)
+    gone[#gone + 1] = id
+  else
+    redis.call('HSET', run, id, #taken .. ':' .. table.concat(taken, ','))
+    reply[#reply + 1] = id
+    reply[#reply + 1] = table.concat(flags)
+  end
+end
 n = 5
 while n <= #ARGV do
   local id, count = ARGV[n], tonumber(ARGV[n + 1])
@@ -50,14 +61,7 @@ while n <= #ARGV do
         flags[k] = '0'
       end
     end
-    if #taken == 0 then
-      redis.call('HDEL', run, id)
-      gone[#gone + 1] = id
-    else
-      redis.call('HSET', run, id, #taken .. ':' .. table.concat(taken, ','))
-      reply[#reply + 1] = id
-      reply[#reply + 1] = table.concat(flags)
-    end
+    fence(id, taken, flags)
   elseif mine[id] then
     local flags, taken, left = {}, {}, {}
     for k = 1, count do
@@ -94,13 +98,7 @@ while n <= #ARGV do
         redis.call('XADD', items, '*', unpack(out))
       end
     end
-    if #taken == 0 then
-      gone[#gone + 1] = id
-    else
-      redis.call('HSET', run, id, #taken .. ':' .. table.concat(taken, ','))
-      reply[#reply + 1] = id
-      reply[#reply + 1] = table.concat(flags)
-    end
+    fence(id, taken, flags)
   end
   n = n + 3 + count
 end
