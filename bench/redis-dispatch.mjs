@@ -10,7 +10,9 @@
 //      worker, 128), REDIS_DISPATCH_THREADS (per worker, 1: 2 processes × 1 thread, the anchors'
 //      2 threads), REDIS_DISPATCH_CONCURRENCY (256: the job's concurrency, which sets how far the
 //      submitter enqueues ahead), REDIS_DISPATCH_BATCH (16: items per work stream entry),
-//      REDIS_DISPATCH_WARMUP (30000: items of the discarded warm-up job).
+//      REDIS_DISPATCH_WARMUP (60000: items of the discarded warm-up job), REDIS_DISPATCH_WIDE
+//      (1: also measure wide settings, twice the slots and batch and four times the window, on
+//      worker processes of their own; 0 skips it).
 import { RUNS, benchProcessor, fmt, num, record, runJob } from './lib/common.mjs';
 import { connect, deadline, queueName, serverInfo, startWorkers, withCommandStats, withCpu } from './lib/redis.mjs';
 
@@ -23,31 +25,39 @@ const BATCH = num('REDIS_DISPATCH_BATCH', 16);
 deadline(60 + RUNS * 60, 'redis-dispatch');
 
 const server = await serverInfo();
-const queue = queueName('dispatch');
 const url = benchProcessor('noop.mjs');
-const workers = await startWorkers(WORKERS, { queue, slots: SLOTS, threads: THREADS });
-const broker = await connect(queue, [url]);
-const spec = { concurrency: CONC, batchSize: BATCH, batchWindowMs: 5 };
-// Warm-up: workers are long-lived processes, and theirs is a steady state. Their first few tens
-// of thousands of items run up to 40% slower (JIT), so the warm-up job is a full-sized one.
-const WARMUP = num('REDIS_DISPATCH_WARMUP', 30_000);
-await runJob(broker, spec, WARMUP);
+// Warm-up: workers are long-lived processes, and theirs is the steady state. Their first 100,000
+// or so items run up to 40% slower (the JIT settling), so the warm-up job is a big one.
+const WARMUP = num('REDIS_DISPATCH_WARMUP', 60_000);
 
-const rates = [], cpus = [], stats = [];
-for (let r = 0; r < RUNS; r++) {
-  const { result: { result, cpu }, stats: st } = await withCommandStats(() => withCpu(server.pid, workers.pids, () => runJob(broker, spec, ITEMS)));
-  rates.push(ITEMS / (result.ms / 1000));
-  cpus.push(cpu);
-  stats.push(st);
-  if (process.env.BENCH_VERBOSE) console.error(`  run ${r + 1}: ${fmt(rates.at(-1))} items/s, ${result.events} events in ${result.deliveries} listener calls; CPU % of a core: submitter ${fmt(cpu.submitterPct)}, workers ${fmt(cpu.workersPct)}, redis ${fmt(cpu.redisPct)}`);
+/** One setting: its own worker processes, a warm-up job, then RUNS measured jobs. */
+async function measure({ slots, concurrency, batchSize }) {
+  const queue = queueName('dispatch');
+  const workers = await startWorkers(WORKERS, { queue, slots, threads: THREADS });
+  const broker = await connect(queue, [url]);
+  const spec = { concurrency, batchSize, batchWindowMs: 5 };
+  await runJob(broker, spec, WARMUP);
+  const rates = [], cpus = [], stats = [];
+  for (let r = 0; r < RUNS; r++) {
+    const { result: { result, cpu }, stats: st } = await withCommandStats(() => withCpu(server.pid, workers.pids, () => runJob(broker, spec, ITEMS)));
+    rates.push(ITEMS / (result.ms / 1000));
+    cpus.push(cpu);
+    stats.push(st);
+    if (process.env.BENCH_VERBOSE) console.error(`  ${slots} slots, c${concurrency}, b${batchSize}, run ${r + 1}: ${fmt(rates.at(-1))} items/s, ${result.events} events in ${result.deliveries} listener calls; CPU % of a core: submitter ${fmt(cpu.submitterPct)}, workers ${fmt(cpu.workersPct)}, redis ${fmt(cpu.redisPct)}`);
+  }
+  await broker.close();
+  await workers.stop();
+  return { rates, cpus, stats };
 }
-await broker.close();
-await workers.stop();
 
-const settings = {
-  items: ITEMS, warmup: WARMUP, workers: WORKERS, slotsPerWorker: SLOTS, threadsPerWorker: THREADS, concurrency: CONC, batchSize: BATCH,
-  processor: 'bench/processors/noop.mjs (one chunk per item)', redis: server.version, aof: server.aof, primary: true,
-};
+const settingsOf = (slots, concurrency, batchSize) => ({
+  items: ITEMS, warmup: WARMUP, workers: WORKERS, slotsPerWorker: slots, threadsPerWorker: THREADS, concurrency, batchSize,
+  processor: 'bench/processors/noop.mjs (one chunk per item)', redis: server.version, aof: server.aof,
+});
+
+// The headline: the settings of every earlier run.
+const { rates, cpus, stats } = await measure({ slots: SLOTS, concurrency: CONC, batchSize: BATCH });
+const settings = { ...settingsOf(SLOTS, CONC, BATCH), primary: true };
 const name = `dispatch noop ${WORKERS} workers`;
 record('slowwork-redis', `${name}, first enqueue to job end`, 'items/s', rates, settings);
 record('slowwork-redis', `${name}: CPU submitter`, '% of a core', cpus.map((c) => c.submitterPct), settings);
@@ -56,3 +66,13 @@ record('slowwork-redis', `${name}: CPU redis-server`, '% of a core', cpus.map((c
 record('slowwork-redis', `${name}: redis-server time in Lua scripts per item`, 'µs', stats.map((x) => x.scriptUsec / ITEMS), settings);
 record('slowwork-redis', `${name}: redis-server time in XREADGROUP/XREAD per item`, 'µs', stats.map((x) => x.readUsec / ITEMS), settings);
 record('slowwork-redis', `${name}: items per script call`, 'items', stats.map((x) => ITEMS / Math.max(1, x.scriptCalls)), settings);
+
+// For context, settings a user would pick for short items: wider workers, a deeper job window,
+// bigger batches (REDIS_DISPATCH_WIDE=0 skips it).
+if (process.env.REDIS_DISPATCH_WIDE !== '0') {
+  const wide = { slots: 2 * SLOTS, concurrency: 4 * CONC, batchSize: 2 * BATCH };
+  const m = await measure(wide);
+  const ws = settingsOf(wide.slots, wide.concurrency, wide.batchSize);
+  record('slowwork-redis', `${name}, wide settings: items/s`, 'items/s', m.rates, ws);
+  record('slowwork-redis', `${name}, wide settings: CPU all processes`, '% of a core', m.cpus.map((c) => c.submitterPct + c.workersPct + c.redisPct), ws);
+}

@@ -127,9 +127,10 @@ const redis = Object.fromEntries(MODES.map(([m]) => {
   const bull = (metric) => findM('bullmq', m, metric);
   const cpuOf = (row) => (row ? Object.fromEntries(['submitter', 'workers', 'redis-server'].map((who) => [who, ours(`${row.metric.replace(', first enqueue to job end', '')}: CPU ${who}`)])) : null);
   const disp = ours((r) => r.metric.startsWith('dispatch noop') && r.metric.endsWith('first enqueue to job end'));
+  const wide = ours((r) => r.metric.startsWith('dispatch noop') && r.metric.endsWith('wide settings: items/s'));
   const chunk = ours((r) => r.metric.startsWith('stream ') && !r.metric.includes(': CPU'));
   const x = {
-    disp, dispCpu: cpuOf(disp), chunk, chunkCpu: cpuOf(chunk),
+    disp, dispCpu: cpuOf(disp), chunk, chunkCpu: cpuOf(chunk), wide,
     dispLua: disp ? ours(disp.metric.replace(', first enqueue to job end', ': redis-server time in Lua scripts per item')) : null,
     dispRead: disp ? ours(disp.metric.replace(', first enqueue to job end', ': redis-server time in XREADGROUP/XREAD per item')) : null,
     dispPerCall: disp ? ours(disp.metric.replace(', first enqueue to job end', ': items per script call')) : null,
@@ -143,7 +144,7 @@ const redis = Object.fromEntries(MODES.map(([m]) => {
     bDone50: bull('light-load add->completed p50'), bDone99: bull('light-load add->completed p99'),
     xadd: findM('redis-chunks', m, 'stream chunks end to end, 100 XADD/tick'),
   };
-  return [m, { ...x, qDisp: ratio(x.disp, x.bc100), qDispE2e: ratio(x.disp, x.be2e100), qChunk: ratio(x.chunk, x.xadd), qPick50: ratio(x.pick50, x.bPick50), qPick99: ratio(x.pick99, x.bPick99), qDone50: ratio(x.done50, x.bDone50), qDone99: ratio(x.done99, x.bDone99) }];
+  return [m, { ...x, qWide: ratio(x.wide, x.bc100), qDisp: ratio(x.disp, x.bc100), qDispE2e: ratio(x.disp, x.be2e100), qChunk: ratio(x.chunk, x.xadd), qPick50: ratio(x.pick50, x.bPick50), qPick99: ratio(x.pick99, x.bPick99), qDone50: ratio(x.done50, x.bDone50), qDone99: ratio(x.done99, x.bDone99) }];
 }));
 const anyRedis = MODES.some(([m]) => Object.values(redis[m]).some((v) => v && v.bench)) || asText('redis');
 /** CPU per item in µs from a "% of one core" row and a rate in items (or chunks) per second. */
@@ -366,11 +367,16 @@ if (anyRedis) {
   const cpu3 = (cpu) => (cpu ? ['submitter', 'workers', 'redis-server'].map((who) => num(cpu[who]?.median, 1)).join(' / ') : '—');
   const us3 = (cpu, rate) => (cpu ? ['submitter', 'workers', 'redis-server'].map((who) => num(perItemUs(cpu[who], rate), 1)).join(' / ') : '—');
 
-  p(`**No-op dispatch** (\`bench/redis-dispatch.mjs\`): ${d ? `${d.settings.workers} \`slowwork workers\` processes of ${d.settings.slotsPerWorker} slots and ${d.settings.threadsPerWorker} thread${d.settings.threadsPerWorker === 1 ? '' : 's'} each (${d.settings.workers * d.settings.threadsPerWorker} threads in all, the anchors' 2), \`bench/processors/noop.mjs\` (one chunk per item), ${num(d.settings.items)} items a run, job concurrency ${d.settings.concurrency}, batch size ${d.settings.batchSize} (one work stream entry a batch), fed by \`add()\` in slices of 1024 (awaiting its backpressure), after a discarded warm-up job of ${num(d.settings.warmup ?? 2000)} items on the same worker processes (workers are long-lived; their first tens of thousands of items run up to 40% slower while the JIT settles)` : 'not run'}. Time from the first \`add()\` (the first enqueue) until \`finished\`, after the submitter has read every item's result from the job's events stream: enqueueing overlaps processing. The BullMQ anchor (one \`Worker\` at concurrency 100 in a child process) enqueues its 20,000 jobs first and times the processing alone, which favours BullMQ; its "enqueue then process" figure counts both. CPU: each process's CPU time from \`/proc/<pid>/stat\` over the measured run, as % of one core (the machine has ${run.nproc ?? env.cpus ?? '?'} cores: ${100 * (run.nproc ?? env.cpus ?? 2)}% in all).`, '');
+  p(`**No-op dispatch** (\`bench/redis-dispatch.mjs\`): ${d ? `${d.settings.workers} \`slowwork workers\` processes of ${d.settings.slotsPerWorker} slots and ${d.settings.threadsPerWorker} thread${d.settings.threadsPerWorker === 1 ? '' : 's'} each (${d.settings.workers * d.settings.threadsPerWorker} threads in all, the anchors' 2), \`bench/processors/noop.mjs\` (one chunk per item), ${num(d.settings.items)} items a run, job concurrency ${d.settings.concurrency}, batch size ${d.settings.batchSize} (one work stream entry a batch), fed by \`add()\` in slices of 1024 (awaiting its backpressure), after a discarded warm-up job of ${num(d.settings.warmup ?? 2000)} items on the same worker processes (workers are long-lived daemons, so their steady state is the figure; their first 100,000 or so items run up to 40% slower while the JIT settles, and a run right after the warm-up is still a little slow)` : 'not run'}. Time from the first \`add()\` (the first enqueue) until \`finished\`, after the submitter has read every item's result from the job's events stream: enqueueing overlaps processing. The BullMQ anchor (one \`Worker\` at concurrency 100 in a child process) enqueues its 20,000 jobs first and times the processing alone, which favours BullMQ; its "enqueue then process" figure counts both. CPU: each process's CPU time from \`/proc/<pid>/stat\` over the measured run, as % of one core (the machine has ${run.nproc ?? env.cpus ?? '?'} cores: ${100 * (run.nproc ?? env.cpus ?? 2)}% in all).`, '');
   p(cols, sep);
   row('slowwork: no-op items/s, first enqueue to job end', (x) => (x.disp ? `${fig(x.disp)}` : 'not run'));
   row('ratio to BullMQ processing at concurrency 100, per round (target ≥ 4×)', (x) => ratioText(x.qDisp));
   row('ratio to BullMQ enqueue then process, concurrency 100, per round', (x) => ratioText(x.qDispE2e));
+  const wideSet = redis.default.wide?.settings ?? redis.aof.wide?.settings;
+  if (wideSet) {
+    row(`slowwork, wide settings (${wideSet.slotsPerWorker} slots per worker, job concurrency ${wideSet.concurrency}, batch ${wideSet.batchSize}): no-op items/s`, (x) => (x.wide ? fig(x.wide) : 'not run'));
+    row('wide settings: ratio to BullMQ processing at concurrency 100, per round', (x) => ratioText(x.qWide));
+  }
   row('anchor: BullMQ 6, process 20k no-op jobs, concurrency 100 (jobs/s)', (x) => fig(x.bc100));
   row('anchor: BullMQ 6, addBulk then process, concurrency 100 (jobs/s)', (x) => fig(x.be2e100));
   row('slowwork CPU, % of one core: submitter / workers / redis-server', (x) => cpu3(x.dispCpu));

@@ -33,9 +33,11 @@ end
 -- Pass 1: which records count (the fence of each entry, read once per call: a report often
 -- holds many records of one entry), and every result's fin bit set in one BITFIELD call, whose
 -- reply says which results are first.
-local fence, owns, bits = {}, {}, {}
+-- (Counters, not #t, in these loops: Lua's length operator is a search, not a field.)
+local nargs = #ARGV
+local fence, owns, bits, nb = {}, {}, {}, 0
 local n = 6
-while n <= #ARGV do
+while n <= nargs do
   local kind, id = ARGV[n], ARGV[n + 1]
   if kind == 'E' then
     fence[id] = false
@@ -48,23 +50,27 @@ while n <= #ARGV do
     if owned then
       owns[n] = true
       if kind == 'D' then
-        bits[#bits + 1] = 'SET'
-        bits[#bits + 1] = 'u1'
-        bits[#bits + 1] = ARGV[n + 2]
-        bits[#bits + 1] = 1
+        bits[nb + 1] = 'SET'
+        bits[nb + 2] = 'u1'
+        bits[nb + 3] = ARGV[n + 2]
+        bits[nb + 4] = 1
+        nb = nb + 4
       end
     end
   end
   n = n + size(kind)
 end
-local was = {}
-for k = 1, #bits, 4000 do
-  for _, v in ipairs(redis.call('BITFIELD', fin, unpack(bits, k, math.min(k + 3999, #bits)))) do was[#was + 1] = v end
+local was, nw = {}, 0
+for k = 1, nb, 4000 do
+  for _, v in ipairs(redis.call('BITFIELD', fin, unpack(bits, k, math.min(k + 3999, nb)))) do
+    nw = nw + 1
+    was[nw] = v
+  end
 end
 -- Pass 2, in order. Finished entries are acknowledged and deleted in one call each at the end.
-local acked, d = {}, 0
+local acked, d, ne = {}, 0, 0
 n = 6
-while n <= #ARGV do
+while n <= nargs do
   local kind, id, i, event = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3]
   if kind == 'E' then
     -- Acknowledged and deleted even when stale: a reaped entry is gone already (no harm done), and
@@ -74,18 +80,21 @@ while n <= #ARGV do
   elseif not owns[n] then
     if stale[#stale] ~= id then stale[#stale + 1] = id end
   elseif kind == 'S' or kind == 'C' then
-    events[#events + 1] = event
+    ne = ne + 1
+    events[ne] = event
   elseif kind == 'D' then
     d = d + 1
     if was[d] == 0 then
       doneN = doneN + 1
-      events[#events + 1] = event
+      ne = ne + 1
+      events[ne] = event
     end
     settled = true
   elseif kind == 'R' then
     if redis.call('GETBIT', fin, i) == 0 then
       redis.call('ZADD', delayed, tonumber(now) + tonumber(ARGV[n + 4]), ARGV[n + 5])
-      events[#events + 1] = event
+      ne = ne + 1
+      events[ne] = event
       local fenced = redis.call('HGET', run, id)
       local rest = {}
       for x in string.gmatch(string.match(fenced, ':(.*)$') or '', '%d+') do
@@ -97,7 +106,8 @@ while n <= #ARGV do
   elseif kind == 'F' then
     if redis.call('SETBIT', fin, i, 1) == 0 then
       failedN = failedN + 1
-      events[#events + 1] = event
+      ne = ne + 1
+      events[ne] = event
       redis.call('XADD', dlq, 'MAXLEN', '~', 10000, '*', 'j', ARGV[4], 'i', i,
         'p', ARGV[n + 4], 'e', ARGV[n + 5], 'w', ARGV[1], 't', now)
     end
@@ -114,7 +124,7 @@ for k = 1, #acked, 1000 do
 end
 if doneN > 0 then redis.call('HINCRBY', job, 'done', doneN) end
 if failedN > 0 then redis.call('HINCRBY', job, 'failed', failedN) end
-if #events > 0 then redis.call('XADD', ev, '*', 'e', '[' .. table.concat(events, ',') .. ']') end
+if ne > 0 then redis.call('XADD', ev, '*', 'e', '[' .. table.concat(events, ',') .. ']') end
 if settled then sw_finalize(job, ev, run, fin, now) end
 local st = redis.call('HMGET', job, 'status', 'ttl')
 -- The sequence hash lives as long as the job's other keys.
