@@ -39,14 +39,16 @@ export function deadline(seconds, what) {
  */
 export async function startWorkers(count, { queue, slots, threads, processors = [] }) {
   // BENCH_WORKER_NODE_ARGS: node flags for the workers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"
-  // to see where their CPU goes (NODE_OPTIONS refuses --cpu-prof).
+  // to see where their CPU goes (NODE_OPTIONS refuses --cpu-prof). BENCH_WORKER_STDOUT=PATH keeps
+  // each worker's stdout in PATH.<k> (for flags that print there: --trace-gc, --trace-deopt).
   const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS || '').split(' ').filter(Boolean);
   const args = [...nodeArgs, 'bin/slowwork.js', 'workers', '--redis', REDIS_URL, '--queue', queue, '-n', String(slots)];
   if (threads) args.push('--threads', String(threads));
   for (const p of processors) args.push('--processor', p);
   const procs = [];
   for (let k = 0; k < count; k++) {
-    const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+    const out = process.env.BENCH_WORKER_STDOUT ? (await import('node:fs')).openSync(`${process.env.BENCH_WORKER_STDOUT}.${k}`, 'w') : 'ignore';
+    const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', out, 'pipe'] });
     children.add(child);
     let log = '';
     const ready = new Promise((resolve, reject) => {
