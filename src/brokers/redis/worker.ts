@@ -278,7 +278,9 @@ export class RedisWorker {
       if (!list) byJob.set(entry.jobId, (list = []));
       list.push(entry);
     }
-    this.entryItems = most;
+    // Up at once, down slowly: a lone one-item entry (a retry) must not make the next read take
+    // far more full batches than the free slots hold (they would all be split and handed back).
+    this.entryItems = Math.max(most, Math.floor(this.entryItems * 0.9));
     // The free slots shared out in read order: a job's claim takes at most its share.
     let free = Math.max(0, this.opts.slots - this.leases.size);
     const claims: Promise<void>[] = [];
