@@ -290,7 +290,10 @@ export class RedisWorker {
       free -= share;
       claims.push(this.claimForJob(jobId, list, share));
     }
-    await Promise.all(claims);
+    // Every claim settles before a failure is thrown: the loop then reads our PEL again, and an
+    // entry whose claim were still in flight would be claimed twice.
+    const failed = (await Promise.allSettled(claims)).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async claimForJob(jobId: string, entries: WorkEntry[], free: number): Promise<void> {
@@ -635,9 +638,11 @@ export class RedisWorker {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     const handedBack = (async () => {
-      // The read loop ends first: a claim in flight then holds its entries here, and they are
-      // handed back with the rest.
-      await this.loop.catch(() => undefined);
+      await this.flushing;
+      if (this.buffer.size > 0) await this.flush();
+      // Then the read loop ends (a little while at most): a claim in flight then holds its
+      // entries here, handed back with the rest.
+      await Promise.race([this.loop.catch(() => undefined), sleep(STOP_WAIT_MS / 2)]);
       await this.flushing;
       if (this.buffer.size > 0) await this.flush();
       for (const lease of this.leases.values()) lease.lost = true;

@@ -61,6 +61,7 @@ while n <= #ARGV do
         flags[k] = '0'
       end
     end
+    free = math.max(0, free - #taken)
     fence(id, taken, flags)
   elseif mine[id] then
     local flags, taken, left = {}, {}, {}
