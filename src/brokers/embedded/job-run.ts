@@ -374,48 +374,52 @@ export class EmbeddedJobRun implements JobRun {
     if (!rec || rec.attempt !== m.a) return; // a late message from an attempt already settled
     switch (m.t) {
       case 'start':
-        if (m.s === 0) {
-          rec.startedAt = now;
-          rec.worker = `thread-${batch.thread}`;
-        }
-        // Two literals rather than a spread of an optional field: cheaper, and two stable shapes.
-        if (m.s > 0) this.emit({ type: 'item-start', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, worker: rec.worker ?? '?', stage: m.s });
-        else this.emit({ type: 'item-start', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, worker: rec.worker ?? '?' });
+        this.onStart(batch, rec, m.s, now);
         return;
       case 'chunk':
-        if (rec.firstChunkAt === 0) rec.firstChunkAt = now;
-        if (m.s > 0) this.emit({ type: 'chunk', index: rec.spec.index, attempt: rec.attempt, text: m.text, n: m.n, stage: m.s });
-        else this.emit({ type: 'chunk', index: rec.spec.index, attempt: rec.attempt, text: m.text, n: m.n });
+        this.onChunk(rec, m.text, m.n, m.s, now);
         return;
       case 'outcome':
         // Start, chunks and result of one tick: the three events they stand for.
-        rec.startedAt = now;
-        rec.worker = `thread-${batch.thread}`;
-        this.emit({ type: 'item-start', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, worker: rec.worker });
-        if (m.n > 0) {
-          rec.firstChunkAt = now;
-          this.emit({ type: 'chunk', index: rec.spec.index, attempt: rec.attempt, text: m.text, n: m.n });
-        }
-        batch.items.delete(m.i);
-        this.pool.settled(batch.id, 1);
-        this.running--;
+        this.onStart(batch, rec, 0, now);
+        if (m.n > 0) this.onChunk(rec, m.text, m.n, 0, now);
+        this.leaveBatch(batch, m.i);
         this.settleDone(rec, m.out, now);
         break;
       case 'done':
-        batch.items.delete(m.i);
-        this.pool.settled(batch.id, 1);
-        this.running--;
+        this.leaveBatch(batch, m.i);
         this.settleDone(rec, m.out, now);
         break;
       case 'error':
-        batch.items.delete(m.i);
-        this.pool.settled(batch.id, 1);
-        this.running--;
+        this.leaveBatch(batch, m.i);
         if (m.aborted || this.aborting) this.settleUnfinished(rec);
         else this.settleFailedAttempt(rec, m.err, true, now);
         break;
     }
     if (batch.returned && batch.items.size === 0) this.retire(batch);
+  }
+
+  private onStart(batch: Batch, rec: ItemRecord, stage: number, now: number): void {
+    if (stage === 0) {
+      rec.startedAt = now;
+      rec.worker = `thread-${batch.thread}`;
+    }
+    // Two literals rather than a spread of an optional field: cheaper, and two stable shapes.
+    if (stage > 0) this.emit({ type: 'item-start', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, worker: rec.worker ?? '?', stage });
+    else this.emit({ type: 'item-start', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, worker: rec.worker ?? '?' });
+  }
+
+  private onChunk(rec: ItemRecord, text: string, n: number, stage: number, now: number): void {
+    if (rec.firstChunkAt === 0) rec.firstChunkAt = now;
+    if (stage > 0) this.emit({ type: 'chunk', index: rec.spec.index, attempt: rec.attempt, text, n, stage });
+    else this.emit({ type: 'chunk', index: rec.spec.index, attempt: rec.attempt, text, n });
+  }
+
+  /** An item's attempt is over in its batch: its slot in the pool is free. */
+  private leaveBatch(batch: Batch, i: number): void {
+    batch.items.delete(i);
+    this.pool.settled(batch.id, 1);
+    this.running--;
   }
 
   /**

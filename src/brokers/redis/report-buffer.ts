@@ -60,10 +60,8 @@ export class ReportBuffer {
   }
 
   add(jobId: string, record: ReportRecord): ReportRecord {
-    let list = this.jobs.get(jobId);
-    if (!list) this.jobs.set(jobId, (list = []));
     record.gen = this.gen;
-    list.push(record);
+    this.listOf(jobId).push(record);
     if (record.kind !== 'C') this.urgent = true;
     return record;
   }
@@ -88,8 +86,7 @@ export class ReportBuffer {
       started.n += n;
       return;
     }
-    let list = this.jobs.get(jobId);
-    if (!list) this.jobs.set(jobId, (list = []));
+    const list = this.listOf(jobId);
     const last = list[list.length - 1];
     if (last !== undefined && last.kind === 'C' && last.i === i && last.entryId === entryId && last.a === a && last.stage === stage) {
       last.text += text;
@@ -101,8 +98,7 @@ export class ReportBuffer {
     r.text = text;
     r.n = n;
     r.stage = stage;
-    r.gen = this.gen;
-    list.push(r);
+    this.add(jobId, r);
   }
 
   /** An item attempt's result: folded into its start record if that goes with this report. */
@@ -121,6 +117,12 @@ export class ReportBuffer {
     }
     r.output = output;
     r.durations = durations;
+  }
+
+  private listOf(jobId: string): ReportRecord[] {
+    let list = this.jobs.get(jobId);
+    if (!list) this.jobs.set(jobId, (list = []));
+    return list;
   }
 
   private foldable(started: ReportRecord, a: number): boolean {

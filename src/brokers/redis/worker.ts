@@ -60,8 +60,7 @@ interface Held {
 
 /** One item this worker runs. */
 interface Lease {
-  readonly jobId: string;
-  readonly entryId: string;
+  /** Its entry (and job). */
   readonly held: Held;
   readonly i: number;
   readonly id: string;
@@ -329,7 +328,7 @@ export class RedisWorker {
       e.items.forEach((item, k) => {
         if (taken[k] !== '1') return;
         const lease: Lease = {
-          jobId, entryId: e.id, held, i: item.i, id: item.k, a: item.a, c: item.c, r: item.r, payload: item.p, q: e.q,
+          held, i: item.i, id: item.k, a: item.a, c: item.c, r: item.r, payload: item.p, q: e.q,
           startedAt: 0, started: null, lost: false, release: false,
         };
         const local = ++this.nextLocal;
@@ -410,29 +409,29 @@ export class RedisWorker {
         case 'item-start': {
           const stage = e.stage ?? 0;
           if (stage === 0) lease.startedAt = Date.now();
-          const rec = this.buffer.start(lease.jobId, lease.entryId, lease.i, lease.id, e.attempt, this.name, stage);
+          const rec = this.buffer.start(lease.held.jobId, lease.held.entryId, lease.i, lease.id, e.attempt, this.name, stage);
           lease.started = stage === 0 ? rec : null;
           break;
         }
         case 'chunk':
           this.stats.chunks(e.n);
-          this.buffer.chunk(lease.jobId, lease.entryId, lease.i, e.attempt, e.text, e.n, e.stage ?? 0, lease.started);
+          this.buffer.chunk(lease.held.jobId, lease.held.entryId, lease.i, e.attempt, e.text, e.n, e.stage ?? 0, lease.started);
           break;
         case 'item-retry':
           // A local rerun through no fault of the item (its thread died of another): tell watchers.
           lease.started = null;
-          this.buffer.add(lease.jobId, new ReportRecord('S', lease.entryId, lease.i, wireRetry(lease.i, lease.id, e.attempt, e.error, 0, false)));
+          this.buffer.add(lease.held.jobId, new ReportRecord('S', lease.held.entryId, lease.i, wireRetry(lease.i, lease.id, e.attempt, e.error, 0, false)));
           break;
         case 'item-done': {
           const durations = { queuedMs: this.queuedMs(lease), firstChunkMs: e.durations.firstChunkMs, totalMs: e.durations.totalMs };
-          this.buffer.done(lease.jobId, lease.entryId, lease.i, lease.id, e.attempt, e.output, this.name, durations, lease.started);
+          this.buffer.done(lease.held.jobId, lease.held.entryId, lease.i, lease.id, e.attempt, e.output, this.name, durations, lease.started);
           lease.started = null;
           this.stats.finished(true, e.durations.totalMs);
           this.release(e.index, lease);
           break;
         }
         case 'item-failed': {
-          const job = this.jobs.get(lease.jobId);
+          const job = this.jobs.get(lease.held.jobId);
           const durations = { ...e.durations, queuedMs: this.queuedMs(lease) };
           if (job) this.onFailed(lease, job, e.error, e.attempts, durations);
           this.release(e.index, lease);
@@ -451,10 +450,10 @@ export class RedisWorker {
     this.stats.finished(false, durations.totalMs);
     if (charged <= policy.retries) {
       const delay = backoffMs(policy, charged);
-      const next = JSON.stringify({ j: lease.jobId, i: String(lease.i), k: lease.id, a: String(a + 1), c: String(charged), r: String(lease.r), p: lease.payload, q: String(lease.q) });
-      this.buffer.add(lease.jobId, new ReportRecord('R', lease.entryId, lease.i, wireRetry(lease.i, lease.id, a, error, delay, true), String(delay), next));
+      const next = JSON.stringify({ j: lease.held.jobId, i: String(lease.i), k: lease.id, a: String(a + 1), c: String(charged), r: String(lease.r), p: lease.payload, q: String(lease.q) });
+      this.buffer.add(lease.held.jobId, new ReportRecord('R', lease.held.entryId, lease.i, wireRetry(lease.i, lease.id, a, error, delay, true), String(delay), next));
     } else {
-      this.buffer.add(lease.jobId, new ReportRecord('F', lease.entryId, lease.i, wireFailed(lease.i, lease.id, a, error, this.name, durations, lease.payload), lease.payload, error));
+      this.buffer.add(lease.held.jobId, new ReportRecord('F', lease.held.entryId, lease.i, wireFailed(lease.i, lease.id, a, error, this.name, durations, lease.payload), lease.payload, error));
     }
     this.scheduleFlush();
   }
@@ -479,9 +478,9 @@ export class RedisWorker {
     if (held.open.size === 0 && this.held.get(held.entryId) === held) {
       this.held.delete(held.entryId);
       this.finishing.add(held.entryId);
-      this.buffer.add(lease.jobId, new ReportRecord('E', held.entryId, -1));
+      this.buffer.add(lease.held.jobId, new ReportRecord('E', held.entryId, -1));
     }
-    const job = this.jobs.get(lease.jobId);
+    const job = this.jobs.get(lease.held.jobId);
     if (job && --job.leases === 0) job.idleSince = Date.now();
     this.stats.busy(this.leases.size);
     const wake = this.slotWaiter;
@@ -545,7 +544,7 @@ export class RedisWorker {
     // One item given up (its HTTP client went away): it gets no result; stop running it.
     if (status === 'item' && id && index) {
       for (const [local, lease] of this.leases) {
-        if (lease.jobId === id && String(lease.i) === index) this.dropLease(local, lease, 'its client went away');
+        if (lease.held.jobId === id && String(lease.i) === index) this.dropLease(local, lease, 'its client went away');
       }
     }
   }
@@ -569,13 +568,13 @@ export class RedisWorker {
   private dropLease(local: number, lease: Lease, reason: string): void {
     if (lease.lost) return;
     lease.lost = true;
-    if (!this.jobs.get(lease.jobId)?.run?.abortItem(local, reason)) this.release(local, lease);
+    if (!this.jobs.get(lease.held.jobId)?.run?.abortItem(local, reason)) this.release(local, lease);
   }
 
   private abortJob(jobId: string, reason: string): void {
     const job = this.jobs.get(jobId);
     for (const [local, lease] of this.leases) {
-      if (lease.jobId !== jobId || lease.release) continue;
+      if (lease.held.jobId !== jobId || lease.release) continue;
       lease.release = true;
       if (!job?.run?.abortItem(local, reason)) this.onUnfinished(local);
     }
@@ -657,7 +656,7 @@ export class RedisWorker {
     if (gaveUp) this.opts.log(`worker ${this.name}: Redis did not answer in ${STOP_WAIT_MS / 1000} s; its items return when its heartbeat expires`);
     for (const lease of this.leases.values()) lease.lost = true;
     for (const [local, lease] of [...this.leases]) {
-      if (!this.jobs.get(lease.jobId)?.run?.abortItem(local, 'the worker is stopping')) this.release(local, lease);
+      if (!this.jobs.get(lease.held.jobId)?.run?.abortItem(local, 'the worker is stopping')) this.release(local, lease);
     }
     if (!gaveUp) await this.cmd.del(this.keys.worker(this.name)).catch(() => undefined);
     await this.pool.close();
@@ -671,7 +670,7 @@ export class RedisWorker {
     if (ids.length === 0) return;
     const jobOf = new Map<string, string>();
     for (const e of entries ?? []) if (e.entry) jobOf.set(e.id, e.entry.jobId);
-    for (const lease of this.leases.values()) jobOf.set(lease.entryId, lease.jobId);
+    for (const lease of this.leases.values()) jobOf.set(lease.held.entryId, lease.held.jobId);
     await this.reaper.requeue(this.name, ids, jobOf, 'handback', `worker ${this.name} stopped and handed it back`);
   }
 

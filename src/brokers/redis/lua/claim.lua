@@ -16,6 +16,7 @@
 -- A fresh entry's items are checked against the fin bitmap only if the job has items given up.
 -- Returns {status or false, spec or false, retries, then per claimed entry: its id and a string
 --          of one character per item, '1' taken, '0' not}
+--@include fence
 local items, job, run, fin = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local st = redis.call('HMGET', job, 'status', 'spec', 'retries', 'dropped')
 local running = st[1] == 'running'
@@ -39,7 +40,7 @@ local function fence(id, taken, flags)
     redis.call('HDEL', run, id)
     gone[#gone + 1] = id
   else
-    redis.call('HSET', run, id, #taken .. ':' .. table.concat(taken, ','))
+    redis.call('HSET', run, id, sw_fence_value(taken))
     reply[#reply + 1] = id
     reply[#reply + 1] = table.concat(flags)
   end
@@ -51,7 +52,7 @@ while n <= #ARGV do
   local prior = mine[id] and redis.call('HGET', run, id)
   if prior then
     local listed, flags, taken = {}, {}, {}
-    for x in string.gmatch(string.match(prior, ':(.*)$') or '', '%d+') do listed[x] = true end
+    for _, x in ipairs(sw_fence_items(prior)) do listed[x] = true end
     for k = 1, count do
       local i = ARGV[n + 2 + k]
       if running and listed[i] and redis.call('GETBIT', fin, i) == 0 then

@@ -20,6 +20,7 @@
 --                       fence (even if stale: see below)
 -- Returns {job status or false, stale entry ids...}
 --@include finalize
+--@include fence
 local items, job, ev, run, fin, delayed, dlq, seqs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local group, now = ARGV[2], ARGV[3]
 local last = tonumber(redis.call('HGET', seqs, ARGV[1]) or '0')
@@ -95,12 +96,11 @@ while n <= nargs do
       redis.call('ZADD', delayed, tonumber(now) + tonumber(ARGV[n + 4]), ARGV[n + 5])
       ne = ne + 1
       events[ne] = event
-      local fenced = redis.call('HGET', run, id)
       local rest = {}
-      for x in string.gmatch(string.match(fenced, ':(.*)$') or '', '%d+') do
+      for _, x in ipairs(sw_fence_items(redis.call('HGET', run, id))) do
         if x ~= i then rest[#rest + 1] = x end
       end
-      redis.call('HSET', run, id, #rest .. ':' .. table.concat(rest, ','))
+      redis.call('HSET', run, id, sw_fence_value(rest))
     end
     settled = true
   elseif kind == 'F' then

@@ -11,6 +11,7 @@
 --       5 most reclaims per item, 6 reason, then entry ids (all of this job)
 -- Returns the number of entries requeued or settled.
 --@include finalize
+--@include fence
 local items, job, ev, run, fin, dlq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local from, group, now, mode, maxReclaims, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 local status = redis.call('HGET', job, 'status')
@@ -29,7 +30,7 @@ for n = 7, #ARGV do
         redis.call('HDEL', run, id)
         settled = true
         only = {}
-        for i in string.gmatch(string.match(claimed, ':(.*)$') or '', '%d+') do only[i] = true end
+        for _, i in ipairs(sw_fence_items(claimed)) do only[i] = true end
       end
       local jobId, q, out = nil, nil, {}
       for f = 1, #kv, 2 do
