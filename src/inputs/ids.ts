@@ -1,3 +1,5 @@
+import { IndexSet } from '../core/index-set.js';
+
 /**
  * Duplicate-id detection over all items, in memory that does not grow with position ids.
  *
@@ -7,8 +9,8 @@
 export class IdTracker {
   /** Named id -> index of the item that first used it. */
   private readonly named = new Map<string, number>();
-  /** Bit i set: item i took its position id, String(i + 1). */
-  private positional = new Uint8Array(1024);
+  /** Item i took its position id, String(i + 1). */
+  private readonly positional = new IndexSet();
 
   /**
    * Records item `index` (0-based, increasing). `namedId` is undefined when the item takes its
@@ -16,7 +18,7 @@ export class IdTracker {
    */
   add(index: number, namedId: string | undefined): number | undefined {
     if (namedId === undefined) {
-      this.markPositional(index);
+      this.positional.add(index);
       return this.named.get(String(index + 1));
     }
     const earlier = this.named.get(namedId) ?? this.positionalHolder(namedId, index);
@@ -28,21 +30,6 @@ export class IdTracker {
   private positionalHolder(id: string, index: number): number | undefined {
     if (!/^[1-9][0-9]{0,15}$/.test(id)) return undefined;
     const at = Number(id) - 1;
-    return at < index && this.isPositional(at) ? at : undefined;
-  }
-
-  private markPositional(index: number): void {
-    const byte = index >>> 3;
-    if (byte >= this.positional.length) {
-      const grown = new Uint8Array(Math.max(this.positional.length * 2, byte + 1));
-      grown.set(this.positional);
-      this.positional = grown;
-    }
-    this.positional[byte] = (this.positional[byte] ?? 0) | (1 << (index & 7));
-  }
-
-  private isPositional(index: number): boolean {
-    const byte = this.positional[index >>> 3];
-    return byte !== undefined && (byte & (1 << (index & 7))) !== 0;
+    return at < index && this.positional.has(at) ? at : undefined;
   }
 }

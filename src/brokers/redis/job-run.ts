@@ -6,6 +6,7 @@
  */
 import type { EventListener, JobCounts, JobEvent } from '../../core/events.js';
 import { describeError } from '../../core/errors.js';
+import { IndexSet } from '../../core/index-set.js';
 import type { ItemInput, ItemSpec, JobSpec } from '../../core/types.js';
 import type { JobRun } from '../broker.js';
 import { EventsReader } from './events-reader.js';
@@ -47,14 +48,15 @@ export class RedisJobRun implements JobRun {
   private stopping = false;
   private sending: Promise<void> = Promise.resolve();
   private roomWaiters: Array<() => void> = [];
-  private finalItems = new Set<number>();
+  /** Items whose final result came: one bit each, as a job may hold millions. */
+  private readonly finalItems = new IndexSet();
   /** Replayed results waiting for their input (and a job end behind them), in order. */
   private held: JobEvent[] = [];
   private heldItems = 0;
   /** Inputs of the items added and not finished: results come back without them. */
   private readonly inputs = new Map<number, ItemInput>();
   /** Items whose events are skipped (recorded already), by index, and how many of them ended. */
-  private readonly skipped = new Set<number>();
+  private readonly skipped = new IndexSet();
   private skippedFinal = { done: 0, failed: 0 };
   /** Results delivered to the listener. */
   private delivered = { done: 0, failed: 0 };
@@ -185,8 +187,7 @@ export class RedisJobRun implements JobRun {
         }
       }
       if (e.type === 'item-done' || e.type === 'item-failed') {
-        if (!this.finalItems.has(e.index)) {
-          this.finalItems.add(e.index);
+        if (this.finalItems.add(e.index)) {
           this.outstanding--;
           this.delivered[e.type === 'item-done' ? 'done' : 'failed']++;
         }
