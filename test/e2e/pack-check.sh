@@ -2,6 +2,8 @@
 # The published package works after a global install of its tarball:
 # build, `npm pack`, `npm install -g --prefix <tmp> <tarball>` (dependencies come from the
 # registry), then run the installed `slowwork` outside the repository and check its results.
+# It builds and packs a copy of the sources, never the repository's own dist/: the test suite
+# runs this beside tests that start bin/slowwork.js, which must not see dist/ rewritten under them.
 # Usage: bash test/e2e/pack-check.sh   (or `make try-pack`). Cleans up after itself.
 set -euo pipefail
 
@@ -16,12 +18,15 @@ fail() {
 }
 step() { echo "pack-check: $*"; }
 
+step "copying the sources to $tmp/src"
+mkdir -p "$tmp/src"
 cd "$repo"
-step "building"
-npx tsc -p tsconfig.json
+cp -r package.json package-lock.json tsconfig.json README.md bin src examples "$tmp/src/"
+ln -s "$repo/node_modules" "$tmp/src/node_modules"
+cd "$tmp/src"
 
 step "packing into $tmp"
-# prepack builds again; --silent leaves only the tarball's name on stdout.
+# prepack builds (into the copy's dist/); --silent leaves only the tarball's name on stdout.
 tarball=$(npm pack --silent --pack-destination "$tmp" | tail -n 1)
 [ -f "$tmp/$tarball" ] || fail "npm pack did not produce a tarball (got '$tarball')"
 
