@@ -1,8 +1,10 @@
 /**
- * Runs one batch inside a worker (a piscina thread today, a Redis worker process later): every
- * item of the batch at once, each through the processor pipeline, with its own abort signal and
- * time limit. Items run inside an AsyncLocalStorage scope so that a processor that kills its
- * thread can be named as the culprit and its batch-mates spared.
+ * Runs one batch inside a worker thread: every item of the batch at once, each through the
+ * processor pipeline, with its own abort signal and time limit. In a scoped batch, items run
+ * inside an AsyncLocalStorage scope, so that a processor whose asynchronous code kills its thread
+ * can be named as the culprit and its batch-mates spared. Scopes are not free: on Node 20 they
+ * turn on async hooks, a call into JS for every promise, some 15% of a worker's CPU at no-op item
+ * rates, so the dispatcher asks for them only once a thread has died without a named culprit.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ItemTimeoutError, describeError } from '../core/errors.js';
@@ -66,7 +68,12 @@ export interface BatchRun {
   readonly outbox: Outbox;
   /** Watchdog cells: marked while the runner calls into an item's processor code. */
   readonly probe?: Int32Array;
+  /** Run each item in its `itemScope` (see above). */
+  readonly scoped?: boolean;
 }
+
+/** Runs an item, in its scope when the batch is scoped. */
+const inScope = (run: BatchRun, i: number, go: () => Promise<void>): Promise<void> => (run.scoped ? itemScope.run({ batchId: run.batchId, i }, go) : go());
 
 /** Runs the batch; resolves when every item has reported done or error. Never rejects. */
 export async function runBatch(run: BatchRun, pipeline: Processor[], controllers: Map<number, ItemControl>): Promise<void> {
@@ -75,7 +82,7 @@ export async function runBatch(run: BatchRun, pipeline: Processor[], controllers
   if (single?.processBatch && run.items.length > 1) {
     await runNativeBatch(run, single, controllers);
   } else {
-    await Promise.all(run.items.map((item) => itemScope.run({ batchId: run.batchId, i: item.i }, () => runItem(run, item, pipeline, controllers.get(item.i)!))));
+    await Promise.all(run.items.map((item) => inScope(run, item.i, () => runItem(run, item, pipeline, controllers.get(item.i)!))));
   }
 }
 
@@ -124,7 +131,7 @@ async function runNativeBatch(run: BatchRun, processor: Processor, controllers: 
     return;
   }
   await Promise.all(
-    run.items.map((item, k) => itemScope.run({ batchId: run.batchId, i: item.i }, () => runItem(run, item, [processor], controllers.get(item.i)!, streams[k]))),
+    run.items.map((item, k) => inScope(run, item.i, () => runItem(run, item, [processor], controllers.get(item.i)!, streams[k]))),
   );
 }
 

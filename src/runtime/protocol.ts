@@ -22,6 +22,11 @@ export interface BatchTask {
   readonly items: readonly BatchItem[];
   /** The batch's watchdog cells (see `newProbe`), shared with the dispatching side. */
   readonly probe?: Int32Array;
+  /**
+   * Track which item's asynchronous code runs (item-runner's `itemScope`), so that a thread
+   * killed from it names its culprit. Off until the pool has lost a thread to an unnamed culprit.
+   */
+  readonly scoped?: boolean;
 }
 
 /**

@@ -8,6 +8,8 @@ import { Recorder, fixtureUrl, itemsOf, outcomes, runAll, spec, type EventOf, ty
 
 const openPool = poolPerTest();
 const open = (): EmbeddedBroker => openPool([fixtureUrl('faulty')], 16);
+/** A pool that tracks item scopes from the start: its first death names the culprit. */
+const openTracked = (): EmbeddedBroker => openPool([fixtureUrl('faulty')], 16, { trackItemScopes: true });
 
 /** Normal prompts around the culprit; with concurrency 8 and batches of 4 on 2 threads, they share. */
 const around = (culprit: string, normals = 11, at = 1): string[] => {
@@ -149,8 +151,8 @@ describe('embedded broker: items that kill or block their thread', () => {
     for (let k = 1; k < inputs.length; k++) expect(outcomes(r.rec).get(k)).toMatchObject({ type: 'item-done', output: `ok:${inputs[k]}` });
   });
 
-  it('exit, retries 1: the culprit fails after 2 attempts naming process.exit; mates all succeed', async () => {
-    const b = open();
+  it('exit, retries 1, scopes tracked: the culprit fails after 2 attempts naming process.exit; mates all succeed', async () => {
+    const b = openTracked();
     const inputs = around('exit');
     const r = await runAll(b, inputs, { retries: 1 });
     const f = failedOf(r, 1);
@@ -167,8 +169,35 @@ describe('embedded broker: items that kill or block their thread', () => {
     expect(again.counts.done).toBe(16);
   });
 
-  it('timer-throw: an uncaught error kills the thread; the culprit is named, mates succeed', async () => {
+  it('exit, retries 1, default pool: the first death names no one and charges no one, and turns scopes on; the next ones name the culprit', async () => {
     const b = open();
+    const inputs = around('exit');
+    const r = await runAll(b, inputs, { retries: 1 });
+    const f = failedOf(r, 1);
+    expect(f.attempts).toBe(3);
+    expect(f.error).toMatch(/process\.exit\(3\)/);
+    const own = r.rec.of('item-retry').filter((e) => e.index === 1);
+    expect(own).toMatchObject([{ charged: false, attempt: 1, delayMs: 0 }, { charged: true, attempt: 2 }]);
+    expect(own[0]!.error).toMatch(/the item at fault not known yet \(processor called process\.exit\(3\)\)/);
+    expectMatesDone(r, 1, inputs);
+    expect(r.counts).toEqual({ total: 12, done: 11, failed: 1, unfinished: 0 });
+    // Scopes stay on for the pool: a later job's first death is named at once.
+    const later = await runAll(b, around('exit'), { retries: 0 });
+    expect(failedOf(later, 1).attempts).toBe(1);
+    expect(later.rec.of('item-retry').filter((e) => e.index === 1)).toEqual([]);
+  });
+
+  it('exit-now (inside the runner\'s call into it), retries 0, default pool: named at its first death, by the batch probe', async () => {
+    const inputs = around('exit-now');
+    const r = await runAll(open(), inputs, { retries: 0 });
+    const f = failedOf(r, 1);
+    expect(f.attempts).toBe(1);
+    expect(f.error).toMatch(/process\.exit\(5\)/);
+    expectMatesDone(r, 1, inputs);
+  });
+
+  it('timer-throw, scopes tracked: an uncaught error kills the thread; the culprit is named, mates succeed', async () => {
+    const b = openTracked();
     const inputs = around('timer-throw');
     const r = await runAll(b, inputs, { retries: 0 });
     const f = failedOf(r, 1);
@@ -179,17 +208,27 @@ describe('embedded broker: items that kill or block their thread', () => {
     expect(again.counts.done).toBe(8);
   });
 
-  it('exit-once: survives on attempt 2', async () => {
+  it('timer-throw, retries 0, default pool: the unnamed first death is re-run uncharged, the named second one is final', async () => {
+    const inputs = around('timer-throw');
+    const r = await runAll(open(), inputs, { retries: 0 });
+    const f = failedOf(r, 1);
+    expect(f.error).toMatch(/uncaught error: thrown inside a timer/);
+    expect(f.attempts).toBe(2);
+    expect(r.rec.of('item-retry').filter((e) => e.index === 1)).toMatchObject([{ charged: false, attempt: 1 }]);
+    expectMatesDone(r, 1, inputs);
+  });
+
+  it('exit-once, scopes tracked: survives on attempt 2', async () => {
     const inputs = around('exit-once');
-    const r = await runAll(open(), inputs, { retries: 1 });
+    const r = await runAll(openTracked(), inputs, { retries: 1 });
     expect(outcomes(r.rec).get(1)).toMatchObject({ type: 'item-done', attempt: 2, output: 'survived' });
     expect(r.rec.of('item-retry').filter((e) => e.index === 1)).toMatchObject([{ charged: true, attempt: 1 }]);
     expectMatesDone(r, 1, inputs);
     expect(r.counts).toEqual({ total: 12, done: 12, failed: 0, unfinished: 0 });
   });
 
-  it('exit-once with zero retries is final: one charged death is the limit', async () => {
-    const r = await runAll(open(), around('exit-once', 3), { retries: 0 });
+  it('exit-once with zero retries, scopes tracked, is final: one charged death is the limit', async () => {
+    const r = await runAll(openTracked(), around('exit-once', 3), { retries: 0 });
     expect(failedOf(r, 1)).toMatchObject({ attempts: 1 });
     expect(r.counts).toEqual({ total: 4, done: 3, failed: 1, unfinished: 0 });
   });

@@ -23,13 +23,13 @@ export const builtinUrl = (name: string): string => resolveProcessorRef(name);
  * A pool per test, closed after it. `const open = poolPerTest()`, then `open(urls)` in a test
  * gives a fresh 2-thread broker.
  */
-export function poolPerTest(): (processorUrls: string[], maxConcurrency?: number) => EmbeddedBroker {
+export function poolPerTest(): (processorUrls: string[], maxConcurrency?: number, options?: { trackItemScopes?: boolean }) => EmbeddedBroker {
   const opened: EmbeddedBroker[] = [];
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((b) => b.close()));
   });
-  return (processorUrls, maxConcurrency = 16) => {
-    const broker = new EmbeddedBroker({ threads: 2, maxConcurrency, processorUrls });
+  return (processorUrls, maxConcurrency = 16, options = {}) => {
+    const broker = new EmbeddedBroker({ threads: 2, maxConcurrency, processorUrls, ...options });
     opened.push(broker);
     return broker;
   };

@@ -197,17 +197,27 @@ describe('EmbeddedJobRun: settling', () => {
     await until(() => pool.batches.some((x) => x.task.items.some((it) => it.i === 0 && it.a === 2)), 'the uncharged rerun');
   });
 
-  it('a thread that dies with no culprit named charges every item of its begun batches', async () => {
+  it('a thread that dies with no culprit named: an unscoped batch is re-run uncharged and scoped; a scoped one is charged', async () => {
     const { pool, rec, run } = start({ retries: 0 });
     await run.add(itemsOf(['a', 'b']));
     run.end();
     await tick();
     const b = pool.batches[0]!;
+    expect(b.task.scoped).toBe(false);
     pool.begin(b, 3);
     b.reject(new Error('worker exited with code: 1'));
+    await until(() => pool.batches.length === 2, 'the uncharged re-run');
+    expect(rec.of('item-retry')).toMatchObject([
+      { index: 0, charged: false, delayMs: 0, error: 'its thread died, the item at fault not known yet (worker thread died (worker exited with code: 1))' },
+      { index: 1, charged: false, delayMs: 0 },
+    ]);
+    const again = pool.batches[1]!;
+    expect(again.task.scoped).toBe(true);
+    pool.begin(again, 4);
+    again.reject(new Error('worker exited with code: 1'));
     const counts = await run.finished;
     expect(counts.failed).toBe(2);
-    for (const f of rec.of('item-failed')) expect(f.error).toBe('worker thread died (worker exited with code: 1)');
+    for (const f of rec.of('item-failed')) expect(f).toMatchObject({ attempts: 2, error: 'worker thread died (worker exited with code: 1)' });
   });
 
   it('a batch handed to a thread that another item killed, before it began, is not charged', async () => {

@@ -107,7 +107,9 @@ describe.concurrent('slowwork submit: processor faults', () => {
     expect(records).toHaveLength(7);
     const got = byInput(records);
     const dead = got.get('exit')!;
-    expect(dead).toMatchObject({ id: '3', status: 'failed', output: null, attempts: 2 });
+    // Attempt 1's death names no one (the pool tracks item scopes only from then on) and is
+    // charged to no one; attempts 2 and 3 are named and charged: --retries 1 allows one retry.
+    expect(dead).toMatchObject({ id: '3', status: 'failed', output: null, attempts: 3 });
     expect(dead.error).toMatch(/exit/);
     for (const p of others) expectOk(got.get(p), p);
     expect(res.stdout).toMatch(/^finished: 6 done, 1 failed of 7 in /m);
@@ -129,7 +131,8 @@ describe.concurrent('slowwork submit: processor faults', () => {
     expect(res.code, res.stdout + res.stderr).toBe(1);
     const got = byInput(readResults(path.join(cwd, 'out.jsonl')));
     expect(got.size).toBe(3);
-    expect(got.get('timer-throw')).toMatchObject({ status: 'failed', attempts: 1 });
+    // The first, unnamed death is re-run uncharged; the second is named and final.
+    expect(got.get('timer-throw')).toMatchObject({ status: 'failed', attempts: 2 });
     expect(got.get('timer-throw')!.error).toMatch(/thrown inside a timer/);
     expectOk(got.get('x'), 'x');
     expectOk(got.get('y'), 'y');

@@ -18,14 +18,14 @@ interface Ran {
 async function run(
   pipeline: Processor[],
   inputs: unknown[],
-  opts: { timeoutMs?: number; probe?: Int32Array; params?: Record<string, string>; onStart?: (controls: Map<number, ItemControl>) => void } = {},
+  opts: { timeoutMs?: number; probe?: Int32Array; params?: Record<string, string>; scoped?: boolean; onStart?: (controls: Map<number, ItemControl>) => void } = {},
 ): Promise<Ran> {
   const messages: ThreadMessage[] = [];
   // Outcome messages (start, chunks and result of one tick) are read as the three they stand for.
   const outbox = new Outbox((m) => messages.push(...m.flatMap(unfold)));
   const items: BatchItem[] = inputs.map((input, k) => ({ i: k, id: `id-${k}`, a: 1, input: input as BatchItem['input'] }));
   const controls = new Map<number, ItemControl>();
-  const done = runBatch({ batchId: 9, params: opts.params ?? {}, timeoutMs: opts.timeoutMs ?? 0, items, outbox, probe: opts.probe }, pipeline, controls);
+  const done = runBatch({ batchId: 9, params: opts.params ?? {}, timeoutMs: opts.timeoutMs ?? 0, items, outbox, probe: opts.probe, scoped: opts.scoped }, pipeline, controls);
   opts.onStart?.(controls);
   await done;
   outbox.flush();
@@ -189,17 +189,23 @@ describe('runBatch', () => {
     expect(seen).toEqual([{ attempt: 1, itemId: 'id-0', params: { k: 'v' }, stage: 0, aborted: false }]);
   });
 
-  it('runs each item in its own async scope (for naming a culprit)', async () => {
+  it('runs each item of a scoped batch in its own async scope (for naming a culprit), and no item of another in any', async () => {
     const scopes: Array<unknown> = [];
     const p = proc(async function* (input) {
       await sleep(Number(input));
       scopes.push({ input, scope: itemScope.getStore() });
       yield 'x';
     });
-    await run([p], ['5', '1']);
+    await run([p], ['5', '1'], { scoped: true });
     expect(scopes).toEqual([
       { input: '1', scope: { batchId: 9, i: 1 } },
       { input: '5', scope: { batchId: 9, i: 0 } },
+    ]);
+    scopes.length = 0;
+    await run([p], ['5', '1']);
+    expect(scopes).toEqual([
+      { input: '1', scope: undefined },
+      { input: '5', scope: undefined },
     ]);
   });
 

@@ -12,7 +12,7 @@ import type { EventListener } from '../../core/events.js';
 import type { JobSpec } from '../../core/types.js';
 import type { Broker, JobRun, JobRunOptions } from '../broker.js';
 import { isBatchEnvelope, isClosedMessage, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
-import { EmbeddedJobRun, type LocalRunOptions, type ThreadDeath } from './job-run.js';
+import { EmbeddedJobRun, type ItemScopes, type LocalRunOptions, type ThreadDeath } from './job-run.js';
 
 export interface EmbeddedBrokerOptions {
   /** Worker threads; default: the number of cores. */
@@ -23,6 +23,12 @@ export interface EmbeddedBrokerOptions {
   readonly processorUrls: readonly string[];
   /** The thread entry module; only tests change it (to one that cannot load). */
   readonly threadFile?: string;
+  /**
+   * Run every batch scoped from the start (see item-runner.ts), so that even the pool's first
+   * thread killed from an item's asynchronous code names its culprit, at the cost of async
+   * hooks. By default the first such death turns scopes on (and charges no one).
+   */
+  readonly trackItemScopes?: boolean;
 }
 
 /**
@@ -59,6 +65,7 @@ export class EmbeddedBroker implements Broker {
   private readonly closedThreads = new Set<number>();
   /** Threads a job ended on purpose (blocked or ignoring an abort), shared so no other job is charged. */
   private readonly deaths = new Map<number, ThreadDeath>();
+  private readonly scopes: ItemScopes;
   /**
    * Threads that began a batch. Only they have loaded the thread module (piscina imports it on a
    * thread's first task) and listen for `close`; waiting on the others would always time out.
@@ -72,6 +79,7 @@ export class EmbeddedBroker implements Broker {
   constructor(options: EmbeddedBrokerOptions) {
     this.threads = options.threads ?? defaultThreads();
     this.processorUrls = options.processorUrls;
+    this.scopes = { tracked: options.trackItemScopes === true };
     this.pool = new Piscina({
       filename: options.threadFile ?? threadFile(),
       minThreads: this.threads,
@@ -183,6 +191,7 @@ export class EmbeddedBroker implements Broker {
         },
         processorUrls,
         deaths: this.deaths,
+        scopes: this.scopes,
         assignedThread: (batchId) => this.batchLoad.get(batchId)?.thread ?? -1,
       },
       listener,

@@ -39,6 +39,16 @@ export interface PoolPort {
   assignedThread?(batchId: number): number;
   /** Module URLs of the pipeline. */
   readonly processorUrls: readonly string[];
+  /**
+   * Whether batches run scoped (see BatchTask.scoped), shared by all jobs of the pool: once any
+   * thread of it died without a named culprit. A job keeps its own when absent.
+   */
+  readonly scopes?: ItemScopes;
+}
+
+/** Whether item scopes are tracked; turned on for good by the first death with no named culprit. */
+export interface ItemScopes {
+  tracked: boolean;
 }
 
 /** What a Redis worker needs beyond JobRunOptions to run items on its local pool. */
@@ -69,7 +79,11 @@ interface Batch {
   readonly id: number;
   readonly items: Map<number, ItemRecord>;
   thread: number;
+  /** The thread began it (its 'begin' message came, or it marked the probe). */
+  begun: boolean;
   fatal: { culprit: { batchId: number; i: number } | null; err: string } | null;
+  /** Sent scoped: a death of its thread from asynchronous code names the culprit. */
+  readonly scoped: boolean;
   killing: boolean;
   /** The task returned; its last messages may still be on their way (they use another port). */
   returned: boolean;
@@ -105,6 +119,7 @@ export class EmbeddedJobRun implements JobRun {
   private readonly delayed = new MinHeap<ItemRecord>((r) => r.dueAt);
   private readonly batches = new Map<number, Batch>();
   private readonly deaths: Map<number, Death>;
+  private readonly scopes: ItemScopes;
   private readonly policy: RetryPolicy;
   private readonly highWater: number;
   /** Batches no larger than one thread's share, so the items in flight spread over the threads. */
@@ -142,6 +157,7 @@ export class EmbeddedJobRun implements JobRun {
   ) {
     this.jobId = spec.jobId;
     this.deaths = pool.deaths ?? new Map();
+    this.scopes = pool.scopes ?? { tracked: false };
     this.policy = defaultRetryPolicy(spec.retries);
     this.highWater = Math.max(4 * spec.concurrency, 2 * spec.batchSize, 512);
     this.maxBatch = Math.max(1, Math.min(spec.batchSize, Math.ceil(spec.concurrency / pool.threads)));
@@ -278,7 +294,9 @@ export class EmbeddedJobRun implements JobRun {
       id: this.pool.nextBatchId(),
       items: new Map(),
       thread: -1,
+      begun: false,
       fatal: null,
+      scoped: this.scopes.tracked,
       killing: false,
       returned: false,
       lateTimer: null,
@@ -307,6 +325,7 @@ export class EmbeddedJobRun implements JobRun {
       timeoutMs: this.spec.timeoutMs,
       items,
       probe: batch.probe,
+      scoped: batch.scoped,
     };
     this.pool.run(task).then(
       () => this.onBatchEnd(batch, null),
@@ -354,6 +373,7 @@ export class EmbeddedJobRun implements JobRun {
   private onMessage(batch: Batch, m: ThreadMessage, now: number): void {
     if (m.t === 'begin') {
       batch.thread = m.thread;
+      batch.begun = true;
       // An abort sent before the thread began this batch may have found no one listening.
       if (this.aborting) this.pool.control({ t: 'abort', batchIds: [batch.id], reason: this.abortReason });
       return;
@@ -444,16 +464,26 @@ export class EmbeddedJobRun implements JobRun {
     this.schedulePump();
   }
 
-  /** Settles the items a dead thread took with it: the culprit is charged, its batch-mates are not. */
+  /**
+   * Settles the items a dead thread took with it: the culprit is charged, its batch-mates are not.
+   * With no culprit named, every item is charged, unless the batch had begun unscoped: then one of
+   * its items may be the culprit, unnamed for want of scopes, so none is charged and scopes are
+   * turned on for good, for the next death to name its culprit. (A batch that never began, its
+   * thread module failing say, is charged: nothing would ever name a culprit, and reruns must end.)
+   */
   private loseItems(batch: Batch, reason: string): void {
     if (batch.items.size > 0) {
       const thread = this.threadOf(batch);
       const culprit = batch.fatal?.culprit ?? this.deaths.get(thread) ?? null;
       const why = batch.fatal?.err ?? this.deaths.get(thread)?.err ?? `worker thread died (${reason})`;
+      const begun = batch.begun || Atomics.load(batch.probe, PROBE_THREAD) > 0;
+      const unnamed = culprit === null && !batch.scoped && begun;
+      if (unnamed) this.scopes.tracked = true;
       const now = performance.now();
       for (const rec of batch.items.values()) {
         this.running--;
         if (this.aborting) this.settleUnfinished(rec);
+        else if (unnamed) this.settleFailedAttempt(rec, `its thread died, the item at fault not known yet (${why})`, false, now);
         else if (culprit === null || (culprit.batchId === batch.id && culprit.i === rec.spec.index)) {
           this.settleFailedAttempt(rec, why, true, now);
         } else {

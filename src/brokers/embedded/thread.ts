@@ -4,17 +4,19 @@
  * killed it: `process.exit` and uncaught errors are intercepted, reported for every batch
  * running here, and then the thread exits as it would have. (Node delivers a thread's messages
  * before its 'exit' event, so the report always arrives before the pool rejects the tasks.)
+ * The culprit is the item whose code the runner is calling right now (the batch probes), or else
+ * the item whose asynchronous code this is (its scope, in a scoped batch).
  */
 import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
 import { describeError } from '../../core/errors.js';
 import { Outbox } from '../../runtime/outbox.js';
 import { AbortedByUser, ItemControl, PipelineCache, itemScope, runBatch } from '../../runtime/item-runner.js';
-import { PROBE_THREAD, type BatchEnvelope, type BatchTask, type ClosedMessage, type ControlMessage, type ThreadMessage } from '../../runtime/protocol.js';
+import { PROBE_BUSY, PROBE_THREAD, type BatchEnvelope, type BatchTask, type ClosedMessage, type ControlMessage, type ThreadMessage } from '../../runtime/protocol.js';
 
 const pipelines = new PipelineCache();
 /** Batches running here; `aborted` keeps an abort that came while the pipeline was loading. */
-const active = new Map<number, { outbox: Outbox; controls: Map<number, ItemControl>; aborted: string | null }>();
+const active = new Map<number, { outbox: Outbox; controls: Map<number, ItemControl>; aborted: string | null; probe: Int32Array | undefined }>();
 const realExit = process.exit.bind(process);
 let dying = false;
 
@@ -25,14 +27,28 @@ const post = (batchId: number, messages: ThreadMessage[]): void => {
 function die(err: string, code: number): never {
   if (!dying) {
     dying = true;
-    const scope = itemScope.getStore();
-    const culprit = scope && scope.i >= 0 ? { batchId: scope.batchId, i: scope.i } : null;
+    const culprit = callingInto() ?? inScopeOf();
     for (const [batchId, { outbox }] of active) {
       outbox.flush();
       post(batchId, [{ t: 'fatal', culprit, err }]);
     }
   }
   return realExit(code);
+}
+
+/** The item whose processor code the runner is calling synchronously, if any. */
+function callingInto(): { batchId: number; i: number } | null {
+  for (const [batchId, { probe }] of active) {
+    const busy = probe ? Atomics.load(probe, PROBE_BUSY) : 0;
+    if (busy > 0) return { batchId, i: busy - 1 };
+  }
+  return null;
+}
+
+/** The item whose asynchronous code is running, if its batch is scoped. */
+function inScopeOf(): { batchId: number; i: number } | null {
+  const scope = itemScope.getStore();
+  return scope && scope.i >= 0 ? { batchId: scope.batchId, i: scope.i } : null;
 }
 
 process.exit = ((code?: number | string | null) => die(`processor called process.exit(${code ?? ''})`, Number(code) || 1)) as typeof process.exit;
@@ -65,7 +81,7 @@ listen((workerData as { control: string }).control);
 export default async function runTask(task: BatchTask): Promise<number> {
   const outbox = new Outbox((messages) => post(task.batchId, messages));
   const controls = new Map<number, ItemControl>();
-  const entry = { outbox, controls, aborted: null as string | null };
+  const entry = { outbox, controls, aborted: null as string | null, probe: task.probe };
   active.set(task.batchId, entry);
   outbox.push({ t: 'begin', thread: threadId });
   if (task.probe) Atomics.store(task.probe, PROBE_THREAD, threadId);
@@ -81,7 +97,7 @@ export default async function runTask(task: BatchTask): Promise<number> {
       for (const item of task.items) outbox.push({ t: 'error', i: item.i, a: item.a, err: entry.aborted, aborted: true });
       return 0;
     }
-    await runBatch({ batchId: task.batchId, params: task.params, timeoutMs: task.timeoutMs, items: task.items, outbox, probe: task.probe }, pipeline, controls);
+    await runBatch({ batchId: task.batchId, params: task.params, timeoutMs: task.timeoutMs, items: task.items, outbox, probe: task.probe, scoped: task.scoped }, pipeline, controls);
     return task.items.length;
   } finally {
     outbox.flush();
