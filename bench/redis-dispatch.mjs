@@ -6,29 +6,34 @@
 // Also records where the CPU went (submitter, workers, redis-server) as % of one core, and
 // redis-server's own account of its time per item (INFO commandstats: Lua scripts, reads).
 //
-// Env: RUNS, REDIS_DISPATCH_ITEMS (30000), REDIS_DISPATCH_WORKERS (2), REDIS_DISPATCH_SLOTS (per
-//      worker, 128), REDIS_DISPATCH_THREADS (per worker, 1: 2 processes × 1 thread, the anchors'
-//      2 threads), REDIS_DISPATCH_CONCURRENCY (256: the job's concurrency, which sets how far the
-//      submitter enqueues ahead), REDIS_DISPATCH_BATCH (16: items per work stream entry),
-//      REDIS_DISPATCH_WARMUP (60000: items of the discarded warm-up job), REDIS_DISPATCH_WIDE
-//      (1: also measure wide settings, twice the slots and batch and four times the window, on
-//      worker processes of their own; 0 skips it).
+// The headline uses the settings README advises for many short items: big batches (one work
+// stream entry, one claim and one report record list per 256 items), a job window deep enough to
+// keep both workers' slots full, and slots to match. The CLI's default batch size (16) is measured
+// too, on worker processes of their own, to show what the batch size is worth.
+//
+// Env: RUNS, REDIS_DISPATCH_ITEMS (100000), REDIS_DISPATCH_WORKERS (2), REDIS_DISPATCH_SLOTS (per
+//      worker, 2048), REDIS_DISPATCH_THREADS (per worker, 1: 2 processes × 1 thread, the anchors'
+//      2 threads), REDIS_DISPATCH_CONCURRENCY (4096: the job's concurrency, which sets how far the
+//      submitter enqueues ahead), REDIS_DISPATCH_BATCH (256: items per work stream entry),
+//      REDIS_DISPATCH_WARMUP (100000: items of the discarded warm-up job), REDIS_DISPATCH_SMALL
+//      (1: also measure the default batch size, 16, with 128 slots per worker and concurrency 256;
+//      0 skips it).
 import { RUNS, benchProcessor, fmt, num, record, runJob } from './lib/common.mjs';
 import { connect, deadline, queueName, serverInfo, startWorkers, withCommandStats, withCpu } from './lib/redis.mjs';
 
-const ITEMS = num('REDIS_DISPATCH_ITEMS', 30_000);
+const ITEMS = num('REDIS_DISPATCH_ITEMS', 100_000);
 const WORKERS = num('REDIS_DISPATCH_WORKERS', 2);
-const SLOTS = num('REDIS_DISPATCH_SLOTS', 128);
+const SLOTS = num('REDIS_DISPATCH_SLOTS', 2048);
 const THREADS = num('REDIS_DISPATCH_THREADS', 1);
-const CONC = num('REDIS_DISPATCH_CONCURRENCY', 256);
-const BATCH = num('REDIS_DISPATCH_BATCH', 16);
+const CONC = num('REDIS_DISPATCH_CONCURRENCY', 4096);
+const BATCH = num('REDIS_DISPATCH_BATCH', 256);
 deadline(60 + RUNS * 60, 'redis-dispatch');
 
 const server = await serverInfo();
 const url = benchProcessor('noop.mjs');
 // Warm-up: workers are long-lived processes, and theirs is the steady state. Their first 100,000
 // or so items run up to 40% slower (the JIT settling), so the warm-up job is a big one.
-const WARMUP = num('REDIS_DISPATCH_WARMUP', 60_000);
+const WARMUP = num('REDIS_DISPATCH_WARMUP', 100_000);
 
 /** One setting: its own worker processes, a warm-up job, then RUNS measured jobs. */
 async function measure({ slots, concurrency, batchSize }) {
@@ -55,7 +60,7 @@ const settingsOf = (slots, concurrency, batchSize) => ({
   processor: 'bench/processors/noop.mjs (one chunk per item)', redis: server.version, aof: server.aof,
 });
 
-// The headline: the settings of every earlier run.
+// The headline: settings for many short items.
 const { rates, cpus, stats } = await measure({ slots: SLOTS, concurrency: CONC, batchSize: BATCH });
 const settings = { ...settingsOf(SLOTS, CONC, BATCH), primary: true };
 const name = `dispatch noop ${WORKERS} workers`;
@@ -67,12 +72,12 @@ record('slowwork-redis', `${name}: redis-server time in Lua scripts per item`, '
 record('slowwork-redis', `${name}: redis-server time in XREADGROUP/XREAD per item`, 'µs', stats.map((x) => x.readUsec / ITEMS), settings);
 record('slowwork-redis', `${name}: items per script call`, 'items', stats.map((x) => ITEMS / Math.max(1, x.scriptCalls)), settings);
 
-// For context, settings a user would pick for short items: wider workers, a deeper job window,
-// bigger batches (REDIS_DISPATCH_WIDE=0 skips it).
-if (process.env.REDIS_DISPATCH_WIDE !== '0') {
-  const wide = { slots: 2 * SLOTS, concurrency: 4 * CONC, batchSize: 2 * BATCH };
-  const m = await measure(wide);
-  const ws = settingsOf(wide.slots, wide.concurrency, wide.batchSize);
-  record('slowwork-redis', `${name}, wide settings: items/s`, 'items/s', m.rates, ws);
-  record('slowwork-redis', `${name}, wide settings: CPU all processes`, '% of a core', m.cpus.map((c) => c.submitterPct + c.workersPct + c.redisPct), ws);
+// For context, the CLI's default batch size, with a job window and slots to match
+// (REDIS_DISPATCH_SMALL=0 skips it).
+if (process.env.REDIS_DISPATCH_SMALL !== '0') {
+  const small = { slots: 128, concurrency: 256, batchSize: 16 };
+  const m = await measure(small);
+  const ss = settingsOf(small.slots, small.concurrency, small.batchSize);
+  record('slowwork-redis', `${name}, default batch size: items/s`, 'items/s', m.rates, ss);
+  record('slowwork-redis', `${name}, default batch size: CPU all processes`, '% of a core', m.cpus.map((c) => c.submitterPct + c.workersPct + c.redisPct), ss);
 }

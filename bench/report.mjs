@@ -127,10 +127,10 @@ const redis = Object.fromEntries(MODES.map(([m]) => {
   const bull = (metric) => findM('bullmq', m, metric);
   const cpuOf = (row) => (row ? Object.fromEntries(['submitter', 'workers', 'redis-server'].map((who) => [who, ours(`${row.metric.replace(', first enqueue to job end', '')}: CPU ${who}`)])) : null);
   const disp = ours((r) => r.metric.startsWith('dispatch noop') && r.metric.endsWith('first enqueue to job end'));
-  const wide = ours((r) => r.metric.startsWith('dispatch noop') && r.metric.endsWith('wide settings: items/s'));
+  const small = ours((r) => r.metric.startsWith('dispatch noop') && r.metric.endsWith('default batch size: items/s'));
   const chunk = ours((r) => r.metric.startsWith('stream ') && !r.metric.includes(': CPU'));
   const x = {
-    disp, dispCpu: cpuOf(disp), chunk, chunkCpu: cpuOf(chunk), wide,
+    disp, dispCpu: cpuOf(disp), chunk, chunkCpu: cpuOf(chunk), small,
     dispLua: disp ? ours(disp.metric.replace(', first enqueue to job end', ': redis-server time in Lua scripts per item')) : null,
     dispRead: disp ? ours(disp.metric.replace(', first enqueue to job end', ': redis-server time in XREADGROUP/XREAD per item')) : null,
     dispPerCall: disp ? ours(disp.metric.replace(', first enqueue to job end', ': items per script call')) : null,
@@ -144,7 +144,7 @@ const redis = Object.fromEntries(MODES.map(([m]) => {
     bDone50: bull('light-load add->completed p50'), bDone99: bull('light-load add->completed p99'),
     xadd: findM('redis-chunks', m, 'stream chunks end to end, 100 XADD/tick'),
   };
-  return [m, { ...x, qWide: ratio(x.wide, x.bc100), qDisp: ratio(x.disp, x.bc100), qDispE2e: ratio(x.disp, x.be2e100), qChunk: ratio(x.chunk, x.xadd), qPick50: ratio(x.pick50, x.bPick50), qPick99: ratio(x.pick99, x.bPick99), qDone50: ratio(x.done50, x.bDone50), qDone99: ratio(x.done99, x.bDone99) }];
+  return [m, { ...x, qSmall: ratio(x.small, x.bc100), qDisp: ratio(x.disp, x.bc100), qDispE2e: ratio(x.disp, x.be2e100), qChunk: ratio(x.chunk, x.xadd), qPick50: ratio(x.pick50, x.bPick50), qPick99: ratio(x.pick99, x.bPick99), qDone50: ratio(x.done50, x.bDone50), qDone99: ratio(x.done99, x.bDone99) }];
 }));
 const anyRedis = MODES.some(([m]) => Object.values(redis[m]).some((v) => v && v.bench)) || asText('redis');
 /** CPU per item in µs from a "% of one core" row and a rate in items (or chunks) per second. */
@@ -240,11 +240,11 @@ T('dispatch', () => p(`| embedded dispatch, no-op items | ${fig(dispatch)} items
 T('chunks', () => p(`| embedded chunk streaming to the consumer | ${fig(chunks)} chunks/s | piscina MessagePort ${fig(aStream)} chunks/s | ${ratioText(qChunks)} | ≥ 0.5× | ${verdict(qChunks ? ratioValue(qChunks) >= 0.5 : null)} |`));
 T('slow', () => p(`| slow work, 2000 × 200 ms on 64 slots | ${slowWall ? `${fig(slowWall, 3)} s` : 'not run'} | ideal 6.25 s | ${slow ? `**${num(slow.median, 3)}×** (${range(slow, 3)})` : '—'} | ≤ 1.03× | ${verdict(slow ? slow.median <= 1.03 : null)} |`));
 T('ui', () => { p(`| live view, 64 streams × 50 chunks/s: CPU | main thread ${uiMain ? `**${num(uiMain.median, 1)}%**` : 'not run'} of one core | — | — | ≤ 20% | ${verdict(uiMain ? uiMain.median <= 20 : null)} |`);
-p(`| live view: memory flat | heap after major GC ${heapSlope === null ? 'not run' : `**${heapSlope >= 0 ? '+' : ''}${num(heapSlope, 2)} MB/min**`} over ${uiTui ? `${Math.round(uiTui.window[1] - uiTui.window[0])} s (the target says 10 min)` : '—'} | — | — | flat: \\|slope\\| ≤ ${num(FLAT_MB_PER_MIN, 2)} MB/min (≤ 5% or 1 MB in 10 min) | ${verdict(heapFlat)} |`); });
+p(`| live view: memory flat | heap after major GC ${heapSlope === null ? 'not run' : `**${heapSlope >= 0 ? '+' : ''}${num(heapSlope, 2)} MB/min**`} over ${uiTui ? `${Math.round(uiTui.window[1] - uiTui.window[0])} s${uiTui.window[1] - uiTui.window[0] < 590 ? ' (the target says 10 min)' : ''}` : '—'} | — | — | flat: \\|slope\\| ≤ ${num(FLAT_MB_PER_MIN, 2)} MB/min (≤ 5% or 1 MB in 10 min) | ${verdict(heapFlat)} |`); });
 const PICK = (a, b) => (a ? `**${num(a.median, 3)}** ms (p99 ${num(b?.median, 2)})` : 'not run');
 if (anyRedis) T('redis', () => { for (const [m, label] of MODES) {
   const x = redis[m];
-  p(`| Redis, ${label}: no-op items, 2 worker processes, first enqueue to job end | ${fig(x.disp)} items/s | BullMQ c100 ${fig(x.bc100)} jobs/s | ${ratioText(x.qDisp)} | ≥ 4× | ${verdict(x.qDisp ? ratioValue(x.qDisp) >= 4 : null)} |`);
+  p(`| Redis, ${label}: no-op items, 2 worker processes, first enqueue to job end${x.disp ? ` (batch ${x.disp.settings.batchSize}, job concurrency ${x.disp.settings.concurrency}, ${x.disp.settings.slotsPerWorker} slots per worker${x.qSmall ? `; at the default batch size, ${x.small.settings.batchSize}: ${ratioText(x.qSmall).replace(/\*\*/g, '')}` : ''})` : ''} | ${fig(x.disp)} items/s | BullMQ c100 ${fig(x.bc100)} jobs/s | ${ratioText(x.qDisp)} | ≥ 4× | ${verdict(x.qDisp ? ratioValue(x.qDisp) >= 4 : null)} |`);
   p(`| Redis, ${label}: chunks, 1 worker to the submitter's listener | ${fig(x.chunk)} chunks/s | raw XADD, 100/tick ${fig(x.xadd)} chunks/s | ${ratioText(x.qChunk)} | ≥ 0.7× | ${verdict(x.qChunk ? ratioValue(x.qChunk) >= 0.7 : null)} |`);
   p(`| Redis, ${label}: pickup at 200 items/s, submit to processor start, p50 | ${PICK(x.pick50, x.pick99)} | BullMQ add to processor start ${PICK(x.bPick50, x.bPick99)} | ${ratioText(x.qPick50)} | p50 below BullMQ's (< 1×) | ${verdict(x.qPick50 ? ratioValue(x.qPick50) < 1 : null)} |`);
   p(`| Redis, ${label}: slow work, 2000 × 200 ms on 2 workers × 32 slots | ${x.slowW ? `${fig(x.slowW, 3)} s` : 'not run'} | ideal 6.25 s | ${x.slowX ? `**${num(x.slowX.median, 3)}×** (${range(x.slowX, 3)})` : '—'} | ≤ 1.05× | ${verdict(x.slowX ? x.slowX.median <= 1.05 : null)} |`);
@@ -367,15 +367,15 @@ if (anyRedis) {
   const cpu3 = (cpu) => (cpu ? ['submitter', 'workers', 'redis-server'].map((who) => num(cpu[who]?.median, 1)).join(' / ') : '—');
   const us3 = (cpu, rate) => (cpu ? ['submitter', 'workers', 'redis-server'].map((who) => num(perItemUs(cpu[who], rate), 1)).join(' / ') : '—');
 
-  p(`**No-op dispatch** (\`bench/redis-dispatch.mjs\`): ${d ? `${d.settings.workers} \`slowwork workers\` processes of ${d.settings.slotsPerWorker} slots and ${d.settings.threadsPerWorker} thread${d.settings.threadsPerWorker === 1 ? '' : 's'} each (${d.settings.workers * d.settings.threadsPerWorker} threads in all, the anchors' 2), \`bench/processors/noop.mjs\` (one chunk per item), ${num(d.settings.items)} items a run, job concurrency ${d.settings.concurrency}, batch size ${d.settings.batchSize} (one work stream entry a batch), fed by \`add()\` in slices of 1024 (awaiting its backpressure), after a discarded warm-up job of ${num(d.settings.warmup ?? 2000)} items on the same worker processes (workers are long-lived daemons, so their steady state is the figure; their first 100,000 or so items run up to 40% slower while the JIT settles, and a run right after the warm-up is still a little slow)` : 'not run'}. Time from the first \`add()\` (the first enqueue) until \`finished\`, after the submitter has read every item's result from the job's events stream: enqueueing overlaps processing. The BullMQ anchor (one \`Worker\` at concurrency 100 in a child process) enqueues its 20,000 jobs first and times the processing alone, which favours BullMQ; its "enqueue then process" figure counts both. CPU: each process's CPU time from \`/proc/<pid>/stat\` over the measured run, as % of one core (the machine has ${run.nproc ?? env.cpus ?? '?'} cores: ${100 * (run.nproc ?? env.cpus ?? 2)}% in all).`, '');
+  p(`**No-op dispatch** (\`bench/redis-dispatch.mjs\`): ${d ? `${d.settings.workers} \`slowwork workers\` processes of ${d.settings.slotsPerWorker} slots and ${d.settings.threadsPerWorker} thread${d.settings.threadsPerWorker === 1 ? '' : 's'} each (${d.settings.workers * d.settings.threadsPerWorker} threads in all, the anchors' 2), \`bench/processors/noop.mjs\` (one chunk per item), ${num(d.settings.items)} items a run, job concurrency ${d.settings.concurrency}, batch size ${d.settings.batchSize} (one work stream entry a batch: the settings README advises for many short items, where each entry, claim and report is shared by that many items), fed by \`add()\` in slices of 1024 (awaiting its backpressure), after a discarded warm-up job of ${num(d.settings.warmup ?? 2000)} items on the same worker processes (workers are long-lived daemons, so their steady state is the figure; their first 100,000 or so items run up to 40% slower while the JIT settles, and the first run after the warm-up is still some 10% slower, the warm-up job's garbage being collected)` : 'not run'}. Time from the first \`add()\` (the first enqueue) until \`finished\`, after the submitter has read every item's result from the job's events stream: enqueueing overlaps processing. The BullMQ anchor (one \`Worker\` at concurrency 100 in a child process) enqueues its 20,000 jobs first and times the processing alone, which favours BullMQ; its "enqueue then process" figure counts both. CPU: each process's CPU time from \`/proc/<pid>/stat\` over the measured run, as % of one core (the machine has ${run.nproc ?? env.cpus ?? '?'} cores: ${100 * (run.nproc ?? env.cpus ?? 2)}% in all).`, '');
   p(cols, sep);
   row('slowwork: no-op items/s, first enqueue to job end', (x) => (x.disp ? `${fig(x.disp)}` : 'not run'));
   row('ratio to BullMQ processing at concurrency 100, per round (target ≥ 4×)', (x) => ratioText(x.qDisp));
   row('ratio to BullMQ enqueue then process, concurrency 100, per round', (x) => ratioText(x.qDispE2e));
-  const wideSet = redis.default.wide?.settings ?? redis.aof.wide?.settings;
-  if (wideSet) {
-    row(`slowwork, wide settings (${wideSet.slotsPerWorker} slots per worker, job concurrency ${wideSet.concurrency}, batch ${wideSet.batchSize}): no-op items/s`, (x) => (x.wide ? fig(x.wide) : 'not run'));
-    row('wide settings: ratio to BullMQ processing at concurrency 100, per round', (x) => ratioText(x.qWide));
+  const smallSet = redis.default.small?.settings ?? redis.aof.small?.settings;
+  if (smallSet) {
+    row(`slowwork, the default batch size (batch ${smallSet.batchSize}, ${smallSet.slotsPerWorker} slots per worker, job concurrency ${smallSet.concurrency}): no-op items/s`, (x) => (x.small ? fig(x.small) : 'not run'));
+    row('default batch size: ratio to BullMQ processing at concurrency 100, per round', (x) => ratioText(x.qSmall));
   }
   row('anchor: BullMQ 6, process 20k no-op jobs, concurrency 100 (jobs/s)', (x) => fig(x.bc100));
   row('anchor: BullMQ 6, addBulk then process, concurrency 100 (jobs/s)', (x) => fig(x.be2e100));
@@ -477,12 +477,12 @@ if (conditions.length) {
 }
 p('## Reproduce', '');
 p('```sh');
-p('make bench                                   # everything, RUNS=5, ~20 min on 2 cores');
+p('make bench                                   # everything, RUNS=5, ~30 min on 2 cores');
 p('RUNS=3 BENCH_ONLY=dispatch,chunks make bench # a subset (its report stays in .bench-tmp/<run>/)');
 p('BENCH_ONLY=redis RUNS=3 BENCH_WRITE_DOC=1 make bench  # Redis mode only, into this file (the rest carried over)');
 p('BENCH_ONLY=serve RUNS=3 make bench            # the HTTP server only (~3 min)');
 p('BENCH_ONLY=dashboard RUNS=3 BENCH_DASH_SECONDS=60 make bench  # the dashboard only (~6 min)');
-p('ANCHORS_DIR=/path/to/anchors BENCH_UI_SECONDS=600 make bench');
+p('ANCHORS_DIR=/path/to/anchors BENCH_UI_SECONDS=180 make bench  # other anchors, a shorter live-view run');
 p('```');
 p('Knobs are listed at the top of `bench/run.sh` and of each `bench/*.mjs`.');
 

@@ -23,7 +23,7 @@
 # The anchor and slowwork figures that are compared run interleaved, in RUNS rounds of one run
 # each (order alternating), so both see the same machine; ratios are taken per round.
 # Env: RUNS (5), BENCH_ONLY (dispatch,chunks,slow,ui,redis,serve,dashboard), ANCHORS_DIR (<repo>/../shared/anchors),
-#      BENCH_UI_SECONDS (180), BENCH_UI_BASELINE_SECONDS (60), BENCH_DASH_SECONDS (60), BENCH_QUIET_WAIT (5 s at most,
+#      BENCH_UI_SECONDS (600), BENCH_UI_BASELINE_SECONDS (60), BENCH_DASH_SECONDS (60), BENCH_QUIET_WAIT (5 s at most,
 #      before each step, for a >= 80% idle machine), BENCH_WRITE_DOC (default: 1 for a full run,
 #      0 for a BENCH_ONLY subset, whose report stays in .bench-tmp/<run>/benchmarks.md; either way
 #      the benchmarks not run are carried over from the runs docs/benchmarks.md names), and the
