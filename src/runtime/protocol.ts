@@ -71,8 +71,11 @@ export type ThreadMessage =
   | { readonly t: 'error'; readonly i: number; readonly a: number; readonly err: string; readonly aborted: boolean }
   /** A diagnostic line from `ctx.log`. */
   | { readonly t: 'log'; readonly i: number; readonly line: string }
-  /** The thread is about to die; `culprit` is the item whose code killed it, if known. */
-  | { readonly t: 'fatal'; readonly culprit: { readonly batchId: number; readonly i: number } | null; readonly err: string };
+  /**
+   * The thread is about to die; `culprit` is the item whose code killed it, if known. `blind`: a
+   * batch running on it was unscoped, so an unnamed culprit may be an item nobody could see.
+   */
+  | { readonly t: 'fatal'; readonly culprit: { readonly batchId: number; readonly i: number } | null; readonly err: string; readonly blind: boolean };
 
 /** Dispatcher → thread. */
 export type ControlMessage =

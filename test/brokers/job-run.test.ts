@@ -188,7 +188,7 @@ describe('EmbeddedJobRun: settling', () => {
     await tick();
     const b = pool.batches[0]!; // [0, 1]
     pool.begin(b, 3);
-    pool.send(b, [{ t: 'fatal', culprit: { batchId: b.task.batchId, i: 1 }, err: 'processor called process.exit(3)' }]);
+    pool.send(b, [{ t: 'fatal', culprit: { batchId: b.task.batchId, i: 1 }, err: 'processor called process.exit(3)', blind: false }]);
     b.reject(new Error('worker exited with code: 3'));
     await until(() => rec.count('item-failed') === 1 && rec.count('item-retry') === 1, 'settling');
     expect(rec.of('item-failed')[0]).toMatchObject({ index: 1, attempts: 1, error: 'processor called process.exit(3)', worker: 'thread-3' });
@@ -220,6 +220,62 @@ describe('EmbeddedJobRun: settling', () => {
     for (const f of rec.of('item-failed')) expect(f).toMatchObject({ attempts: 2, error: 'worker thread died (worker exited with code: 1)' });
   });
 
+  it('an unnamed death of a thread running an unscoped batch charges no batch on it: a scoped one beside it, or one not begun', async () => {
+    const { pool, rec, run } = start({ retries: 0, concurrency: 4, batchSize: 2 });
+    await run.add(itemsOf(['a', 'b', 'c', 'd']));
+    run.end();
+    await tick();
+    const [b1, b2] = pool.batches as [FakeBatch, FakeBatch]; // [0, 1] and [2, 3], unscoped
+    // b1 begins on thread 6; b2 was handed to thread 6 too and never began.
+    pool.assigned.set(b2.task.batchId, 6);
+    pool.begin(b1, 6);
+    pool.send(b1, [{ t: 'fatal', culprit: null, err: 'uncaught error: boom', blind: true }]);
+    b1.reject(new Error('worker exited with code: 1'));
+    b2.reject(new Error('worker exited with code: 1'));
+    await until(() => rec.count('item-retry') === 4, 'four uncharged reruns');
+    for (const r of rec.of('item-retry')) expect(r).toMatchObject({ charged: false, delayMs: 0 });
+    await until(() => pool.batches.length === 4, 'the reruns, scoped');
+    const [b3, b4] = pool.batches.slice(2) as [FakeBatch, FakeBatch];
+    expect([b3.task.scoped, b4.task.scoped]).toEqual([true, true]);
+    // A scoped batch on a thread that also ran an unscoped one (sent before scopes went on, in
+    // another job of the pool): the thread says its death is blind, so nothing of it is charged.
+    pool.begin(b3, 7);
+    pool.send(b3, [{ t: 'fatal', culprit: null, err: 'uncaught error: boom', blind: true }]);
+    b3.reject(new Error('worker exited with code: 1'));
+    await until(() => rec.count('item-retry') === 6, 'the scoped batch rerun uncharged');
+    for (const r of rec.of('item-retry')) expect(r.charged).toBe(false);
+    expect(rec.count('item-failed')).toBe(0);
+    // With every batch on the thread scoped, an unnamed death is charged.
+    await until(() => pool.batches.length === 5, 'the rerun');
+    const b5 = pool.batches[4]!;
+    pool.begin(b5, 8);
+    pool.send(b5, [{ t: 'fatal', culprit: null, err: 'uncaught error: boom', blind: false }]);
+    b5.reject(new Error('worker exited with code: 1'));
+    pool.begin(b4, 9);
+    pool.finish(b4);
+    b4.resolve();
+    const counts = await run.finished;
+    expect(counts).toMatchObject({ done: 2, failed: 2 });
+    expect(rec.of('item-failed').map((f) => f.index).sort()).toEqual(b5.task.items.map((it) => it.i).sort());
+  });
+
+  it('a task that returns with an item unreported charges it, and does not turn scopes on (no thread died)', async () => {
+    const { pool, rec, run } = start({ retries: 1 });
+    await run.add(itemsOf(['a']));
+    run.end();
+    await tick();
+    const b = pool.batches[0]!;
+    pool.begin(b, 3);
+    b.resolve();
+    await until(() => pool.batches.length === 2, 'the charged retry', 6000);
+    expect(rec.of('item-retry')).toMatchObject([{ charged: true, error: 'worker thread died (the batch ended without reporting this item)' }]);
+    expect(pool.batches[1]!.task.scoped).toBe(false);
+    pool.begin(pool.batches[1]!, 3);
+    pool.finish(pool.batches[1]!);
+    pool.batches[1]!.resolve();
+    expect((await run.finished).done).toBe(1);
+  });
+
   it('a batch handed to a thread that another item killed, before it began, is not charged', async () => {
     const { pool, rec, run } = start({ retries: 0, concurrency: 4 });
     await run.add(itemsOf(['a', 'killer', 'c', 'd']));
@@ -229,7 +285,7 @@ describe('EmbeddedJobRun: settling', () => {
     pool.assigned.set(b1.task.batchId, 6);
     pool.assigned.set(b2.task.batchId, 6); // queued on the same thread, never began
     pool.begin(b1, 6);
-    pool.send(b1, [{ t: 'fatal', culprit: { batchId: b1.task.batchId, i: 1 }, err: 'processor called process.exit(3)' }]);
+    pool.send(b1, [{ t: 'fatal', culprit: { batchId: b1.task.batchId, i: 1 }, err: 'processor called process.exit(3)', blind: false }]);
     b1.reject(new Error('worker exited with code: 3'));
     b2.reject(new Error('worker exited with code: 3'));
     await until(() => rec.count('item-failed') === 1 && rec.count('item-retry') === 3, 'settling');

@@ -81,7 +81,7 @@ interface Batch {
   thread: number;
   /** The thread began it (its 'begin' message came, or it marked the probe). */
   begun: boolean;
-  fatal: { culprit: { batchId: number; i: number } | null; err: string } | null;
+  fatal: { culprit: { batchId: number; i: number } | null; err: string; blind: boolean } | null;
   /** Sent scoped: a death of its thread from asynchronous code names the culprit. */
   readonly scoped: boolean;
   killing: boolean;
@@ -100,6 +100,8 @@ export interface ThreadDeath {
   readonly batchId: number;
   readonly i: number;
   readonly err: string;
+  /** It died of an item nobody could name, one of a batch running unscoped (see loseItems). */
+  readonly unnamed?: boolean;
 }
 type Death = ThreadDeath;
 
@@ -379,10 +381,13 @@ export class EmbeddedJobRun implements JobRun {
       return;
     }
     if (m.t === 'fatal') {
-      batch.fatal = { culprit: m.culprit, err: m.err };
+      batch.fatal = { culprit: m.culprit, err: m.err, blind: m.blind };
       // Batches handed to that thread but not begun yet die with it, and were not at fault.
       const thread = this.threadOf(batch);
-      if (m.culprit && thread > 0 && !this.deaths.has(thread)) this.deaths.set(thread, { ...m.culprit, err: m.err });
+      if (thread > 0 && !this.deaths.has(thread)) {
+        if (m.culprit) this.deaths.set(thread, { ...m.culprit, err: m.err });
+        else if (m.blind) this.deaths.set(thread, { batchId: -1, i: -1, err: m.err, unnamed: true });
+      }
       return;
     }
     if (m.t === 'log') {
@@ -451,10 +456,10 @@ export class EmbeddedJobRun implements JobRun {
     batch.returned = true;
     if (batch.items.size === 0) return this.retire(batch);
     if (err === null) {
-      batch.lateTimer = setTimeout(() => this.loseItems(batch, 'the batch ended without reporting this item'), LATE_MESSAGES_MS);
+      batch.lateTimer = setTimeout(() => this.loseItems(batch, 'the batch ended without reporting this item', false), LATE_MESSAGES_MS);
       return;
     }
-    this.loseItems(batch, describeError(err));
+    this.loseItems(batch, describeError(err), true);
   }
 
   private retire(batch: Batch): void {
@@ -465,19 +470,23 @@ export class EmbeddedJobRun implements JobRun {
   }
 
   /**
-   * Settles the items a dead thread took with it: the culprit is charged, its batch-mates are not.
-   * With no culprit named, every item is charged, unless the batch had begun unscoped: then one of
-   * its items may be the culprit, unnamed for want of scopes, so none is charged and scopes are
-   * turned on for good, for the next death to name its culprit. (A batch that never began, its
-   * thread module failing say, is charged: nothing would ever name a culprit, and reruns must end.)
+   * Settles the items a dead thread (or a returned task that left them unreported) took with it:
+   * the culprit is charged, its batch-mates are not. With no culprit named, every item is charged,
+   * unless the thread died while a batch on it ran unscoped: then the culprit may be an item of
+   * that batch, unnamed for want of scopes, so no item on that thread is charged (batches of it
+   * that never began included) and scopes are turned on for good, for later deaths to name their
+   * culprits. (A thread that died with no word from any batch, its module failing to load say, and
+   * no batch of it begun unscoped, is charged: nothing would ever name a culprit, and reruns must end.)
    */
-  private loseItems(batch: Batch, reason: string): void {
+  private loseItems(batch: Batch, reason: string, died: boolean): void {
     if (batch.items.size > 0) {
       const thread = this.threadOf(batch);
-      const culprit = batch.fatal?.culprit ?? this.deaths.get(thread) ?? null;
-      const why = batch.fatal?.err ?? this.deaths.get(thread)?.err ?? `worker thread died (${reason})`;
+      const death = this.deaths.get(thread);
+      const culprit = batch.fatal?.culprit ?? (death?.unnamed ? null : death) ?? null;
+      const why = batch.fatal?.err ?? death?.err ?? `worker thread died (${reason})`;
       const begun = batch.begun || Atomics.load(batch.probe, PROBE_THREAD) > 0;
-      const unnamed = culprit === null && !batch.scoped && begun;
+      const blind = batch.fatal ? batch.fatal.blind : death?.unnamed === true || (!batch.scoped && begun);
+      const unnamed = died && culprit === null && blind;
       if (unnamed) this.scopes.tracked = true;
       const now = performance.now();
       for (const rec of batch.items.values()) {

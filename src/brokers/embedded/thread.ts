@@ -16,7 +16,7 @@ import { PROBE_BUSY, PROBE_THREAD, type BatchEnvelope, type BatchTask, type Clos
 
 const pipelines = new PipelineCache();
 /** Batches running here; `aborted` keeps an abort that came while the pipeline was loading. */
-const active = new Map<number, { outbox: Outbox; controls: Map<number, ItemControl>; aborted: string | null; probe: Int32Array | undefined }>();
+const active = new Map<number, { outbox: Outbox; controls: Map<number, ItemControl>; aborted: string | null; probe: Int32Array | undefined; scoped: boolean }>();
 const realExit = process.exit.bind(process);
 let dying = false;
 
@@ -28,9 +28,11 @@ function die(err: string, code: number): never {
   if (!dying) {
     dying = true;
     const culprit = callingInto() ?? inScopeOf();
+    let blind = false;
+    for (const entry of active.values()) if (!entry.scoped) blind = true;
     for (const [batchId, { outbox }] of active) {
       outbox.flush();
-      post(batchId, [{ t: 'fatal', culprit, err }]);
+      post(batchId, [{ t: 'fatal', culprit, err, blind }]);
     }
   }
   return realExit(code);
@@ -45,10 +47,13 @@ function callingInto(): { batchId: number; i: number } | null {
   return null;
 }
 
-/** The item whose asynchronous code is running, if its batch is scoped. */
+/**
+ * The item whose asynchronous code is running, if its batch is scoped and still here. (A stray
+ * timer of a batch that has returned names no one: blaming it would charge nobody, every time.)
+ */
 function inScopeOf(): { batchId: number; i: number } | null {
   const scope = itemScope.getStore();
-  return scope && scope.i >= 0 ? { batchId: scope.batchId, i: scope.i } : null;
+  return scope && scope.i >= 0 && active.has(scope.batchId) ? { batchId: scope.batchId, i: scope.i } : null;
 }
 
 process.exit = ((code?: number | string | null) => die(`processor called process.exit(${code ?? ''})`, Number(code) || 1)) as typeof process.exit;
@@ -81,7 +86,7 @@ listen((workerData as { control: string }).control);
 export default async function runTask(task: BatchTask): Promise<number> {
   const outbox = new Outbox((messages) => post(task.batchId, messages));
   const controls = new Map<number, ItemControl>();
-  const entry = { outbox, controls, aborted: null as string | null, probe: task.probe };
+  const entry = { outbox, controls, aborted: null as string | null, probe: task.probe, scoped: task.scoped === true };
   active.set(task.batchId, entry);
   outbox.push({ t: 'begin', thread: threadId });
   if (task.probe) Atomics.store(task.probe, PROBE_THREAD, threadId);
