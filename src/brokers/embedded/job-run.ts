@@ -79,8 +79,6 @@ interface Batch {
   readonly id: number;
   readonly items: Map<number, ItemRecord>;
   thread: number;
-  /** The thread began it (its 'begin' message came, or it marked the probe). */
-  begun: boolean;
   fatal: { culprit: { batchId: number; i: number } | null; err: string; blind: boolean } | null;
   /** Sent scoped: a death of its thread from asynchronous code names the culprit. */
   readonly scoped: boolean;
@@ -296,7 +294,6 @@ export class EmbeddedJobRun implements JobRun {
       id: this.pool.nextBatchId(),
       items: new Map(),
       thread: -1,
-      begun: false,
       fatal: null,
       scoped: this.scopes.tracked,
       killing: false,
@@ -375,7 +372,6 @@ export class EmbeddedJobRun implements JobRun {
   private onMessage(batch: Batch, m: ThreadMessage, now: number): void {
     if (m.t === 'begin') {
       batch.thread = m.thread;
-      batch.begun = true;
       // An abort sent before the thread began this batch may have found no one listening.
       if (this.aborting) this.pool.control({ t: 'abort', batchIds: [batch.id], reason: this.abortReason });
       return;
@@ -484,7 +480,8 @@ export class EmbeddedJobRun implements JobRun {
       const death = this.deaths.get(thread);
       const culprit = batch.fatal?.culprit ?? (death?.unnamed ? null : death) ?? null;
       const why = batch.fatal?.err ?? death?.err ?? `worker thread died (${reason})`;
-      const begun = batch.begun || Atomics.load(batch.probe, PROBE_THREAD) > 0;
+      // The thread marks the probe as it begins a batch, before anything can kill it.
+      const begun = Atomics.load(batch.probe, PROBE_THREAD) > 0;
       const blind = batch.fatal ? batch.fatal.blind : death?.unnamed === true || (!batch.scoped && begun);
       const unnamed = died && culprit === null && blind;
       if (unnamed) this.scopes.tracked = true;
