@@ -1,5 +1,5 @@
 # slowwork: `make demo` and `make test` work on a fresh clone with nothing but Node 20 and npm.
-.PHONY: install build demo test bench try try-pack clean
+.PHONY: install build demo test test-tools bench try try-pack install-global clean
 
 NODE_MODULES_STAMP := node_modules/.install-stamp
 
@@ -16,8 +16,12 @@ build: install
 demo: build
 	node bin/slowwork.js submit examples/prompts.txt --concurrency 8 --param tokens_per_s=8 --out slowwork-results/demo-$$(date +%Y%m%d-%H%M%S).jsonl
 
-test: build
+# The suite also needs redis-server, tmux and curl: test-tools installs them (as root) or says how.
+test: build test-tools
 	npx vitest run
+
+test-tools:
+	@bash scripts/test-tools.sh
 
 # `slowwork serve` on a free port, 5 parallel `curl -N` requests whose streams interleave, then stop.
 try: build
@@ -31,5 +35,14 @@ bench: build
 try-pack: build
 	bash test/e2e/pack-check.sh
 
+# `slowwork` on the PATH: the package is not on the npm registry, so pack this clone and install
+# the tarball globally (PREFIX=dir installs under dir instead of npm's global prefix).
+install-global: build
+	@mkdir -p .pack
+	@rm -f .pack/slowwork-*.tgz
+	npm pack --silent --ignore-scripts --pack-destination .pack >/dev/null
+	npm install -g --no-audit --no-fund $(if $(PREFIX),--prefix $(PREFIX)) .pack/slowwork-*.tgz
+	@echo "installed: $(if $(PREFIX),$(PREFIX),$$(npm prefix -g))/bin/slowwork"
+
 clean:
-	rm -rf dist node_modules slowwork-results .bench-tmp
+	rm -rf dist node_modules slowwork-results .bench-tmp .pack

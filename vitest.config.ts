@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.{ts,tsx}'],
+    // Every temporary file of the run under one folder, removed at the end (test/global-setup.ts).
+    globalSetup: ['test/global-setup.ts'],
     // The e2e and pool tests start processes and threads; two cores are all we have.
     fileParallelism: true,
     maxWorkers: 2,

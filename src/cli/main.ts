@@ -10,6 +10,7 @@ import { workersCommand } from './workers.js';
 import { cancelCommand, jobsCommand, watchCommand } from './queue.js';
 import { serveCommand } from './serve.js';
 import { processorCommand } from './processor.js';
+import { helpSettings } from './help.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -30,15 +31,13 @@ async function main(argv: string[]): Promise<number> {
     .description('run slow streaming generation work on worker pools, and watch it live')
     .version(version, '-V, --version')
     .exitOverride()
-    .configureOutput(oneLineErrors('slowwork'));
-  const sub = submitCommand((code) => (exitCode = code))
-    .exitOverride()
-    .configureOutput(oneLineErrors('slowwork submit'));
-  program.addCommand(sub);
+    .configureOutput(oneLineErrors('slowwork'))
+    .configureHelp(helpSettings);
   const setExitCode = (code: number): void => {
     exitCode = code;
   };
-  const configure = (cmd: Command, name: string): Command => cmd.exitOverride().configureOutput(oneLineErrors(name));
+  const configure = (cmd: Command, name: string): Command => cmd.exitOverride().configureOutput(oneLineErrors(name)).configureHelp(helpSettings);
+  program.addCommand(configure(submitCommand(setExitCode), 'slowwork submit'));
   program.addCommand(configure(workersCommand(setExitCode), 'slowwork workers'));
   program.addCommand(configure(watchCommand(setExitCode, configure), 'slowwork watch'));
   program.addCommand(configure(jobsCommand(setExitCode), 'slowwork jobs'));

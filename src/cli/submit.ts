@@ -4,6 +4,7 @@ import { runSubmit, type UiMode } from '../app/submit.js';
 import { defaultThreads } from '../brokers/embedded/broker.js';
 import { UsageError } from '../core/errors.js';
 import { isQueueName } from '../brokers/redis/keys.js';
+import { builtinProcessorNames } from '../processors/registry.js';
 import { collect, parseFormat, parseIntFlag, parseParams } from './options.js';
 
 interface SubmitFlags {
@@ -32,7 +33,7 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
     .description('run every prompt of the inputs through a processor pipeline, live, and write the results as JSONL')
     .argument('[inputs...]', 'prompt files (.txt: one prompt per line; .jsonl: objects), or - for stdin')
     .option('-p, --prompt <text>', 'a prompt given inline (repeatable)', collect)
-    .option('--processor <name|path>', 'built-in name (demo) or a module path; repeat for a pipeline', collect)
+    .option('--processor <name|path>', `a built-in (${builtinProcessorNames().join(', ')}) or a module path; repeat for a pipeline`, collect)
     .option('--param <key=value>', 'a parameter for the processors (repeatable)', collect)
     .option('-c, --concurrency <n>', 'items in flight at once, over all threads', '16')
     .option('--threads <n>', `worker threads (default: the number of cores, ${defaultThreads()})`)

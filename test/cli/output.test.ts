@@ -111,6 +111,18 @@ describe.concurrent('slowwork --help and --version', () => {
     }
     expect(res.stdout).not.toMatch(/^start /m);
   });
+
+  test('--help of every command: every built-in processor named, defaults as a user types them (16, not "16")', async () => {
+    const cwd = await dir();
+    const submit = await run(['submit', '--help'], { cwd });
+    expect(submit.stdout.replace(/\s+/g, ' ')).toContain('a built-in (demo, openai) or a module path');
+    expect(submit.stdout).toMatch(/\(default:\s+16\)/);
+    for (const args of [['submit'], ['workers'], ['serve'], ['jobs'], ['watch', 'dashboard'], ['processor', 'serve']]) {
+      const res = await run([...args, '--help'], { cwd });
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout, args.join(' ')).not.toMatch(/\(default:\s+"/);
+    }
+  });
 });
 
 describe('a large input', () => {

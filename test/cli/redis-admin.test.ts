@@ -3,11 +3,12 @@
  * redis-server: `slowwork jobs`, `watch job` (live and after the end), `cancel`, and a job that
  * outlives its submitter (kill -9, SIGHUP) picked up again by `submit --resume`.
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { expectAllDoneOnce, freshQueue, paramArgs, processes, writePrompts } from '../fixtures/redis-workers.js';
 import { redisPerFile } from '../redis/server.js';
-import { readResults, run, tempDirsPerFile, waitFor } from './run.js';
+import { processorFixture, readResults, run, tempDirsPerFile, waitFor } from './run.js';
 
 const redis = redisPerFile();
 const newDir = tempDirsPerFile();
@@ -24,10 +25,14 @@ describe('slowwork jobs, watch job and cancel', () => {
     const procs = processes(onTestFinished);
     const cwd = await newDir();
     const queue = freshQueue('admin');
-    const prompts = Array.from({ length: 12 }, (_, k) => `admin prompt ${k + 1}`);
+    // The last prompt waits for a gate the test opens once it has looked: the job is surely
+    // running while `jobs` and the live `watch job` look at it, however slow the machine.
+    const prompts = Array.from({ length: 12 }, (_, k) => `admin prompt ${k + 1}${k === 11 ? ' [gated]' : ''}`);
     writePrompts(cwd, 'prompts.txt', prompts);
-    await procs.worker(redis().url, queue, cwd, WORKER_ARGS);
-    const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis().url, '--queue', queue, ...paramArgs(SLOW), '--no-tui', '--out', 'out.jsonl'], cwd, 60_000);
+    const gate = path.join(cwd, 'gate-open');
+    const gated = ['--processor', processorFixture('gated-demo.mjs')];
+    await procs.worker(redis().url, queue, cwd, [...WORKER_ARGS, ...gated]);
+    const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis().url, '--queue', queue, ...gated, ...paramArgs({ ...SLOW, gate }), '--no-tui', '--out', 'out.jsonl'], cwd, 60_000);
     await waitFor(() => jobIdOf(sub.stdout()) !== null && sub.stdout().includes('done   ['), 'the first item done', 20_000);
     const jobId = jobIdOf(sub.stdout())!;
 
@@ -35,16 +40,19 @@ describe('slowwork jobs, watch job and cancel', () => {
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(/^JOB\s+STATUS\s+DONE\s+FAILED\s+TOTAL\s+RUNNING\s+AGE\s+PROCESSORS\s+SUBMITTER/m);
     const row = listed.stdout.split('\n').find((l) => l.startsWith(jobId));
-    expect(row, listed.stdout).toMatch(new RegExp(`^${jobId}\\s+running\\s+\\d+\\s+0\\s+12\\s+\\d+\\s+\\S+\\s+demo\\s+\\S+:\\d+`));
+    expect(row, listed.stdout).toMatch(new RegExp(`^${jobId}\\s+running\\s+\\d+\\s+0\\s+12\\s+\\d+\\s+\\S+\\s+gated-demo\\s+\\S+:\\d+`));
 
     const json = await run(['jobs', '--json', '--redis', redis().url, '--queue', queue], { cwd });
     const rows = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; status: string; total: number; done: number; processors: string[] });
     const mine = rows.find((r) => r.id === jobId)!;
-    expect(mine).toMatchObject({ status: 'running', total: 12, processors: ['demo'] });
+    expect(mine).toMatchObject({ status: 'running', total: 12, processors: ['gated-demo'] });
     expect(mine.done).toBeGreaterThanOrEqual(1);
 
     // Attached while it runs: it sees every item to the end, and exits as the job does.
-    const live = await run(['watch', 'job', jobId, '--no-tui', '--redis', redis().url, '--queue', queue], { cwd, timeoutMs: 60_000 });
+    const watching = procs.submit(['watch', 'job', jobId, '--no-tui', '--redis', redis().url, '--queue', queue], cwd, 60_000);
+    await waitFor(() => watching.stdout().includes('done   ['), 'watch job attached (an item replayed)', 20_000);
+    writeFileSync(gate, '');
+    const live = await watching.exited;
     expect(live.code, live.stdout + live.stderr).toBe(0);
     expect(live.stdout.match(/^done {3}\[\d+\]/gm)).toHaveLength(12);
     expect(live.stdout).toMatch(/^finished: 12 done, 0 failed of 12 in /m);

@@ -5,7 +5,7 @@
  * fits 60x15 after a resize, and q leaves the alternate screen with exit 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,8 +16,10 @@ import { TmuxSession } from './tmux.js';
 const BIN = resolve(import.meta.dirname, '../../bin/slowwork.js');
 const server = redisPerFile();
 const cleanups: Array<() => void> = [];
+const dirs: string[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
 });
 
 function background(args: string[], cwd: string): { child: ChildProcess; log: () => string } {
@@ -40,6 +42,7 @@ async function until(cond: () => boolean, what: string, ms: number): Promise<voi
 describe('watch dashboard in a terminal', () => {
   it('shows two workers and a job live; Enter attaches, Esc returns, c cancels after y, fits 60x15, q quits', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-dash-'));
+    dirs.push(dir);
     const url = server().url;
     writeFileSync(join(dir, 'prompts.txt'), Array.from({ length: 60 }, (_, i) => `dashboard prompt ${i + 1}`).join('\n') + '\n');
     const workers = [0, 1].map(() => background(['workers', '--redis', url, '-n', '4', '--threads', '1', '--heartbeat', '250'], dir));
@@ -103,6 +106,7 @@ describe('watch dashboard in a terminal', () => {
 
   it('--url of a running slowwork serve: its action and threads; Enter attaches to the action\'s streams, Esc returns, q quits', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-dash-url-'));
+    dirs.push(dir);
     const serve = background(['serve', '--port', '0', '--threads', '2'], dir);
     await until(() => /listening on (http:\S+)/.test(serve.log()), 'the server', 20_000);
     const base = /listening on (http:\S+)/.exec(serve.log())![1]!;

@@ -4,7 +4,7 @@
  * with a results file whose items all ran on that worker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,8 +14,10 @@ import { TmuxSession } from './tmux.js';
 const BIN = resolve(import.meta.dirname, '../../bin/slowwork.js');
 const server = redisPerFile();
 const cleanups: Array<() => void> = [];
+const dirs: string[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
 });
 
 function startWorker(url: string): ChildProcess {
@@ -27,6 +29,7 @@ function startWorker(url: string): ChildProcess {
 describe('live view on Redis workers', () => {
   it('shows several streams from a worker process at once and finishes the job', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-redis-'));
+    dirs.push(dir);
     writeFileSync(join(dir, 'prompts.txt'), Array.from({ length: 24 }, (_, i) => `prompt ${i + 1}`).join('\n') + '\n');
     const worker = startWorker(server().url);
     let workerLog = '';

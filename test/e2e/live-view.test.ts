@@ -3,7 +3,7 @@
  * demo processor. Several streams must visibly advance at once; Ctrl+C must drain, print the
  * resume command and leave a results file that agrees with the screen.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,13 +11,16 @@ import { TmuxSession } from './tmux.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/slowwork.js');
 const sessions: TmuxSession[] = [];
+const dirs: string[] = [];
 
 afterEach(() => {
   for (const s of sessions.splice(0)) s.kill();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
 });
 
 function workdir(prompts: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-'));
+  dirs.push(dir);
   writeFileSync(join(dir, 'prompts.txt'), Array.from({ length: prompts }, (_, i) => `prompt number ${i + 1}`).join('\n') + '\n');
   return dir;
 }

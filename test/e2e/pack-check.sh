@@ -21,7 +21,7 @@ step() { echo "pack-check: $*"; }
 step "copying the sources to $tmp/src"
 mkdir -p "$tmp/src"
 cd "$repo"
-cp -r package.json package-lock.json tsconfig.json README.md bin src examples "$tmp/src/"
+cp -r package.json package-lock.json tsconfig.json README.md bin scripts src examples "$tmp/src/"
 ln -s "$repo/node_modules" "$tmp/src/node_modules"
 cd "$tmp/src"
 

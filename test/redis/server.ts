@@ -72,9 +72,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     if (options.password) args.push('--requirepass', options.password);
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
+    let spawnError: Error | null = null;
+    // Without a listener a missing binary is an uncaught exception in the test worker.
+    proc.once('error', (err) => (spawnError = err));
     exited = new Promise((resolve) => proc.once('exit', () => resolve()));
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
+      if (spawnError) throw new Error(`cannot start redis-server (${(spawnError as Error).message}): install it (make test does, as root)`);
       if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
       if (await answersPing(port)) return;
       await new Promise((r) => setTimeout(r, 30));
@@ -101,7 +105,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       await startOnce();
     },
   };
-  await startOnce();
+  try {
+    await startOnce();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const cleanup = async () => {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });

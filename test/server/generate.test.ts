@@ -1,5 +1,5 @@
 /** `POST /generate` over real sockets: the SSE contract, batching, retries, disconnects, errors. */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,8 +75,10 @@ describe('POST /generate', () => {
     expect(events.at(-1)!.error).toMatch(/boom/);
   });
 
-  it('cancels the item when the client goes away', async () => {
-    const marker = join(mkdtempSync(join(tmpdir(), 'sw-abort-')), 'marker');
+  it('cancels the item when the client goes away', async ({ onTestFinished }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-abort-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const marker = join(dir, 'marker');
     const controller = new AbortController();
     const res = await fetch(`${s.url}/generate`, {
       method: 'POST',
