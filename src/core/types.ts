@@ -16,6 +16,11 @@ export interface ItemSpec {
    * attempt the queue recorded, so a processor sees the same `ctx.attempt` on any machine.
    */
   readonly attempt?: number;
+  /**
+   * Uncharged reruns it has had already, after losing its thread (default 0): a Redis worker
+   * passes what the queue's counts imply, so free reruns stay bounded across workers.
+   */
+  readonly reruns?: number;
 }
 
 /** A processor named on the command line: a built-in name or a module path, with its params. */

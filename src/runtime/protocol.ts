@@ -24,7 +24,7 @@ export interface BatchTask {
   readonly probe?: Int32Array;
   /**
    * Track which item's asynchronous code runs (item-runner's `itemScope`), so that a thread
-   * killed from it names its culprit. Off until the pool has lost a thread to an unnamed culprit.
+   * killed from it names its culprit. Off until a thread of the pool died naming no culprit.
    */
   readonly scoped?: boolean;
 }
@@ -71,11 +71,8 @@ export type ThreadMessage =
   | { readonly t: 'error'; readonly i: number; readonly a: number; readonly err: string; readonly aborted: boolean }
   /** A diagnostic line from `ctx.log`. */
   | { readonly t: 'log'; readonly i: number; readonly line: string }
-  /**
-   * The thread is about to die; `culprit` is the item whose code killed it, if known. `blind`: a
-   * batch running on it was unscoped, so an unnamed culprit may be an item nobody could see.
-   */
-  | { readonly t: 'fatal'; readonly culprit: { readonly batchId: number; readonly i: number } | null; readonly err: string; readonly blind: boolean };
+  /** The thread is about to die; `culprit` is the item whose code killed it, if known. */
+  | { readonly t: 'fatal'; readonly culprit: { readonly batchId: number; readonly i: number } | null; readonly err: string };
 
 /** Dispatcher → thread. */
 export type ControlMessage =

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../src/brokers/embedded/broker.js';
+import { FREE_RERUNS } from '../../src/brokers/embedded/thread-faults.js';
 import { Recorder, fixtureUrl, itemsOf, outcomes, runAll, spec, type EventOf, type Ran, poolPerTest } from './helpers.js';
 
 const openPool = poolPerTest();
@@ -178,7 +179,7 @@ describe('embedded broker: items that kill or block their thread', () => {
     expect(f.error).toMatch(/process\.exit\(3\)/);
     const own = r.rec.of('item-retry').filter((e) => e.index === 1);
     expect(own).toMatchObject([{ charged: false, attempt: 1, delayMs: 0 }, { charged: true, attempt: 2 }]);
-    expect(own[0]!.error).toMatch(/the item at fault not known yet \(processor called process\.exit\(3\)\)/);
+    expect(own[0]!.error).toMatch(/named no item at fault; it runs again alone to find out \(processor called process\.exit\(3\)\)/);
     expectMatesDone(r, 1, inputs);
     expect(r.counts).toEqual({ total: 12, done: 11, failed: 1, unfinished: 0 });
     // Scopes stay on for the pool: a later job's first death is named at once.
@@ -231,6 +232,41 @@ describe('embedded broker: items that kill or block their thread', () => {
     const r = await runAll(openTracked(), around('exit-once', 3), { retries: 0 });
     expect(failedOf(r, 1)).toMatchObject({ attempts: 1 });
     expect(r.counts).toEqual({ total: 4, done: 3, failed: 1, unfinished: 0 });
+  });
+});
+
+describe('embedded broker: thread deaths that name no one, and the bound on free reruns', () => {
+  it('oom among good items, retries 1: the death names no one and charges no one; the suspects rerun alone, the culprit dies alone and fails, the rest are done by attempt 2', async () => {
+    // The good items outlast the hog's first two runs (it takes about a second to fill 64 MB), so
+    // they are on its thread when it dies; later runs of theirs are quick.
+    const inputs = around('oom', 6, 1).map((p) => (p === 'oom' ? p : `wait 4000 2 ${p}`));
+    const r = await runAll(openPool([fixtureUrl('faulty')], 16, { threadHeapMb: 64 }), inputs, { retries: 1, concurrency: 4, batchSize: 2 });
+    const f = failedOf(r, 1);
+    expect(f.error).toMatch(/JS heap out of memory/);
+    // One free rerun as a suspect, then its own two deaths alone (retries 1): charged.
+    expect(f.attempts).toBe(3);
+    expect(r.rec.of('item-retry').filter((e) => e.index === 1).map((e) => e.charged)).toEqual([false, true]);
+    expectMatesDone(r, 1, inputs);
+    for (const [k, e] of outcomes(r.rec)) if (k !== 1) expect(e.type === 'item-done' && e.attempt, `item ${k}`).toBeLessThanOrEqual(2);
+    // Its thread's neighbours were suspects, not bystanders: they reran alone.
+    const suspects = r.rec.of('item-retry').filter((e) => e.index !== 1);
+    expect(suspects.length).toBeGreaterThan(0);
+    for (const e of suspects) expect(e.error).toMatch(/^its thread died and named no item at fault; it runs again alone/);
+  });
+
+  it('a hanging item on one thread with items that keep killing it, retries 1: at most retries + 1 + FREE_RERUNS attempts', async () => {
+    const broker = openPool([fixtureUrl('faulty')], 16, { threads: 1 });
+    const inputs = ['hang', 'exit-now', 'exit-now', 'exit-now', 'exit-now', 'exit-now', 'exit-now'];
+    const r = await runAll(broker, inputs, { retries: 1, timeoutMs: 800, concurrency: 16, batchSize: 16 });
+    const hang = failedOf(r, 0);
+    expect(hang.error).toMatch(/timed out after 800 ms/);
+    expect(hang.attempts).toBe(1 + 1 + FREE_RERUNS);
+    expect(r.rec.of('item-retry').filter((e) => e.index === 0).map((e) => e.charged)).toEqual([false, false, true]);
+    for (let k = 1; k < inputs.length; k++) {
+      const f = failedOf(r, k);
+      expect(f.error).toMatch(/process\.exit\(5\)/);
+      expect(f.attempts, `item ${k}`).toBeLessThanOrEqual(1 + 1 + FREE_RERUNS);
+    }
   });
 });
 

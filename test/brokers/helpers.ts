@@ -4,7 +4,7 @@ import type { JobCounts, JobEvent, JobEventType } from '../../src/core/events.js
 import type { ItemInput, ItemSpec, JobSpec } from '../../src/core/types.js';
 import type { Broker, JobRun } from '../../src/brokers/broker.js';
 import { resolveProcessorRef } from '../../src/processors/registry.js';
-import { EmbeddedBroker } from '../../src/brokers/embedded/broker.js';
+import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../../src/brokers/embedded/broker.js';
 import { afterEach } from 'vitest';
 
 const fixtures = fileURLToPath(new URL('../fixtures/processors/', import.meta.url));
@@ -23,11 +23,12 @@ export const builtinUrl = (name: string): string => resolveProcessorRef(name);
  * A pool per test, closed after it. `const open = poolPerTest()`, then `open(urls)` in a test
  * gives a fresh 2-thread broker.
  */
-export function poolPerTest(): (processorUrls: string[], maxConcurrency?: number, options?: { trackItemScopes?: boolean }) => EmbeddedBroker {
+export function poolPerTest(): (processorUrls: string[], maxConcurrency?: number, options?: Partial<EmbeddedBrokerOptions>) => EmbeddedBroker {
   const opened: EmbeddedBroker[] = [];
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((b) => b.close()));
   });
+  /** A 2-thread broker; `options` may change that and the rest. */
   return (processorUrls, maxConcurrency = 16, options = {}) => {
     const broker = new EmbeddedBroker({ threads: 2, maxConcurrency, processorUrls, ...options });
     opened.push(broker);

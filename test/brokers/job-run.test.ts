@@ -10,6 +10,8 @@ import type { JobSpec } from '../../src/core/types.js';
 
 interface FakeBatch {
   readonly task: BatchTask;
+  /** Sent to run alone on a thread of its own. */
+  readonly alone: boolean;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -25,10 +27,20 @@ class FakePool implements PoolPort {
   private readonly handlers = new Map<number, (messages: ThreadMessage[]) => void>();
   private ids = 0;
 
-  run(task: BatchTask): Promise<unknown> {
+  /** Threads free for batches run alone (the test sets it). */
+  freeAlone = 2;
+
+  run(task: BatchTask, alone = false): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.batches.push({ task, resolve: () => resolve(task.items.length), reject });
+      this.batches.push({ task, alone, resolve: () => resolve(task.items.length), reject });
     });
+  }
+  runAlone(task: BatchTask): Promise<unknown> {
+    return this.run(task, true);
+  }
+  aloneSlots(): number {
+    // A batch holds its thread until the run retires it (stops listening).
+    return this.freeAlone - this.batches.filter((b) => b.alone && this.handlers.has(b.task.batchId)).length;
   }
   nextBatchId(): number {
     return ++this.ids;
@@ -188,7 +200,7 @@ describe('EmbeddedJobRun: settling', () => {
     await tick();
     const b = pool.batches[0]!; // [0, 1]
     pool.begin(b, 3);
-    pool.send(b, [{ t: 'fatal', culprit: { batchId: b.task.batchId, i: 1 }, err: 'processor called process.exit(3)', blind: false }]);
+    pool.send(b, [{ t: 'fatal', culprit: { batchId: b.task.batchId, i: 1 }, err: 'processor called process.exit(3)' }]);
     b.reject(new Error('worker exited with code: 3'));
     await until(() => rec.count('item-failed') === 1 && rec.count('item-retry') === 1, 'settling');
     expect(rec.of('item-failed')[0]).toMatchObject({ index: 1, attempts: 1, error: 'processor called process.exit(3)', worker: 'thread-3' });
@@ -197,66 +209,124 @@ describe('EmbeddedJobRun: settling', () => {
     await until(() => pool.batches.some((x) => x.task.items.some((it) => it.i === 0 && it.a === 2)), 'the uncharged rerun');
   });
 
-  it('a thread that dies with no culprit named: an unscoped batch is re-run uncharged and scoped; a scoped one is charged', async () => {
+  it('a thread that dies naming no one (out of memory) charges no one: its items rerun alone, where a death is charged', async () => {
     const { pool, rec, run } = start({ retries: 0 });
-    await run.add(itemsOf(['a', 'b']));
+    await run.add(itemsOf(['good', 'hog']));
     run.end();
     await tick();
     const b = pool.batches[0]!;
-    expect(b.task.scoped).toBe(false);
+    expect([b.alone, b.task.scoped]).toEqual([false, false]);
     pool.begin(b, 3);
-    b.reject(new Error('worker exited with code: 1'));
-    await until(() => pool.batches.length === 2, 'the uncharged re-run');
-    expect(rec.of('item-retry')).toMatchObject([
-      { index: 0, charged: false, delayMs: 0, error: 'its thread died, the item at fault not known yet (worker thread died (worker exited with code: 1))' },
-      { index: 1, charged: false, delayMs: 0 },
-    ]);
-    const again = pool.batches[1]!;
-    expect(again.task.scoped).toBe(true);
-    pool.begin(again, 4);
-    again.reject(new Error('worker exited with code: 1'));
-    const counts = await run.finished;
-    expect(counts.failed).toBe(2);
-    for (const f of rec.of('item-failed')) expect(f).toMatchObject({ attempts: 2, error: 'worker thread died (worker exited with code: 1)' });
+    b.reject(new Error('Worker terminated due to reaching memory limit: JS heap out of memory'));
+    await until(() => pool.batches.length === 3, 'the suspects, each alone');
+    for (const r of rec.of('item-retry')) {
+      expect(r).toMatchObject({ charged: false, delayMs: 0 });
+      expect(r.error).toMatch(/^its thread died and named no item at fault; it runs again alone to find out \(worker thread died \(Worker terminated .*JS heap out of memory\)\)$/);
+    }
+    const alone = (i: number) => pool.batches.slice(1).find((x) => x.task.items[0]!.i === i)!;
+    const [good, hog] = [alone(0), alone(1)];
+    expect([good.alone, hog.alone]).toEqual([true, true]);
+    expect([good.task.items, hog.task.items].map((items) => items.map((it) => [it.i, it.a]))).toEqual([[[0, 2]], [[1, 2]]]);
+    // The death turned scopes on: later deaths from async code name their items.
+    expect(good.task.scoped).toBe(true);
+    pool.begin(hog, 4);
+    hog.reject(new Error('Worker terminated due to reaching memory limit: JS heap out of memory'));
+    pool.begin(good, 5);
+    pool.finish(good);
+    good.resolve();
+    expect(await run.finished).toMatchObject({ done: 1, failed: 1 });
+    expect(rec.of('item-failed')).toMatchObject([{ index: 1, attempts: 2, error: 'worker thread died (Worker terminated due to reaching memory limit: JS heap out of memory)' }]);
+    expect(rec.of('item-done')).toMatchObject([{ index: 0, attempt: 2 }]);
   });
 
-  it('an unnamed death of a thread running an unscoped batch charges no batch on it: a scoped one beside it, or one not begun', async () => {
+  it('a death naming no one makes suspects only of batches that began on the thread; one handed to it but not begun reruns in the pool', async () => {
     const { pool, rec, run } = start({ retries: 0, concurrency: 4, batchSize: 2 });
     await run.add(itemsOf(['a', 'b', 'c', 'd']));
     run.end();
     await tick();
-    const [b1, b2] = pool.batches as [FakeBatch, FakeBatch]; // [0, 1] and [2, 3], unscoped
+    const [b1, b2] = pool.batches as [FakeBatch, FakeBatch]; // [0, 1] and [2, 3]
     // b1 begins on thread 6; b2 was handed to thread 6 too and never began.
     pool.assigned.set(b2.task.batchId, 6);
     pool.begin(b1, 6);
-    pool.send(b1, [{ t: 'fatal', culprit: null, err: 'uncaught error: boom', blind: true }]);
+    pool.send(b1, [{ t: 'fatal', culprit: null, err: 'uncaught error: boom' }]);
     b1.reject(new Error('worker exited with code: 1'));
     b2.reject(new Error('worker exited with code: 1'));
-    await until(() => rec.count('item-retry') === 4, 'four uncharged reruns');
+    await until(() => rec.count('item-retry') === 4 && pool.batches.length === 5, 'four uncharged reruns');
     for (const r of rec.of('item-retry')) expect(r).toMatchObject({ charged: false, delayMs: 0 });
-    await until(() => pool.batches.length === 4, 'the reruns, scoped');
-    const [b3, b4] = pool.batches.slice(2) as [FakeBatch, FakeBatch];
-    expect([b3.task.scoped, b4.task.scoped]).toEqual([true, true]);
-    // A scoped batch on a thread that also ran an unscoped one (sent before scopes went on, in
-    // another job of the pool): the thread says its death is blind, so nothing of it is charged.
-    pool.begin(b3, 7);
-    pool.send(b3, [{ t: 'fatal', culprit: null, err: 'uncaught error: boom', blind: true }]);
-    b3.reject(new Error('worker exited with code: 1'));
-    await until(() => rec.count('item-retry') === 6, 'the scoped batch rerun uncharged');
-    for (const r of rec.of('item-retry')) expect(r.charged).toBe(false);
+    const reruns = pool.batches.slice(2).map((x) => [x.alone, x.task.items.map((it) => it.i).sort()]);
+    expect(reruns.sort((x, y) => String(x[1]).localeCompare(String(y[1])))).toEqual([
+      [true, [0]],
+      [true, [1]],
+      [false, [2, 3]],
+    ]);
     expect(rec.count('item-failed')).toBe(0);
-    // With every batch on the thread scoped, an unnamed death is charged.
-    await until(() => pool.batches.length === 5, 'the rerun');
-    const b5 = pool.batches[4]!;
-    pool.begin(b5, 8);
-    pool.send(b5, [{ t: 'fatal', culprit: null, err: 'uncaught error: boom', blind: false }]);
-    b5.reject(new Error('worker exited with code: 1'));
-    pool.begin(b4, 9);
-    pool.finish(b4);
-    b4.resolve();
-    const counts = await run.finished;
-    expect(counts).toMatchObject({ done: 2, failed: 2 });
-    expect(rec.of('item-failed').map((f) => f.index).sort()).toEqual(b5.task.items.map((it) => it.i).sort());
+    run.abort('done');
+  });
+
+  it('runs no more batches alone than the pool has room for; the rest wait for a wake-up', async () => {
+    const { pool, rec, run } = start({ retries: 0, concurrency: 4, batchSize: 4 });
+    pool.freeAlone = 1;
+    await run.add(itemsOf(['a', 'b']));
+    run.end();
+    await tick();
+    const b = pool.batches[0]!;
+    pool.begin(b, 3);
+    b.reject(new Error('worker exited with code: 1'));
+    await until(() => rec.count('item-retry') === 2 && pool.batches.length === 2, 'the first suspect alone');
+    await tick();
+    expect(pool.batches).toHaveLength(2);
+    const first = pool.batches[1]!;
+    pool.begin(first, 4);
+    pool.finish(first);
+    first.resolve();
+    run.wake();
+    await until(() => pool.batches.length === 3, 'the second suspect, once the first ended');
+    expect(pool.batches[2]!.alone).toBe(true);
+    run.abort('done');
+  });
+
+  it('free reruns are bounded: an item that lost its thread twice to other items runs alone, so --retries bounds it again', async () => {
+    const { pool, rec, run } = start({ retries: 1 });
+    await run.add(itemsOf(['hangs']));
+    run.end();
+    await tick();
+    // Twice, an item of another job kills the thread under the hanging item (named: not charged).
+    for (let n = 0; n < 2; n++) {
+      const b = pool.batches[n]!;
+      expect(b.alone).toBe(false);
+      pool.begin(b, 10 + n);
+      pool.send(b, [{ t: 'fatal', culprit: { batchId: 999, i: 7 }, err: 'processor called process.exit(3)' }]);
+      b.reject(new Error('worker exited with code: 3'));
+      await until(() => pool.batches.length === n + 2, 'the free rerun');
+    }
+    expect(rec.of('item-retry').filter((r) => r.index === 0).map((r) => r.charged)).toEqual([false, false]);
+    expect(rec.of('item-retry').at(-1)!.error).toMatch(/its thread was lost to another item; it runs again alone/);
+    // Alone now: its own timeouts are charged, and --retries ends it.
+    for (let n = 0; n < 2; n++) {
+      await until(() => pool.batches.filter((x) => x.alone).length === n + 1, 'the item alone', 15_000);
+      const b = pool.batches.at(-1)!;
+      expect([b.alone, b.task.items.map((it) => it.i)]).toEqual([true, [0]]);
+      pool.begin(b, 20 + n);
+      pool.send(b, [{ t: 'error', i: 0, a: b.task.items[0]!.a, err: 'timed out after 50 ms', aborted: false }]);
+      b.resolve();
+    }
+    await until(() => rec.of('item-failed').some((f) => f.index === 0), 'the hanging item to fail');
+    const failed = rec.of('item-failed').find((f) => f.index === 0)!;
+    // retries + 1 charged attempts, plus the two free reruns: the documented bound.
+    expect(failed.attempts).toBe(1 + 1 + 2);
+    run.abort('done');
+  });
+
+  it('an item that comes with two free reruns behind it (a Redis worker says so) runs alone from the start', async () => {
+    const { pool, run } = start();
+    await run.add([{ id: 'x', index: 0, input: 'x', attempt: 3, reruns: 2 }, { id: 'y', index: 1, input: 'y', attempt: 2, reruns: 1 }]);
+    run.end();
+    await tick();
+    expect(pool.batches.map((b) => [b.alone, b.task.items.map((it) => [it.i, it.a])])).toEqual([
+      [true, [[0, 3]]],
+      [false, [[1, 2]]],
+    ]);
+    run.abort('done');
   });
 
   it('a task that returns with an item unreported charges it, and does not turn scopes on (no thread died)', async () => {
@@ -285,7 +355,7 @@ describe('EmbeddedJobRun: settling', () => {
     pool.assigned.set(b1.task.batchId, 6);
     pool.assigned.set(b2.task.batchId, 6); // queued on the same thread, never began
     pool.begin(b1, 6);
-    pool.send(b1, [{ t: 'fatal', culprit: { batchId: b1.task.batchId, i: 1 }, err: 'processor called process.exit(3)', blind: false }]);
+    pool.send(b1, [{ t: 'fatal', culprit: { batchId: b1.task.batchId, i: 1 }, err: 'processor called process.exit(3)' }]);
     b1.reject(new Error('worker exited with code: 3'));
     b2.reject(new Error('worker exited with code: 3'));
     await until(() => rec.count('item-failed') === 1 && rec.count('item-retry') === 3, 'settling');
@@ -294,20 +364,22 @@ describe('EmbeddedJobRun: settling', () => {
     expect(rec.of('item-retry').map((r) => r.index).sort()).toEqual([0, 2, 3]);
   });
 
-  it('a batch rejected before it began with no known cause (the thread module failed) is charged: no endless reruns', async () => {
+  it('a batch rejected before it began with no known cause (the thread module failed) reruns free twice, then alone, where it is charged: no endless reruns', async () => {
     const { pool, rec, run } = start({ retries: 1 });
     await run.add(itemsOf(['a']));
     run.end();
     await tick();
-    pool.assigned.set(pool.batches[0]!.task.batchId, 2);
-    pool.batches[0]!.reject(new Error('Cannot find module thread.js'));
-    await until(() => pool.batches.length === 2, 'the charged retry');
-    pool.assigned.set(pool.batches[1]!.task.batchId, 2);
-    pool.batches[1]!.reject(new Error('Cannot find module thread.js'));
+    for (let n = 0; n < 4; n++) {
+      await until(() => pool.batches.length === n + 1, `run ${n + 1}`, 15_000);
+      const b = pool.batches[n]!;
+      expect(b.alone).toBe(n >= 2);
+      pool.assigned.set(b.task.batchId, 2);
+      b.reject(new Error('Cannot find module thread.js'));
+    }
     const counts = await run.finished;
     expect(counts.failed).toBe(1);
-    expect(rec.of('item-failed')[0]).toMatchObject({ attempts: 2, error: 'worker thread died (Cannot find module thread.js)' });
-    expect(rec.of('item-retry')).toMatchObject([{ charged: true }]);
+    expect(rec.of('item-failed')[0]).toMatchObject({ attempts: 4, error: 'worker thread died (Cannot find module thread.js)' });
+    expect(rec.of('item-retry').map((r) => r.charged)).toEqual([false, false, true]);
   });
 
   it('a consumer that throws stops the job: finished rejects with its error', async () => {

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { ResultRecord } from '../../src/core/types.js';
-import { WORKER, fileLines, printedResumeArgs, processorFixture, readResults, run, tempDirsPerFile } from './run.js';
+import { WORKER, cleanEnv, fileLines, printedResumeArgs, processorFixture, readResults, run, tempDirsPerFile } from './run.js';
 
 const FAULTY = processorFixture('faulty.mjs');
 
@@ -163,6 +163,33 @@ describe.concurrent('slowwork submit: processor faults', () => {
       expect(r.status).toBe('failed');
       expect(r.error).toMatch(/init failed: no model here/);
     }
+  });
+
+  test('an item that runs its thread out of memory (a 64 MB heap): the others are done by attempt 2, uncharged; it fails, charged only alone', async () => {
+    const cwd = await dir();
+    const good = ['a', 'b', 'c'].map((p) => `wait 4000 2 ${p}`);
+    const res = await run(
+      ['submit', ...prompts(good[0]!, 'oom', good[1]!, good[2]!), '--processor', FAULTY, '--retries', '1', '--threads', '2', '-c', '4', '--batch-size', '2', '--out', 'out.jsonl'],
+      { cwd, env: cleanEnv({ SLOWWORK_THREAD_HEAP_MB: '64' }), timeoutMs: 60_000 },
+    );
+    expect(res.code, res.stdout + res.stderr).toBe(1);
+    const got = byInput(readResults(path.join(cwd, 'out.jsonl')));
+    expect(got.get('oom')).toMatchObject({ status: 'failed', attempts: 3 });
+    expect(got.get('oom')!.error).toMatch(/JS heap out of memory/);
+    for (const p of good) {
+      expect(got.get(p)).toMatchObject({ status: 'done', output: `ok:${p}.` });
+      expect(got.get(p)!.attempts, p).toBeLessThanOrEqual(2);
+    }
+    // No good item's attempt was charged: every retry line of theirs says it was free.
+    expect(res.stdout).not.toMatch(/^retry .*\[[134]\] attempt \d failed: (?!its thread)/m);
+  });
+
+  test('a bad SLOWWORK_THREAD_HEAP_MB: one line, exit 2', async () => {
+    const cwd = await dir();
+    const res = await run(['submit', '-p', 'x', '--processor', FAULTY, '--out', 'out.jsonl'], { cwd, env: cleanEnv({ SLOWWORK_THREAD_HEAP_MB: 'lots' }) });
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    expect(res.stderr).toMatch(/SLOWWORK_THREAD_HEAP_MB=lots is not a heap size/);
   });
 });
 

@@ -18,7 +18,8 @@ import {
   type JsonEvent,
 } from '../fixtures/redis-workers.js';
 import { redisPerFile } from '../redis/server.js';
-import { demoOutput, processorFixture, readResults, tempDirsPerFile, waitFor } from './run.js';
+import { cleanEnv, demoOutput, processorFixture, readResults, tempDirsPerFile, waitFor } from './run.js';
+import { FREE_RERUNS } from '../../src/brokers/embedded/thread-faults.js';
 
 const redis = redisPerFile();
 const newDir = tempDirsPerFile();
@@ -318,5 +319,36 @@ describe('slowwork workers: retries and dead letters', () => {
       ['3', 'flaky 1', 'done', 2, null, 'recovered on attempt 2'],
       ['4', 'beta', 'done', 1, null, 'ok:beta.'],
     ]);
+  });
+
+  test('an item that runs its worker thread out of memory (a 64 MB heap): the others are done by attempt 2, never charged; it fails within the bound', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('oom');
+    const faulty = processorFixture('faulty.mjs');
+    const args = ['-n', '4', '--threads', '2', '--heartbeat', '200', '--processor', faulty];
+    await procs.worker(redis().url, queue, cwd, args, cleanEnv({ SLOWWORK_THREAD_HEAP_MB: '64' }));
+    // The good items outlast the hog's first runs on the same thread (it fills 64 MB in about a second).
+    const good = ['a', 'b', 'c'].map((p) => `wait 4000 2 ${p}`);
+    const prompts = [good[0]!, 'oom', good[1]!, good[2]!];
+    const sub = procs.submit(
+      ['submit', ...prompts.flatMap((p) => ['-p', p]), '--processor', faulty, '--redis', redis().url, '--queue', queue, '--retries', '1', '--batch-size', '2', '--no-tui', '--out', 'out.jsonl'],
+      cwd,
+      60_000,
+    );
+    const res = await sub.exited;
+    expect(res.code, `stdout:\n${res.stdout}\nstderr:\n${res.stderr}`).toBe(1);
+    const records = readResults(path.join(cwd, 'out.jsonl')).sort((x, y) => x.index - y.index);
+    expect(records.map((r) => [r.input, r.status])).toEqual([...prompts.map((p) => [p, p === 'oom' ? 'failed' : 'done'])]);
+    const hog = records[1]!;
+    expect(hog.error).toMatch(/JS heap out of memory/);
+    expect(hog.attempts).toBeGreaterThanOrEqual(3);
+    expect(hog.attempts).toBeLessThanOrEqual(1 + 1 + FREE_RERUNS);
+    for (const r of [records[0]!, records[2]!, records[3]!]) {
+      expect(r.output).toBe(`ok:${String(r.input)}.`);
+      expect(r.attempts, String(r.input)).toBeLessThanOrEqual(2);
+    }
+    // Only the hog was charged: no good item's attempt failed but by losing its thread.
+    expect(res.stdout).not.toMatch(/^retry .*\[[134]\] attempt \d failed: (?!its thread)/m);
   });
 });

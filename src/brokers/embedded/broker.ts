@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { SlowworkError, describeError } from '../../core/errors.js';
+import { SlowworkError, UsageError, describeError } from '../../core/errors.js';
 import type { EventListener } from '../../core/events.js';
 import type { JobSpec } from '../../core/types.js';
 import type { Broker, JobRun, JobRunOptions } from '../broker.js';
-import { isBatchEnvelope, isClosedMessage, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
+import { isBatchEnvelope, isClosedMessage, type BatchTask, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
 import { EmbeddedJobRun, type ItemScopes, type LocalRunOptions, type ThreadDeath } from './job-run.js';
 
 export interface EmbeddedBrokerOptions {
@@ -29,6 +29,20 @@ export interface EmbeddedBrokerOptions {
    * hooks. By default the first such death turns scopes on (and charges no one).
    */
   readonly trackItemScopes?: boolean;
+  /**
+   * Heap limit of each thread in MB (V8's old generation): a thread past it dies, as a runaway
+   * item's would, instead of the process. Default: SLOWWORK_THREAD_HEAP_MB, else Node's default.
+   */
+  readonly threadHeapMb?: number;
+}
+
+/** SLOWWORK_THREAD_HEAP_MB, checked: a whole number of MB, 16 at least. */
+export function threadHeapFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.SLOWWORK_THREAD_HEAP_MB;
+  if (raw === undefined || raw === '') return undefined;
+  const mb = Number(raw);
+  if (!Number.isInteger(mb) || mb < 16) throw new UsageError(`SLOWWORK_THREAD_HEAP_MB=${raw} is not a heap size: give a whole number of MB, 16 or more`);
+  return mb;
 }
 
 /**
@@ -57,6 +71,12 @@ export class EmbeddedBroker implements Broker {
   readonly kind = 'embedded';
   readonly threads: number;
   private readonly pool: Piscina;
+  /**
+   * Threads that run one batch of one item each: suspects of a death that named no one, and items
+   * out of free reruns (thread-faults.ts). Nothing else shares such a thread, so its death is its item's.
+   */
+  private readonly alonePool: Piscina;
+  private aloneRunning = 0;
   private readonly processorUrls: readonly string[];
   private readonly routes = new Map<number, (messages: ThreadMessage[]) => void>();
   private readonly controlName = `slowwork-control-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -80,33 +100,50 @@ export class EmbeddedBroker implements Broker {
     this.threads = options.threads ?? defaultThreads();
     this.processorUrls = options.processorUrls;
     this.scopes = { tracked: options.trackItemScopes === true };
-    this.pool = new Piscina({
+    const heapMb = options.threadHeapMb ?? threadHeapFromEnv();
+    const common = {
       filename: options.threadFile ?? threadFile(),
+      // Tasks stay open on timers and sockets: no Atomics parking between tasks.
+      atomics: 'disabled',
+      recordTiming: false,
+      closeTimeout: 2000,
+      workerData: { control: this.controlName } satisfies ThreadData,
+      ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}),
+    } as const;
+    this.pool = new Piscina({
+      ...common,
       minThreads: this.threads,
       maxThreads: this.threads,
       // Our dispatcher decides what runs; piscina must never queue a batch behind another.
       concurrentTasksPerWorker: Math.max(1, options.maxConcurrency),
-      // Tasks stay open on timers and sockets: no Atomics parking between tasks.
-      atomics: 'disabled',
       idleTimeout: 60_000,
-      recordTiming: false,
-      closeTimeout: 2000,
       loadBalancer: this.balanceByItems,
-      workerData: { control: this.controlName } satisfies ThreadData,
     });
-    // A thread that dies with no task (an error in a stray timer) must not take the process down;
-    // but if no thread ever started, the pool is unusable: fail the runs instead of hanging.
-    this.pool.on('error', (err: unknown) => this.onPoolError(err));
-    // Every batch's events arrive on its thread's port, tagged with the batch id.
-    this.pool.on('message', (message: unknown) => {
-      if (isBatchEnvelope(message)) {
-        const first = message.m[0];
-        if (first?.t === 'begin') this.startedThreads.add(first.thread);
-        this.routes.get(message.sw)?.(message.m);
-      }
-      else if (isClosedMessage(message)) this.closedThreads.add(message.swClosed);
-    });
+    // Started only when needed; the job runs send it no more batches than it has threads.
+    this.alonePool = new Piscina({ ...common, minThreads: 0, maxThreads: this.threads, concurrentTasksPerWorker: 1, idleTimeout: 10_000 });
+    for (const pool of [this.pool, this.alonePool]) {
+      // A thread that dies with no task (an error in a stray timer) must not take the process down;
+      // but if no thread ever started, the pool is unusable: fail the runs instead of hanging.
+      pool.on('error', (err: unknown) => this.onPoolError(err));
+      // Every batch's events arrive on its thread's port, tagged with the batch id.
+      pool.on('message', (message: unknown) => {
+        if (isBatchEnvelope(message)) {
+          const first = message.m[0];
+          if (first?.t === 'begin') this.startedThreads.add(first.thread);
+          this.routes.get(message.sw)?.(message.m);
+        } else if (isClosedMessage(message)) this.closedThreads.add(message.swClosed);
+      });
+    }
     this.control.unref();
+  }
+
+  /** Runs a batch of one on a thread of its own; when it ends, any job waiting for room tries again. */
+  private runAlone(task: BatchTask): Promise<unknown> {
+    this.aloneRunning++;
+    return this.alonePool.run(task).finally(() => {
+      this.aloneRunning--;
+      for (const run of this.runs) run.wake();
+    });
   }
 
   /**
@@ -177,6 +214,8 @@ export class EmbeddedBroker implements Broker {
               this.onPoolError(err);
               throw err;
             }),
+        runAlone: (task) => this.runAlone(task),
+        aloneSlots: () => this.threads - this.aloneRunning,
         nextBatchId: () => ++this.batchIds,
         listen: (batchId, handler) => this.routes.set(batchId, handler),
         settled: (batchId, items) => this.release(batchId, items),
@@ -186,7 +225,7 @@ export class EmbeddedBroker implements Broker {
         },
         control: (message) => this.control.postMessage(message),
         terminateThread: (threadId) => {
-          const worker = this.pool.threads.find((w) => w.threadId === threadId);
+          const worker = [...this.pool.threads, ...this.alonePool.threads].find((w) => w.threadId === threadId);
           void worker?.terminate();
         },
         processorUrls,
@@ -207,7 +246,7 @@ export class EmbeddedBroker implements Broker {
 
   /** Lets every thread `close` its processors (bounded wait), then ends the pool. */
   async close(): Promise<void> {
-    const threads = this.pool.threads.map((w) => w.threadId).filter((id) => this.startedThreads.has(id));
+    const threads = [...this.pool.threads, ...this.alonePool.threads].map((w) => w.threadId).filter((id) => this.startedThreads.has(id));
     if (threads.length > 0) {
       this.control.postMessage({ t: 'close' } satisfies ControlMessage);
       const deadline = Date.now() + CLOSE_WAIT_MS;
@@ -216,6 +255,6 @@ export class EmbeddedBroker implements Broker {
       }
     }
     this.control.close();
-    await this.pool.destroy();
+    await Promise.all([this.pool.destroy(), this.alonePool.destroy()]);
   }
 }

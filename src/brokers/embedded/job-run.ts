@@ -13,11 +13,16 @@ import { decideSlice } from '../../core/slicer.js';
 import type { ItemSpec, JobSpec } from '../../core/types.js';
 import type { JobRun, JobRunOptions } from '../broker.js';
 import { PROBE_BUSY, PROBE_CALLS, PROBE_THREAD, newProbe, type BatchItem, type BatchTask, type ControlMessage, type ThreadMessage } from '../../runtime/protocol.js';
+import { isolateAfter, judgeLoss, lossReason, startsAlone, type Culprit } from './thread-faults.js';
 
 /** What the run needs from the pool; the broker provides it. */
 export interface PoolPort {
   /** Runs a batch task; resolves when the thread returned, rejects if the thread died. */
   run(task: BatchTask): Promise<unknown>;
+  /** Runs a batch of one item alone on a thread of its own (a suspect; see thread-faults.ts). */
+  runAlone(task: BatchTask): Promise<unknown>;
+  /** Threads free now for a batch run alone, shared by all jobs of the pool. */
+  aloneSlots(): number;
   nextBatchId(): number;
   /** Threads in the pool: a batch is at most one thread's share of the concurrency. */
   readonly threads: number;
@@ -66,6 +71,10 @@ interface ItemRecord {
   attempt: number;
   /** Failures that count against `--retries`. */
   charged: number;
+  /** Uncharged reruns after losing its thread (bounded: see thread-faults.ts). */
+  reruns: number;
+  /** Runs alone on a thread of its own from now on. */
+  alone: boolean;
   readonly enqueuedAt: number;
   startedAt: number;
   firstChunkAt: number;
@@ -79,9 +88,9 @@ interface Batch {
   readonly id: number;
   readonly items: Map<number, ItemRecord>;
   thread: number;
-  fatal: { culprit: { batchId: number; i: number } | null; err: string; blind: boolean } | null;
-  /** Sent scoped: a death of its thread from asynchronous code names the culprit. */
-  readonly scoped: boolean;
+  fatal: { culprit: Culprit | null; err: string } | null;
+  /** One item, run alone on a thread of its own. */
+  readonly alone: boolean;
   killing: boolean;
   /** The task returned; its last messages may still be on their way (they use another port). */
   returned: boolean;
@@ -98,8 +107,6 @@ export interface ThreadDeath {
   readonly batchId: number;
   readonly i: number;
   readonly err: string;
-  /** It died of an item nobody could name, one of a batch running unscoped (see loseItems). */
-  readonly unnamed?: boolean;
 }
 type Death = ThreadDeath;
 
@@ -116,6 +123,8 @@ export class EmbeddedJobRun implements JobRun {
 
   private readonly records = new Map<number, ItemRecord>();
   private readonly waiting = new Deque<ItemRecord>();
+  /** Items waiting to run alone (suspects, or out of free reruns): batches of one, not sliced. */
+  private readonly waitingAlone = new Deque<ItemRecord>();
   private readonly delayed = new MinHeap<ItemRecord>((r) => r.dueAt);
   private readonly batches = new Map<number, Batch>();
   private readonly deaths: Map<number, Death>;
@@ -183,6 +192,8 @@ export class EmbeddedJobRun implements JobRun {
         state: 'waiting',
         attempt: (spec.attempt ?? 1) - 1,
         charged: 0,
+        reruns: spec.reruns ?? 0,
+        alone: startsAlone(spec.reruns ?? 0),
         enqueuedAt: now,
         startedAt: 0,
         firstChunkAt: 0,
@@ -192,7 +203,7 @@ export class EmbeddedJobRun implements JobRun {
         lastError: null,
       };
       this.records.set(spec.index, rec);
-      this.waiting.push(rec);
+      this.enqueue(rec);
     }
     this.added += items.length;
     this.schedulePump();
@@ -236,7 +247,7 @@ export class EmbeddedJobRun implements JobRun {
       this.pool.control({ t: 'abort', batchIds: [rec.batch.id], i: index, reason });
       return true;
     }
-    if (rec.state === 'waiting') this.waiting.removeWhere((r) => r === rec);
+    if (rec.state === 'waiting') (rec.alone ? this.waitingAlone : this.waiting).removeWhere((r) => r === rec);
     else if (rec.state === 'delayed') this.delayed.removeWhere((r) => r === rec);
     else return false;
     this.settleUnfinished(rec);
@@ -265,6 +276,10 @@ export class EmbeddedJobRun implements JobRun {
   private pump(): void {
     if (this.closed) return;
     this.promoteDueRetries();
+    while (!this.draining && this.waitingAlone.length > 0 && this.running < this.spec.concurrency && this.pool.aloneSlots() > 0) {
+      this.lastCutAt = performance.now();
+      this.dispatch([this.waitingAlone.shift()!], true);
+    }
     while (!this.draining) {
       const oldest = this.waiting.peek();
       const decision = decideSlice({
@@ -278,7 +293,7 @@ export class EmbeddedJobRun implements JobRun {
         idle: this.running === 0,
         lastCutAt: this.lastCutAt,
       });
-      if (decision.kind === 'cut') this.dispatch(decision.size);
+      if (decision.kind === 'cut') this.dispatch(Array.from({ length: decision.size }, () => this.waiting.shift()!), false);
       else {
         if (decision.kind === 'wait') this.armWindow(decision.until);
         break;
@@ -288,14 +303,24 @@ export class EmbeddedJobRun implements JobRun {
     this.maybeFinish();
   }
 
-  private dispatch(size: number): void {
+  /** The pool has room for a batch run alone again (another job's ended): try the queue. */
+  wake(): void {
+    if (this.waitingAlone.length > 0) this.schedulePump();
+  }
+
+  private enqueue(rec: ItemRecord): void {
+    if (rec.alone) this.waitingAlone.push(rec);
+    else this.waiting.push(rec);
+  }
+
+  private dispatch(recs: readonly ItemRecord[], alone: boolean): void {
     this.lastCutAt = performance.now();
     const batch: Batch = {
       id: this.pool.nextBatchId(),
       items: new Map(),
       thread: -1,
       fatal: null,
-      scoped: this.scopes.tracked,
+      alone,
       killing: false,
       returned: false,
       lateTimer: null,
@@ -304,8 +329,7 @@ export class EmbeddedJobRun implements JobRun {
       probeSeenAt: 0,
     };
     const items: BatchItem[] = [];
-    for (let k = 0; k < size; k++) {
-      const rec = this.waiting.shift()!;
+    for (const rec of recs) {
       rec.state = 'running';
       rec.attempt++;
       rec.batch = batch;
@@ -314,7 +338,7 @@ export class EmbeddedJobRun implements JobRun {
       batch.items.set(rec.spec.index, rec);
       items.push({ i: rec.spec.index, id: rec.spec.id, a: rec.attempt, input: rec.spec.input });
     }
-    this.running += size;
+    this.running += recs.length;
     this.batches.set(batch.id, batch);
     this.pool.listen(batch.id, (messages) => this.onMessages(batch, messages));
     const task = {
@@ -324,9 +348,9 @@ export class EmbeddedJobRun implements JobRun {
       timeoutMs: this.spec.timeoutMs,
       items,
       probe: batch.probe,
-      scoped: batch.scoped,
+      scoped: this.scopes.tracked,
     };
-    this.pool.run(task).then(
+    (alone ? this.pool.runAlone(task) : this.pool.run(task)).then(
       () => this.onBatchEnd(batch, null),
       (err: unknown) => this.onBatchEnd(batch, err),
     );
@@ -348,7 +372,9 @@ export class EmbeddedJobRun implements JobRun {
     while (top && top.dueAt <= now) {
       this.delayed.pop();
       top.state = 'waiting';
-      this.waiting.unshift(top); // it has waited its turn already
+      // It has waited its turn already.
+      if (top.alone) this.waitingAlone.unshift(top);
+      else this.waiting.unshift(top);
       top = this.delayed.peek();
     }
     if (top && (!this.retryTimer || top.dueAt < this.retryAt)) {
@@ -377,13 +403,10 @@ export class EmbeddedJobRun implements JobRun {
       return;
     }
     if (m.t === 'fatal') {
-      batch.fatal = { culprit: m.culprit, err: m.err, blind: m.blind };
+      batch.fatal = { culprit: m.culprit, err: m.err };
       // Batches handed to that thread but not begun yet die with it, and were not at fault.
       const thread = this.threadOf(batch);
-      if (thread > 0 && !this.deaths.has(thread)) {
-        if (m.culprit) this.deaths.set(thread, { ...m.culprit, err: m.err });
-        else if (m.blind) this.deaths.set(thread, { batchId: -1, i: -1, err: m.err, unnamed: true });
-      }
+      if (thread > 0 && !this.deaths.has(thread) && m.culprit) this.deaths.set(thread, { ...m.culprit, err: m.err });
       return;
     }
     if (m.t === 'log') {
@@ -466,34 +489,29 @@ export class EmbeddedJobRun implements JobRun {
   }
 
   /**
-   * Settles the items a dead thread (or a returned task that left them unreported) took with it:
-   * the culprit is charged, its batch-mates are not. With no culprit named, every item is charged,
-   * unless the thread died while a batch on it ran unscoped: then the culprit may be an item of
-   * that batch, unnamed for want of scopes, so no item on that thread is charged (batches of it
-   * that never began included) and scopes are turned on for good, for later deaths to name their
-   * culprits. (A thread that died with no word from any batch, its module failing to load say, and
-   * no batch of it begun unscoped, is charged: nothing would ever name a culprit, and reruns must end.)
+   * Settles the items a dead thread (or a returned task that left them unreported) took with it,
+   * by thread-faults.ts: the culprit is charged, its neighbours rerun free; a death that names no
+   * one charges no one, and its items rerun alone to find the culprit. A death that names no one
+   * also turns item scopes on for good, so later deaths from an item's async code name it.
    */
   private loseItems(batch: Batch, reason: string, died: boolean): void {
     if (batch.items.size > 0) {
-      const thread = this.threadOf(batch);
-      const death = this.deaths.get(thread);
-      const culprit = batch.fatal?.culprit ?? (death?.unnamed ? null : death) ?? null;
+      const death = this.deaths.get(this.threadOf(batch));
+      const culprit = batch.fatal?.culprit ?? death ?? null;
       const why = batch.fatal?.err ?? death?.err ?? `worker thread died (${reason})`;
       // The thread marks the probe as it begins a batch, before anything can kill it.
-      const begun = Atomics.load(batch.probe, PROBE_THREAD) > 0;
-      const blind = batch.fatal ? batch.fatal.blind : death?.unnamed === true || (!batch.scoped && begun);
-      const unnamed = died && culprit === null && blind;
-      if (unnamed) this.scopes.tracked = true;
+      const loss = { batchId: batch.id, died, alone: batch.alone, begun: Atomics.load(batch.probe, PROBE_THREAD) > 0, culprit };
+      if (died && culprit === null && !batch.alone && loss.begun) this.scopes.tracked = true;
       const now = performance.now();
       for (const rec of batch.items.values()) {
         this.running--;
+        const verdict = judgeLoss(loss, rec.spec.index);
         if (this.aborting) this.settleUnfinished(rec);
-        else if (unnamed) this.settleFailedAttempt(rec, `its thread died, the item at fault not known yet (${why})`, false, now);
-        else if (culprit === null || (culprit.batchId === batch.id && culprit.i === rec.spec.index)) {
-          this.settleFailedAttempt(rec, why, true, now);
-        } else {
-          this.settleFailedAttempt(rec, `its thread was lost to another item (${why})`, false, now);
+        else if (verdict === 'charged') this.settleFailedAttempt(rec, why, true, now);
+        else {
+          rec.reruns++;
+          rec.alone ||= isolateAfter(verdict, rec.reruns);
+          this.settleFailedAttempt(rec, lossReason(verdict, why, rec.alone), false, now);
         }
       }
       batch.items.clear();
@@ -663,10 +681,11 @@ export class EmbeddedJobRun implements JobRun {
   private maybeFinish(): void {
     if (this.closed || this.running > 0) return;
     const drained = this.draining;
-    const complete = !this.inputOpen && this.waiting.length === 0 && this.delayed.size === 0;
+    const complete = !this.inputOpen && this.waiting.length === 0 && this.waitingAlone.length === 0 && this.delayed.size === 0;
     if (!drained && !complete) return;
     this.closed = true;
     for (const rec of this.waiting.clear()) this.settleUnfinished(rec);
+    for (const rec of this.waitingAlone.clear()) this.settleUnfinished(rec);
     for (const rec of this.delayed.drain()) this.settleUnfinished(rec);
     this.stopTimers();
     this.releaseRoomWaiters();

@@ -16,7 +16,7 @@ import { PROBE_BUSY, PROBE_THREAD, type BatchEnvelope, type BatchTask, type Clos
 
 const pipelines = new PipelineCache();
 /** Batches running here; `aborted` keeps an abort that came while the pipeline was loading. */
-const active = new Map<number, { outbox: Outbox; controls: Map<number, ItemControl>; aborted: string | null; probe: Int32Array | undefined; scoped: boolean }>();
+const active = new Map<number, { outbox: Outbox; controls: Map<number, ItemControl>; aborted: string | null; probe: Int32Array | undefined }>();
 const realExit = process.exit.bind(process);
 let dying = false;
 
@@ -28,11 +28,9 @@ function die(err: string, code: number): never {
   if (!dying) {
     dying = true;
     const culprit = callingInto() ?? inScopeOf();
-    let blind = false;
-    for (const entry of active.values()) if (!entry.scoped) blind = true;
     for (const [batchId, { outbox }] of active) {
       outbox.flush();
-      post(batchId, [{ t: 'fatal', culprit, err, blind }]);
+      post(batchId, [{ t: 'fatal', culprit, err }]);
     }
   }
   return realExit(code);
@@ -86,7 +84,7 @@ listen((workerData as { control: string }).control);
 export default async function runTask(task: BatchTask): Promise<number> {
   const outbox = new Outbox((messages) => post(task.batchId, messages));
   const controls = new Map<number, ItemControl>();
-  const entry = { outbox, controls, aborted: null as string | null, probe: task.probe, scoped: task.scoped === true };
+  const entry = { outbox, controls, aborted: null as string | null, probe: task.probe };
   active.set(task.batchId, entry);
   outbox.push({ t: 'begin', thread: threadId });
   if (task.probe) Atomics.store(task.probe, PROBE_THREAD, threadId);

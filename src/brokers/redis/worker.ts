@@ -387,7 +387,11 @@ export class RedisWorker {
       );
       job.run.finished.catch((err: unknown) => this.opts.log(`worker ${this.name}: job ${jobId}: ${describeError(err)}`));
     }
-    void job.run.add(started.map(([local, lease]) => ({ id: lease.id, index: local, input: parsePayload(lease.payload), attempt: lease.a })));
+    // Attempts neither charged nor reclaimed were free reruns (thread deaths, hand-backs): they
+    // count against the item's bound on those (thread-faults.ts), on whatever worker it lands.
+    void job.run.add(
+      started.map(([local, lease]) => ({ id: lease.id, index: local, input: parsePayload(lease.payload), attempt: lease.a, reruns: Math.max(0, lease.a - 1 - lease.c - lease.r) })),
+    );
   }
 
   // ---- what the items do -------------------------------------------------------------------
