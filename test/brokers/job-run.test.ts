@@ -218,7 +218,8 @@ describe('EmbeddedJobRun: settling', () => {
     expect([b.alone, b.task.scoped]).toEqual([false, false]);
     pool.begin(b, 3);
     b.reject(new Error('Worker terminated due to reaching memory limit: JS heap out of memory'));
-    await until(() => pool.batches.length === 3, 'the suspects, each alone');
+    // Events leave once a tick, maybe after the reruns were handed out: wait for both.
+    await until(() => pool.batches.length === 3 && rec.count('item-retry') === 2, 'the suspects, each alone');
     for (const r of rec.of('item-retry')) {
       expect(r).toMatchObject({ charged: false, delayMs: 0 });
       expect(r.error).toMatch(/^its thread died and named no item at fault; it runs again alone to find out \(worker thread died \(Worker terminated .*JS heap out of memory\)\)$/);

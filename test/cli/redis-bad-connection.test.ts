@@ -60,8 +60,8 @@ function expectOneLineExit2(res: RunResult, message: RegExp): void {
   expect(lines[0]).toMatch(message);
   expect(res.stderr, 'a stack trace').not.toMatch(/^\s+at /m);
   expect(res.stderr).not.toContain(PASSWORD);
-  // Generous: connecting is tried once, and gives up within 4 s even without an answer.
-  expect(res.ms).toBeLessThan(5_000);
+  // No wall-clock bound here (a busy machine makes any bound flaky): connecting is tried once,
+  // and a retry loop would never exit, which run()'s own limit reports.
 }
 
 describe.concurrent('slowwork with a Redis it cannot use', () => {
