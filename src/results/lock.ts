@@ -54,10 +54,8 @@ export class ResultsLock {
         if (tryCreate(lockPath, content)) return new ResultsLock(lockPath, content);
         const held = readLock(lockPath);
         if (held === null) continue; // released meanwhile: try again
-        const found = parseOwner(held);
-        if (found === null || found.host !== owner.host || isAlive(found.pid)) {
-          throw new ResultsError(inUseMessage(resultsPath, lockPath, found, owner.host));
-        }
+        const refusal = inUse(resultsPath, held, owner.host);
+        if (refusal !== null) throw refusal;
         removeStale(lockPath, held);
       } catch (err) {
         throw resultsFsError('write results to', resultsPath, err);
@@ -77,6 +75,21 @@ export class ResultsLock {
       // Already gone, or the directory went away: nothing is locked either way.
     }
   };
+}
+
+/**
+ * Throws the refusal `acquire` would, without taking the lock: a quick check before slow work
+ * (reading the inputs) that creates nothing.
+ */
+export function refuseIfInUse(resultsPath: string): void {
+  let held: string | null;
+  try {
+    held = readLock(`${resultsPath}.lock`);
+  } catch {
+    return; // unreadable here: `acquire` reports it
+  }
+  const refusal = held === null ? null : inUse(resultsPath, held, os.hostname());
+  if (refusal !== null) throw refusal;
 }
 
 /**
@@ -179,6 +192,13 @@ function removeStale(lockPath: string, stale: string): void {
   } finally {
     fs.unlinkSync(aside);
   }
+}
+
+/** The refusal for a lock whose text is `held`, or null if it is stale (a dead pid of this host). */
+function inUse(resultsPath: string, held: string, host: string): ResultsError | null {
+  const found = parseOwner(held);
+  if (found !== null && found.host === host && !isAlive(found.pid)) return null;
+  return new ResultsError(inUseMessage(resultsPath, `${resultsPath}.lock`, found, host));
 }
 
 function inUseMessage(resultsPath: string, lockPath: string, owner: LockOwner | null, host: string): string {
