@@ -74,6 +74,8 @@ export async function runSubmit(opts: SubmitOptions, io: SubmitIO): Promise<numb
     lock = lockResults(outPath);
     refuseExisting(outPath, opts.resume);
     const ledger = opts.resume ? await Ledger.load(outPath) : null;
+    const note = ledger?.skippedNote();
+    if (note) io.stderr.write(`${note}\n`);
     const todo = ledger ? await countTodo(inputs, ledger, opts.retryFailed) : inputs.total;
     const broker = await openBroker(opts, pipeline.urls);
     let writer: ResultsWriter | null = null;

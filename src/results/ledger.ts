@@ -75,6 +75,14 @@ export class Ledger {
     return this.#skipped;
   }
 
+  /** A line for the user when some lines were not records, else null: never skipped silently. */
+  skippedNote(): string | null {
+    const n = this.#skipped;
+    if (n === 0) return null;
+    const lines = n === 1 ? '1 line is' : `${n} lines are`;
+    return `note: ${lines} not a whole record in ${this.path} (cut by a crash?): ignored, an item recorded only there runs again; the file is cleaned up when this run ends`;
+  }
+
   /** The latest record for an id, if any. */
   get(id: string): LedgerEntry | undefined {
     const packed = this.#entries.get(id);
