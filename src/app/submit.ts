@@ -13,7 +13,9 @@ import { ExitCode, UsageError, describeError } from '../core/errors.js';
 import type { JobCounts, JobEvent } from '../core/events.js';
 import type { ItemSpec, JobSpec, Params, ResultRecord } from '../core/types.js';
 import { prepareInputs, type InputFormat, type PreparedInputs } from '../inputs/index.js';
+import { compactResults } from '../results/compact.js';
 import { Ledger } from '../results/ledger.js';
+import { lockResults, refuseIfInUse, type ResultsLock } from '../results/lock.js';
 import { ResultsWriter, defaultResultsPath } from '../results/writer.js';
 import type { Phase } from '../ui/reporter.js';
 import { pickReporter } from './reporters.js';
@@ -63,12 +65,17 @@ export async function runSubmit(opts: SubmitOptions, io: SubmitIO): Promise<numb
   }
   let jobId = randomBytes(4).toString('hex');
   const outPath = opts.out ?? defaultResultsPath(jobId);
-  if (!opts.resume && existsSync(outPath) && statSync(outPath).isFile() && statSync(outPath).size > 0) {
-    throw new UsageError(`${outPath} already exists: add --resume to continue that run, or choose another --out`);
-  }
+  refuseIfInUse(outPath);
+  refuseExisting(outPath, opts.resume);
   const inputs = await prepareInputs({ files: [...opts.files], prompts: [...opts.prompts], stdin: io.stdin, format: opts.format });
+  let lock: ResultsLock | null = null;
   try {
+    // One run at a time per results file; checked again under the lock (a run may have ended meanwhile).
+    lock = lockResults(outPath);
+    refuseExisting(outPath, opts.resume);
     const ledger = opts.resume ? await Ledger.load(outPath) : null;
+    const note = ledger?.skippedNote();
+    if (note) io.stderr.write(`${note}\n`);
     const todo = ledger ? await countTodo(inputs, ledger, opts.retryFailed) : inputs.total;
     const broker = await openBroker(opts, pipeline.urls);
     let writer: ResultsWriter | null = null;
@@ -76,13 +83,20 @@ export async function runSubmit(opts: SubmitOptions, io: SubmitIO): Promise<numb
       // A distributed job of the interrupted submit may still run: attach to it.
       if (opts.resume) jobId = (await broker.runningJobFor?.(outPath)) ?? jobId;
       writer = ResultsWriter.open(outPath, { append: opts.resume });
-      return await runJob({ opts, io, jobId, inputs, ledger, todo, writer, broker, outPath, processorNames: pipeline.names });
+      return await runJob({ opts, io, jobId, inputs, ledger, todo, writer, broker, outPath, lock, processorNames: pipeline.names });
     } finally {
       writer?.close();
       await closeInterruptibly(broker, io.signals ?? process);
     }
   } finally {
+    lock?.release();
     await inputs.cleanup();
+  }
+}
+
+function refuseExisting(outPath: string, resume: boolean): void {
+  if (!resume && existsSync(outPath) && statSync(outPath).isFile() && statSync(outPath).size > 0) {
+    throw new UsageError(`${outPath} already exists: add --resume to continue that run, or choose another --out`);
   }
 }
 
@@ -105,6 +119,8 @@ interface JobContext {
   readonly writer: ResultsWriter;
   readonly broker: Broker;
   readonly outPath: string;
+  /** Held for a results file (not for a device or pipe): the file is compacted when the run ends. */
+  readonly lock: ResultsLock | null;
   readonly processorNames: readonly string[];
 }
 
@@ -115,8 +131,6 @@ async function runJob(ctx: JobContext): Promise<number> {
   let feedError: unknown = null;
   let cancelled: string | null = null;
   let run: JobRun | null = null;
-  /** What this run recorded, for a summary if the run itself fails. */
-  const tally = { done: 0, failed: 0 };
   let reported = false;
 
   const onInterrupt = (): void => {
@@ -185,7 +199,6 @@ async function runJob(ctx: JobContext): Promise<number> {
           const record = toRecord(e);
           if (!record) continue;
           writer.write(record);
-          tally[record.status]++;
         }
         reporter.onEvents(events);
       },
@@ -201,7 +214,9 @@ async function runJob(ctx: JobContext): Promise<number> {
     });
     const counts = await run.finished;
     await feeding;
-    writer.checkpoint();
+    writer.close();
+    // One line per item from here on (the last line per id won until now).
+    if (ctx.lock) await compactResults(ctx.outPath);
 
     // Stopped here (Ctrl+C) or elsewhere (`slowwork cancel`) with items left: exit 130, not 0.
     const interrupted = (interrupts > 0 || cancelled !== null) && counts.unfinished + (ctx.todo - counts.total) > 0;
@@ -223,8 +238,15 @@ async function runJob(ctx: JobContext): Promise<number> {
   } catch (err) {
     run?.abort(describeError(err));
     if (reported) throw err;
-    // Give the terminal back (the live view holds it) and say what was saved, then the error.
-    const counts = { total: ctx.todo, done: tally.done, failed: tally.failed, unfinished: Math.max(0, ctx.todo - tally.done - tally.failed) };
+    // Give the terminal back (the live view holds it) and say what was saved, then the error:
+    // the lines that reached the file, not the items that finished.
+    try {
+      writer.flush();
+    } catch {
+      // The error in hand is reported; `landed` counts what got through.
+    }
+    const { done, failed } = writer.landed;
+    const counts = { total: ctx.todo, done, failed, unfinished: Math.max(0, ctx.todo - done - failed) };
     await reporter
       .finish({
         counts: finalCounts(counts, ctx),

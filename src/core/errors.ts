@@ -4,6 +4,8 @@ export const ExitCode = {
   ok: 0,
   itemsFailed: 1,
   usage: 2,
+  /** The results file could not be written during the run (disk full, I/O error). */
+  ioFailure: 74,
   interrupted: 130,
 } as const;
 
@@ -31,8 +33,18 @@ export class InputError extends SlowworkError {
 /** A processor that cannot be found or loaded. */
 export class ProcessorError extends SlowworkError {}
 
-/** The results file cannot be used (unwritable, or it belongs to other inputs). */
+/** The results file cannot be used (unwritable, in use by another run, or it belongs to other inputs). */
 export class ResultsError extends SlowworkError {}
+
+/**
+ * The results file failed while a run was writing it (disk full, quota, I/O error): not a usage
+ * error, so it has its own exit code. The lines already written stay; a resume continues them.
+ */
+export class ResultsWriteError extends ResultsError {
+  constructor(message: string) {
+    super(message, ExitCode.ioFailure);
+  }
+}
 
 /** An attempt that ran past `--timeout`. */
 export class ItemTimeoutError extends Error {

@@ -1,5 +1,5 @@
 /** Turns Node's file-system errors into one-line ResultsErrors that name the path. */
-import { describeError, ResultsError } from '../core/errors.js';
+import { describeError, ResultsError, ResultsWriteError } from '../core/errors.js';
 
 const REASONS: Readonly<Record<string, string>> = {
   EACCES: 'permission denied',
@@ -38,8 +38,22 @@ export function fsReason(err: unknown): string {
   return m?.[1] ?? msg;
 }
 
-/** `cannot <verb> <path>: <reason>` as a ResultsError; passes ResultsErrors through unchanged. */
+/** Failures of the storage itself, whatever path was given: I/O failures, never a usage error. */
+const STORAGE_FAILURES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);
+
+/**
+ * `cannot <verb> <path>: <reason>` as a ResultsError (exit 2: the path cannot be used), or a
+ * ResultsWriteError when the storage failed (exit 74). Passes ResultsErrors through unchanged.
+ */
 export function resultsFsError(action: string, path: string, err: unknown): ResultsError {
   if (err instanceof ResultsError) return err;
-  return new ResultsError(`cannot ${action} ${path}: ${fsReason(err)}`);
+  const message = `cannot ${action} ${path}: ${fsReason(err)}`;
+  const code = errnoCode(err);
+  return code !== undefined && STORAGE_FAILURES.has(code) ? new ResultsWriteError(message) : new ResultsError(message);
+}
+
+/** The same line as a ResultsWriteError whatever the cause: for failures while a run writes. */
+export function resultsWriteError(action: string, path: string, err: unknown): ResultsWriteError {
+  if (err instanceof ResultsWriteError) return err;
+  return new ResultsWriteError(err instanceof ResultsError ? err.message : `cannot ${action} ${path}: ${fsReason(err)}`);
 }

@@ -9,10 +9,10 @@
  * id, so a results file far larger than memory (long outputs) still loads.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { ResultsError } from '../core/errors.js';
 import type { ItemInput, ItemSpec } from '../core/types.js';
 import { errnoCode, resultsFsError } from './fs-errors.js';
+import { forEachLine, parseRecordLine } from './lines.js';
 
 export interface LedgerEntry {
   readonly status: 'done' | 'failed';
@@ -24,8 +24,6 @@ export interface IsFinishedOptions {
   readonly retryFailed: boolean;
 }
 
-const NEWLINE = 0x0a;
-const READ_CHUNK = 1024 * 1024;
 /**
  * Per id the map holds one flat 17-char string: a status letter, then the 16-char fingerprint
  * (about 40 bytes; a concatenated or sliced string would pin its 40-char parent digest).
@@ -55,36 +53,14 @@ export class Ledger {
   /** Reads a results file line by line; a missing file is an empty ledger. */
   static async load(filePath: string): Promise<Ledger> {
     const ledger = new Ledger(filePath);
-    let stream: fs.ReadStream | undefined;
     try {
-      stream = fs.createReadStream(filePath, { highWaterMark: READ_CHUNK });
-      // Pieces of a line that started in an earlier chunk (long outputs can span many chunks).
-      let carry: Buffer[] = [];
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        let from = 0;
-        let nl = chunk.indexOf(NEWLINE);
-        if (carry.length > 0 && nl >= 0) {
-          carry.push(chunk.subarray(0, nl));
-          ledger.#addLine(Buffer.concat(carry).toString('utf8'));
-          carry = [];
-          from = nl + 1;
-          nl = chunk.indexOf(NEWLINE, from);
-        }
-        while (nl >= 0) {
-          ledger.#addLine(chunk.toString('utf8', from, nl));
-          from = nl + 1;
-          nl = chunk.indexOf(NEWLINE, from);
-        }
-        if (from < chunk.length) carry.push(chunk.subarray(from));
-      }
+      const { partialTail } = await forEachLine(filePath, (line) => ledger.#addLine(line.toString('utf8')));
       // A last line without its newline was cut by a crash mid-write, even when it happens to
       // parse: the writer cuts it off on append, so it must not count as recorded here either.
-      if (carry.length > 0 && Buffer.concat(carry).toString('utf8').trim() !== '') ledger.#skipped++;
+      if (partialTail) ledger.#skipped++;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return new Ledger(filePath);
       throw resultsFsError('read results file', filePath, err);
-    } finally {
-      stream?.destroy();
     }
     return ledger;
   }
@@ -97,6 +73,14 @@ export class Ledger {
   /** Lines that could not be used: a truncated last line after a crash, garbage, no id/status. */
   get skippedLines(): number {
     return this.#skipped;
+  }
+
+  /** A line for the user when some lines were not records, else null: never skipped silently. */
+  skippedNote(): string | null {
+    const n = this.#skipped;
+    if (n === 0) return null;
+    const lines = n === 1 ? '1 line is' : `${n} lines are`;
+    return `note: ${lines} not a whole record in ${this.path} (cut by a crash?): ignored, an item recorded only there runs again; the file is cleaned up when this run ends`;
   }
 
   /** The latest record for an id, if any. */
@@ -128,22 +112,12 @@ export class Ledger {
 
   #addLine(line: string): void {
     if (line.trim() === '') return;
-    let rec: unknown;
-    try {
-      rec = JSON.parse(line);
-    } catch {
+    const rec = parseRecordLine(line);
+    if (rec === null) {
       this.#skipped++;
       return;
     }
-    if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) {
-      this.#skipped++;
-      return;
-    }
-    const { id, status, input } = rec as { id?: unknown; status?: unknown; input?: unknown };
-    if (typeof id !== 'string' || (status !== 'done' && status !== 'failed') || input === undefined) {
-      this.#skipped++;
-      return;
-    }
+    const { id, status, input } = rec;
     const letter = status === 'done' ? DONE : FAILED;
     const previous = this.#entries.get(id);
     if (previous !== undefined) {

@@ -11,16 +11,18 @@
  *   cuts it off so the next record starts on a fresh line (that item was not recorded and
  *   will be rerun on resume; the ledger ignores such a line as well).
  *
- * Write errors (ENOSPC, EACCES, ...) become a ResultsError naming the path. An error found by
- * a background flush or fsync is kept and thrown by the next `write()`, `flush()`,
- * `checkpoint()` or `close()`, so it always reaches the caller and never crashes the process
- * from a timer.
+ * Write errors (ENOSPC, EIO, ...) become a ResultsWriteError naming the path (exit code 74). An
+ * error found by a background flush or fsync is kept and thrown by the next `write()`,
+ * `flush()`, `checkpoint()` or `close()`, so it always reaches the caller and never crashes the
+ * process from a timer. A write cut short (a disk that fills up mid-write) counts the lines that
+ * landed whole in `landed`, and cuts the partial one off a regular file, so the file stays
+ * parseable and a summary can say exactly what it holds.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ResultsError } from '../core/errors.js';
 import type { ResultRecord } from '../core/types.js';
-import { errnoCode, resultsFsError } from './fs-errors.js';
+import { errnoCode, resultsFsError, resultsWriteError } from './fs-errors.js';
 
 /** Automatic fsync happens at most this often while writing. */
 const CHECKPOINT_INTERVAL_MS = 1000;
@@ -41,6 +43,9 @@ export class ResultsWriter {
 
   #fd: number;
   #lines: string[] = [];
+  /** The status of each buffered line, to count what landed. */
+  #statuses: ResultRecord['status'][] = [];
+  #landed = { done: 0, failed: 0 };
   #flushScheduled = false;
   #written = 0;
   #unsynced = false;
@@ -74,11 +79,17 @@ export class ResultsWriter {
     return this.#written;
   }
 
+  /** The records of `written`, by status: what this writer put in the file, line for line. */
+  get landed(): { readonly done: number; readonly failed: number } {
+    return { ...this.#landed };
+  }
+
   /** Serializes and buffers one record; the flush follows on the next tick. */
   write(record: ResultRecord): void {
     if (this.#failure) throw this.#failure;
     if (this.#closed) throw new ResultsError(`results file ${this.path} is already closed`);
     this.#lines.push(serializeRecord(record));
+    this.#statuses.push(record.status);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(this.#onTick);
@@ -89,18 +100,24 @@ export class ResultsWriter {
   flush(): void {
     if (this.#failure) throw this.#failure;
     const lines = this.#lines;
+    const statuses = this.#statuses;
     if (lines.length === 0 || this.#closed) return;
     this.#lines = [];
+    this.#statuses = [];
     const text = lines.length === 1 ? `${lines[0]}\n` : `${lines.join('\n')}\n`;
-    try {
-      writeAll(this.#fd, Buffer.from(text, 'utf8'));
-    } catch (err) {
-      this.#failure = resultsFsError('write results to', this.path, err);
+    const buf = Buffer.from(text, 'utf8');
+    const { written, error } = writeAll(this.#fd, buf);
+    const whole = error === undefined ? lines.length : this.#keepWholeLines(buf.subarray(0, written));
+    this.#written += whole;
+    for (let k = 0; k < whole; k++) this.#landed[statuses[k]!]++;
+    if (whole > 0 || written > 0) {
+      this.#unsynced = true;
+      this.#armCheckpoint();
+    }
+    if (error !== undefined) {
+      this.#failure = resultsWriteError('write results to', this.path, error);
       throw this.#failure;
     }
-    this.#written += lines.length;
-    this.#unsynced = true;
-    this.#armCheckpoint();
   }
 
   /** Flush, then fsync: what is written survives a power loss. */
@@ -127,7 +144,7 @@ export class ResultsWriter {
     try {
       fs.closeSync(this.#fd);
     } catch (err) {
-      error ??= resultsFsError('write results to', this.path, err);
+      error ??= resultsWriteError('write results to', this.path, err);
     }
     this.#fd = -1;
     if (error !== undefined) throw error;
@@ -167,9 +184,29 @@ export class ResultsWriter {
       const code = errnoCode(err);
       // Pipes, terminals and character devices (`--out /dev/stdout`) cannot be synced.
       if (code === 'EINVAL' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return;
-      this.#failure = resultsFsError('write results to', this.path, err);
+      this.#failure = resultsWriteError('write results to', this.path, err);
       throw this.#failure;
     }
+  }
+
+  /**
+   * After a write that stopped part way (`prefix` reached the file): how many lines landed whole.
+   * The cut line's bytes are truncated off a regular file (best effort: truncating needs no
+   * space), so its tail never runs into a later line and the file parses to its end.
+   */
+  #keepWholeLines(prefix: Buffer): number {
+    let whole = 0;
+    for (let at = prefix.indexOf(NEWLINE); at >= 0; at = prefix.indexOf(NEWLINE, at + 1)) whole++;
+    const torn = prefix.length - (prefix.lastIndexOf(NEWLINE) + 1);
+    if (torn > 0) {
+      try {
+        const st = fs.fstatSync(this.#fd);
+        if (st.isFile()) fs.ftruncateSync(this.#fd, st.size - torn);
+      } catch {
+        // Left for the next append to cut (`open` with `append` repairs a partial last line).
+      }
+    }
+    return whole;
   }
 }
 
@@ -213,13 +250,19 @@ function makeParentDir(filePath: string): void {
   }
 }
 
-function writeAll(fd: number, buf: Buffer): void {
+/** Writes all of `buf` (looping over partial writes); on an error, says how much got through. */
+function writeAll(fd: number, buf: Buffer): { written: number; error?: unknown } {
   let offset = 0;
-  while (offset < buf.length) {
-    const n = fs.writeSync(fd, buf, offset, buf.length - offset);
-    if (n <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
-    offset += n;
+  try {
+    while (offset < buf.length) {
+      const n = fs.writeSync(fd, buf, offset, buf.length - offset);
+      if (n <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+      offset += n;
+    }
+  } catch (error) {
+    return { written: offset, error };
   }
+  return { written: offset };
 }
 
 /**

@@ -42,6 +42,8 @@ export interface RunOptions {
   /** The child is killed (SIGKILL) and the promise rejects after this long. Default 20 s. */
   readonly timeoutMs?: number;
   readonly env?: NodeJS.ProcessEnv;
+  /** The most a file written by the child may grow to, in KiB (`ulimit -f`): a disk that fills up. */
+  readonly fileSizeLimitKiB?: number;
 }
 
 /** The environment of a user at a terminal, without what CI or vitest set. */
@@ -67,7 +69,12 @@ export interface Running {
 /** Starts `node bin/slowwork.js ...args`. */
 export function start(args: readonly string[], opts: RunOptions): Running {
   const started = Date.now();
-  const child = spawn(process.execPath, [BIN, ...args], {
+  // bash's ulimit -f counts 1024-byte blocks; exec keeps the pid. Node ignores SIGXFSZ, so a
+  // write past the limit stops short, then fails with EFBIG, like a disk that fills up.
+  const argv = opts.fileSizeLimitKiB === undefined
+    ? [process.execPath, BIN, ...args]
+    : ['bash', '-c', `ulimit -f ${opts.fileSizeLimitKiB} && exec "$0" "$@"`, process.execPath, BIN, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd: opts.cwd,
     env: opts.env ?? cleanEnv(),
     stdio: ['pipe', 'pipe', 'pipe'],

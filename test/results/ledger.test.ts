@@ -40,6 +40,7 @@ describe('Ledger', () => {
     const l = await Ledger.load(path.join(dir, 'nope', 'missing.jsonl'));
     expect(l.size).toBe(0);
     expect(l.skippedLines).toBe(0);
+    expect(l.skippedNote()).toBeNull();
     expect(l.counts()).toEqual({ done: 0, failed: 0 });
     expect(l.isFinished(item(0), { retryFailed: false })).toBe(false);
   });
@@ -92,6 +93,7 @@ describe('Ledger', () => {
     const l = await Ledger.load(file);
     expect(l.size).toBe(2);
     expect(l.skippedLines).toBe(9);
+    expect(l.skippedNote()).toMatch(/^note: 9 lines are not a whole record in .*out\.jsonl \(cut by a crash\?\): ignored/);
     expect(l.isFinished(item(2), { retryFailed: false })).toBe(false); // the crash victim reruns
   });
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ResultsError } from '../../src/core/errors.js';
+import { ExitCode, ResultsError, ResultsWriteError } from '../../src/core/errors.js';
 import type { ResultRecord } from '../../src/core/types.js';
 import { resultsFsError } from '../../src/results/fs-errors.js';
 import { defaultResultsPath, ResultsWriter, serializeRecord } from '../../src/results/writer.js';
@@ -346,12 +346,44 @@ describe('ResultsWriter: errors', () => {
   it('a full disk (/dev/full) fails the flush with ENOSPC, and the error reaches the caller', () => {
     const w = openWriter('/dev/full', false);
     w.write(record(0));
-    expect(() => w.flush()).toThrow(new ResultsError('cannot write results to /dev/full: no space left on device'));
+    expect(() => w.flush()).toThrow(new ResultsWriteError('cannot write results to /dev/full: no space left on device'));
     // Sticky: every later call reports it.
     expect(() => w.write(record(1))).toThrow(/no space left on device/);
     expect(() => w.close()).toThrow(/no space left on device/);
     expect(() => w.close()).not.toThrow();
     expect(w.written).toBe(0);
+  });
+
+  it('a disk that fills mid-write: landed counts the whole lines, the cut one is removed, exit code 74', async () => {
+    const file = path.join(dir, 'out.jsonl');
+    const w = openWriter(file);
+    for (let i = 0; i < 3; i++) w.write(record(i, { status: i === 1 ? 'failed' : 'done' }));
+    w.flush();
+    // Room for 2.5 more lines: the third write stops part way, then the disk is full.
+    const lineBytes = Buffer.byteLength(serializeRecord(record(3))) + 1;
+    let room = Math.floor(lineBytes * 2.5);
+    const real = fs.writeSync.bind(fs) as (fd: number, b: Buffer, o: number, l: number) => number;
+    vi.spyOn(fs, 'writeSync').mockImplementation(((fd: number, buf: Buffer, off: number, len: number) => {
+      if (room === 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      const n = real(fd, buf, off, Math.min(len, room));
+      room -= n;
+      return n;
+    }) as unknown as typeof fs.writeSync);
+    for (let i = 3; i < 8; i++) w.write(record(i, { status: i === 4 ? 'failed' : 'done' }));
+    let thrown: unknown;
+    try {
+      w.flush();
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ResultsWriteError);
+    expect((thrown as ResultsWriteError).exitCode).toBe(ExitCode.ioFailure);
+    expect((thrown as Error).message).toBe(`cannot write results to ${file}: no space left on device`);
+    expect(w.written).toBe(5);
+    expect(w.landed).toEqual({ done: 3, failed: 2 });
+    const { lines, tail } = await readLines(file);
+    expect(tail).toBe('');
+    expect(lines.map((l) => (JSON.parse(l) as ResultRecord).id)).toEqual(['1', '2', '3', '4', '5']);
   });
 
   it('an error in the background flush is thrown by the next write, not from the timer', async () => {
