@@ -1,10 +1,12 @@
 /**
  * Resolves and checks the `--processor` list on the main thread before any work starts:
- * unknown names, missing modules, modules that are not processors, and bad params all fail
- * here with one line.
+ * unknown names, missing modules, modules that are not processors, and bad params (unknown
+ * keys too, against what the processors declare) all fail here with one line.
  */
-import { ProcessorError, describeError } from '../core/errors.js';
 import type { Params } from '../core/types.js';
+import type { Processor } from '../processors/contract.js';
+import { ProcessorError } from '../core/errors.js';
+import { checkParams, declarationProblem } from '../processors/params.js';
 import { loadProcessor, resolveProcessorRef } from '../processors/registry.js';
 
 export interface ResolvedPipeline {
@@ -12,21 +14,21 @@ export interface ResolvedPipeline {
   readonly urls: string[];
   /** Processor names, in order, for display. */
   readonly names: string[];
+  /** The processors as loaded here, to check params again later (actions). */
+  readonly processors: Processor[];
 }
 
 export async function resolvePipeline(refs: readonly string[], params: Params, cwd: string): Promise<ResolvedPipeline> {
   const urls: string[] = [];
-  const names: string[] = [];
+  const processors: Processor[] = [];
   for (const ref of refs.length > 0 ? refs : ['demo']) {
     const url = resolveProcessorRef(ref, cwd);
     const processor = await loadProcessor(url);
-    try {
-      processor.validate?.(params);
-    } catch (err) {
-      throw new ProcessorError(`processor ${processor.name}: ${describeError(err)}`);
-    }
+    const problem = processor.params === undefined ? undefined : declarationProblem(processor.params);
+    if (problem) throw new ProcessorError(`processor ${processor.name}: ${problem}`);
+    processors.push(processor);
     urls.push(url);
-    names.push(processor.name);
   }
-  return { urls, names };
+  checkParams(processors, params);
+  return { urls, names: processors.map((p) => p.name), processors };
 }

@@ -11,6 +11,7 @@ import type { Broker, JobRun } from '../brokers/broker.js';
 import { EmbeddedBroker } from '../brokers/embedded/broker.js';
 import { ExitCode, UsageError, describeError } from '../core/errors.js';
 import type { JobCounts, JobEvent } from '../core/events.js';
+import { DEFAULT_SAME_CAUSE, FailFast, type FailureLimit } from '../core/fail-fast.js';
 import type { ItemSpec, JobSpec, Params, ResultRecord } from '../core/types.js';
 import { prepareInputs, type InputFormat, type PreparedInputs } from '../inputs/index.js';
 import { compactResults } from '../results/compact.js';
@@ -38,6 +39,8 @@ export interface SubmitOptions {
   readonly batchWindowMs: number;
   readonly retries: number;
   readonly timeoutMs: number;
+  /** `--max-failures`: stop once this many items failed; null for no limit. */
+  readonly maxFailures?: FailureLimit | null;
   readonly out: string | undefined;
   readonly resume: boolean;
   readonly retryFailed: boolean;
@@ -130,6 +133,9 @@ async function runJob(ctx: JobContext): Promise<number> {
   let interrupts = 0;
   let feedError: unknown = null;
   let cancelled: string | null = null;
+  /** Why the job stopped itself (see core/fail-fast.ts): the same way out as one Ctrl+C. */
+  let stopReason: string | null = null;
+  const failFast = new FailFast({ sameCause: DEFAULT_SAME_CAUSE, maxFailures: opts.maxFailures ?? null }, ctx.todo);
   let run: JobRun | null = null;
   let reported = false;
 
@@ -201,6 +207,15 @@ async function runJob(ctx: JobContext): Promise<number> {
           writer.write(record);
         }
         reporter.onEvents(events);
+        const why = failFast.observe(events);
+        if (why !== null && interrupts === 0) {
+          // As one Ctrl+C (a Ctrl+C now aborts), but the run ends with the cause and exit code 3.
+          stopReason = why;
+          interrupts = 1;
+          setPhase('draining');
+          // Not from inside the run's own listener call.
+          queueMicrotask(() => run?.drain(why));
+        }
       },
       {
         onLog: log.write,
@@ -219,7 +234,9 @@ async function runJob(ctx: JobContext): Promise<number> {
     if (ctx.lock) await compactResults(ctx.outPath);
 
     // Stopped here (Ctrl+C) or elsewhere (`slowwork cancel`) with items left: exit 130, not 0.
-    const interrupted = (interrupts > 0 || cancelled !== null) && counts.unfinished + (ctx.todo - counts.total) > 0;
+    const left = counts.unfinished + (ctx.todo - counts.total) > 0;
+    const interrupted = (interrupts > 0 || cancelled !== null) && left;
+    const stopped = stopReason !== null && interrupts === 1 && cancelled === null && left;
     const final = finalCounts(counts, ctx);
     setPhase('finished');
     reported = true;
@@ -230,9 +247,11 @@ async function runJob(ctx: JobContext): Promise<number> {
       resumeCommand: whatNext(final, opts.argv, ctx.outPath),
       interrupted,
       cancelReason: cancelled,
+      stopReason: stopped ? stopReason : null,
     });
     if (log.lines > 0 && log.path) io.stdout.write(`logs:    ${log.path} (${log.lines} lines from the processors)\n`);
     if (feedError) throw feedError;
+    if (stopped) return ExitCode.stopped;
     if (interrupted) return ExitCode.interrupted;
     return final.failed > 0 ? ExitCode.itemsFailed : ExitCode.ok;
   } catch (err) {

@@ -1,6 +1,7 @@
 /** Parsers and validators for flag values: one clear line for each mistake. */
 import { z } from 'zod';
 import { UsageError } from '../core/errors.js';
+import { parseFailureLimit, type FailureLimit } from '../core/fail-fast.js';
 
 const intFlag = (flag: string, min: number, max: number) =>
   z.coerce
@@ -27,6 +28,14 @@ export function parseParams(pairs: readonly string[]): Record<string, string> {
     params[pair.slice(0, eq).trim()] = pair.slice(eq + 1);
   }
   return params;
+}
+
+/** `--max-failures N|P%`. */
+export function parseMaxFailures(value: string | undefined): FailureLimit | null {
+  if (value === undefined) return null;
+  const limit = parseFailureLimit(value);
+  if (!limit) throw new UsageError(`--max-failures must be a whole number of items (at least 1) or a percentage such as 5% (got "${value}")`);
+  return limit;
 }
 
 /** Commander collector for repeatable flags. */

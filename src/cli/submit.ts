@@ -5,7 +5,7 @@ import { defaultThreads } from '../brokers/embedded/broker.js';
 import { UsageError } from '../core/errors.js';
 import { isQueueName } from '../brokers/redis/keys.js';
 import { builtinProcessorNames } from '../processors/registry.js';
-import { collect, parseFormat, parseIntFlag, parseParams } from './options.js';
+import { collect, parseFormat, parseIntFlag, parseMaxFailures, parseParams } from './options.js';
 
 interface SubmitFlags {
   prompt?: string[];
@@ -17,6 +17,7 @@ interface SubmitFlags {
   batchWindow?: string;
   retries?: string;
   timeout?: string;
+  maxFailures?: string;
   out?: string;
   resume?: boolean;
   retryFailed?: boolean;
@@ -41,6 +42,7 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
     .option('--batch-window <ms>', 'how long a short batch may wait for more input', '5')
     .option('--retries <n>', 'retries of a failing item (exponential backoff with jitter)', '2')
     .option('--timeout <ms>', 'time limit per item attempt, 0 for none', '600000')
+    .option('--max-failures <n|p%>', 'stop the job (exit 3) once this many items, or this share of them, failed')
     .option('-o, --out <file>', 'results file (JSONL; default ./slowwork-results/<time>-<job>.jsonl)')
     .option('--resume', 'continue the run recorded in --out: skip the items it finished')
     .option('--retry-failed', 'with --resume, run again the items recorded as failed')
@@ -66,6 +68,7 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
           batchWindowMs: parseIntFlag('--batch-window', flags.batchWindow, 0, 60_000)!,
           retries: parseIntFlag('--retries', flags.retries, 0, 100)!,
           timeoutMs: parseIntFlag('--timeout', flags.timeout, 0, 86_400_000)!,
+          maxFailures: parseMaxFailures(flags.maxFailures),
           out: flags.out,
           resume: flags.resume ?? false,
           retryFailed: flags.retryFailed ?? false,

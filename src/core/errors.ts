@@ -4,6 +4,8 @@ export const ExitCode = {
   ok: 0,
   itemsFailed: 1,
   usage: 2,
+  /** The job stopped itself: a non-item error ended several items, or --max-failures was reached. */
+  stopped: 3,
   /** The results file could not be written during the run (disk full, I/O error). */
   ioFailure: 74,
   interrupted: 130,

@@ -48,6 +48,8 @@ export interface ItemRetryEvent {
   readonly delayMs: number;
   /** False when the attempt was lost through no fault of the item (its thread died of another). */
   readonly charged: boolean;
+  /** Set when the processor said the error is no fault of the item: the cause, equal for each item it ends. */
+  readonly cause?: string;
 }
 
 export interface ItemFailedEvent {
@@ -59,6 +61,8 @@ export interface ItemFailedEvent {
   readonly worker: string | null;
   readonly durations: ItemDurations;
   readonly input?: ItemInput;
+  /** As in ItemRetryEvent: the non-item cause of the last attempt's error, if any. */
+  readonly cause?: string;
 }
 
 export interface JobCounts {

@@ -4,6 +4,37 @@
  */
 import type { ItemInput, Params } from '../core/types.js';
 
+/** One `--param` a processor takes. */
+export interface ParamSpec {
+  /** One line, for errors and docs. */
+  readonly description: string;
+  /** Values are strings on the wire; a declared type is checked before any work. Default: string. */
+  readonly type?: 'string' | 'number' | 'integer' | 'boolean';
+  /** What an absent param means (documentation; the processor applies it). */
+  readonly default?: string | number | boolean;
+  /** Refused when absent or empty. */
+  readonly required?: boolean;
+}
+
+/** Every param a processor takes, by name: declared once, checked by the CLI, actions and workers. */
+export type ParamDeclaration = Readonly<Record<string, ParamSpec>>;
+
+/**
+ * A processor's error may say it is no fault of the item (a refused connection, a wrong URL, a
+ * bad key: every item would fail the same way) by carrying `systemic`, a short text naming the
+ * cause; equal texts mean the same cause. A job stops once several items end that way.
+ */
+export interface SystemicError extends Error {
+  readonly systemic: string;
+}
+
+/** The cause a thrown value names as systemic, if it does. */
+export function systemicCause(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const cause = (err as { systemic?: unknown }).systemic;
+  return typeof cause === 'string' && cause !== '' ? cause : undefined;
+}
+
 export interface ProcessContext {
   /** Aborted when the item times out, is cancelled, or the job is aborted. */
   readonly signal: AbortSignal;
@@ -22,6 +53,11 @@ export type Chunks = AsyncIterable<string> | Iterable<string>;
 
 export interface Processor {
   readonly name: string;
+  /**
+   * The params this processor takes. Declared, a param it does not name is refused before any
+   * work (with the nearest name: `did you mean max_tokens?`); undeclared, any param passes.
+   */
+  readonly params?: ParamDeclaration;
   process(input: ItemInput, ctx: ProcessContext): Chunks | Promise<Chunks>;
   /**
    * Optional, for backends that batch natively: one call for a whole batch, returning one chunk
@@ -29,8 +65,9 @@ export interface Processor {
    */
   processBatch?(inputs: readonly ItemInput[], ctxs: readonly ProcessContext[]): Promise<readonly Chunks[]> | readonly Chunks[];
   /**
-   * Called once on the main thread before any work starts: throw to reject bad `--param`
-   * values with a message, so the user hears it once instead of once per item.
+   * Called once on the main thread before any work starts (after the declared `params` were
+   * checked): throw to reject bad `--param` values with a message, so the user hears it once
+   * instead of once per item. The message need not name the processor: slowwork does.
    */
   validate?(params: Params): void;
   /** Per-thread setup, called once before the first item. */

@@ -10,7 +10,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ItemInput, Params } from '../core/types.js';
-import type { ProcessContext, Processor } from './contract.js';
+import type { ParamDeclaration, ProcessContext, Processor } from './contract.js';
 import { seededRandom } from '../core/random.js';
 
 export interface DemoSettings {
@@ -34,7 +34,7 @@ function num(params: Params, key: string, fallback: number, min: number, max: nu
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < min || n > max) {
-    throw new Error(`demo: --param ${key}=${raw} must be a number from ${min} to ${max}`);
+    throw new Error(`--param ${key}=${raw} must be a number from ${min} to ${max}`);
   }
   return n;
 }
@@ -42,10 +42,10 @@ function num(params: Params, key: string, fallback: number, min: number, max: nu
 export function demoSettings(params: Params): DemoSettings {
   const len = params.length ?? '12-40';
   const m = /^(\d+)(?:-(\d+))?$/.exec(len.trim());
-  if (!m) throw new Error(`demo: --param length=${len} must be N or MIN-MAX`);
+  if (!m) throw new Error(`--param length=${len} must be N or MIN-MAX`);
   const minLength = Number(m[1]);
   const maxLength = m[2] === undefined ? minLength : Number(m[2]);
-  if (minLength < 1 || maxLength < minLength) throw new Error(`demo: --param length=${len} must be at least 1, MIN <= MAX`);
+  if (minLength < 1 || maxLength < minLength) throw new Error(`--param length=${len} must be at least 1, MIN <= MAX`);
   return {
     tokensPerS: num(params, 'tokens_per_s', 20, 0, 1e6),
     firstTokenMs: num(params, 'first_token_ms', 300, 0, 3_600_000),
@@ -109,8 +109,18 @@ async function* generate(input: ItemInput, ctx: ProcessContext): AsyncGenerator<
   }
 }
 
+export const DEMO_PARAMS: ParamDeclaration = {
+  tokens_per_s: { type: 'number', default: 20, description: 'pace of tokens after the first one (0 = no delay)' },
+  first_token_ms: { type: 'number', default: 300, description: 'latency before the first token' },
+  length: { default: '12-40', description: 'tokens per answer: N or MIN-MAX' },
+  failure_rate: { type: 'number', default: 0, description: 'chance that an attempt fails mid-stream, 0..1' },
+  seed: { type: 'number', default: 1, description: 'seed of the text and of the failures' },
+};
+
 const demo: Processor = {
   name: 'demo',
+  params: DEMO_PARAMS,
+  // Messages name no processor: the caller does (`processor demo: --param …`).
   validate(params) {
     demoSettings(params);
   },

@@ -12,7 +12,7 @@ import type { ProcessContext, Processor } from './contract.js';
 import { streamAttempt } from './openai/attempt.js';
 import { retryDelayMs } from './openai/backoff.js';
 import { OpenAIError, OpenAIHttpError } from './openai/errors.js';
-import { parseOpenAIParams } from './openai/params.js';
+import { OPENAI_PARAMS, parseOpenAIParams } from './openai/params.js';
 import { buildRequest } from './openai/request.js';
 
 async function* complete(input: ItemInput, ctx: ProcessContext): AsyncGenerator<string, void, undefined> {
@@ -44,6 +44,7 @@ async function* complete(input: ItemInput, ctx: ProcessContext): AsyncGenerator<
 
 const openai: Processor = {
   name: 'openai',
+  params: OPENAI_PARAMS,
   validate(params) {
     parseOpenAIParams(params);
   },

@@ -3,9 +3,10 @@
  * URL, and loads a processor module. Used on the main thread (to check before any work starts)
  * and in worker threads (to run).
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ProcessorError, describeError } from '../core/errors.js';
 import { isProcessor, type Processor } from './contract.js';
 
@@ -50,6 +51,8 @@ export async function loadProcessor(url: string): Promise<Processor> {
   try {
     mod = (await import(url)) as Record<string, unknown>;
   } catch (err) {
+    const where = err instanceof SyntaxError ? syntaxErrorPlace(url) : undefined;
+    if (where) throw new ProcessorError(`syntax error in processor ${where}: ${describeError(err)}`);
     throw new ProcessorError(`cannot load processor ${displayRef(url)}: ${describeError(err)}`);
   }
   const candidate = mod.default ?? mod;
@@ -57,6 +60,24 @@ export async function loadProcessor(url: string): Promise<Processor> {
   throw new ProcessorError(
     `processor ${displayRef(url)} must export default { name: string, process(input, ctx) } (an async iterable of text chunks)`,
   );
+}
+
+/**
+ * `file:line:column` of a module's syntax error. Node 20 gives an ES module's SyntaxError no
+ * place at all, so ask `node --check`, which prints `file:line`, the line, and a caret under the
+ * column. Undefined when the module itself parses (the error is in something it imports).
+ */
+function syntaxErrorPlace(url: string): string | undefined {
+  if (!url.startsWith('file:')) return undefined;
+  const file = fileURLToPath(url);
+  const check = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 10_000 });
+  if (check.status === 0 || typeof check.stderr !== 'string') return undefined;
+  const lines = check.stderr.split('\n');
+  const at = lines.findIndex((l) => l.startsWith(`${file}:`));
+  const line = at < 0 ? undefined : /:(\d+)$/.exec(lines[at]!)?.[1];
+  if (!line) return undefined;
+  const caret = lines[at + 2]?.indexOf('^') ?? -1;
+  return caret >= 0 ? `${file}:${line}:${caret + 1}` : `${file}:${line}`;
 }
 
 function displayRef(url: string): string {

@@ -9,7 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ItemTimeoutError, describeError } from '../core/errors.js';
 import type { ItemInput, Params } from '../core/types.js';
-import type { Chunks, ProcessContext, Processor } from '../processors/contract.js';
+import { systemicCause, type Chunks, type ProcessContext, type Processor } from '../processors/contract.js';
 import { loadProcessor } from '../processors/registry.js';
 import type { Outbox } from './outbox.js';
 import { PROBE_BUSY, PROBE_CALLS, type BatchItem } from './protocol.js';
@@ -96,7 +96,9 @@ async function runItem(run: BatchRun, item: BatchItem, pipeline: Processor[], co
     outbox.push({ t: 'done', i: item.i, a: item.a, out: text });
   } catch (err) {
     const reason: unknown = control.aborted ? control.reason : err;
-    outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(reason), aborted: reason instanceof AbortedByUser });
+    const sys = systemicCause(reason);
+    if (sys === undefined) outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(reason), aborted: reason instanceof AbortedByUser });
+    else outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(reason), aborted: false, sys });
   } finally {
     if (timer) clearTimeout(timer);
   }
@@ -127,7 +129,8 @@ async function runNativeBatch(run: BatchRun, processor: Processor, controllers: 
     streams = await processor.processBatch!(run.items.map((item) => item.input), ctxs);
     if (streams.length !== run.items.length) throw new Error(`processBatch returned ${streams.length} streams for ${run.items.length} inputs`);
   } catch (err) {
-    for (const item of run.items) run.outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(err), aborted: false });
+    const sys = systemicCause(err);
+    for (const item of run.items) run.outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(err), aborted: false, ...(sys === undefined ? {} : { sys }) });
     return;
   }
   await Promise.all(

@@ -68,7 +68,8 @@ export type ThreadMessage =
    * within one tick: what a short single-stage item sends, as one message instead of three.
    */
   | { readonly t: 'outcome'; readonly i: number; readonly a: number; readonly text: string; readonly n: number; readonly out: string }
-  | { readonly t: 'error'; readonly i: number; readonly a: number; readonly err: string; readonly aborted: boolean }
+  /** `sys`: the processor said the error is no fault of the item (its `systemic` cause). */
+  | { readonly t: 'error'; readonly i: number; readonly a: number; readonly err: string; readonly aborted: boolean; readonly sys?: string }
   /** A diagnostic line from `ctx.log`. */
   | { readonly t: 'log'; readonly i: number; readonly line: string }
   /** The thread is about to die; `culprit` is the item whose code killed it, if known. */

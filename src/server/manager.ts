@@ -8,6 +8,9 @@ import type { Broker, JobRun } from '../brokers/broker.js';
 import type { DashSample, DashWorker } from '../core/dashboard-sample.js';
 import type { JobEvent } from '../core/events.js';
 import type { ItemInput, JobSpec, Params } from '../core/types.js';
+import { describeError } from '../core/errors.js';
+import { checkParams } from '../processors/params.js';
+import { loadProcessor } from '../processors/registry.js';
 import { Action, ActionStore } from './actions.js';
 import { HttpError } from './http-error.js';
 import type { RemoteEndpointInfo } from './remote/registry.js';
@@ -123,6 +126,23 @@ export class Manager {
     this.checkProcessors([processor]);
     const requestId = newId('req_');
     return { requestId, ticket: this.groups.submit(processor, requestId, input, observer) };
+  }
+
+  /**
+   * Checks an action's params as the CLI checks `--param`: its own keys against what the
+   * pipeline's local processors declare, and every value (the server's params under its own)
+   * with their `validate`. A remote processor checks its params itself.
+   */
+  async checkActionParams(pipeline: readonly string[], params: Params | undefined): Promise<void> {
+    this.checkProcessors(pipeline);
+    const urls = pipeline.map((name) => this.settings.processors.get(name));
+    if (urls.some((url) => url === undefined)) return;
+    const processors = await Promise.all(urls.map((url) => loadProcessor(url!)));
+    try {
+      checkParams(processors, { ...this.settings.params, ...(params ?? {}) }, { keys: Object.keys(params ?? {}) });
+    } catch (err) {
+      throw new HttpError(400, describeError(err), 'invalid_request_error', 'invalid_param', 'params');
+    }
   }
 
   startAction(req: ActionRequest): Action {

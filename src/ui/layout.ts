@@ -281,11 +281,13 @@ export function summaryLines(summary: FinalSummary, skipped = 0): string[] {
   const c = summary.counts;
   const parts = [`${formatCount(c.done)} done`, `${formatCount(c.failed)} failed`];
   if (c.unfinished > 0) parts.push(`${formatCount(c.unfinished)} unfinished`);
-  const how = summary.cancelReason ? 'cancelled' : summary.interrupted ? 'interrupted' : 'finished';
+  const how = summary.cancelReason ? 'cancelled' : summary.stopReason ? 'stopped' : summary.interrupted ? 'interrupted' : 'finished';
   let first = `${how}: ${parts.join(', ')} of ${formatCount(c.total)} in ${formatDuration(summary.elapsedMs)}`;
   if (summary.cancelReason) first += ` (${oneLine(summary.cancelReason)})`;
   if (skipped > 0) first += ` (${formatCount(skipped)} skipped, done before)`;
-  const lines = [first, `results: ${oneLine(summary.outPath)}`];
+  const lines = [first];
+  if (summary.stopReason) lines.push(`cause:   ${oneLine(summary.stopReason)}`);
+  lines.push(`results: ${oneLine(summary.outPath)}`);
   if (summary.resumeCommand) lines.push(`resume:  ${oneLine(summary.resumeCommand)}`);
   return lines;
 }

@@ -32,6 +32,8 @@ export interface FinalSummary {
   readonly interrupted: boolean;
   /** Why the job was cancelled from elsewhere (`slowwork cancel`), when it was. */
   readonly cancelReason?: string | null;
+  /** Why the job stopped itself (fail-fast, `--max-failures`), when it did. */
+  readonly stopReason?: string | null;
 }
 
 export interface Reporter {

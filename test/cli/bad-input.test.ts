@@ -90,7 +90,27 @@ const cases: Case[] = [
     name: 'bad --param for demo',
     files: { 'p.txt': GOOD },
     args: ['p.txt', '--param', 'tokens_per_s=abc'],
-    message: [/tokens_per_s=abc/],
+    // The processor named once, not `processor demo: demo: --param …`.
+    message: [/^slowwork: processor demo: --param tokens_per_s=abc must be a number/],
+  },
+  { name: 'a mistyped --param of demo (lenght)', files: { 'p.txt': GOOD }, args: ['p.txt', '--param', 'lenght=3'], message: [/unknown param lenght: did you mean length\?/] },
+  {
+    name: 'a --param no processor of the pipeline declares',
+    files: { 'p.txt': GOOD },
+    args: ['p.txt', '--processor', 'demo', '--processor', 'openai', '--param', 'base_url=http://127.0.0.1:9/v1', '--param', 'model=m', '--param', 'colour=red'],
+    message: [/unknown param colour \(demo, openai take tokens_per_s, .*max_tokens/],
+  },
+  {
+    name: 'a processor module with a syntax error',
+    files: { 'p.txt': GOOD, 'broken.mjs': 'export default {\n  name: "broken",\n  process(input) { return [input +; ] },\n};\n' },
+    args: ['p.txt', '--processor', './broken.mjs'],
+    message: [/^slowwork: syntax error in processor \/.*\/broken\.mjs:3:35: Unexpected token ';'$/],
+  },
+  {
+    name: 'a processor whose params declaration is malformed',
+    files: { 'p.txt': GOOD, 'decl.mjs': 'export default { name: "decl", params: { "bad key": { description: "x" } }, process: (i) => [i] };\n' },
+    args: ['p.txt', '--processor', './decl.mjs'],
+    message: [/^slowwork: processor decl: params: "bad key" is not a param name/],
   },
   { name: '--concurrency 0', files: { 'p.txt': GOOD }, args: ['p.txt', '--concurrency', '0'], message: [/--concurrency/] },
   { name: '--concurrency abc', files: { 'p.txt': GOOD }, args: ['p.txt', '--concurrency', 'abc'], message: [/--concurrency/, /abc/] },

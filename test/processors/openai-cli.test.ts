@@ -75,4 +75,20 @@ describe.concurrent('slowwork submit --processor openai', () => {
     expect(res.stderr).toContain('processor openai: --param base_url is required');
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
   });
+
+  test.for([
+    ['max_token=5', 'unknown param max_token: did you mean max_tokens?'],
+    ['temprature=0.5', 'unknown param temprature: did you mean temperature?'],
+    ['max_tokens=lots', 'processor openai: --param max_tokens=lots must be a whole number'],
+  ])('a mistyped or bad param (%s) is refused before any request: exit 2, one line', async ([param, message]) => {
+    const server = await echoServer();
+    const cwd = await dir();
+    const res = await run(
+      ['submit', '-p', 'x', '--processor', 'openai', '--param', `base_url=${server.baseUrl}`, '--param', 'model=m', '--param', param!, '--no-tui', '--out', 'r.jsonl'],
+      { cwd },
+    );
+    expect(res.code, res.stderr + res.stdout).toBe(2);
+    expect(res.stderr.trim().split('\n')).toEqual([expect.stringContaining(`slowwork: ${message}`)]);
+    expect(server.received).toHaveLength(0);
+  });
 });

@@ -24,6 +24,15 @@ describe('wire events', () => {
     ]);
   });
 
+  it("carries a processor's systemic cause on retries and failures to the submitter (its fail-fast)", () => {
+    const d = { queuedMs: 1, firstChunkMs: null, totalMs: 3 };
+    const field = `[${[wireRetry(4, 'id4', 1, 'refused', 250, true, 'openai: POST u failed: ECONNREFUSED'), wireFailed(5, 'id5', 2, 'denied', 'w1', d, '"p5"', 'openai: HTTP 401 from POST u')].join(',')}]`;
+    expect(decodeEntry(field)).toEqual([
+      { type: 'item-retry', index: 4, id: 'id4', attempt: 1, error: 'refused', delayMs: 250, charged: true, cause: 'openai: POST u failed: ECONNREFUSED' },
+      { type: 'item-failed', index: 5, id: 'id5', attempts: 2, error: 'denied', worker: 'w1', durations: d, input: 'p5', cause: 'openai: HTTP 401 from POST u' },
+    ]);
+  });
+
   it('decodes the job-level events the scripts write, and skips what it cannot read', () => {
     expect(decodeEntry('[["J","cancelled","stop",5,2,1],["T",5],["X","aborting","why"],["?"],7]')).toEqual([
       { type: 'job-cancelled', reason: 'stop', counts: { total: 5, done: 2, failed: 1, unfinished: 2 } },

@@ -98,6 +98,21 @@ describe('actions', () => {
       expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(status);
       expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(message);
     }
+    // Params are checked as the CLI checks --param, before any item runs.
+    const jobsBefore = s.manager.dashboardSample().jobs.length;
+    const badParams: [unknown, RegExp][] = [
+      [{ items: ['a'], processor: 'demo', params: { lenght: 3 } }, /^unknown param lenght: did you mean length\? \(demo takes /],
+      [{ items: ['a'], pipeline: ['demo', 'demo'], params: { tokens_per_s: 'fast' } }, /^processor demo: --param tokens_per_s=fast must be a number/],
+    ];
+    for (const [body, message] of badParams) {
+      const res = await postJson(`${s.url}/actions`, body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      const error = ((await res.json()) as { error: { message: string; param: string | null } }).error;
+      expect(error.message).toMatch(message);
+      expect(error.message.split('\n')).toHaveLength(1);
+      expect(error.param).toBe('params');
+    }
+    expect(s.manager.dashboardSample().jobs.length).toBe(jobsBefore);
     const missing = await fetch(`${s.url}/actions/act_nope`);
     expect(missing.status).toBe(404);
     const badResume = await fetch(`${s.url}/actions/act_nope/events`, { headers: { 'last-event-id': 'x' } });

@@ -437,7 +437,7 @@ export class EmbeddedJobRun implements JobRun {
       case 'error':
         this.leaveBatch(batch, m.i);
         if (m.aborted || this.aborting) this.settleUnfinished(rec);
-        else this.settleFailedAttempt(rec, m.err, true, now);
+        else this.settleFailedAttempt(rec, m.err, true, now, m.sys);
         break;
     }
     if (batch.returned && batch.items.size === 0) this.retire(batch);
@@ -538,13 +538,15 @@ export class EmbeddedJobRun implements JobRun {
     });
   }
 
-  private settleFailedAttempt(rec: ItemRecord, error: string, charged: boolean, now: number): void {
+  /** `cause`: the processor's systemic cause of the error, passed on in the event. */
+  private settleFailedAttempt(rec: ItemRecord, error: string, charged: boolean, now: number, cause?: string): void {
     rec.batch = null;
     rec.lastError = error;
     if (charged) rec.charged++;
     if (!charged || shouldRetry(this.policy, rec.charged)) {
       const delayMs = charged ? backoffMs(this.policy, rec.charged) : 0;
-      this.emit({ type: 'item-retry', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, error, delayMs, charged });
+      const retry = { type: 'item-retry', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, error, delayMs, charged } as const;
+      this.emit(cause === undefined ? retry : { ...retry, cause });
       if (this.draining) {
         this.settleUnfinished(rec);
         return;
@@ -566,6 +568,7 @@ export class EmbeddedJobRun implements JobRun {
       worker: rec.worker,
       durations: this.durations(rec, now),
       input: rec.spec.input,
+      ...(cause === undefined ? {} : { cause }),
     });
   }
 

@@ -10,8 +10,9 @@
  *                                  an item that started, streamed and ended within one report:
  *                                  item-start, one chunk of its n pieces (none if n is 0), and
  *                                  item-done; `text` is left out when it equals `output`
- *   ['r', i, id, attempt, error, delayMs, charged]               item-retry
- *   ['f', i, id, attempt, error, worker|false, queuedMs, firstChunkMs|false, totalMs, payload]
+ *   ['r', i, id, attempt, error, delayMs, charged, cause?]       item-retry
+ *   ['f', i, id, attempt, error, worker|false, queuedMs, firstChunkMs|false, totalMs, payload, cause?]
+ *                                  `cause`: the processor's systemic cause, when it gave one
  *   ['T', total]                                                 the job's size is known
  *   ['X', 'draining'|'aborting', reason]                         the job is being stopped
  *   ['J', 'done'|'cancelled', reason, total, done, failed]       the job ended
@@ -34,10 +35,13 @@ export function wireOutcome(i: number, id: string, a: number, worker: string, te
   if (text !== output) w.push(text);
   return JSON.stringify(w);
 }
-export const wireRetry = (i: number, id: string, a: number, error: string, delayMs: number, charged: boolean): string =>
-  JSON.stringify(['r', i, id, a, error, delayMs, charged]);
-export const wireFailed = (i: number, id: string, a: number, error: string, worker: string | null, d: ItemDurations, payload: string): string =>
-  JSON.stringify(['f', i, id, a, error, worker ?? false, d.queuedMs, d.firstChunkMs ?? false, d.totalMs, payload]);
+export const wireRetry = (i: number, id: string, a: number, error: string, delayMs: number, charged: boolean, cause?: string): string =>
+  JSON.stringify(cause === undefined ? ['r', i, id, a, error, delayMs, charged] : ['r', i, id, a, error, delayMs, charged, cause]);
+export function wireFailed(i: number, id: string, a: number, error: string, worker: string | null, d: ItemDurations, payload: string, cause?: string): string {
+  const w: unknown[] = ['f', i, id, a, error, worker ?? false, d.queuedMs, d.firstChunkMs ?? false, d.totalMs, payload];
+  if (cause !== undefined) w.push(cause);
+  return JSON.stringify(w);
+}
 
 /** A job being stopped, as seen in its stream (no JobEvent carries it). */
 export interface StopNotice {
@@ -122,8 +126,10 @@ function decodeOne(w: readonly unknown[]): DecodedEvent | null {
         durations: durations(w[6], w[7], w[8]),
         ...(w.length > 9 ? { input: parsePayload(w[9]) } : {}),
       };
-    case 'r':
-      return { type: 'item-retry', index: num(w[1]), id: str(w[2]), attempt: num(w[3]), error: str(w[4]), delayMs: num(w[5]), charged: w[6] === true };
+    case 'r': {
+      const retry = { type: 'item-retry', index: num(w[1]), id: str(w[2]), attempt: num(w[3]), error: str(w[4]), delayMs: num(w[5]), charged: w[6] === true } as const;
+      return typeof w[7] === 'string' ? { ...retry, cause: w[7] } : retry;
+    }
     case 'f':
       return {
         type: 'item-failed',
@@ -134,6 +140,7 @@ function decodeOne(w: readonly unknown[]): DecodedEvent | null {
         worker: typeof w[5] === 'string' ? w[5] : null,
         durations: durations(w[6], w[7], w[8]),
         input: parsePayload(w[9]),
+        ...(typeof w[10] === 'string' ? { cause: w[10] } : {}),
       };
     case 'T':
       return { type: 'job-total', total: num(w[1]) };

@@ -437,7 +437,7 @@ export class RedisWorker {
         case 'item-failed': {
           const job = this.jobs.get(lease.held.jobId);
           const durations = { ...e.durations, queuedMs: this.queuedMs(lease) };
-          if (job) this.onFailed(lease, job, e.error, e.attempts, durations);
+          if (job) this.onFailed(lease, job, e.error, e.attempts, durations, e.cause);
           this.release(e.index, lease);
           break;
         }
@@ -447,7 +447,15 @@ export class RedisWorker {
   }
 
   /** A charged failure: another attempt later (any worker), or the dead-letter stream. */
-  private onFailed(lease: Lease, job: JobLocal, error: string, attempts: number | null, durations: { queuedMs: number; firstChunkMs: number | null; totalMs: number }): void {
+  private onFailed(
+    lease: Lease,
+    job: JobLocal,
+    error: string,
+    attempts: number | null,
+    durations: { queuedMs: number; firstChunkMs: number | null; totalMs: number },
+    /** The processor's systemic cause, passed on to the submitter (its fail-fast). */
+    cause?: string,
+  ): void {
     const a = attempts ?? lease.a;
     const charged = lease.c + 1;
     const policy = defaultRetryPolicy(job.spec.retries);
@@ -455,9 +463,9 @@ export class RedisWorker {
     if (charged <= policy.retries) {
       const delay = backoffMs(policy, charged);
       const next = JSON.stringify({ j: lease.held.jobId, i: String(lease.i), k: lease.id, a: String(a + 1), c: String(charged), r: String(lease.r), p: lease.payload, q: String(lease.q) });
-      this.buffer.add(lease.held.jobId, new ReportRecord('R', lease.held.entryId, lease.i, wireRetry(lease.i, lease.id, a, error, delay, true), String(delay), next));
+      this.buffer.add(lease.held.jobId, new ReportRecord('R', lease.held.entryId, lease.i, wireRetry(lease.i, lease.id, a, error, delay, true, cause), String(delay), next));
     } else {
-      this.buffer.add(lease.held.jobId, new ReportRecord('F', lease.held.entryId, lease.i, wireFailed(lease.i, lease.id, a, error, this.name, durations, lease.payload), lease.payload, error));
+      this.buffer.add(lease.held.jobId, new ReportRecord('F', lease.held.entryId, lease.i, wireFailed(lease.i, lease.id, a, error, this.name, durations, lease.payload, cause), lease.payload, error));
     }
     this.scheduleFlush();
   }

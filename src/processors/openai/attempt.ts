@@ -33,7 +33,7 @@ export async function* streamAttempt(opts: AttemptOptions): AsyncGenerator<strin
     try {
       response = await fetch(opts.request.url, { method: 'POST', headers: opts.request.headers, body: opts.request.body, signal: watch.signal });
     } catch (err) {
-      throw watch.failure(() => connectionError(`${where} failed`, err));
+      throw watch.failure(() => connectionError(`${where} failed`, err, where));
     }
     watch.responded();
     if (!response.ok) throw await httpError(response, where, watch);
@@ -120,11 +120,12 @@ async function readText(response: Response, maxBytes: number, watch: SilenceWatc
   }
 }
 
-function connectionError(what: string, err: unknown): OpenAIConnectionError {
+/** `where` only when no byte was exchanged yet: a connection that broke later says nothing of the setup. */
+function connectionError(what: string, err: unknown, where?: string): OpenAIConnectionError {
   const code = networkErrorCode(err);
   const detail = networkErrorDetail(err);
   const withCode = code && !detail.includes(code) ? `${detail} (${code})` : detail;
-  return new OpenAIConnectionError(`${what}: ${withCode}`, code);
+  return new OpenAIConnectionError(`${what}: ${withCode}`, code, where);
 }
 
 /**

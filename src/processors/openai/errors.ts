@@ -6,15 +6,24 @@
 
 export abstract class OpenAIError extends Error {
   abstract readonly retryable: boolean;
+  /**
+   * Set when every item would fail the same way (see `SystemicError` in the contract): names the
+   * cause, the same text for each item, so the job can stop instead of failing them one by one.
+   */
+  readonly systemic: string | undefined = undefined;
   constructor(message: string) {
     super(`openai: ${message}`);
     this.name = new.target.name;
   }
 }
 
+/** Answers about the setup, not the item: a bad key, no access, a wrong URL or model. */
+const SYSTEMIC_STATUSES = new Set([401, 403, 404]);
+
 /** A non-2xx answer. 429 and 5xx are worth another try; any other 4xx is not. */
 export class OpenAIHttpError extends OpenAIError {
   readonly retryable: boolean;
+  override readonly systemic: string | undefined;
   constructor(
     readonly status: number,
     where: string,
@@ -24,6 +33,7 @@ export class OpenAIHttpError extends OpenAIError {
   ) {
     super(`HTTP ${status} from ${where}${serverMessage ? `: ${serverMessage}` : ''}`);
     this.retryable = status === 429 || status >= 500;
+    this.systemic = SYSTEMIC_STATUSES.has(status) ? `openai: HTTP ${status} from ${where}` : undefined;
   }
 }
 
@@ -42,15 +52,34 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/** Codes that say the server cannot be reached at all (wrong host or port, no DNS, bad TLS): no item can get through. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** The connection could not be made, or broke. */
 export class OpenAIConnectionError extends OpenAIError {
   readonly retryable: boolean;
+  override readonly systemic: string | undefined;
   constructor(
     message: string,
     readonly code: string | undefined,
+    /** The request, `POST url`: with the code, the cause. */
+    where?: string,
   ) {
     super(message);
     this.retryable = code !== undefined && TRANSIENT_CODES.has(code);
+    this.systemic = where !== undefined && code !== undefined && UNREACHABLE_CODES.has(code) ? `openai: ${where} failed: ${code}` : undefined;
   }
 }
 

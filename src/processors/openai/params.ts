@@ -3,6 +3,7 @@
  * main thread once, so a bad value is reported before any work starts, in one line.
  */
 import type { Params } from '../../core/types.js';
+import type { ParamDeclaration } from '../contract.js';
 
 export type Endpoint = 'chat' | 'completions';
 
@@ -28,6 +29,19 @@ export const OPENAI_DEFAULTS = {
   maxRetries: 5,
   apiKeyEnv: 'OPENAI_API_KEY',
 } as const;
+
+/** Every param `openai` takes (docs/processors.md has the same table). */
+export const OPENAI_PARAMS: ParamDeclaration = {
+  base_url: { required: true, description: 'the API root, http:// or https://, up to and including /v1' },
+  model: { required: true, description: 'the model name the server knows' },
+  endpoint: { default: OPENAI_DEFAULTS.endpoint, description: 'chat (POST {base_url}/chat/completions) or completions' },
+  max_tokens: { type: 'integer', description: "tokens per answer at most (default: the server's)" },
+  temperature: { type: 'number', description: "0 to 2 (default: the server's)" },
+  system: { description: 'a system message put before the user message (chat)' },
+  timeout_ms: { type: 'integer', default: OPENAI_DEFAULTS.timeoutMs, description: 'silence that fails an attempt; 0 = never' },
+  max_retries: { type: 'integer', default: OPENAI_DEFAULTS.maxRetries, description: 'retries of 429, 5xx and connection errors before the first chunk' },
+  api_key_env: { default: OPENAI_DEFAULTS.apiKeyEnv, description: 'the environment variable that holds the API key' },
+};
 
 /** A `--param` value the processor cannot use; the message is one line a user can act on. */
 export class OpenAIParamError extends Error {

@@ -14,6 +14,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { describeError } from '../../core/errors.js';
 import type { ItemInput, Params } from '../../core/types.js';
 import type { Processor } from '../../processors/contract.js';
+import { checkParams } from '../../processors/params.js';
 import { LineWriter } from './line-writer.js';
 import { postCompletion } from './processor-client.js';
 import { runLocal } from './run-local.js';
@@ -110,9 +111,10 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
     const body = parsed.data;
     const params: Params = { ...body.params, ...opts.params };
     try {
-      opts.processor.validate?.(params);
+      // This server's own params were checked at its start; a request's keys are checked here.
+      checkParams([opts.processor], params, { keys: Object.keys(body.params) });
     } catch (err) {
-      return reply.code(400).send(jsonError(`processor ${opts.name}: ${describeError(err)}`, ErrorType.invalid));
+      return reply.code(400).send(jsonError(describeError(err), ErrorType.invalid));
     }
     const callback = callbackFor(body.callback, opts.manager);
     if (opts.async && !callback) return reply.code(400).send(jsonError('callback is required: this processor answers 202 and posts results there', ErrorType.invalid));

@@ -43,6 +43,7 @@ export function actionRoutes(app: FastifyInstance, ctx: RouteContext): void {
     });
     const pipeline = body.pipeline ?? [body.processor ?? ctx.manager.defaultProcessor];
     const params = body.params ? Object.fromEntries(Object.entries(body.params).map(([k, v]) => [k, String(v)])) : undefined;
+    await ctx.manager.checkActionParams(pipeline, params);
     const action = ctx.manager.startAction({ pipeline, items, params, retries: body.retries, timeoutMs: body.timeout_ms });
     reply.code(201).header('location', `/actions/${action.id}`);
     return { id: action.id, status: action.status, pipeline, total: items.length };

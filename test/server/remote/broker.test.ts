@@ -92,7 +92,7 @@ describe('RemoteBroker', () => {
     await run2.add(itemsOf(['x']));
     run2.end();
     expect(await run2.finished).toMatchObject({ failed: 1 });
-    expect(bad.of('item-failed')[0]!.error).toMatch(/^endpoint flaky: answered HTTP 400: processor demo: demo: --param length=lots/);
+    expect(bad.of('item-failed')[0]!.error).toMatch(/^endpoint flaky: answered HTTP 400: processor demo: --param length=lots/);
   });
 
   it('fails items at once when no endpoint has the processor name', async () => {

@@ -24,6 +24,14 @@ describe('slowwork processor serve', () => {
     expect(res.stderr).toMatch(new RegExp(`^slowwork: cannot register demo \\(id lonely\\) with http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.* \\(5 tries\\)\\n$`));
   });
 
+  it('refuses a mistyped --param before registering: one line naming the nearest param, exit code 2', async () => {
+    const port = await closedPort();
+    const res = await run(['processor', 'serve', '--manager', `http://127.0.0.1:${port}`, '--param', 'lenght=3'], { cwd: REPO });
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(/^slowwork: unknown param lenght: did you mean length\? \(demo takes [^\n]*\)\n$/);
+  });
+
   it('serves items and stops on SIGTERM with exit code 0', async () => {
     const manager = await startManager();
     const child = start(['processor', 'serve', '--manager', manager.url, '--name', 'cli', '--id', 'cli-1', '--param', 'first_token_ms=0', '--param', 'tokens_per_s=0'], { cwd: REPO });

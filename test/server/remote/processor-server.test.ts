@@ -106,6 +106,11 @@ describe('processor server', () => {
     const bad = await post({ item: '1', input: 'x' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/^id/);
+    // A job's params are checked like --param: a typo is refused with the nearest name.
+    const typo = await post({ id: 't', item: '1', input: 'x', params: { lenght: '3' } });
+    expect(typo.status).toBe(400);
+    expect(((await typo.json()) as { error: { message: string } }).error.message).toMatch(/^unknown param lenght: did you mean length\?/);
+    expect(server.stats().processed).toBe(0);
     const controller = new AbortController();
     const first = await fetch(`${server.url}/process`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'a', item: '1', input: 'x' }), signal: controller.signal });
     expect(first.status).toBe(200);

@@ -1,0 +1,95 @@
+/**
+ * Checks `--param` values against what the processors of a pipeline declare, before any work:
+ * the CLI (submit, serve, processor), `POST /actions` and a processor server's requests all
+ * call `checkParams`, so a typo is refused the same way everywhere, in one line.
+ *
+ * Params are shared by every stage, so a key is unknown when no processor of the pipeline
+ * declares it; if any processor declares nothing, it may read any key, and none is unknown.
+ */
+import { z } from 'zod';
+import { closestName } from '../core/closest.js';
+import { ProcessorError, describeError } from '../core/errors.js';
+import type { Params } from '../core/types.js';
+import type { ParamDeclaration, ParamSpec, Processor } from './contract.js';
+
+/** A param the pipeline cannot take; the message is one line and names the processor. */
+export class ParamError extends ProcessorError {}
+
+const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+const Declaration = z.record(
+  z.string(),
+  z.object({
+    description: z.string({ error: 'needs a description' }),
+    type: z.enum(['string', 'number', 'integer', 'boolean']).optional(),
+    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    required: z.boolean().optional(),
+  }),
+);
+
+/** What is wrong with a module's `params` export, or undefined if it is a declaration. */
+export function declarationProblem(value: unknown): string | undefined {
+  const result = Declaration.safeParse(value);
+  if (result.success) {
+    const bad = Object.keys(result.data).find((key) => !PARAM_NAME.test(key));
+    return bad === undefined ? undefined : `params: "${bad}" is not a param name (letters, digits and _ . -, starting with a letter or _)`;
+  }
+  const issue = result.error.issues[0];
+  const at = issue && issue.path.length > 0 ? `params.${issue.path.join('.')}: ` : 'params: ';
+  return `${at}${issue?.message ?? 'must be an object of { description, type?, default? } by param name'}`;
+}
+
+/** `processor NAME: message`, without naming it twice when the message already starts so. */
+export function processorMessage(name: string, err: unknown): string {
+  const message = describeError(err);
+  return message.startsWith(`${name}:`) ? `processor ${message}` : `processor ${name}: ${message}`;
+}
+
+export interface CheckOptions {
+  /** Only these keys are checked for being unknown (e.g. a request's own, not a server's defaults). Default: all. */
+  readonly keys?: readonly string[];
+}
+
+/** Throws a ParamError on the first unknown key or bad value; then runs each processor's `validate`. */
+export function checkParams(processors: readonly Processor[], params: Params, opts: CheckOptions = {}): void {
+  refuseUnknown(processors, opts.keys ?? Object.keys(params));
+  for (const p of processors) {
+    try {
+      p.validate?.(params);
+    } catch (err) {
+      throw new ParamError(processorMessage(p.name, err));
+    }
+    for (const [key, spec] of Object.entries(p.params ?? {})) {
+      const problem = valueProblem(spec, params[key]);
+      if (problem) throw new ParamError(`processor ${p.name}: param ${key}${problem}`);
+    }
+  }
+}
+
+function refuseUnknown(processors: readonly Processor[], keys: readonly string[]): void {
+  const declarations = processors.map((p) => p.params);
+  if (declarations.some((d) => d === undefined)) return;
+  const known = [...new Set(declarations.flatMap((d) => Object.keys(d as ParamDeclaration)))];
+  for (const key of keys) {
+    if (known.includes(key)) continue;
+    const near = closestName(key, known);
+    const who = processors.map((p) => p.name).join(', ');
+    const takes = known.length > 0 ? `${who} ${processors.length > 1 ? 'take' : 'takes'} ${known.join(', ')}` : `${who} takes no params`;
+    throw new ParamError(`unknown param ${key}${near ? `: did you mean ${near}?` : ''} (${takes})`);
+  }
+}
+
+/** Why a value does not fit its declared type (`=abc must be a number`), or undefined. */
+function valueProblem(spec: ParamSpec, raw: string | undefined): string | undefined {
+  const value = raw?.trim() ?? '';
+  if (value === '') return spec.required ? ' is required' : undefined;
+  switch (spec.type) {
+    case 'number':
+      return Number.isFinite(Number(value)) ? undefined : `=${raw} must be a number`;
+    case 'integer':
+      return /^-?\d+$/.test(value) && Number.isSafeInteger(Number(value)) ? undefined : `=${raw} must be a whole number`;
+    case 'boolean':
+      return value === 'true' || value === 'false' ? undefined : `=${raw} must be true or false`;
+    default:
+      return undefined;
+  }
+}
