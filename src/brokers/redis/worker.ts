@@ -91,6 +91,11 @@ interface JobLocal {
 }
 
 const BLOCK_MS = 5000;
+/**
+ * Most payload bytes one claim takes (at least one item): the claim's reply carries them, and
+ * Redis serves nobody else meanwhile. What does not fit goes back to the stream for any worker.
+ */
+const CLAIM_BYTES = 8 * 1024 * 1024;
 const DEFAULT_HEARTBEAT_MS = 1000;
 const DEFAULT_MAX_RECLAIMS = 5;
 const DEFAULT_CHUNK_FLUSH_MS = 25;
@@ -298,15 +303,15 @@ export class RedisWorker {
   private async claimForJob(jobId: string, entries: WorkEntry[], free: number): Promise<void> {
     const jk = this.keys.job(jobId);
     const known = this.jobs.get(jobId);
-    const args: (string | number)[] = [this.name, GROUP, known ? '0' : '1', free];
+    const args: (string | number)[] = [this.name, GROUP, known ? '0' : '1', free, CLAIM_BYTES];
     for (const e of entries) {
       args.push(e.id, e.items.length, e.items.every((it) => it.a === 1 && it.r === 0) ? '1' : '0');
       for (const item of e.items) args.push(item.i);
     }
     this.claiming++;
-    let reply: [string | null, string | null, number, ...string[]];
+    let reply: [string | null, string | null, number, ...(string | (string | null)[])[]];
     try {
-      reply = (await this.cmd.claim(this.keys.items, jk.hash, jk.run, jk.fin, ...args)) as typeof reply;
+      reply = (await this.cmd.claim(this.keys.items, jk.hash, jk.run, jk.fin, jk.input, ...args)) as typeof reply;
     } finally {
       this.claiming--;
     }
@@ -317,18 +322,20 @@ export class RedisWorker {
       job = this.makeJob(jobId, specJson);
       this.jobs.set(jobId, job);
     }
-    const flags = new Map<string, string>();
-    for (let k = 0; k + 1 < accepted.length; k += 2) flags.set(accepted[k]!, accepted[k + 1]!);
+    // Per claimed entry: its id, a flag per item ('1' taken), the taken items' payloads in order.
+    const flags = new Map<string, { taken: string; payloads: (string | null)[] }>();
+    for (let k = 0; k + 2 < accepted.length; k += 3) flags.set(accepted[k] as string, { taken: accepted[k + 1] as string, payloads: accepted[k + 2] as (string | null)[] });
     const started: [number, Lease][] = [];
     for (const e of entries) {
-      const taken = flags.get(e.id);
-      if (taken === undefined) continue;
+      const claimed = flags.get(e.id);
+      if (claimed === undefined) continue;
       const held: Held = { jobId, entryId: e.id, open: new Set() };
       this.held.set(e.id, held);
+      let p = 0;
       e.items.forEach((item, k) => {
-        if (taken[k] !== '1') return;
+        if (claimed.taken[k] !== '1') return;
         const lease: Lease = {
-          held, i: item.i, id: item.k, a: item.a, c: item.c, r: item.r, payload: item.p, q: e.q,
+          held, i: item.i, id: item.k, a: item.a, c: item.c, r: item.r, payload: claimed.payloads[p++] ?? 'null', q: e.q,
           startedAt: 0, started: null, lost: false, release: false,
         };
         const local = ++this.nextLocal;
@@ -450,7 +457,8 @@ export class RedisWorker {
     this.stats.finished(false, durations.totalMs);
     if (charged <= policy.retries) {
       const delay = backoffMs(policy, charged);
-      const next = JSON.stringify({ j: lease.held.jobId, i: String(lease.i), k: lease.id, a: String(a + 1), c: String(charged), r: String(lease.r), p: lease.payload, q: String(lease.q) });
+      // The payload waits in the job's input hash.
+      const next = JSON.stringify({ j: lease.held.jobId, i: String(lease.i), k: lease.id, a: String(a + 1), c: String(charged), r: String(lease.r), q: String(lease.q) });
       this.buffer.add(lease.held.jobId, new ReportRecord('R', lease.held.entryId, lease.i, wireRetry(lease.i, lease.id, a, error, delay, true), String(delay), next));
     } else {
       this.buffer.add(lease.held.jobId, new ReportRecord('F', lease.held.entryId, lease.i, wireFailed(lease.i, lease.id, a, error, this.name, durations, lease.payload), lease.payload, error));
@@ -520,7 +528,7 @@ export class RedisWorker {
     let reply: (string | null)[];
     try {
       reply = (await this.cmd.report(
-        this.keys.items, jk.hash, jk.events, jk.run, jk.fin, this.keys.delayed, this.keys.dlq, jk.seq,
+        this.keys.items, jk.hash, jk.events, jk.run, jk.fin, this.keys.delayed, this.keys.dlq, jk.seq, jk.input,
         this.name, GROUP, Date.now(), jobId, ++this.reportSeq, ...reportArgs(records),
       )) as (string | null)[];
     } catch (err) {
