@@ -24,7 +24,7 @@ import { openRedis, type RedisTarget } from './connection.js';
 import { parseWireSpec, resolveOnWorker, type WireJobSpec } from './job-spec.js';
 import { GROUP, queueKeys, type QueueKeys } from './keys.js';
 import { Reaper } from './reaper.js';
-import { ReportBuffer, ReportRecord, reportArgs } from './report-buffer.js';
+import { ReportBuffer, ReportRecord, reportArgs, reportParts } from './report-buffer.js';
 import type { ScriptedRedis } from './scripts.js';
 import { WorkerStats } from './worker-stats.js';
 import { withWatchdog } from './watchdog.js';
@@ -96,6 +96,8 @@ const BLOCK_MS = 5000;
  * Redis serves nobody else meanwhile. What does not fit goes back to the stream for any worker.
  */
 const CLAIM_BYTES = 8 * 1024 * 1024;
+/** Most text one report script call carries (see reportParts). */
+const REPORT_BYTES = 4 * 1024 * 1024;
 const DEFAULT_HEARTBEAT_MS = 1000;
 const DEFAULT_MAX_RECLAIMS = 5;
 const DEFAULT_CHUNK_FLUSH_MS = 25;
@@ -523,7 +525,19 @@ export class RedisWorker {
     this.scheduleFlush();
   }
 
+  /** Sends a job's records, in parts of REPORT_BYTES at most, one after the other. */
   private async report(jobId: string, records: ReportRecord[]): Promise<void> {
+    const parts = reportParts(records, REPORT_BYTES);
+    for (let k = 0; k < parts.length; k++) {
+      if (await this.reportPart(jobId, parts[k]!)) continue;
+      // Not sent: this part and the rest go back, in order, for the next try.
+      this.buffer.restore(jobId, parts.slice(k).flat());
+      return;
+    }
+  }
+
+  /** One report script call; false (after a pause) if it failed. */
+  private async reportPart(jobId: string, records: ReportRecord[]): Promise<boolean> {
     const jk = this.keys.job(jobId);
     let reply: (string | null)[];
     try {
@@ -535,13 +549,13 @@ export class RedisWorker {
       // Not a lost connection (commands wait for it): a script error. Keep the records, try again.
       this.opts.log(`worker ${this.name}: reporting job ${jobId} failed, retrying: ${describeError(err)}`);
       await sleep(500);
-      this.buffer.restore(jobId, records);
-      return;
+      return false;
     }
     for (const r of records) if (r.kind === 'E') this.finishing.delete(r.entryId);
     const [status, ...stale] = reply;
     for (const entryId of stale) this.dropEntry(entryId ?? '', jobId);
     if (status === null || status === 'aborting' || status === 'cancelled') this.abortJob(jobId, 'the job was cancelled');
+    return true;
   }
 
   // ---- control -----------------------------------------------------------------------------
