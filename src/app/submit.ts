@@ -221,6 +221,7 @@ async function runJob(ctx: JobContext): Promise<number> {
         onLog: log.write,
         outPath: ctx.outPath,
         recorded: ctx.ledger ? (id) => isRecorded(ctx.ledger!, id, opts.retryFailed) : undefined,
+        retryFailed: opts.retryFailed,
       },
     );
     const feeding = feed(run, ctx, () => interrupts > 0).catch((err: unknown) => {

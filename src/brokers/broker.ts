@@ -33,6 +33,11 @@ export interface JobRunOptions {
    */
   readonly recorded?: (id: string) => boolean;
   /**
+   * With `recorded`: failed items are to run again (`--retry-failed`), so a failure an earlier
+   * distributed job recorded only in Redis is not taken over either.
+   */
+  readonly retryFailed?: boolean;
+  /**
    * Module URLs of this job's pipeline, when it is not the broker's own (a server runs many
    * pipelines on one pool).
    */

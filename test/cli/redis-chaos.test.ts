@@ -4,11 +4,12 @@
  * still end with every item done exactly once, with the demo's exact answer, and streams that
  * never repeat or mix text.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { expectAllDoneOnce, freshQueue, itemViews, jsonEvents, paramArgs, processes, writePrompts, type WorkerProc } from '../fixtures/redis-workers.js';
 import { redisPerFile } from '../redis/server.js';
-import { demoOutput, tempDirsPerFile } from './run.js';
+import { demoOutput, processorFixture, readResults, tempDirsPerFile } from './run.js';
 
 const redis = redisPerFile();
 const newDir = tempDirsPerFile();
@@ -95,5 +96,47 @@ describe('slowwork workers: chaos', () => {
     expect(views.size).toBe(N);
     const incomplete = [...views].filter(([i, v]) => v.text !== demoOutput(prompts[i]!, PARAMS)).map(([i, v]) => `${i + 1}#${v.attempt}`);
     expect(incomplete.slice(0, 5), `${incomplete.length} items whose final attempt did not stream their answer`).toEqual([]);
+  });
+});
+
+/**
+ * Big payloads: prompts of 1 MB each. Redis must never spend so long in one script (enqueueing,
+ * claiming, requeueing) that heartbeats expire: with a heartbeat lifetime of a fraction of a
+ * second, no live worker may be declared dead, and every item runs exactly once.
+ */
+describe('slowwork workers: 1 MB prompts', () => {
+  const BIG = 48;
+  const MB = 1024 * 1024;
+  test(`${BIG} prompts of 1 MB on 3 workers with a heartbeat lifetime of 1 s: no worker declared dead, each item run once`, { timeout: 120_000 }, async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('big');
+    const prompts = Array.from({ length: BIG }, (_, k) => `${k + 1} `.padEnd(MB, 'abcdefghijklmnopqrstuvwxyz'.charAt(k % 26)));
+    writePrompts(cwd, 'prompts.txt', prompts);
+    const runsFile = path.join(cwd, 'runs.txt');
+    const url = redis().url;
+    const runs = processorFixture('runs.mjs');
+    // --heartbeat 200: a worker silent for 1 s is presumed dead (the old scripts held Redis longer).
+    const workerArgs = ['-n', '4', '--threads', '1', '--heartbeat', '200', '--processor', runs];
+    const workers = await Promise.all([0, 1, 2].map(() => procs.worker(url, queue, cwd, workerArgs)));
+    const res = await procs.submit(
+      ['submit', 'prompts.txt', '--processor', runs, '--param', `runs_file=${runsFile}`, '--param', 'ms=20', '--redis', url, '--queue', queue, '--json', '--out', 'out.jsonl'],
+      cwd,
+      90_000,
+    ).exited;
+    expect(res.code, `stdout tail:\n${res.stdout.slice(-2000)}\nstderr:\n${res.stderr}`).toBe(0);
+    for (const w of workers) {
+      const log = w.proc.stderr();
+      expect(log, 'a worker reaped another').not.toMatch(/of dead worker/);
+      expect(log, 'a worker lost an entry to another').not.toMatch(/was handed to another worker/);
+    }
+    const records = readResults(path.join(cwd, 'out.jsonl'));
+    expect(records).toHaveLength(BIG);
+    expect(new Set(records.map((r) => r.id)).size).toBe(BIG);
+    for (const r of records) expect({ status: r.status, attempts: r.attempts, output: r.output }).toEqual({ status: 'done', attempts: 1, output: `ran ${MB}` });
+    expect(jsonEvents(res.stdout).filter((e) => e.type === 'item-retry'), 'items handed on from a worker presumed dead').toEqual([]);
+    const ran = readFileSync(runsFile, 'utf8').trim().split('\n');
+    expect(ran).toHaveLength(BIG);
+    expect(new Set(ran.map((l) => l.split(' ')[0])).size).toBe(BIG);
   });
 });

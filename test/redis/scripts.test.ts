@@ -38,7 +38,7 @@ async function createJob(id: string, total: number, ttlMs = 0): Promise<void> {
 async function enqueue(id: string, items: number[], perEntry = 1): Promise<void> {
   const args: (string | number)[] = [id, Date.now(), perEntry];
   for (const i of items) args.push(i, itemHeader(i, 1, 0, 0, String(i + 1)), JSON.stringify(`prompt ${i}`));
-  await redis.enqueue(keys.items, keys.job(id).hash, ...args);
+  await redis.enqueue(keys.items, keys.job(id).hash, keys.job(id).input, ...args);
 }
 
 async function read(consumer: string, count = 100): Promise<ReadEntry[]> {
@@ -46,16 +46,21 @@ async function read(consumer: string, count = 100): Promise<ReadEntry[]> {
 }
 
 /** Claims the items of these entries, at most `free`; returns each claimed entry as "id:flags". */
-async function claim(jobId: string, consumer: string, entries: ReadEntry[], free = 1000): Promise<string[]> {
+async function claim(jobId: string, consumer: string, entries: ReadEntry[], free = 1000, bytes = 1 << 30): Promise<string[]> {
+  return (await claimWithPayloads(jobId, consumer, entries, free, bytes)).map((c) => `${c.id}:${c.flags}`);
+}
+
+/** Claims as `claim` does; returns each claimed entry with the payloads of the items taken. */
+async function claimWithPayloads(jobId: string, consumer: string, entries: ReadEntry[], free = 1000, bytes = 1 << 30) {
   const jk = keys.job(jobId);
-  const args: (string | number)[] = [consumer, GROUP, '0', free];
+  const args: (string | number)[] = [consumer, GROUP, '0', free, bytes];
   for (const e of entries) {
     args.push(e.id, e.entry!.items.length, e.entry!.items.every((it) => it.a === 1 && it.r === 0) ? '1' : '0');
     for (const item of e.entry!.items) args.push(item.i);
   }
-  const reply = (await redis.claim(keys.items, jk.hash, jk.run, jk.fin, ...args)) as string[];
-  const out: string[] = [];
-  for (let k = 3; k + 1 < reply.length; k += 2) out.push(`${reply[k]}:${reply[k + 1]}`);
+  const reply = (await redis.claim(keys.items, jk.hash, jk.run, jk.fin, jk.input, ...args)) as unknown[];
+  const out: { id: string; flags: string; payloads: (string | null)[] }[] = [];
+  for (let k = 3; k + 2 < reply.length; k += 3) out.push({ id: reply[k] as string, flags: reply[k + 1] as string, payloads: reply[k + 2] as (string | null)[] });
   return out;
 }
 
@@ -70,7 +75,7 @@ async function report(jobId: string, consumer: string, records: Rec[]): Promise<
     if (kind !== 'E') args.push(String(i), event);
     if (kind === 'R' || kind === 'F') args.push(x1, x2);
   }
-  const reply = (await redis.report(keys.items, jk.hash, jk.events, jk.run, jk.fin, keys.delayed, keys.dlq, jk.seq, consumer, GROUP, Date.now(), jobId, ++reportSeq, ...args)) as (string | null)[];
+  const reply = (await redis.report(keys.items, jk.hash, jk.events, jk.run, jk.fin, keys.delayed, keys.dlq, jk.seq, jk.input, consumer, GROUP, Date.now(), jobId, ++reportSeq, ...args)) as (string | null)[];
   return { status: reply[0] ?? null, stale: reply.slice(1) as string[] };
 }
 
@@ -84,6 +89,12 @@ const done = (i: number, a = 1, out = `out ${i}`, worker = 'w1') => wireDone(i, 
 
 const items = (e: ReadEntry | undefined) => e!.entry!.items;
 
+/** A reaper reaps a silent worker at its second look (the first only makes it a suspect). */
+async function reapTwice(reaper: Reaper): Promise<void> {
+  await reaper.tick();
+  await reaper.tick();
+}
+
 describe('create and enqueue', () => {
   it('creating a job twice changes nothing, and enqueue skips indexes already enqueued (a resumed submit sends all again)', async () => {
     await createJob('j1', 3);
@@ -95,14 +106,19 @@ describe('create and enqueue', () => {
     // Items go as batches: entries of two at most, each item with its id, attempt 1 and payload.
     const entries = await read('w');
     expect(entries.map((e) => items(e).map((it) => it.i))).toEqual([[0, 1], [2]]);
-    expect(items(entries[0])[1]).toEqual({ i: 1, k: '2', a: 1, c: 0, r: 0, p: JSON.stringify('prompt 1') });
+    expect(items(entries[0])[1]).toEqual({ i: 1, k: '2', a: 1, c: 0, r: 0, p: '' });
     expect(entries[0]!.entry!.jobId).toBe('j1');
+    // The payloads wait in the job's input hash; a claim hands them out with the items it takes.
+    expect(await redis.hgetall(jk.input)).toEqual({ 0: '"prompt 0"', 1: '"prompt 1"', 2: '"prompt 2"' });
+    expect((await claimWithPayloads('j1', 'w', entries)).map((c) => c.payloads)).toEqual([['"prompt 0"', '"prompt 1"'], ['"prompt 2"']]);
   });
 
   it('an item id with commas and newlines survives the entry layout', async () => {
     await createJob('j', 1);
-    await redis.enqueue(keys.items, keys.job('j').hash, 'j', Date.now(), 4, 0, itemHeader(0, 1, 0, 0, 'a,b\nc'), '{"x":[1,2]}');
-    expect(items((await read('w'))[0])).toEqual([{ i: 0, k: 'a,b\nc', a: 1, c: 0, r: 0, p: '{"x":[1,2]}' }]);
+    await redis.enqueue(keys.items, keys.job('j').hash, keys.job('j').input, 'j', Date.now(), 4, 0, itemHeader(0, 1, 0, 0, 'a,b\nc'), '{"x":[1,2]}');
+    const entries = await read('w');
+    expect(items(entries[0])).toEqual([{ i: 0, k: 'a,b\nc', a: 1, c: 0, r: 0, p: '' }]);
+    expect((await claimWithPayloads('j', 'w', entries))[0]!.payloads).toEqual(['{"x":[1,2]}']);
   });
 });
 
@@ -116,7 +132,7 @@ describe('fencing and idempotent commit', () => {
 
     // The zombie's heartbeat is gone: the reaper hands its entry on.
     const reaper = new Reaper(redis, keys, { self: 'reaper', ttlMs: 1000, maxReclaims: 5, log: () => undefined });
-    await reaper.tick();
+    await reapTwice(reaper);
     const [second] = await read('alive');
     expect(items(second)[0]!.a).toBe(2);
     expect(await claim('j', 'alive', [second!])).toEqual([`${second!.id}:1`]);
@@ -150,7 +166,7 @@ describe('fencing and idempotent commit', () => {
     await claim('j', 'w', [entry!]);
     const jk = keys.job('j');
     const args = ['S', entry!.id, '0', wireStart(0, '1', 1, 'w', 0), 'C', entry!.id, '0', JSON.stringify(['c', 0, 1, 'piece', 1, 0])];
-    const send = () => redis.report(keys.items, jk.hash, jk.events, jk.run, jk.fin, keys.delayed, keys.dlq, jk.seq, 'w', GROUP, Date.now(), 'j', 41, ...args);
+    const send = () => redis.report(keys.items, jk.hash, jk.events, jk.run, jk.fin, keys.delayed, keys.dlq, jk.seq, jk.input, 'w', GROUP, Date.now(), 'j', 41, ...args);
     await send();
     await send();
     expect((await events('j')).filter((e) => e.type === 'chunk')).toHaveLength(1);
@@ -160,7 +176,7 @@ describe('fencing and idempotent commit', () => {
     await createJob('j', 2);
     await enqueue('j', [0, 1], 2);
     const [entry] = await read('slow');
-    await new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined }).tick();
+    await reapTwice(new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined }));
     expect(await claim('j', 'slow', [entry!])).toEqual([]);
     const [again] = await read('other');
     // Never started, so the attempt numbers are unchanged and no retry event was written.
@@ -202,7 +218,7 @@ describe('batches: claiming what fits, and reclaiming what was claimed', () => {
     const [entry] = await read('dead');
     await claim('j', 'dead', [entry!], 3); // items 0-2 taken, 3 split off
     await report('j', 'dead', [['D', entry!.id, 1, done(1)]]);
-    await new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined }).tick();
+    await reapTwice(new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined }));
     const back = await read('alive');
     const byI = back.flatMap((e) => items(e).map((it) => [it.i, it.a, it.r]));
     expect(byI.sort()).toEqual([[0, 2, 1], [2, 2, 1], [3, 1, 0]]);
@@ -223,10 +239,10 @@ describe('batches: claiming what fits, and reclaiming what was claimed', () => {
     await enqueue('j', [0, 1, 2], 3);
     const [entry] = await read('dead');
     await claim('j', 'dead', [entry!]);
-    const next = JSON.stringify({ j: 'j', i: '1', k: '2', a: '2', c: '1', r: '0', p: '"prompt 1"', q: '0' });
+    const next = JSON.stringify({ j: 'j', i: '1', k: '2', a: '2', c: '1', r: '0', q: '0' });
     await report('j', 'dead', [['R', entry!.id, 1, JSON.stringify(['r', 1, '2', 1, 'boom', 60_000, true]), '60000', next]]);
     expect(await redis.hget(keys.job('j').run, entry!.id)).toBe('2:0,2');
-    await new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined }).tick();
+    await reapTwice(new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined }));
     const back = await read('alive');
     expect(back.flatMap((e) => items(e).map((it) => it.i))).toEqual([0, 2]);
     // Item 1 exists once: in the delayed set, as its second attempt.
@@ -234,8 +250,8 @@ describe('batches: claiming what fits, and reclaiming what was claimed', () => {
     // A retry of an item given up meanwhile is dropped, not delayed.
     await claim('j', 'alive', back);
     const jk = keys.job('j');
-    expect(await redis.cancelItem(jk.hash, jk.events, jk.run, jk.fin, 0, Date.now(), keys.ctl, 'j')).toBe(1);
-    const again = JSON.stringify({ j: 'j', i: '0', k: '1', a: '3', c: '1', r: '1', p: '"prompt 0"', q: '0' });
+    expect(await redis.cancelItem(jk.hash, jk.events, jk.run, jk.fin, jk.input, 0, Date.now(), keys.ctl, 'j')).toBe(1);
+    const again = JSON.stringify({ j: 'j', i: '0', k: '1', a: '3', c: '1', r: '1', q: '0' });
     await report('j', 'alive', [['R', back[0]!.id, 0, JSON.stringify(['r', 0, '1', 2, 'boom', 10, true]), '10', again]]);
     expect(await redis.zcard(keys.delayed)).toBe(1);
   });
@@ -261,7 +277,7 @@ describe('retries, dead letters, and the end of a job', () => {
     await enqueue('j', [0, 1], 2);
     const [entry] = await read('w');
     await claim('j', 'w', [entry!]);
-    const next = JSON.stringify({ j: 'j', i: '0', k: '1', a: '2', c: '1', r: '0', p: '"prompt 0"', q: '0' });
+    const next = JSON.stringify({ j: 'j', i: '0', k: '1', a: '2', c: '1', r: '0', q: '0' });
     await report('j', 'w', [
       ['R', entry!.id, 0, JSON.stringify(['r', 0, '1', 1, 'boom', 50, true]), '50', next],
       ['D', entry!.id, 1, done(1)],
@@ -273,7 +289,7 @@ describe('retries, dead letters, and the end of a job', () => {
     await new Promise((r) => setTimeout(r, 80));
     expect(((await redis.promote(keys.delayed, keys.items, Date.now(), 100)) as [number])[0]).toBe(1);
     const [retry] = await read('w');
-    expect(items(retry)).toEqual([{ i: 0, k: '1', a: 2, c: 1, r: 0, p: '"prompt 0"' }]);
+    expect(items(retry)).toEqual([{ i: 0, k: '1', a: 2, c: 1, r: 0, p: '' }]);
     await claim('j', 'w', [retry!]);
     const failed = JSON.stringify(['f', 0, '1', 2, 'boom again', 'w', 0, false, 5, '"prompt 0"']);
     expect((await report('j', 'w', [['F', retry!.id, 0, failed, '"prompt 0"', 'boom again'], ['E', retry!.id]])).status).toBe('done');
@@ -292,7 +308,7 @@ describe('retries, dead letters, and the end of a job', () => {
       const entries = await read(`dead${k}`);
       expect(entries).toHaveLength(1);
       await claim('j', `dead${k}`, entries);
-      await reaper.tick();
+      await reapTwice(reaper);
     }
     expect(await redis.xlen(keys.items)).toBe(0);
     const ev = await events('j');
@@ -326,7 +342,7 @@ describe('cancel', () => {
     const [running] = await read('w', 1);
     await claim('j', 'w', [running!]);
     const jk = keys.job('j');
-    expect(await redis.cancel(jk.hash, jk.events, jk.run, jk.fin, Date.now(), 'abort', 'test', keys.ctl, 'j')).toBe('aborting');
+    expect(await redis.cancel(jk.hash, jk.events, jk.run, jk.fin, jk.input, Date.now(), 'abort', 'test', keys.ctl, 'j')).toBe('aborting');
     // Reports from the worker now answer "aborting", so it aborts its items and finishes the entry.
     const { status } = await report('j', 'w', [['S', running!.id, 0, wireStart(0, '1', 1, 'w', 0)]]);
     expect(status).toBe('aborting');
@@ -341,9 +357,9 @@ describe('cancel', () => {
   it('drain with nothing running ends the job at once', async () => {
     await createJob('j', 2);
     const jk = keys.job('j');
-    expect(await redis.cancel(jk.hash, jk.events, jk.run, jk.fin, Date.now(), 'drain', 'interrupted', keys.ctl, 'j')).toBe('cancelled');
+    expect(await redis.cancel(jk.hash, jk.events, jk.run, jk.fin, jk.input, Date.now(), 'drain', 'interrupted', keys.ctl, 'j')).toBe('cancelled');
     const none = keys.job('nope');
-    expect(await redis.cancel(none.hash, none.events, none.run, none.fin, Date.now(), 'abort', 'x', keys.ctl, 'nope')).toBe('NOJOB');
+    expect(await redis.cancel(none.hash, none.events, none.run, none.fin, none.input, Date.now(), 'abort', 'x', keys.ctl, 'nope')).toBe('NOJOB');
   });
 });
 
@@ -366,7 +382,7 @@ describe('trim', () => {
 describe('cancel-item (a client that went away)', () => {
   const cancelItem = (jobId: string, i: number) => {
     const jk = keys.job(jobId);
-    return redis.cancelItem(jk.hash, jk.events, jk.run, jk.fin, i, Date.now(), keys.ctl, jobId);
+    return redis.cancelItem(jk.hash, jk.events, jk.run, jk.fin, jk.input, i, Date.now(), keys.ctl, jobId);
   };
 
   it('a running item: its worker woken, its result refused; a waiting one dropped at claim; the job ends without them', async () => {
@@ -409,5 +425,61 @@ describe('cancel-item (a client that went away)', () => {
     expect(await redis.hget(keys.job('j').hash, 'dropped')).toBeNull();
     expect(await cancelItem('nosuchjob', 0)).toBe(0);
     expect(await redis.exists(keys.job('nosuchjob').hash, keys.job('nosuchjob').fin)).toBe(0);
+  });
+});
+
+describe('payloads: in the job input hash, never copied by a claim', () => {
+  it('a claim takes items up to its byte budget (one at least); the rest go back as headers only, their payloads left where they are', async () => {
+    await createJob('j', 4);
+    await enqueue('j', [0, 1, 2, 3], 4); // payloads of 10 bytes each: "prompt i" as JSON
+    const [entry] = await read('w1');
+    const [got] = await claimWithPayloads('j', 'w1', [entry!], 1000, 15);
+    // The budget is checked before each item: 0 < 15 takes the first, 10 < 15 the second.
+    expect(got).toEqual({ id: entry!.id, flags: '1100', payloads: ['"prompt 0"', '"prompt 1"'] });
+    const [rest] = await read('w2');
+    const raw = await redis.xrange(keys.items, rest!.id, rest!.id);
+    expect(raw[0]![1].filter((_, k) => k >= 4 && k % 2 === 1)).toEqual(['', '']);
+    expect(items(rest).map((it) => it.i)).toEqual([2, 3]);
+    expect((await claimWithPayloads('j', 'w2', [rest!], 1000, 0))[0]).toEqual({ id: rest!.id, flags: '10', payloads: ['"prompt 2"'] });
+  });
+
+  it('an item with its final result has its payload deleted, and the job end deletes the rest', async () => {
+    await createJob('j', 2);
+    await enqueue('j', [0, 1], 2);
+    const jk = keys.job('j');
+    const [entry] = await read('w');
+    await claim('j', 'w', [entry!]);
+    await report('j', 'w', [['D', entry!.id, 0, done(0)]]);
+    expect(await redis.hkeys(jk.input)).toEqual(['1']);
+    await report('j', 'w', [['F', entry!.id, 1, JSON.stringify(['f', 1, '2', 1, 'boom', 'w', 0, false, 1, '"prompt 1"']), '"prompt 1"', 'boom'], ['E', entry!.id]]);
+    expect(await redis.exists(jk.input)).toBe(0);
+    expect(await redis.hget(jk.hash, 'status')).toBe('done');
+  });
+});
+
+describe('the reaper and a slow Redis', () => {
+  it('a worker seen without its heartbeat once is not reaped if it beats before the second look', async () => {
+    await createJob('j', 1);
+    await enqueue('j', [0]);
+    const [entry] = await read('slow');
+    await claim('j', 'slow', [entry!]);
+    const reaper = new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined });
+    await reaper.tick(); // no heartbeat key: a suspect only
+    await redis.heartbeat(keys.workers, keys.worker('slow'), 'slow', Date.now(), 60_000, 'slots', '1');
+    await reaper.tick();
+    expect(await redis.hlen(keys.job('j').run)).toBe(1);
+    expect((await redis.xpending(keys.items, GROUP, '-', '+', 10, 'slow')) as unknown[]).toHaveLength(1);
+  });
+
+  it('a reclaim finds the worker alive inside the script (it beat between the look and the requeue): nothing moves', async () => {
+    await createJob('j', 1);
+    await enqueue('j', [0]);
+    const [entry] = await read('w');
+    await claim('j', 'w', [entry!]);
+    await redis.heartbeat(keys.workers, keys.worker('w'), 'w', Date.now(), 60_000, 'slots', '1');
+    const reaper = new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined });
+    expect(await reaper.requeue('w', [entry!.id], new Map([[entry!.id, 'j']]), 'reclaim', 'test')).toBe(-1);
+    expect(await redis.hlen(keys.job('j').run)).toBe(1);
+    expect(await redis.xlen(keys.items)).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 /** Pure parts of the Redis broker: the events wire format, report coalescing, URL checks. */
 import { describe, expect, it } from 'vitest';
 import { parseRedisUrl } from '../../src/brokers/redis/connection.js';
-import { ReportBuffer, ReportRecord, reportArgs } from '../../src/brokers/redis/report-buffer.js';
+import { ReportBuffer, ReportRecord, reportArgs, reportParts } from '../../src/brokers/redis/report-buffer.js';
 import { decodeEntry, wireChunk, wireDone, wireFailed, wireOutcome, wireRetry, wireStart } from '../../src/brokers/redis/wire.js';
 import { UsageError } from '../../src/core/errors.js';
 
@@ -113,6 +113,14 @@ describe('report buffer', () => {
     const s1 = b.start('j', 'e1', 1, 'id1', 1, 'w', 0);
     b.done('j', 'e1', 1, 'id1', 2, 'z', 'w', d, s1);
     expect(reportArgs(b.take().get('j')!).filter((a) => a === 'S' || a === 'D')).toEqual(['S', 'D']);
+  });
+
+  it('cuts a burst of long outputs into reports of bounded text, in order, one record at least each', () => {
+    const b = new ReportBuffer();
+    for (let i = 0; i < 5; i++) b.done('j', 'e1', i, `id${i}`, 1, 'x'.repeat(i === 2 ? 50 : 10), 'w', d, null);
+    b.add('j', new ReportRecord('E', 'e1', -1));
+    const parts = reportParts(b.take().get('j')!, 25);
+    expect(parts.map((p) => p.map((r) => `${r.kind}${r.i}`))).toEqual([['D0', 'D1'], ['D2'], ['D3', 'D4', 'E-1']]);
   });
 });
 

@@ -144,6 +144,6 @@ export function toJobRow(id: string, h: (string | null)[], running: number): Job
 /** Stops a job everywhere; returns its status afterwards, or null if there is no such job. */
 export async function cancelJob(redis: ScriptedRedis, keys: QueueKeys, id: string, mode: 'drain' | 'abort', reason: string): Promise<string | null> {
   const jk = keys.job(id);
-  const status = String(await redis.cancel(jk.hash, jk.events, jk.run, jk.fin, Date.now(), mode, reason, keys.ctl, id));
+  const status = String(await redis.cancel(jk.hash, jk.events, jk.run, jk.fin, jk.input, Date.now(), mode, reason, keys.ctl, id));
   return status === 'NOJOB' ? null : status;
 }

@@ -72,6 +72,7 @@ export class RedisBroker implements Broker {
         submitter: `${hostname()}:${process.pid}`,
         outPath: options.outPath ? resolve(options.outPath) : '',
         recorded: options.recorded,
+        retryFailed: options.retryFailed,
       },
       listener,
     );

@@ -9,14 +9,21 @@ import { describeError } from '../../core/errors.js';
 import { IndexSet } from '../../core/index-set.js';
 import type { ItemInput, ItemSpec, JobSpec } from '../../core/types.js';
 import type { JobRun } from '../broker.js';
+import { carriedResults, type FinalEvent } from './carried.js';
 import { EventsReader } from './events-reader.js';
 import { toWireSpec } from './job-spec.js';
 import type { JobKeys, QueueKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 import { MAX_ENTRY_ITEMS, itemHeader } from './work-entry.js';
 
-/** Items per enqueue call: big enough to amortise the round trip, small enough not to stall Redis. */
+/**
+ * Most items, and payload bytes, per enqueue call: enough to amortise the round trip, little
+ * enough that Redis, which serves nobody else while a script runs, is never held for long (a
+ * call of 500 prompts of 1 MB took seconds, and heartbeats expired meanwhile). One item bigger
+ * than the bytes goes alone.
+ */
 const ENQUEUE_CHUNK = 500;
+const ENQUEUE_BYTES = 4 * 1024 * 1024;
 
 export interface RedisJobRunDeps {
   readonly cmd: ScriptedRedis;
@@ -30,6 +37,8 @@ export interface RedisJobRunDeps {
   readonly outPath: string;
   /** Items the submitter has recorded already (a resumed submit attaching to its job). */
   readonly recorded?: (id: string) => boolean;
+  /** `--retry-failed`: a failure of an earlier job is run again, not carried over. */
+  readonly retryFailed?: boolean;
 }
 
 export class RedisJobRun implements JobRun {
@@ -60,6 +69,12 @@ export class RedisJobRun implements JobRun {
   private skippedFinal = { done: 0, failed: 0 };
   /** Results delivered to the listener. */
   private delivered = { done: 0, failed: 0 };
+  /**
+   * A resumed submit's results of earlier jobs of its results file that ended without it: by
+   * index, taken when add() brings the item (with its input) instead of running it again.
+   */
+  private carried = new Map<number, FinalEvent>();
+  private carriedFinal = { done: 0, failed: 0 };
   private resolveFinished!: (counts: JobCounts) => void;
   private rejectFinished!: (err: unknown) => void;
 
@@ -77,10 +92,7 @@ export class RedisJobRun implements JobRun {
       this.rejectFinished = reject;
     });
     this.finished.catch(() => undefined);
-    const wire = toWireSpec(spec, deps.processorUrls);
-    this.created = deps.cmd
-      .createJob(this.jk.hash, deps.keys.jobs, this.jk.events, spec.jobId, Date.now(), spec.total ?? -1, deps.ttlMs, spec.retries, JSON.stringify(wire), deps.submitter, deps.outPath)
-      .then(() => undefined);
+    this.created = this.create();
     this.created.catch((err: unknown) => this.fail(err));
     this.reader = new EventsReader(deps.reader, this.jk.events, {
       onEvents: (events) => this.onEvents(events),
@@ -90,6 +102,21 @@ export class RedisJobRun implements JobRun {
       () => undefined,
       (err: unknown) => this.fail(err),
     );
+  }
+
+  /**
+   * Creates the job, idempotently (a resumed submit may be attaching to it). A resumed submit
+   * first gathers what ended jobs of its results file finished: those items are not enqueued, so
+   * the job's size is known only when sealed.
+   */
+  private async create(): Promise<void> {
+    const { cmd, keys, recorded, outPath } = this.deps;
+    if (recorded) this.carried = await carriedResults(cmd, keys, { outPath, recorded, retryFailed: this.deps.retryFailed ?? false });
+    const total = this.carried.size > 0 ? -1 : (this.spec.total ?? -1);
+    const wire = toWireSpec(this.spec, this.deps.processorUrls);
+    const status = await cmd.createJob(this.jk.hash, keys.jobs, this.jk.events, this.jobId, Date.now(), total, this.deps.ttlMs, this.spec.retries, JSON.stringify(wire), this.deps.submitter, outPath);
+    // Attached to a job that runs still: it holds its items itself.
+    if (status !== 'created') this.carried.clear();
   }
 
   add(items: readonly ItemSpec[]): Promise<void> {
@@ -107,12 +134,50 @@ export class RedisJobRun implements JobRun {
     return new Promise<void>((resolve) => this.roomWaiters.push(resolve));
   }
 
-  private async enqueue(items: readonly ItemSpec[]): Promise<void> {
+  private async enqueue(all: readonly ItemSpec[]): Promise<void> {
     if (this.stopping) return;
     await this.created;
-    const args: (string | number)[] = [this.jobId, Date.now(), this.entryItems];
-    for (const item of items) args.push(item.index, itemHeader(item.index, 1, 0, 0, item.id), JSON.stringify(item.input ?? null));
-    await this.deps.cmd.enqueue(this.deps.keys.items, this.jk.hash, ...args);
+    const items = this.carried.size > 0 ? this.takeCarried(all) : all;
+    if (items.length === 0) return;
+    // Calls of ENQUEUE_BYTES of payload at most, one after the other.
+    let args: (string | number)[] = [];
+    let bytes = 0;
+    const send = async () => {
+      await this.deps.cmd.enqueue(this.deps.keys.items, this.jk.hash, this.jk.input, this.jobId, Date.now(), this.entryItems, ...args);
+      args = [];
+      bytes = 0;
+    };
+    for (const item of items) {
+      const payload = JSON.stringify(item.input ?? null);
+      if (args.length > 0 && bytes + payload.length > ENQUEUE_BYTES) await send();
+      args.push(item.index, itemHeader(item.index, 1, 0, 0, item.id), payload);
+      bytes += payload.length;
+    }
+    if (args.length > 0) await send();
+  }
+
+  /** Delivers the results earlier jobs finished for these items; returns the items left to run. */
+  private takeCarried(items: readonly ItemSpec[]): ItemSpec[] {
+    const rest: ItemSpec[] = [];
+    const events: JobEvent[] = [];
+    for (const item of items) {
+      const e = this.carried.get(item.index);
+      if (!e || e.id !== item.id) {
+        rest.push(item);
+        continue;
+      }
+      this.carried.delete(item.index);
+      if (!this.finalItems.add(item.index)) continue;
+      this.outstanding--;
+      const kind = e.type === 'item-done' ? 'done' : 'failed';
+      this.delivered[kind]++;
+      this.carriedFinal[kind]++;
+      events.push({ ...e, input: item.input });
+      this.inputs.delete(item.index);
+    }
+    if (this.outstanding < this.highWater / 2) this.releaseRoomWaiters();
+    this.deliver(events);
+    return rest;
   }
 
   end(): void {
@@ -123,7 +188,7 @@ export class RedisJobRun implements JobRun {
     this.sending = this.sending.then(async () => {
       if (this.stopping) return;
       await this.created;
-      await this.deps.cmd.seal(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, Date.now());
+      await this.deps.cmd.seal(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, Date.now());
     });
     this.sending.catch((err: unknown) => this.fail(err));
   }
@@ -140,7 +205,7 @@ export class RedisJobRun implements JobRun {
     this.sending = this.sending.then(async () => {
       try {
         const keys = this.deps.keys;
-        const given = await this.deps.cmd.cancelItem(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, index, Date.now(), keys.ctl, this.jobId);
+        const given = await this.deps.cmd.cancelItem(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, index, Date.now(), keys.ctl, this.jobId);
         if (Number(given) !== 1 || this.finalItems.has(index)) return;
         this.finalItems.add(index);
         this.inputs.delete(index);
@@ -167,7 +232,7 @@ export class RedisJobRun implements JobRun {
     this.releaseHeld(true);
     this.releaseRoomWaiters();
     void this.created
-      .then(() => this.deps.cmd.cancel(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, Date.now(), mode, reason, this.deps.keys.ctl, this.jobId))
+      .then(() => this.deps.cmd.cancel(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, Date.now(), mode, reason, this.deps.keys.ctl, this.jobId))
       .catch((err: unknown) => this.fail(err));
   }
 
@@ -203,9 +268,11 @@ export class RedisJobRun implements JobRun {
       }
       if (e.type === 'job-done' || e.type === 'job-cancelled') {
         // Counts of this submit's share: a job attached to again holds items recorded before.
+        // Plus the results carried over from ended jobs, which this job never ran.
         const { done, failed } = this.skippedFinal;
-        const total = Math.max(0, e.counts.total - done - failed);
-        const counts = { ...e.counts, total, done: e.counts.done - done, failed: e.counts.failed - failed };
+        const carried = this.carriedFinal;
+        const total = Math.max(0, e.counts.total - done - failed) + carried.done + carried.failed;
+        const counts = { ...e.counts, total, done: e.counts.done - done + carried.done, failed: e.counts.failed - failed + carried.failed };
         end = e.type === 'job-done' ? { ...e, counts } : { ...e, counts };
         // The end goes out after every result held for its input.
         if (this.heldItems > 0) {
@@ -217,7 +284,7 @@ export class RedisJobRun implements JobRun {
         continue;
       }
       if (e.type === 'job-total') {
-        events.push({ type: 'job-total', total: Math.max(0, e.total - this.skipped.size) });
+        events.push({ type: 'job-total', total: Math.max(0, e.total - this.skipped.size) + this.carriedFinal.done + this.carriedFinal.failed });
         continue;
       }
       events.push(e);
@@ -294,3 +361,4 @@ export class RedisJobRun implements JobRun {
     for (const resolve of waiters) resolve();
   }
 }
+

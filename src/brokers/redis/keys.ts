@@ -15,6 +15,9 @@
  *   sw:{q}:job:<id>:run   HASH: entry id -> "<n>:<i>,...", the items a worker took from it (the fence)
  *   sw:{q}:job:<id>:fin   STRING bitmap: bit i set once item i has its final result
  *   sw:{q}:job:<id>:seq   HASH: worker -> sequence number of its last report applied
+ *   sw:{q}:job:<id>:in    HASH: item index -> payload (JSON text), from enqueue until the item's
+ *                         final result: entries carry only item headers, so what a claim or a
+ *                         requeue copies stays small whatever the prompts weigh
  */
 export const GROUP = 'workers';
 export const DEFAULT_QUEUE = 'default';
@@ -37,6 +40,7 @@ export interface JobKeys {
   readonly run: string;
   readonly fin: string;
   readonly seq: string;
+  readonly input: string;
 }
 
 const QUEUE_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -53,6 +57,6 @@ export function queueKeys(queue: string): QueueKeys {
     workers: `${p}workers`,
     ctl: `${p}ctl`,
     worker: (name) => `${p}worker:${name}`,
-    job: (id) => ({ hash: `${p}job:${id}`, events: `${p}job:${id}:ev`, run: `${p}job:${id}:run`, fin: `${p}job:${id}:fin`, seq: `${p}job:${id}:seq` }),
+    job: (id) => ({ hash: `${p}job:${id}`, events: `${p}job:${id}:ev`, run: `${p}job:${id}:run`, fin: `${p}job:${id}:fin`, seq: `${p}job:${id}:seq`, input: `${p}job:${id}:in` }),
   };
 }

@@ -5,6 +5,12 @@
  * Liveness is the heartbeat key alone, never an entry's idle time: a healthy item may run for
  * minutes without a delivery. It also forgets dead consumers that hold nothing and trims the
  * work stream now and then.
+ *
+ * A slow Redis must not pass for dead workers: while Redis is busy (a long script, a stall), the
+ * heartbeats sent meanwhile wait in its sockets while their keys expire, and the reaper's own
+ * look may be served first. So a worker is reaped only when a second look, a tick after the
+ * first (the queued heartbeats have been served by then), still finds no heartbeat and the same
+ * last beat; and the requeue itself checks the heartbeat again, atomically.
  */
 import type { Redis } from 'ioredis';
 import { GROUP, type QueueKeys } from './keys.js';
@@ -25,6 +31,8 @@ const PAGE = 100;
 
 export class Reaper {
   private ticks = 0;
+  /** Workers found without a heartbeat by the last tick, with their last beat then. */
+  private suspects = new Map<string, string | null>();
 
   constructor(
     private readonly redis: ScriptedRedis,
@@ -36,37 +44,47 @@ export class Reaper {
     this.ticks++;
     const consumers = await listConsumers(this.redis, this.keys);
     const others = consumers.filter((c) => c.name !== this.opts.self);
+    const suspects = new Map<string, string | null>();
     if (others.length > 0) {
       const pipe = this.redis.pipeline();
-      for (const c of others) pipe.exists(this.keys.worker(c.name));
-      const alive = ((await pipe.exec()) ?? []).map(([, v]) => v === 1);
+      for (const c of others) pipe.exists(this.keys.worker(c.name)).zscore(this.keys.workers, c.name);
+      const replies = (await pipe.exec()) ?? [];
       for (let k = 0; k < others.length; k++) {
-        if (alive[k]) continue;
+        if (replies[2 * k]?.[1] === 1) continue;
         const c = others[k]!;
-        if (c.pending > 0) await this.reap(c.name);
+        const beat = (replies[2 * k + 1]?.[1] as string | null | undefined) ?? null;
+        if (this.suspects.get(c.name) !== beat || !this.suspects.has(c.name)) {
+          suspects.set(c.name, beat);
+          continue;
+        }
+        if (c.pending > 0 && !(await this.reap(c.name))) continue;
         await this.redis.forgetWorker(this.keys.items, this.keys.workers, this.keys.worker(c.name), GROUP, c.name, Date.now() - FORGET_AFTER_MS);
       }
     }
+    this.suspects = suspects;
     if (this.ticks % TRIM_EVERY_TICKS === 0) await this.redis.trim(this.keys.items, GROUP);
   }
 
-  /** Requeues everything a dead consumer holds, a page at a time. */
-  private async reap(name: string): Promise<void> {
+  /** Requeues everything a dead consumer holds, a page at a time; false if it turned out alive. */
+  private async reap(name: string): Promise<boolean> {
     const reason = `its worker ${name} stopped answering (no heartbeat for ${Math.round(this.opts.ttlMs / 1000)} s)`;
     let total = 0;
     for (;;) {
       const page = (await this.redis.xpending(this.keys.items, GROUP, '-', '+', PAGE, name)) as [string, string, number, number][];
       if (page.length === 0) break;
       const moved = await this.requeue(name, page.map((p) => p[0]), new Map(), 'reclaim', reason);
+      if (moved < 0) return false;
       total += page.length;
       if (moved === 0 && page.length < PAGE) break;
     }
     if (total > 0) this.opts.log(`reaper ${this.opts.self}: handed ${total} batch${total === 1 ? '' : 'es'} of items of dead worker ${name} to the others`);
+    return true;
   }
 
   /**
    * Requeues entries held by `from`, one script call per job. `jobOf` names the job of the
-   * entries the caller knows; the others are read from the stream.
+   * entries the caller knows; the others are read from the stream. A reclaim returns -1, and
+   * touches nothing more, once the script finds `from` alive.
    */
   async requeue(from: string, ids: readonly string[], jobOf: ReadonlyMap<string, string>, mode: 'reclaim' | 'handback', reason: string): Promise<number> {
     const unknown = ids.filter((id) => !jobOf.has(id));
@@ -87,17 +105,19 @@ export class Reaper {
       const j = jobOf.get(id);
       if (j) push(jobs, j, id);
     }
-    // Entries deleted while pending: nothing to requeue, only the PEL to clean.
-    if (orphans.length > 0) await this.redis.xack(this.keys.items, GROUP, ...orphans);
-    let moved = orphans.length;
+    let moved = 0;
     for (const [jobId, list] of jobs) {
       const jk = this.keys.job(jobId);
-      moved += Number(
-        await this.redis.requeue(this.keys.items, jk.hash, jk.events, jk.run, jk.fin, this.keys.dlq,
+      const n = Number(
+        await this.redis.requeue(this.keys.items, jk.hash, jk.events, jk.run, jk.fin, this.keys.dlq, jk.input, this.keys.worker(from),
           from, GROUP, Date.now(), mode, this.opts.maxReclaims, reason, ...list),
       );
+      if (n < 0) return -1;
+      moved += n;
     }
-    return moved;
+    // Entries deleted while pending: nothing to requeue, only the PEL to clean.
+    if (orphans.length > 0) await this.redis.xack(this.keys.items, GROUP, ...orphans);
+    return moved + orphans.length;
   }
 }
 

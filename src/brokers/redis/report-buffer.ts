@@ -178,3 +178,26 @@ export function reportArgs(records: readonly ReportRecord[]): string[] {
   }
   return args;
 }
+
+/**
+ * A job's records in order, cut into reports of `maxBytes` of text at most (one record at
+ * least): Redis serves nobody else while a report script runs, so a burst of long outputs goes
+ * as several short calls, one after the other, not as one long one.
+ */
+export function reportParts(records: ReportRecord[], maxBytes: number): ReportRecord[][] {
+  const parts: ReportRecord[][] = [];
+  let part: ReportRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = r.text.length + r.output.length + r.event.length + r.x1.length + r.x2.length;
+    if (part.length > 0 && bytes + size > maxBytes) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(r);
+    bytes += size;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}

@@ -5,7 +5,11 @@
  *
  *   j  <job id>
  *   q  <first enqueue time, epoch ms>
- *   then per item:  "<index>,<attempt>,<charged>,<reclaims>,<item id>"  <payload JSON text>
+ *   then per item:  "<index>,<attempt>,<charged>,<reclaims>,<item id>"  ''
+ *
+ * The payloads (JSON text) are not in the entry but in the job's input hash (keys.ts), handed
+ * out by the claim with the items it takes: splitting an entry at claim time or requeueing it
+ * copies headers only, so no script's work grows with the prompts' size.
  *
  * The item's id comes last in its header so it may hold commas; a header starts with a digit, so
  * it never collides with `j` or `q`. Lua scripts read the same layout (see enqueue.lua).
@@ -21,7 +25,7 @@ export interface WorkItem {
   readonly c: number;
   /** Times the item was reclaimed from a dead worker. */
   readonly r: number;
-  /** The input as JSON text. */
+  /** The entry's value for the item: '' (the payload is in the job's input hash). */
   readonly p: string;
 }
 

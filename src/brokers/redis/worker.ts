@@ -24,7 +24,7 @@ import { openRedis, type RedisTarget } from './connection.js';
 import { parseWireSpec, resolveOnWorker, type WireJobSpec } from './job-spec.js';
 import { GROUP, queueKeys, type QueueKeys } from './keys.js';
 import { Reaper } from './reaper.js';
-import { ReportBuffer, ReportRecord, reportArgs } from './report-buffer.js';
+import { ReportBuffer, ReportRecord, reportArgs, reportParts } from './report-buffer.js';
 import type { ScriptedRedis } from './scripts.js';
 import { WorkerStats } from './worker-stats.js';
 import { withWatchdog } from './watchdog.js';
@@ -91,6 +91,13 @@ interface JobLocal {
 }
 
 const BLOCK_MS = 5000;
+/**
+ * Most payload bytes one claim takes (at least one item): the claim's reply carries them, and
+ * Redis serves nobody else meanwhile. What does not fit goes back to the stream for any worker.
+ */
+const CLAIM_BYTES = 8 * 1024 * 1024;
+/** Most text one report script call carries (see reportParts). */
+const REPORT_BYTES = 4 * 1024 * 1024;
 const DEFAULT_HEARTBEAT_MS = 1000;
 const DEFAULT_MAX_RECLAIMS = 5;
 const DEFAULT_CHUNK_FLUSH_MS = 25;
@@ -298,15 +305,15 @@ export class RedisWorker {
   private async claimForJob(jobId: string, entries: WorkEntry[], free: number): Promise<void> {
     const jk = this.keys.job(jobId);
     const known = this.jobs.get(jobId);
-    const args: (string | number)[] = [this.name, GROUP, known ? '0' : '1', free];
+    const args: (string | number)[] = [this.name, GROUP, known ? '0' : '1', free, CLAIM_BYTES];
     for (const e of entries) {
       args.push(e.id, e.items.length, e.items.every((it) => it.a === 1 && it.r === 0) ? '1' : '0');
       for (const item of e.items) args.push(item.i);
     }
     this.claiming++;
-    let reply: [string | null, string | null, number, ...string[]];
+    let reply: [string | null, string | null, number, ...(string | (string | null)[])[]];
     try {
-      reply = (await this.cmd.claim(this.keys.items, jk.hash, jk.run, jk.fin, ...args)) as typeof reply;
+      reply = (await this.cmd.claim(this.keys.items, jk.hash, jk.run, jk.fin, jk.input, ...args)) as typeof reply;
     } finally {
       this.claiming--;
     }
@@ -317,18 +324,20 @@ export class RedisWorker {
       job = this.makeJob(jobId, specJson);
       this.jobs.set(jobId, job);
     }
-    const flags = new Map<string, string>();
-    for (let k = 0; k + 1 < accepted.length; k += 2) flags.set(accepted[k]!, accepted[k + 1]!);
+    // Per claimed entry: its id, a flag per item ('1' taken), the taken items' payloads in order.
+    const flags = new Map<string, { taken: string; payloads: (string | null)[] }>();
+    for (let k = 0; k + 2 < accepted.length; k += 3) flags.set(accepted[k] as string, { taken: accepted[k + 1] as string, payloads: accepted[k + 2] as (string | null)[] });
     const started: [number, Lease][] = [];
     for (const e of entries) {
-      const taken = flags.get(e.id);
-      if (taken === undefined) continue;
+      const claimed = flags.get(e.id);
+      if (claimed === undefined) continue;
       const held: Held = { jobId, entryId: e.id, open: new Set() };
       this.held.set(e.id, held);
+      let p = 0;
       e.items.forEach((item, k) => {
-        if (taken[k] !== '1') return;
+        if (claimed.taken[k] !== '1') return;
         const lease: Lease = {
-          held, i: item.i, id: item.k, a: item.a, c: item.c, r: item.r, payload: item.p, q: e.q,
+          held, i: item.i, id: item.k, a: item.a, c: item.c, r: item.r, payload: claimed.payloads[p++] ?? 'null', q: e.q,
           startedAt: 0, started: null, lost: false, release: false,
         };
         const local = ++this.nextLocal;
@@ -462,7 +471,8 @@ export class RedisWorker {
     this.stats.finished(false, durations.totalMs);
     if (charged <= policy.retries) {
       const delay = backoffMs(policy, charged);
-      const next = JSON.stringify({ j: lease.held.jobId, i: String(lease.i), k: lease.id, a: String(a + 1), c: String(charged), r: String(lease.r), p: lease.payload, q: String(lease.q) });
+      // The payload waits in the job's input hash.
+      const next = JSON.stringify({ j: lease.held.jobId, i: String(lease.i), k: lease.id, a: String(a + 1), c: String(charged), r: String(lease.r), q: String(lease.q) });
       this.buffer.add(lease.held.jobId, new ReportRecord('R', lease.held.entryId, lease.i, wireRetry(lease.i, lease.id, a, error, delay, true, cause), String(delay), next));
     } else {
       this.buffer.add(lease.held.jobId, new ReportRecord('F', lease.held.entryId, lease.i, wireFailed(lease.i, lease.id, a, error, this.name, durations, lease.payload, cause), lease.payload, error));
@@ -527,25 +537,37 @@ export class RedisWorker {
     this.scheduleFlush();
   }
 
+  /** Sends a job's records, in parts of REPORT_BYTES at most, one after the other. */
   private async report(jobId: string, records: ReportRecord[]): Promise<void> {
+    const parts = reportParts(records, REPORT_BYTES);
+    for (let k = 0; k < parts.length; k++) {
+      if (await this.reportPart(jobId, parts[k]!)) continue;
+      // Not sent: this part and the rest go back, in order, for the next try.
+      this.buffer.restore(jobId, parts.slice(k).flat());
+      return;
+    }
+  }
+
+  /** One report script call; false (after a pause) if it failed. */
+  private async reportPart(jobId: string, records: ReportRecord[]): Promise<boolean> {
     const jk = this.keys.job(jobId);
     let reply: (string | null)[];
     try {
       reply = (await this.cmd.report(
-        this.keys.items, jk.hash, jk.events, jk.run, jk.fin, this.keys.delayed, this.keys.dlq, jk.seq,
+        this.keys.items, jk.hash, jk.events, jk.run, jk.fin, this.keys.delayed, this.keys.dlq, jk.seq, jk.input,
         this.name, GROUP, Date.now(), jobId, ++this.reportSeq, ...reportArgs(records),
       )) as (string | null)[];
     } catch (err) {
       // Not a lost connection (commands wait for it): a script error. Keep the records, try again.
       this.opts.log(`worker ${this.name}: reporting job ${jobId} failed, retrying: ${describeError(err)}`);
       await sleep(500);
-      this.buffer.restore(jobId, records);
-      return;
+      return false;
     }
     for (const r of records) if (r.kind === 'E') this.finishing.delete(r.entryId);
     const [status, ...stale] = reply;
     for (const entryId of stale) this.dropEntry(entryId ?? '', jobId);
     if (status === null || status === 'aborting' || status === 'cancelled') this.abortJob(jobId, 'the job was cancelled');
+    return true;
   }
 
   // ---- control -----------------------------------------------------------------------------

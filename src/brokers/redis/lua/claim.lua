@@ -5,28 +5,32 @@
 -- dropped here, as is an item given up meanwhile (its fin bit set by cancel-item) or finished
 -- already (an entry requeued after its worker died).
 -- The fence: the run hash maps each claimed entry to the items taken from it, "<n>:<i>,<i>,..."
--- (report.lua takes an item out when it goes to the delayed set for a retry). Items beyond the free slots go back to the
--- stream as a new entry, so a worker never holds work it cannot start while others could.
+-- (report.lua takes an item out when it goes to the delayed set for a retry). Items beyond the
+-- free slots, or beyond the call's payload bytes (at least one item is always taken), go back to
+-- the stream as a new entry of their headers (payloads stay in the input hash: a claim never
+-- copies one), so a worker never holds work it cannot start while others could.
 -- Claiming is idempotent: an entry fenced already (a claim whose reply was lost, sent again) gives
 -- the items its fence lists, and is not split again.
--- KEYS: 1 items stream, 2 job hash, 3 run hash, 4 fin bitmap
--- ARGV: 1 consumer, 2 group, 3 '1' to return the job's spec, 4 free slots, then per entry, in
---       increasing entry id order: entry id, item count n, '1' if every item is on its first
---       attempt and never reclaimed (none can have a result yet), then the n item indexes
+-- KEYS: 1 items stream, 2 job hash, 3 run hash, 4 fin bitmap, 5 input hash
+-- ARGV: 1 consumer, 2 group, 3 '1' to return the job's spec, 4 free slots, 5 most payload bytes,
+--       then per entry, in increasing entry id order: entry id, item count n, '1' if every item
+--       is on its first attempt and never reclaimed (none can have a result yet), then the n
+--       item indexes
 -- A fresh entry's items are checked against the fin bitmap only if the job has items given up.
--- Returns {status or false, spec or false, retries, then per claimed entry: its id and a string
---          of one character per item, '1' taken, '0' not}
+-- Returns {status or false, spec or false, retries, then per claimed entry: its id, a string of
+--          one character per item ('1' taken, '0' not), and the taken items' payloads in order}
 --@include fence
-local items, job, run, fin = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local items, job, run, fin, input = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local st = redis.call('HMGET', job, 'status', 'spec', 'retries', 'dropped')
 local running = st[1] == 'running'
 local reply = {st[1] or false, false, tonumber(st[3]) or 0}
 if ARGV[3] == '1' and st[2] then reply[2] = st[2] end
-if #ARGV < 5 then return reply end
+if #ARGV < 6 then return reply end
 local free = tonumber(ARGV[4])
+local budget, bytes, took = tonumber(ARGV[5]), 0, 0
 local anyDropped = (tonumber(st[4]) or 0) > 0
 -- Entry ids of the call, to read the pending ones in one range (ids come in order).
-local ids, n = {}, 5
+local ids, n = {}, 6
 while n <= #ARGV do
   ids[#ids + 1] = ARGV[n]
   n = n + 3 + tonumber(ARGV[n + 1])
@@ -43,9 +47,10 @@ local function fence(id, taken, flags)
     redis.call('HSET', run, id, sw_fence_value(taken))
     reply[#reply + 1] = id
     reply[#reply + 1] = table.concat(flags)
+    reply[#reply + 1] = redis.call('HMGET', input, unpack(taken))
   end
 end
-n = 5
+n = 6
 while n <= #ARGV do
   local id, count = ARGV[n], tonumber(ARGV[n + 1])
   local check = anyDropped or ARGV[n + 2] ~= '1'
@@ -70,17 +75,20 @@ while n <= #ARGV do
       local i = ARGV[n + 2 + k]
       if not running or (check and redis.call('GETBIT', fin, i) == 1) then
         flags[k] = '0'
-      elseif free > 0 then
+      elseif free > 0 and (took == 0 or bytes < budget) then
+        -- The budget is checked before an item, so a call goes over it by one payload at most.
         flags[k] = '1'
         taken[#taken + 1] = i
         free = free - 1
+        took = took + 1
+        bytes = bytes + redis.call('HSTRLEN', input, i)
       else
         flags[k] = '0'
         left[k] = true
       end
     end
     if next(left) ~= nil then
-      -- Copy the items this worker cannot start into a new entry.
+      -- The items this worker cannot start go back as a new entry: their headers only.
       local entry = redis.call('XRANGE', items, id, id)[1]
       if entry then
         local kv, out, pos = entry[2], {}, 0
@@ -93,7 +101,7 @@ while n <= #ARGV do
             pos = pos + 1
             if left[pos] then
               out[#out + 1] = name
-              out[#out + 1] = kv[f + 1]
+              out[#out + 1] = ''
             end
           end
         end

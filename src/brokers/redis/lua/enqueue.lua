@@ -1,8 +1,10 @@
 -- enqueue: adds items of a running job to the work stream, a batch of them per entry (layout:
 -- work-entry.ts). Items come in increasing index order; an index below the job's `enq` mark was
 -- enqueued before (by this submitter or one that died) and is skipped, so a resumed submit can
--- send everything again.
--- KEYS: 1 items stream, 2 job hash
+-- send everything again. Payloads go to the job's input hash, entries carry only item headers:
+-- what claims, splits and requeues copy stays small whatever the prompts weigh. The caller
+-- bounds a call's payload bytes (job-run.ts), so no call holds Redis for long.
+-- KEYS: 1 items stream, 2 job hash, 3 input hash
 -- ARGV: 1 job id, 2 now (ms), 3 most items per entry, then triples: index, the item's header
 --       ("<index>,1,0,0,<item id>": its first attempt), payload (JSON)
 -- Returns {status, added}; nothing is added unless the job is running.
@@ -13,11 +15,15 @@ local enq = tonumber(st[2]) or 0
 local size = tonumber(ARGV[3])
 local mark, added = enq, 0
 local fields = {'j', ARGV[1], 'q', ARGV[2]}
+local inputs, ni = {}, 0
 for n = 4, #ARGV, 3 do
   local i = tonumber(ARGV[n])
   if i >= enq then
     fields[#fields + 1] = ARGV[n + 1]
-    fields[#fields + 1] = ARGV[n + 2]
+    fields[#fields + 1] = ''
+    inputs[ni + 1] = ARGV[n]
+    inputs[ni + 2] = ARGV[n + 2]
+    ni = ni + 2
     added = added + 1
     if i + 1 > mark then mark = i + 1 end
     if #fields >= 4 + 2 * size then
@@ -27,6 +33,7 @@ for n = 4, #ARGV, 3 do
   end
 end
 if #fields > 4 then redis.call('XADD', KEYS[1], '*', unpack(fields)) end
+for k = 1, ni, 1000 do redis.call('HSET', KEYS[3], unpack(inputs, k, math.min(k + 999, ni))) end
 if added > 0 then
   redis.call('HSET', KEYS[2], 'enq', mark)
   redis.call('HINCRBY', KEYS[2], 'n', added)

@@ -7,7 +7,8 @@
 -- worker's increasing sequence number, and one already applied is not applied twice (its starts
 -- and chunks would otherwise be appended again).
 -- KEYS: 1 items stream, 2 job hash, 3 events stream, 4 run hash, 5 fin bitmap, 6 delayed zset,
---       7 dead-letter stream, 8 seq hash (worker -> last report applied)
+--       7 dead-letter stream, 8 seq hash (worker -> last report applied), 9 input hash (an item
+--       with its final result has its payload deleted)
 -- ARGV: 1 worker name, 2 group, 3 now (ms), 4 job id, 5 report sequence number, then records:
 --       kind, entry id, then but for E: item index, event (JSON), then for R and F only: x1, x2
 --   S start, C chunk:   append the event
@@ -21,7 +22,7 @@
 -- Returns {job status or false, stale entry ids...}
 --@include finalize
 --@include fence
-local items, job, ev, run, fin, delayed, dlq, seqs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local items, job, ev, run, fin, delayed, dlq, seqs, input = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local group, now = ARGV[2], ARGV[3]
 local last = tonumber(redis.call('HGET', seqs, ARGV[1]) or '0')
 if last >= tonumber(ARGV[5]) then return {redis.call('HGET', job, 'status') or false} end
@@ -70,6 +71,7 @@ for k = 1, nb, 4000 do
 end
 -- Pass 2, in order. Finished entries are acknowledged and deleted in one call each at the end.
 local acked, d, ne = {}, 0, 0
+local freed = {}
 n = 6
 while n <= nargs do
   local kind, id, i, event = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3]
@@ -85,6 +87,7 @@ while n <= nargs do
     events[ne] = event
   elseif kind == 'D' then
     d = d + 1
+    freed[#freed + 1] = i
     if was[d] == 0 then
       doneN = doneN + 1
       ne = ne + 1
@@ -104,6 +107,7 @@ while n <= nargs do
     end
     settled = true
   elseif kind == 'F' then
+    freed[#freed + 1] = i
     if redis.call('SETBIT', fin, i, 1) == 0 then
       failedN = failedN + 1
       ne = ne + 1
@@ -122,10 +126,11 @@ for k = 1, #acked, 1000 do
   redis.call('XACK', items, group, unpack(acked, k, last))
   redis.call('XDEL', items, unpack(acked, k, last))
 end
+for k = 1, #freed, 1000 do redis.call('HDEL', input, unpack(freed, k, math.min(k + 999, #freed))) end
 if doneN > 0 then redis.call('HINCRBY', job, 'done', doneN) end
 if failedN > 0 then redis.call('HINCRBY', job, 'failed', failedN) end
 if ne > 0 then redis.call('XADD', ev, '*', 'e', '[' .. table.concat(events, ',') .. ']') end
-if settled then sw_finalize(job, ev, run, fin, now) end
+if settled then sw_finalize(job, ev, run, fin, input, now) end
 local st = redis.call('HMGET', job, 'status', 'ttl')
 -- The sequence hash lives as long as the job's other keys.
 if st[1] == 'done' or st[1] == 'cancelled' then redis.call('PEXPIRE', seqs, tonumber(st[2]) or 86400000)

@@ -6,14 +6,20 @@
 -- (its fence says which) come back with the next attempt number, and watchers get a retry event
 -- for them so their stream starts again. The old entry id is no longer in the run hash, so
 -- anything its worker still sends is rejected.
--- KEYS: 1 items stream, 2 job hash, 3 events stream, 4 run hash, 5 fin bitmap, 6 dead-letter stream
+-- Entries carry item headers only (the payloads stay in the input hash), so a requeue copies
+-- little whatever the prompts weigh.
+-- A reclaim checks the worker's heartbeat here, atomically: one that beat since the reaper
+-- looked is alive, and nothing of it is touched.
+-- KEYS: 1 items stream, 2 job hash, 3 events stream, 4 run hash, 5 fin bitmap, 6 dead-letter stream,
+--       7 input hash, 8 the holding worker's heartbeat hash
 -- ARGV: 1 consumer holding the entries, 2 group, 3 now (ms), 4 'reclaim' or 'handback',
 --       5 most reclaims per item, 6 reason, then entry ids (all of this job)
--- Returns the number of entries requeued or settled.
+-- Returns the number of entries requeued or settled, or -1 if the worker is alive (a reclaim).
 --@include finalize
 --@include fence
-local items, job, ev, run, fin, dlq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local items, job, ev, run, fin, dlq, input = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local from, group, now, mode, maxReclaims, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+if mode == 'reclaim' and redis.call('EXISTS', KEYS[8]) == 1 then return -1 end
 local status = redis.call('HGET', job, 'status')
 local events, moved, failedN, settled = {}, 0, 0, false
 for n = 7, #ARGV do
@@ -34,9 +40,9 @@ for n = 7, #ARGV do
       end
       local jobId, q, out = nil, nil, {}
       for f = 1, #kv, 2 do
-        local name, payload = kv[f], kv[f + 1]
-        if name == 'j' then jobId = payload
-        elseif name == 'q' then q = payload
+        local name, value = kv[f], kv[f + 1]
+        if name == 'j' then jobId = value
+        elseif name == 'q' then q = value
         else
           local i, a, c, r, k = string.match(name, '^(%d+),(%d+),(%d+),(%d+),(.*)$')
           -- Items split off at claim time live in another entry now, and items sent on for a
@@ -47,6 +53,8 @@ for n = 7, #ARGV do
             a, r = tonumber(a), tonumber(r)
             if started and mode == 'reclaim' then r = r + 1 end
             if r > maxReclaims then
+              local payload = redis.call('HGET', input, i) or 'null'
+              redis.call('HDEL', input, i)
               redis.call('SETBIT', fin, i, 1)
               failedN = failedN + 1
               local err = reason .. ' (' .. r .. ' times: the item may be killing its workers)'
@@ -60,7 +68,7 @@ for n = 7, #ARGV do
                 events[#events + 1] = cjson.encode({'r', tonumber(i), k, a, reason, 0, false})
               end
               out[#out + 1] = i .. ',' .. nextA .. ',' .. c .. ',' .. r .. ',' .. k
-              out[#out + 1] = payload
+              out[#out + 1] = ''
             end
           end
         end
@@ -74,5 +82,5 @@ for n = 7, #ARGV do
 end
 if failedN > 0 then redis.call('HINCRBY', job, 'failed', failedN) end
 if #events > 0 then redis.call('XADD', ev, '*', 'e', '[' .. table.concat(events, ',') .. ']') end
-if settled then sw_finalize(job, ev, run, fin, now) end
+if settled then sw_finalize(job, ev, run, fin, input, now) end
 return moved

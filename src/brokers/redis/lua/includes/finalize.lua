@@ -1,8 +1,9 @@
 -- Ends a job when nothing is left to do: every item has its final result (done), or the job was
 -- stopped and none of its items is running any more (cancelled). Every path that settles or
 -- drops an item calls it, the dead-letter path included, so a job always reaches its end.
--- Expects the job's keys: the hash, the events stream, the run hash and the fin bitmap.
-local function sw_finalize(jobKey, evKey, runKey, finKey, now)
+-- Expects the job's keys: the hash, the events stream, the run hash, the fin bitmap and the
+-- input hash (the payloads: nothing needs them once the job is over).
+local function sw_finalize(jobKey, evKey, runKey, finKey, inKey, now)
   local st = redis.call('HMGET', jobKey, 'status', 'total', 'done', 'failed', 'ttl', 'reason', 'n', 'dropped')
   local status = st[1]
   if not status or status == 'done' or status == 'cancelled' then return false end
@@ -22,6 +23,7 @@ local function sw_finalize(jobKey, evKey, runKey, finKey, now)
   redis.call('HSET', jobKey, 'status', final, 'finished', now)
   if total < 0 then total = tonumber(st[7]) or 0 end
   redis.call('XADD', evKey, '*', 'e', cjson.encode({{'J', final, st[6] or '', total, done, failed}}))
+  redis.call('DEL', inKey)
   local ttl = tonumber(st[5]) or 0
   if ttl > 0 then
     redis.call('PEXPIRE', jobKey, ttl)
