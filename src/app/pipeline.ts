@@ -12,11 +12,14 @@ export interface ResolvedPipeline {
   readonly urls: string[];
   /** Processor names, in order, for display. */
   readonly names: string[];
+  /** What each takes from a chat request (the contract's `accepts`), in order. */
+  readonly accepts: ('text' | 'messages')[];
 }
 
 export async function resolvePipeline(refs: readonly string[], params: Params, cwd: string): Promise<ResolvedPipeline> {
   const urls: string[] = [];
   const names: string[] = [];
+  const accepts: ('text' | 'messages')[] = [];
   for (const ref of refs.length > 0 ? refs : ['demo']) {
     const url = resolveProcessorRef(ref, cwd);
     const processor = await loadProcessor(url);
@@ -27,6 +30,7 @@ export async function resolvePipeline(refs: readonly string[], params: Params, c
     }
     urls.push(url);
     names.push(processor.name);
+    accepts.push(processor.accepts === 'messages' ? 'messages' : 'text');
   }
-  return { urls, names };
+  return { urls, names, accepts };
 }

@@ -52,12 +52,13 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
     throw new UsageError(`--host ${opts.host} opens the server beyond this machine: give --token (or SLOWWORK_TOKEN) so only your clients get in`);
   }
   const offered = await localProcessors(opts, io.cwd);
-  const broker = await openBroker(opts, [...offered.values()]);
+  const broker = await openBroker(opts, [...offered.urls.values()]);
   const registry = new RemoteProcessorRegistry({ healthIntervalMs: opts.healthIntervalMs, token: opts.token });
   let baseUrl = '';
   const remoteBroker = new RemoteBroker(registry, { callbackUrl: () => `${baseUrl}/complete`, token: opts.token });
   const remote: RemoteProcessors = {
     has: (name) => registry.has(name),
+    takesMessages: (name) => registry.takesMessages(name),
     names: () => registry.names(),
     list: () => registry.list(),
     broker: remoteBroker,
@@ -65,7 +66,8 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
   const manager = new Manager(
     broker,
     {
-      processors: offered,
+      processors: offered.urls,
+      messageProcessors: offered.messages,
       params: opts.params,
       batchSize: opts.batchSize,
       batchWindowMs: opts.batchWindowMs,
@@ -112,16 +114,21 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
   return code;
 }
 
-/** `demo` plus the `--processor` list, checked once here (a bad module or param fails at start). */
-async function localProcessors(opts: ServeOptions, cwd: string): Promise<Map<string, string>> {
+/**
+ * `demo` plus the `--processor` list, checked once here (a bad module or param fails at start):
+ * name → module URL, and the names that take a chat's `{messages}` object.
+ */
+async function localProcessors(opts: ServeOptions, cwd: string): Promise<{ urls: Map<string, string>; messages: Set<string> }> {
   const refs = [...opts.processors, ...(opts.processors.includes('demo') ? [] : ['demo'])];
   const resolved = await resolvePipeline(refs, opts.params, cwd);
-  const offered = new Map<string, string>();
+  const urls = new Map<string, string>();
+  const messages = new Set<string>();
   resolved.names.forEach((name, k) => {
-    if (offered.has(name)) throw new UsageError(`two --processor modules are both named "${name}": a server offers each name once`);
-    offered.set(name, resolved.urls[k]!);
+    if (urls.has(name)) throw new UsageError(`two --processor modules are both named "${name}": a server offers each name once`);
+    urls.set(name, resolved.urls[k]!);
+    if (resolved.accepts[k] === 'messages') messages.add(name);
   });
-  return offered;
+  return { urls, messages };
 }
 
 async function openBroker(opts: ServeOptions, processorUrls: readonly string[]): Promise<Broker> {

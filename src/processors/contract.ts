@@ -22,6 +22,11 @@ export type Chunks = AsyncIterable<string> | Iterable<string>;
 
 export interface Processor {
   readonly name: string;
+  /**
+   * What a chat request (`/v1/chat/completions` on `slowwork serve`) hands it: the conversation
+   * as text (the default), or `'messages'`: the `{messages}` object as the client sent it.
+   */
+  readonly accepts?: 'text' | 'messages';
   process(input: ItemInput, ctx: ProcessContext): Chunks | Promise<Chunks>;
   /**
    * Optional, for backends that batch natively: one call for a whole batch, returning one chunk

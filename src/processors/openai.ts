@@ -44,6 +44,7 @@ async function* complete(input: ItemInput, ctx: ProcessContext): AsyncGenerator<
 
 const openai: Processor = {
   name: 'openai',
+  accepts: 'messages',
   validate(params) {
     parseOpenAIParams(params);
   },

@@ -18,6 +18,8 @@ import { RequestGroups, type ItemObserver, type ItemTicket } from './request-gro
 /** What the manager needs of the remote processors' registry (src/server/remote). */
 export interface RemoteProcessors {
   has(name: string): boolean;
+  /** Chat requests hand it the `{messages}` object rather than the conversation as text. */
+  takesMessages(name: string): boolean;
   names(): string[];
   list(): readonly RemoteProcessorInfo[];
   readonly broker: Broker;
@@ -29,6 +31,8 @@ export type RemoteProcessorInfo = RemoteEndpointInfo;
 export interface ManagerSettings {
   /** Local processors offered, name → module URL; the first is the default. */
   readonly processors: ReadonlyMap<string, string>;
+  /** Local processors whose contract says `accepts: 'messages'`. */
+  readonly messageProcessors?: ReadonlySet<string>;
   readonly params: Params;
   readonly batchSize: number;
   readonly batchWindowMs: number;
@@ -107,6 +111,12 @@ export class Manager {
 
   hasProcessor(name: string): boolean {
     return this.settings.processors.has(name) || (this.remote?.has(name) ?? false);
+  }
+
+  /** What a chat request hands `name`: the `{messages}` object, or (the default) the conversation as text. */
+  takesMessages(name: string): boolean {
+    if (this.settings.processors.has(name)) return this.settings.messageProcessors?.has(name) ?? false;
+    return this.remote?.takesMessages(name) ?? false;
   }
 
   remoteProcessors(): readonly RemoteProcessorInfo[] {

@@ -37,7 +37,7 @@ describe('slowwork serve --redis', () => {
 
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const answer = await client.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'via redis' }] });
-    expect(answer.choices[0]!.message.content).toBe(demoTokens({ messages: [{ role: 'user', content: 'via redis' }] }, settings).join(''));
+    expect(answer.choices[0]!.message.content).toBe(demoTokens('via redis', settings).join(''));
 
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);

@@ -15,7 +15,6 @@ afterAll(async () => {
 });
 
 const settings = demoSettings(FAST_DEMO);
-const chatInput = (content: string) => ({ messages: [{ role: 'user', content }] });
 
 describe('GET /v1/models', () => {
   it('lists the processors as models', async () => {
@@ -28,7 +27,7 @@ describe('GET /v1/models', () => {
 describe('POST /v1/chat/completions', () => {
   it('answers whole, with the demo text and usage', async () => {
     const answer = await client.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'hi there' }] });
-    const tokens = demoTokens(chatInput('hi there'), settings);
+    const tokens = demoTokens('hi there', settings);
     expect(answer.object).toBe('chat.completion');
     expect(answer.choices[0]!.message).toMatchObject({ role: 'assistant', content: tokens.join('') });
     expect(answer.choices[0]!.finish_reason).toBe('stop');
@@ -58,7 +57,7 @@ describe('POST /v1/chat/completions', () => {
       }
       if (chunk.usage) usage = chunk.usage;
     }
-    const expected = demoTokens({ messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'stream me' }] }, settings);
+    const expected = demoTokens('system: be brief\nuser: stream me', settings);
     expect(text).toBe(expected.join(''));
     expect(role).toBe('assistant');
     expect(finish).toBe('stop');
@@ -70,7 +69,7 @@ describe('POST /v1/chat/completions', () => {
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, i) => client.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: `q${i}` }] })),
     );
-    answers.forEach((a, i) => expect(a.choices[0]!.message.content).toBe(demoTokens(chatInput(`q${i}`), settings).join('')));
+    answers.forEach((a, i) => expect(a.choices[0]!.message.content).toBe(demoTokens(`q${i}`, settings).join('')));
   });
 
   it('answers an unknown model with OpenAI\'s error shape (404 model_not_found)', async () => {

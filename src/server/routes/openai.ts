@@ -1,7 +1,8 @@
 /**
  * The OpenAI wire format over the pool: `POST /v1/chat/completions`, `POST /v1/completions`
  * (streaming as `data: {...}` then `data: [DONE]`, or one JSON answer) and `GET /v1/models`,
- * whose models are the processors this server offers. A chat's item input is `{messages}`; a
+ * whose models are the processors this server offers. A chat's item input is the conversation as
+ * text, or `{messages}` for a processor whose contract says `accepts: 'messages'`; a
  * completion's is the prompt string. Usage counts are the processor's chunks (completion) and
  * whitespace-separated words (prompt): an estimate, as no tokenizer runs here.
  */
@@ -69,12 +70,12 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = parseBody(ChatBody, request.body);
-    const text = body.messages.map((m) => contentText(m.content)).join('\n');
+    const text = conversationText(body.messages);
     checkPromptSize(text, ctx.maxPromptChars, 'messages');
     const completion: Completion = {
       kind: 'chat',
       model: body.model,
-      inputs: [{ messages: body.messages }],
+      inputs: [ctx.manager.takesMessages(body.model) ? { messages: body.messages } : text],
       promptWords: words(text),
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
@@ -96,6 +97,15 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
     };
     return run(ctx, completion, request, reply);
   });
+}
+
+/**
+ * The conversation as a text processor takes it: one message is its content; several are
+ * `role: content` lines, so a processor still sees who said what.
+ */
+export function conversationText(messages: readonly z.infer<typeof Message>[]): string {
+  if (messages.length === 1) return contentText(messages[0]!.content);
+  return messages.map((m) => `${m.role}: ${contentText(m.content)}`).join('\n');
 }
 
 function contentText(content: z.infer<typeof Message>['content']): string {
