@@ -70,8 +70,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) request.log.error({ err }, 'request failed');
-    const message = status === 500 ? 'internal error: the server could not answer (see its log)' : clientMessage(err);
-    return reply.code(status).send(errorBody(message, errorTypeFor(status), err.code ?? null));
+    if (status === 500) return reply.code(500).send(errorBody('internal error: the server could not answer (see its log)', 'server_error'));
+    const { message, code } = clientError(err);
+    return reply.code(status).send(errorBody(message, errorTypeFor(status), code));
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -90,16 +91,20 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
-/** fastify's own 4xx messages, made to read as ours. */
-function clientMessage(err: FastifyError): string {
+/** fastify's own 4xx errors, made to read as ours: its `FST_ERR_*` codes are not part of this API. */
+function clientError(err: FastifyError): { message: string; code: string | null } {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return 'the request body is larger than this server takes (--max-body)';
+      return { message: 'the request body is larger than this server takes (--max-body)', code: 'body_too_large' };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return 'send the body as JSON (Content-Type: application/json)';
+      return { message: 'send the body as JSON (Content-Type: application/json)', code: 'unsupported_media_type' };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return 'the request needs a JSON body';
+      return { message: 'the request needs a JSON body', code: null };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { message: 'the body must be JSON', code: null };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { message: 'the body is not as long as its Content-Length says', code: null };
     default:
-      return err.message.split('\n', 1)[0] ?? 'bad request';
+      return { message: err.message.split('\n', 1)[0] ?? 'bad request', code: null };
   }
 }

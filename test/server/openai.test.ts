@@ -87,7 +87,16 @@ describe('POST /v1/chat/completions', () => {
     expect((err as Error).message).toMatch(/messages/);
   });
 
-  it('turns a failing processor into a 500 error, and an error frame when streaming', async () => {
+  it('says why a completion with too many prompts is refused', async () => {
+    const err = await client.completions.create({ model: 'demo', prompt: Array.from({ length: 65 }, (_, k) => `p${k}`) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as Error).message).toMatch(/prompt: at most 64 prompts per request \(got 65\)/);
+    const empty = await postJson(`${s.url}/v1/completions`, { model: 'demo', prompt: [] });
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { error: { message: string } }).error.message).toMatch(/at least one prompt/);
+  });
+
+    it('turns a failing processor into a 500 error, and an error frame when streaming', async () => {
     // The faulty fixture reads its input as a string: a completion's prompt.
     const whole = await client.completions.create({ model: 'faulty', prompt: 'throw' }).catch((e: unknown) => e);
     expect(whole).toBeInstanceOf(OpenAI.InternalServerError);

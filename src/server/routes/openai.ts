@@ -33,8 +33,11 @@ const Common = {
 
 const ChatBody = z.object({ ...Common, messages: z.array(Message).min(1, 'needs at least one message') }).passthrough();
 const CompletionBody = z
-  .object({ ...Common, prompt: z.union([z.string(), z.array(z.string()).min(1).max(64, 'at most 64 prompts per request')]) })
+  .object({ ...Common, prompt: z.union([z.string(), z.array(z.string())]) })
   .passthrough();
+
+/** Prompts one `/v1/completions` request may hold (each is an item, run in parallel). */
+const MAX_PROMPTS = 64;
 
 interface Usage {
   prompt_tokens: number;
@@ -86,6 +89,11 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post('/v1/completions', async (request, reply) => {
     const body = parseBody(CompletionBody, request.body);
     const prompts = typeof body.prompt === 'string' ? [body.prompt] : body.prompt;
+    // Checked here, not in the union: zod reports a failed union as "Invalid input" without the reason.
+    if (prompts.length === 0) throw new HttpError(400, 'prompt: needs at least one prompt', 'invalid_request_error', null, 'prompt');
+    if (prompts.length > MAX_PROMPTS) {
+      throw new HttpError(400, `prompt: at most ${MAX_PROMPTS} prompts per request (got ${prompts.length}); send several requests`, 'invalid_request_error', 'too_many_prompts', 'prompt');
+    }
     for (const p of prompts) checkPromptSize(p, ctx.maxPromptChars);
     const completion: Completion = {
       kind: 'text',
