@@ -30,6 +30,8 @@ export interface ServeOptions {
   readonly retries: number;
   readonly timeoutMs: number;
   readonly bodyLimitBytes: number;
+  /** Time a client has to send a whole request, 0 for none. */
+  readonly requestTimeoutMs: number;
   readonly maxPromptChars: number;
   readonly maxActionItems: number;
   readonly logLevel: string;
@@ -82,6 +84,7 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
     manager,
     token: opts.token,
     bodyLimitBytes: opts.bodyLimitBytes,
+    requestTimeoutMs: opts.requestTimeoutMs,
     maxPromptChars: opts.maxPromptChars,
     maxActionItems: opts.maxActionItems,
     logLevel: opts.logLevel,
@@ -98,12 +101,14 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
   }
   registry.start();
 
-  const closeServer = async (): Promise<void> => {
-    const closing = app.close();
-    // Streams that end while the server closes leave keep-alive connections behind: close them as they go idle.
-    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
-    await closing.finally(() => clearInterval(sweep));
-  };
+  let closing: Promise<void> | null = null;
+  const closeServer = (): Promise<void> =>
+    (closing ??= (async () => {
+      const closed = app.close();
+      // Streams that end while the server closes leave keep-alive connections behind: close them as they go idle.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      await closed.finally(() => clearInterval(sweep));
+    })());
   const stopped = untilStopped(io.signals ?? process, io, manager, opts.drainTimeoutMs, closeServer);
   // Only once the signal handlers are in: whoever reads this line may signal at once.
   io.stdout.write(`slowwork serve: listening on ${baseUrl} (${broker.describe()}; processors ${manager.models().map((m) => m.name).join(', ')})\n`);
@@ -138,7 +143,10 @@ async function openBroker(opts: ServeOptions, processorUrls: readonly string[]):
   return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue, processorUrls });
 }
 
-/** First signal: drain (bounded); second: abort. Resolves with the exit code once closed. */
+/**
+ * First signal: drain (bounded); second: abort. The listener stays open while items finish, so
+ * new requests hear 503 (see app.ts); it closes once they have. Resolves with the exit code.
+ */
 function untilStopped(
   signals: NodeJS.EventEmitter,
   io: ServeIO,
@@ -154,16 +162,16 @@ function untilStopped(
         io.stderr.write(`slowwork serve: stopping: no new requests; running items get ${Math.round(drainTimeoutMs / 1000)} s to finish (signal again to abort them)\n`);
         manager.drain();
         void (async () => {
-          const closed = closeServer();
           const finished = await manager.settled(drainTimeoutMs);
           if (!finished) await manager.abortAll('the server is stopping', 2000);
-          await closed;
+          await closeServer();
           cleanup();
           resolve(ExitCode.ok);
         })();
       } else if (stops === 2) {
         io.stderr.write('slowwork serve: aborting running items\n');
-        void manager.abortAll('the server is stopping', 2000).then(() => {
+        void manager.abortAll('the server is stopping', 2000).then(async () => {
+          await closeServer();
           cleanup();
           resolve(ExitCode.interrupted);
         });

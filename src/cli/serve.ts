@@ -19,6 +19,7 @@ interface ServeFlags {
   retries: string;
   timeout: string;
   maxBody: string;
+  requestTimeout: string;
   maxPromptChars: string;
   maxActionItems: string;
   logLevel?: string;
@@ -47,6 +48,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
     .option('--retries <n>', 'retries of a failing item', '2')
     .option('--timeout <ms>', 'time limit per item attempt, 0 for none', '600000')
     .option('--max-body <bytes>', 'largest request body', String(1024 * 1024))
+    .option('--request-timeout <ms>', 'time a client has to send its whole request (headers and body), 0 for none', '30000')
     .option('--max-prompt-chars <n>', 'longest prompt (or item) in characters', '200000')
     .option('--max-action-items <n>', 'most items in one action', '10000')
     .option('--log-level <level>', `request log on stderr: ${LOG_LEVELS.join(', ')} (or LOG_LEVEL)`, env.LOG_LEVEL)
@@ -74,6 +76,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
           retries: parseIntFlag('--retries', flags.retries, 0, 100)!,
           timeoutMs: parseIntFlag('--timeout', flags.timeout, 0, 86_400_000)!,
           bodyLimitBytes: parseIntFlag('--max-body', flags.maxBody, 1024, 1024 ** 3)!,
+          requestTimeoutMs: parseIntFlag('--request-timeout', flags.requestTimeout, 0, 3_600_000)!,
           maxPromptChars: parseIntFlag('--max-prompt-chars', flags.maxPromptChars, 1, 1024 ** 3)!,
           maxActionItems: parseIntFlag('--max-action-items', flags.maxActionItems, 1, 10_000_000)!,
           logLevel,

@@ -4,6 +4,8 @@
  * listen on a free port.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { HttpError, errorBody, errorTypeFor } from './http-error.js';
 import type { Manager } from './manager.js';
@@ -21,6 +23,11 @@ export interface ServerOptions {
   readonly bodyLimitBytes: number;
   readonly maxPromptChars: number;
   readonly maxActionItems: number;
+  /**
+   * How long a client has to send a whole request (headers and body); a slower one gets 408 and
+   * its connection closed, so a trickled body cannot hold a connection open for ever. 0: no limit.
+   */
+  readonly requestTimeoutMs: number;
   /** pino level (fatal … trace, silent); logs go to stderr. */
   readonly logLevel: string;
   /** More routes (the remote processors' registration), given the app. */
@@ -28,13 +35,19 @@ export interface ServerOptions {
 }
 
 const OPEN_ROUTES = new Set(['/healthz']);
+/** Served while draining: remote processors post the results of items still running there. */
+const DRAINING_ROUTES = new Set(['/complete']);
 
 export function buildServer(opts: ServerOptions): FastifyInstance {
   const app = Fastify({
     bodyLimit: opts.bodyLimitBytes,
     logger: opts.logLevel === 'silent' ? false : { level: opts.logLevel, stream: process.stderr },
-    // Streams stay open for minutes; a slow client must not be cut off by a server timeout.
+    // Streams stay open for minutes; a slow reader must not be cut off by a server timeout. A slow
+    // sender is (requestTimeout): Node checks it every connectionsCheckingInterval.
     connectionTimeout: 0,
+    requestTimeout: opts.requestTimeoutMs,
+    http: requestTimeoutChecks(opts.requestTimeoutMs),
+    clientErrorHandler,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -47,6 +60,14 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     } catch {
       done(new HttpError(400, 'the body must be JSON'), undefined);
     }
+  });
+
+  // Draining (the first SIGINT/SIGTERM): the listener stays open so new requests hear 503, as
+  // documented, rather than find the port closed; running items finish meanwhile.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!opts.manager.draining || DRAINING_ROUTES.has(request.url.split('?', 1)[0]!)) return;
+    reply.header('connection', 'close').header('retry-after', '5');
+    throw new HttpError(503, 'the server is stopping: it takes no new requests (retry against another server, or once it is back)', 'server_error', 'server_stopping');
   });
 
   if (opts.token !== undefined) {
@@ -87,6 +108,28 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   jobRoutes(app, ctx);
   opts.extraRoutes?.(app);
   return app;
+}
+
+/** Node checks request timeouts every connectionsCheckingInterval (30 s by default): check often enough. */
+function requestTimeoutChecks(timeoutMs: number): { connectionsCheckingInterval: number; headersTimeout: number } | undefined {
+  if (timeoutMs <= 0) return undefined;
+  return { connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(timeoutMs / 4))), headersTimeout: Math.min(60_000, timeoutMs) };
+}
+
+/** Errors below HTTP (a request too slow, unparsable): answered in the API's error shape, then closed. */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, body] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, errorBody('the request was not sent in time (serve --request-timeout)', 'invalid_request_error', 'request_timeout')]
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, errorBody('the request headers are too large', 'invalid_request_error')]
+        : [400, errorBody('the request is not valid HTTP', 'invalid_request_error')];
+  const text = JSON.stringify(body);
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(text)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${text}`);
+  }
+  socket.destroy();
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();

@@ -172,8 +172,12 @@ export class Manager {
     return action;
   }
 
+  /** Set by drain(): the server takes no new requests (they get 503). */
+  draining = false;
+
   /** Stop taking requests into jobs; running items go on. */
   drain(): void {
+    this.draining = true;
     this.groups.closeAll();
   }
 

@@ -2,9 +2,11 @@
  * `slowwork serve` as a user runs it, at its edges: what a chat hands a processor, slow and
  * stopping clients, the address it advertises. The built binary, real sockets, real clients.
  */
+import { connect } from 'node:net';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { FAST, processorFixture, startServe, tempDirsPerFile } from './run.js';
+import { readSse } from '../server/helpers.js';
+import { FAST, processorFixture, startServe, tempDirsPerFile, waitFor } from './run.js';
 
 const dir = tempDirsPerFile();
 
@@ -35,5 +37,60 @@ describe('a chat request hands a processor', () => {
       s.child.kill('SIGTERM');
       await s.exited;
     }
+  });
+});
+
+describe('slow and late clients', () => {
+  it('cuts off a request body trickled one byte at a time, with 408 in the API error shape', async () => {
+    const { s, url } = await startServe(['--request-timeout', '300', ...FAST], await dir());
+    try {
+      const { hostname, port } = new URL(url);
+      const socket = connect(Number(port), hostname);
+      let answer = '';
+      let closed = false;
+      socket.setEncoding('utf8').on('data', (d: string) => (answer += d));
+      socket.on('close', () => (closed = true));
+      socket.on('error', () => undefined);
+      await new Promise((r) => socket.once('connect', r));
+      const body = JSON.stringify({ prompt: 'x'.repeat(200) });
+      socket.write(`POST /generate HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+      // One byte at a time until the server hangs up; the whole body would take 4 s at this pace.
+      let sent = 0;
+      while (!closed && sent < body.length) {
+        socket.write(body[sent++]!);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await waitFor(() => closed, 'the server to close the trickling connection', 10_000);
+      expect(sent).toBeLessThan(body.length);
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: 'request_timeout', type: 'invalid_request_error' } });
+      // The server is fine for everyone else.
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    } finally {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
+  });
+
+  it('answers 503 while draining, as documented, and lets the running stream finish', async () => {
+    const slow = ['--param', 'first_token_ms=0', '--param', 'tokens_per_s=10', '--param', 'length=15'];
+    const { s, url } = await startServe([...slow, '--drain-timeout', '20000'], await dir());
+    const generate = (prompt: string) => fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) });
+    const running = generate('keep going').then(readSse);
+    let open = 0;
+    for (let i = 0; i < 500 && open < 1; i++) {
+      open = ((await (await fetch(`${url}/meta`)).json()) as { manager: { streams_open: number } }).manager.streams_open;
+      if (open < 1) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(open).toBe(1);
+    s.child.kill('SIGTERM');
+    await waitFor(() => /stopping: no new requests/.test(s.stderr()), 'the stopping line', 10_000);
+    const refused = await generate('too late');
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('connection')).toBe('close');
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('server_stopping');
+    const events = await running;
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: 'completed' });
+    expect((await s.exited).code).toBe(0);
   });
 });
