@@ -4,11 +4,14 @@
  * taking requests and lets running items finish (bounded by the drain timeout), a second one
  * aborts them. Returns the exit code.
  */
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Broker } from '../brokers/broker.js';
 import { EmbeddedBroker } from '../brokers/embedded/broker.js';
 import { ExitCode, UsageError, describeError } from '../core/errors.js';
 import type { Params } from '../core/types.js';
 import { buildServer } from '../server/app.js';
+import { isLoopback, serverUrls, type ServerUrls } from '../server/public-url.js';
 import { Manager, type RemoteProcessors } from '../server/manager.js';
 import { RemoteProcessorRegistry } from '../server/remote/registry.js';
 import { RemoteBroker } from '../server/remote/broker.js';
@@ -17,6 +20,8 @@ import { resolvePipeline } from './pipeline.js';
 
 export interface ServeOptions {
   readonly host: string;
+  /** Where remote processors reach this server (a proxy, NAT, a DNS name); default: the bound address. */
+  readonly publicUrl?: string;
   readonly port: number;
   readonly token: string | undefined;
   /** Processors offered (the first is the default); `demo` is always offered. */
@@ -47,17 +52,15 @@ export interface ServeIO {
   readonly signals?: NodeJS.EventEmitter;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
 export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number> {
-  if (!LOOPBACK.has(opts.host) && opts.token === undefined) {
+  if (!isLoopback(opts.host) && opts.token === undefined) {
     throw new UsageError(`--host ${opts.host} opens the server beyond this machine: give --token (or SLOWWORK_TOKEN) so only your clients get in`);
   }
   const offered = await localProcessors(opts, io.cwd);
   const broker = await openBroker(opts, [...offered.urls.values()]);
   const registry = new RemoteProcessorRegistry({ healthIntervalMs: opts.healthIntervalMs, token: opts.token });
-  let baseUrl = '';
-  const remoteBroker = new RemoteBroker(registry, { callbackUrl: () => `${baseUrl}/complete`, token: opts.token });
+  let urls: ServerUrls = { listening: '', advertised: '' };
+  const remoteBroker = new RemoteBroker(registry, { callbackUrl: () => `${urls.advertised}/complete`, token: opts.token });
   const remote: RemoteProcessors = {
     has: (name) => registry.has(name),
     takesMessages: (name) => registry.takesMessages(name),
@@ -91,7 +94,8 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
     extraRoutes: (a) => processorRoutes(a, { registry, broker: remoteBroker }),
   });
   try {
-    baseUrl = await app.listen({ host: opts.host, port: opts.port });
+    await app.listen({ host: opts.host, port: opts.port });
+    urls = serverUrls(opts.host, (app.server.address() as AddressInfo).port, hostname(), opts.publicUrl);
   } catch (err) {
     await broker.close();
     const e = err as NodeJS.ErrnoException;
@@ -111,7 +115,11 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
     })());
   const stopped = untilStopped(io.signals ?? process, io, manager, opts.drainTimeoutMs, closeServer);
   // Only once the signal handlers are in: whoever reads this line may signal at once.
-  io.stdout.write(`slowwork serve: listening on ${baseUrl} (${broker.describe()}; processors ${manager.models().map((m) => m.name).join(', ')})\n`);
+  io.stdout.write(`slowwork serve: listening on ${urls.listening} (${broker.describe()}; processors ${manager.models().map((m) => m.name).join(', ')})\n`);
+  if (urls.advertised !== urls.listening) {
+    const how = opts.publicUrl === undefined ? ' (a guess: --public-url says it for sure)' : '';
+    io.stdout.write(`slowwork serve: remote processors call back at ${urls.advertised}${how}\n`);
+  }
   const code = await stopped;
   registry.close();
   await remoteBroker.close().catch(() => undefined);

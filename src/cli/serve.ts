@@ -4,10 +4,12 @@ import { defaultThreads } from '../brokers/embedded/broker.js';
 import { UsageError } from '../core/errors.js';
 import { collect, parseIntFlag, parseParams } from './options.js';
 import { parseQueue } from './submit.js';
+import { normalizeEndpointUrl } from '../server/remote/wire.js';
 
 interface ServeFlags {
   port?: string;
   host: string;
+  publicUrl?: string;
   token?: string;
   processor?: string[];
   param?: string[];
@@ -37,6 +39,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
     .description('the manager as an HTTP service: streaming /generate, OpenAI-compatible /v1, actions, remote processors')
     .option('--port <n>', 'port to listen on, 0 for a free one (or API_PORT)', env.API_PORT ?? '8000')
     .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
+    .option('--public-url <url>', 'where remote processors reach this server, for their callbacks (a proxy, NAT, a DNS name; or SLOWWORK_PUBLIC_URL)', env.SLOWWORK_PUBLIC_URL)
     .option('--token <secret>', 'bearer token every route but /healthz requires (or SLOWWORK_TOKEN)', env.SLOWWORK_TOKEN)
     .option('--processor <name|path>', 'a processor to offer (repeatable; the first is the default); demo is always offered', collect)
     .option('--param <key=value>', 'a parameter for the processors (repeatable)', collect)
@@ -64,6 +67,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
       const code = await runServe(
         {
           host: flags.host,
+          publicUrl: parsePublicUrl(flags.publicUrl),
           port: parseIntFlag('--port', flags.port, 0, 65_535)!,
           token: flags.token === '' ? undefined : flags.token,
           processors: flags.processor ?? [],
@@ -88,4 +92,11 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
       );
       setExitCode(code);
     });
+}
+
+function parsePublicUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const url = normalizeEndpointUrl(raw);
+  if (url === null) throw new UsageError(`--public-url must be an http: or https: URL such as http://box.example:8000 (got "${raw}")`);
+  return url;
 }

@@ -2,11 +2,11 @@
  * `slowwork serve` as a user runs it, at its edges: what a chat hands a processor, slow and
  * stopping clients, the address it advertises. The built binary, real sockets, real clients.
  */
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { readSse } from '../server/helpers.js';
-import { FAST, processorFixture, startServe, tempDirsPerFile, waitFor } from './run.js';
+import { FAST, REPO, processorFixture, start, startServe, tempDirsPerFile, waitFor } from './run.js';
 
 const dir = tempDirsPerFile();
 
@@ -92,5 +92,59 @@ describe('slow and late clients', () => {
     const events = await running;
     expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: 'completed' });
     expect((await s.exited).code).toBe(0);
+  });
+});
+
+/** A TCP relay on 127.0.0.3 (a stand-in for a proxy in front of the server), noting what passes. */
+async function relay(): Promise<{ url: string; to(port: number): void; seen: () => string; close(): void }> {
+  let target = 0;
+  let seen = '';
+  const sockets = new Set<Socket>();
+  const server = createServer((inbound) => {
+    const outbound = connect(target, '127.0.0.2');
+    for (const sock of [inbound, outbound]) {
+      sockets.add(sock);
+      sock.on('error', () => undefined);
+    }
+    inbound.on('data', (d: Buffer) => (seen += d.toString('latin1')));
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.3', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.3:${port}`,
+    to: (p) => (target = p),
+    seen: () => seen,
+    close: () => {
+      for (const sock of sockets) sock.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('the address remote processors call back', () => {
+  it('is where the server is bound, or --public-url (here a relay) when it says so', async () => {
+    const proxy = await relay();
+    const { s, url } = await startServe(['--host', '127.0.0.2', '--public-url', proxy.url, ...FAST], await dir());
+    const port = Number(new URL(url).port);
+    proxy.to(port);
+    const processor = start(['processor', 'serve', '--manager', url, '--name', 'far', '--async', ...FAST], { cwd: REPO, timeoutMs: 60_000 });
+    try {
+      // Loopback beyond 127.0.0.1 needs no token; the line names the bound address, then the public one.
+      await waitFor(() => /call back at/.test(s.stdout()), 'the public address line');
+      expect(s.stdout()).toMatch(new RegExp(`^slowwork serve: listening on http://127\\.0\\.0\\.2:${port} \\(.*\\)\\nslowwork serve: remote processors call back at ${proxy.url.replace(/\./g, '\\.')}\\n$`));
+      await waitFor(() => /registered with/.test(processor.stdout()) || processor.child.exitCode !== null, 'the processor to register', 20_000);
+      const res = await fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'from afar', processor: 'far' }) });
+      const events = await readSse(res);
+      expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: 'completed' });
+      // The 202 item's result came back through the public address.
+      expect(proxy.seen()).toMatch(/^POST \/complete HTTP\/1\.1/);
+    } finally {
+      processor.child.kill('SIGTERM');
+      await processor.exited;
+      s.child.kill('SIGTERM');
+      await s.exited;
+      proxy.close();
+    }
   });
 });
