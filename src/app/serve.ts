@@ -41,6 +41,8 @@ export interface ServeOptions {
   readonly maxActionItems: number;
   readonly logLevel: string;
   readonly healthIntervalMs: number;
+  /** How long remote items wait for a healthy endpoint before they fail. */
+  readonly remoteWaitMs: number;
   readonly drainTimeoutMs: number;
   readonly redis?: { readonly url: string; readonly queue: string };
 }
@@ -60,7 +62,7 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
   const broker = await openBroker(opts, [...offered.urls.values()]);
   const registry = new RemoteProcessorRegistry({ healthIntervalMs: opts.healthIntervalMs, token: opts.token });
   let urls: ServerUrls = { listening: '', advertised: '' };
-  const remoteBroker = new RemoteBroker(registry, { callbackUrl: () => `${urls.advertised}/complete`, token: opts.token });
+  const remoteBroker = new RemoteBroker(registry, { callbackUrl: () => `${urls.advertised}/complete`, token: opts.token, unhealthyWaitMs: opts.remoteWaitMs });
   const remote: RemoteProcessors = {
     has: (name) => registry.has(name),
     takesMessages: (name) => registry.takesMessages(name),

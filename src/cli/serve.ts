@@ -26,6 +26,7 @@ interface ServeFlags {
   maxActionItems: string;
   logLevel?: string;
   healthInterval: string;
+  remoteWait: string;
   drainTimeout: string;
   redis?: string;
   queue: string;
@@ -56,6 +57,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
     .option('--max-action-items <n>', 'most items in one action', '10000')
     .option('--log-level <level>', `request log on stderr: ${LOG_LEVELS.join(', ')} (or LOG_LEVEL)`, env.LOG_LEVEL)
     .option('--health-interval <ms>', 'how often registered processors are checked', '2000')
+    .option('--remote-wait <ms>', 'how long items of a remote processor wait while none of its endpoints is healthy, then fail (0: up to --timeout)', '10000')
     .option('--drain-timeout <ms>', 'on the first Ctrl+C or SIGTERM, how long running items may finish', '10000')
     .option('--redis <url>', 'run items on `slowwork workers` through Redis (or REDIS_URL, SLOWWORK_REDIS_URL)')
     .option('--queue <name>', 'the Redis queue', env.SLOWWORK_QUEUE ?? 'default')
@@ -85,6 +87,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
           maxActionItems: parseIntFlag('--max-action-items', flags.maxActionItems, 1, 10_000_000)!,
           logLevel,
           healthIntervalMs: parseIntFlag('--health-interval', flags.healthInterval, 50, 3_600_000)!,
+          remoteWaitMs: parseIntFlag('--remote-wait', flags.remoteWait, 0, 86_400_000)!,
           drainTimeoutMs: parseIntFlag('--drain-timeout', flags.drainTimeout, 0, 86_400_000)!,
           redis: redisUrl ? { url: redisUrl, queue: parseQueue(flags.queue) } : undefined,
         },
