@@ -39,6 +39,9 @@ export interface ServeOptions {
   readonly requestTimeoutMs: number;
   readonly maxPromptChars: number;
   readonly maxActionItems: number;
+  /** Finished actions kept: at most this many, for this long. */
+  readonly keepActions: number;
+  readonly keepActionsMs: number;
   readonly logLevel: string;
   readonly healthIntervalMs: number;
   /** How long remote items wait for a healthy endpoint before they fail. */
@@ -82,6 +85,7 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
       retries: opts.retries,
       timeoutMs: opts.timeoutMs,
       actionConcurrency: opts.concurrency,
+      keepActions: { finishedMs: opts.keepActionsMs, maxFinished: opts.keepActions },
     },
     remote,
   );

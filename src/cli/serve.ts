@@ -24,6 +24,8 @@ interface ServeFlags {
   requestTimeout: string;
   maxPromptChars: string;
   maxActionItems: string;
+  keepActions: string;
+  keepActionsFor: string;
   logLevel?: string;
   healthInterval: string;
   remoteWait: string;
@@ -55,6 +57,8 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
     .option('--request-timeout <ms>', 'time a client has to send its whole request (headers and body), 0 for none', '30000')
     .option('--max-prompt-chars <n>', 'longest prompt (or item) in characters', '200000')
     .option('--max-action-items <n>', 'most items in one action', '10000')
+    .option('--keep-actions <n>', 'finished actions kept for GET /actions/:id (the oldest go first)', '1000')
+    .option('--keep-actions-for <ms>', 'how long a finished action is kept', '3600000')
     .option('--log-level <level>', `request log on stderr: ${LOG_LEVELS.join(', ')} (or LOG_LEVEL)`, env.LOG_LEVEL)
     .option('--health-interval <ms>', 'how often registered processors are checked', '2000')
     .option('--remote-wait <ms>', 'how long items of a remote processor wait while none of its endpoints is healthy, then fail (0: up to --timeout)', '10000')
@@ -85,6 +89,8 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
           requestTimeoutMs: parseIntFlag('--request-timeout', flags.requestTimeout, 0, 3_600_000)!,
           maxPromptChars: parseIntFlag('--max-prompt-chars', flags.maxPromptChars, 1, 1024 ** 3)!,
           maxActionItems: parseIntFlag('--max-action-items', flags.maxActionItems, 1, 10_000_000)!,
+          keepActions: parseIntFlag('--keep-actions', flags.keepActions, 0, 1_000_000)!,
+          keepActionsMs: parseIntFlag('--keep-actions-for', flags.keepActionsFor, 0, 30 * 86_400_000)!,
           logLevel,
           healthIntervalMs: parseIntFlag('--health-interval', flags.healthInterval, 50, 3_600_000)!,
           remoteWaitMs: parseIntFlag('--remote-wait', flags.remoteWait, 0, 86_400_000)!,

@@ -41,6 +41,8 @@ export interface ManagerSettings {
   readonly timeoutMs: number;
   /** Items in flight per action. */
   readonly actionConcurrency: number;
+  /** Finished actions kept for `GET /actions/:id`: this long, and at most this many (default 1 hour, 1000). */
+  readonly keepActions?: { readonly finishedMs: number; readonly maxFinished: number };
 }
 
 export interface ActionRequest {
@@ -73,7 +75,7 @@ export class Manager {
   /** Every job started here, for the dashboard and the /jobs routes. */
   readonly board = new JobBoard();
   private readonly groups: RequestGroups;
-  private readonly actions = new ActionStore({ finishedMs: 3600_000, maxFinished: 1000 });
+  private readonly actions: ActionStore;
   private readonly tracks = new WeakMap<JobRun, JobTrack>();
   private readonly runs = new Set<JobRun>();
 
@@ -82,6 +84,7 @@ export class Manager {
     private readonly settings: ManagerSettings,
     private readonly remote: RemoteProcessors | null = null,
   ) {
+    this.actions = new ActionStore(settings.keepActions ?? { finishedMs: 3600_000, maxFinished: 1000 });
     this.groups = new RequestGroups((key, listener) => this.startJob([key], listener, { concurrency: settings.maxRequestsPerJob }, { kind: 'requests', id: null, total: null }), {
       maxPerJob: settings.maxRequestsPerJob,
       openMs: Math.max(GROUP_OPEN_MS, settings.batchWindowMs),
