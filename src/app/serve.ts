@@ -32,6 +32,8 @@ export interface ServeOptions {
   readonly batchSize: number;
   readonly batchWindowMs: number;
   readonly maxRequestsPerJob: number;
+  /** A job of single requests ends after this long without a new one. */
+  readonly jobIdleMs: number;
   readonly retries: number;
   readonly timeoutMs: number;
   readonly bodyLimitBytes: number;
@@ -82,6 +84,7 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
       batchSize: opts.batchSize,
       batchWindowMs: opts.batchWindowMs,
       maxRequestsPerJob: opts.maxRequestsPerJob,
+      requestJobIdleMs: opts.jobIdleMs,
       retries: opts.retries,
       timeoutMs: opts.timeoutMs,
       actionConcurrency: opts.concurrency,

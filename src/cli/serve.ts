@@ -18,6 +18,7 @@ interface ServeFlags {
   batchSize: string;
   batchWindow?: string;
   maxRequestsPerJob?: string;
+  jobIdle: string;
   retries: string;
   timeout: string;
   maxBody: string;
@@ -50,7 +51,8 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
     .option('-c, --concurrency <n>', 'items in flight per action, and the pool\'s bound', '1024')
     .option('--batch-size <n>', 'most items handed to a worker at once', '16')
     .option('--batch-window <ms>', 'how long a short batch waits for requests arriving together (or BATCH_WINDOW_MS)', env.BATCH_WINDOW_MS ?? '2')
-    .option('--max-requests-per-job <n>', 'requests gathered into one job (or MAX_REQUESTS_PER_JOB)', env.MAX_REQUESTS_PER_JOB ?? '64')
+    .option('--max-requests-per-job <n>', 'requests gathered into one job (or MAX_REQUESTS_PER_JOB)', env.MAX_REQUESTS_PER_JOB ?? '1000')
+    .option('--job-idle <ms>', 'a job of single requests ends after this long without a new request; the next opens another', '30000')
     .option('--retries <n>', 'retries of a failing item', '2')
     .option('--timeout <ms>', 'time limit per item attempt, 0 for none', '600000')
     .option('--max-body <bytes>', 'largest request body', String(1024 * 1024))
@@ -83,6 +85,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
           batchSize: parseIntFlag('--batch-size', flags.batchSize, 1, 100_000)!,
           batchWindowMs: parseIntFlag('--batch-window', flags.batchWindow, 0, 60_000)!,
           maxRequestsPerJob: parseIntFlag('--max-requests-per-job', flags.maxRequestsPerJob, 1, 100_000)!,
+          jobIdleMs: parseIntFlag('--job-idle', flags.jobIdle, 0, 86_400_000)!,
           retries: parseIntFlag('--retries', flags.retries, 0, 100)!,
           timeoutMs: parseIntFlag('--timeout', flags.timeout, 0, 86_400_000)!,
           bodyLimitBytes: parseIntFlag('--max-body', flags.maxBody, 1024, 1024 ** 3)!,

@@ -37,6 +37,8 @@ export interface ManagerSettings {
   readonly batchSize: number;
   readonly batchWindowMs: number;
   readonly maxRequestsPerJob: number;
+  /** A job of single requests ends after this long without a new one (default 30 s). */
+  readonly requestJobIdleMs?: number;
   readonly retries: number;
   readonly timeoutMs: number;
   /** Items in flight per action. */
@@ -58,8 +60,9 @@ export interface ModelInfo {
   readonly kind: 'local' | 'remote';
 }
 
-/** How long a group job takes more requests after its first (the batch window cuts batches). */
-const GROUP_OPEN_MS = 50;
+/** A job of single requests stays open this long after its latest request (the batch window cuts batches). */
+const DEFAULT_REQUEST_JOB_IDLE_MS = 30_000;
+const GROUP_MIN_IDLE_MS = 50;
 
 const newId = (prefix: string): string => `${prefix}${randomBytes(8).toString('hex')}`;
 
@@ -87,7 +90,7 @@ export class Manager {
     this.actions = new ActionStore(settings.keepActions ?? { finishedMs: 3600_000, maxFinished: 1000 });
     this.groups = new RequestGroups((key, listener) => this.startJob([key], listener, { concurrency: settings.maxRequestsPerJob }, { kind: 'requests', id: null, total: null }), {
       maxPerJob: settings.maxRequestsPerJob,
-      openMs: Math.max(GROUP_OPEN_MS, settings.batchWindowMs),
+      idleMs: Math.max(GROUP_MIN_IDLE_MS, settings.batchWindowMs, settings.requestJobIdleMs ?? DEFAULT_REQUEST_JOB_IDLE_MS),
       abandoned: (run, index) => {
         const track = this.tracks.get(run);
         if (!track) return;
