@@ -4,11 +4,14 @@
  * taking requests and lets running items finish (bounded by the drain timeout), a second one
  * aborts them. Returns the exit code.
  */
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Broker } from '../brokers/broker.js';
 import { EmbeddedBroker } from '../brokers/embedded/broker.js';
 import { ExitCode, UsageError, describeError } from '../core/errors.js';
 import type { Params } from '../core/types.js';
 import { buildServer } from '../server/app.js';
+import { isLoopback, serverUrls, type ServerUrls } from '../server/public-url.js';
 import { Manager, type RemoteProcessors } from '../server/manager.js';
 import { RemoteProcessorRegistry } from '../server/remote/registry.js';
 import { RemoteBroker } from '../server/remote/broker.js';
@@ -17,6 +20,8 @@ import { resolvePipeline } from './pipeline.js';
 
 export interface ServeOptions {
   readonly host: string;
+  /** Where remote processors reach this server (a proxy, NAT, a DNS name); default: the bound address. */
+  readonly publicUrl?: string;
   readonly port: number;
   readonly token: string | undefined;
   /** Processors offered (the first is the default); `demo` is always offered. */
@@ -27,13 +32,22 @@ export interface ServeOptions {
   readonly batchSize: number;
   readonly batchWindowMs: number;
   readonly maxRequestsPerJob: number;
+  /** A job of single requests ends after this long without a new one. */
+  readonly jobIdleMs: number;
   readonly retries: number;
   readonly timeoutMs: number;
   readonly bodyLimitBytes: number;
+  /** Time a client has to send a whole request, 0 for none. */
+  readonly requestTimeoutMs: number;
   readonly maxPromptChars: number;
   readonly maxActionItems: number;
+  /** Finished actions kept: at most this many, for this long. */
+  readonly keepActions: number;
+  readonly keepActionsMs: number;
   readonly logLevel: string;
   readonly healthIntervalMs: number;
+  /** How long remote items wait for a healthy endpoint before they fail. */
+  readonly remoteWaitMs: number;
   readonly drainTimeoutMs: number;
   readonly redis?: { readonly url: string; readonly queue: string };
 }
@@ -45,19 +59,18 @@ export interface ServeIO {
   readonly signals?: NodeJS.EventEmitter;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
 export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number> {
-  if (!LOOPBACK.has(opts.host) && opts.token === undefined) {
+  if (!isLoopback(opts.host) && opts.token === undefined) {
     throw new UsageError(`--host ${opts.host} opens the server beyond this machine: give --token (or SLOWWORK_TOKEN) so only your clients get in`);
   }
   const offered = await localProcessors(opts, io.cwd);
-  const broker = await openBroker(opts, [...offered.values()]);
+  const broker = await openBroker(opts, [...offered.urls.values()]);
   const registry = new RemoteProcessorRegistry({ healthIntervalMs: opts.healthIntervalMs, token: opts.token });
-  let baseUrl = '';
-  const remoteBroker = new RemoteBroker(registry, { callbackUrl: () => `${baseUrl}/complete`, token: opts.token });
+  let urls: ServerUrls = { listening: '', advertised: '' };
+  const remoteBroker = new RemoteBroker(registry, { callbackUrl: () => `${urls.advertised}/complete`, token: opts.token, unhealthyWaitMs: opts.remoteWaitMs });
   const remote: RemoteProcessors = {
     has: (name) => registry.has(name),
+    takesMessages: (name) => registry.takesMessages(name),
     names: () => registry.names(),
     list: () => registry.list(),
     broker: remoteBroker,
@@ -65,14 +78,17 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
   const manager = new Manager(
     broker,
     {
-      processors: offered,
+      processors: offered.urls,
+      messageProcessors: offered.messages,
       params: opts.params,
       batchSize: opts.batchSize,
       batchWindowMs: opts.batchWindowMs,
       maxRequestsPerJob: opts.maxRequestsPerJob,
+      requestJobIdleMs: opts.jobIdleMs,
       retries: opts.retries,
       timeoutMs: opts.timeoutMs,
       actionConcurrency: opts.concurrency,
+      keepActions: { finishedMs: opts.keepActionsMs, maxFinished: opts.keepActions },
     },
     remote,
   );
@@ -80,13 +96,15 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
     manager,
     token: opts.token,
     bodyLimitBytes: opts.bodyLimitBytes,
+    requestTimeoutMs: opts.requestTimeoutMs,
     maxPromptChars: opts.maxPromptChars,
     maxActionItems: opts.maxActionItems,
     logLevel: opts.logLevel,
     extraRoutes: (a) => processorRoutes(a, { registry, broker: remoteBroker }),
   });
   try {
-    baseUrl = await app.listen({ host: opts.host, port: opts.port });
+    await app.listen({ host: opts.host, port: opts.port });
+    urls = serverUrls(opts.host, (app.server.address() as AddressInfo).port, hostname(), opts.publicUrl);
   } catch (err) {
     await broker.close();
     const e = err as NodeJS.ErrnoException;
@@ -96,15 +114,21 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
   }
   registry.start();
 
-  const closeServer = async (): Promise<void> => {
-    const closing = app.close();
-    // Streams that end while the server closes leave keep-alive connections behind: close them as they go idle.
-    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
-    await closing.finally(() => clearInterval(sweep));
-  };
+  let closing: Promise<void> | null = null;
+  const closeServer = (): Promise<void> =>
+    (closing ??= (async () => {
+      const closed = app.close();
+      // Streams that end while the server closes leave keep-alive connections behind: close them as they go idle.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      await closed.finally(() => clearInterval(sweep));
+    })());
   const stopped = untilStopped(io.signals ?? process, io, manager, opts.drainTimeoutMs, closeServer);
   // Only once the signal handlers are in: whoever reads this line may signal at once.
-  io.stdout.write(`slowwork serve: listening on ${baseUrl} (${broker.describe()}; processors ${manager.models().map((m) => m.name).join(', ')})\n`);
+  io.stdout.write(`slowwork serve: listening on ${urls.listening} (${broker.describe()}; processors ${manager.models().map((m) => m.name).join(', ')})\n`);
+  if (urls.advertised !== urls.listening) {
+    const how = opts.publicUrl === undefined ? ' (a guess: --public-url says it for sure)' : '';
+    io.stdout.write(`slowwork serve: remote processors call back at ${urls.advertised}${how}\n`);
+  }
   const code = await stopped;
   registry.close();
   await remoteBroker.close().catch(() => undefined);
@@ -112,16 +136,21 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
   return code;
 }
 
-/** `demo` plus the `--processor` list, checked once here (a bad module or param fails at start). */
-async function localProcessors(opts: ServeOptions, cwd: string): Promise<Map<string, string>> {
+/**
+ * `demo` plus the `--processor` list, checked once here (a bad module or param fails at start):
+ * name → module URL, and the names that take a chat's `{messages}` object.
+ */
+async function localProcessors(opts: ServeOptions, cwd: string): Promise<{ urls: Map<string, string>; messages: Set<string> }> {
   const refs = [...opts.processors, ...(opts.processors.includes('demo') ? [] : ['demo'])];
   const resolved = await resolvePipeline(refs, opts.params, cwd);
-  const offered = new Map<string, string>();
+  const urls = new Map<string, string>();
+  const messages = new Set<string>();
   resolved.names.forEach((name, k) => {
-    if (offered.has(name)) throw new UsageError(`two --processor modules are both named "${name}": a server offers each name once`);
-    offered.set(name, resolved.urls[k]!);
+    if (urls.has(name)) throw new UsageError(`two --processor modules are both named "${name}": a server offers each name once`);
+    urls.set(name, resolved.urls[k]!);
+    if (resolved.accepts[k] === 'messages') messages.add(name);
   });
-  return offered;
+  return { urls, messages };
 }
 
 async function openBroker(opts: ServeOptions, processorUrls: readonly string[]): Promise<Broker> {
@@ -131,7 +160,10 @@ async function openBroker(opts: ServeOptions, processorUrls: readonly string[]):
   return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue, processorUrls });
 }
 
-/** First signal: drain (bounded); second: abort. Resolves with the exit code once closed. */
+/**
+ * First signal: drain (bounded); second: abort. The listener stays open while items finish, so
+ * new requests hear 503 (see app.ts); it closes once they have. Resolves with the exit code.
+ */
 function untilStopped(
   signals: NodeJS.EventEmitter,
   io: ServeIO,
@@ -147,16 +179,16 @@ function untilStopped(
         io.stderr.write(`slowwork serve: stopping: no new requests; running items get ${Math.round(drainTimeoutMs / 1000)} s to finish (signal again to abort them)\n`);
         manager.drain();
         void (async () => {
-          const closed = closeServer();
           const finished = await manager.settled(drainTimeoutMs);
           if (!finished) await manager.abortAll('the server is stopping', 2000);
-          await closed;
+          await closeServer();
           cleanup();
           resolve(ExitCode.ok);
         })();
       } else if (stops === 2) {
         io.stderr.write('slowwork serve: aborting running items\n');
-        void manager.abortAll('the server is stopping', 2000).then(() => {
+        void manager.abortAll('the server is stopping', 2000).then(async () => {
+          await closeServer();
           cleanup();
           resolve(ExitCode.interrupted);
         });

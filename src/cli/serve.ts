@@ -4,10 +4,12 @@ import { defaultThreads } from '../brokers/embedded/broker.js';
 import { UsageError } from '../core/errors.js';
 import { collect, parseIntFlag, parseParams } from './options.js';
 import { parseQueue } from './submit.js';
+import { normalizeEndpointUrl } from '../server/remote/wire.js';
 
 interface ServeFlags {
   port?: string;
   host: string;
+  publicUrl?: string;
   token?: string;
   processor?: string[];
   param?: string[];
@@ -16,13 +18,18 @@ interface ServeFlags {
   batchSize: string;
   batchWindow?: string;
   maxRequestsPerJob?: string;
+  jobIdle: string;
   retries: string;
   timeout: string;
   maxBody: string;
+  requestTimeout: string;
   maxPromptChars: string;
   maxActionItems: string;
+  keepActions: string;
+  keepActionsFor: string;
   logLevel?: string;
   healthInterval: string;
+  remoteWait: string;
   drainTimeout: string;
   redis?: string;
   queue: string;
@@ -36,6 +43,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
     .description('the manager as an HTTP service: streaming /generate, OpenAI-compatible /v1, actions, remote processors')
     .option('--port <n>', 'port to listen on, 0 for a free one (or API_PORT)', env.API_PORT ?? '8000')
     .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
+    .option('--public-url <url>', 'where remote processors reach this server, for their callbacks (a proxy, NAT, a DNS name; or SLOWWORK_PUBLIC_URL)', env.SLOWWORK_PUBLIC_URL)
     .option('--token <secret>', 'bearer token every route but /healthz requires (or SLOWWORK_TOKEN)', env.SLOWWORK_TOKEN)
     .option('--processor <name|path>', 'a processor to offer (repeatable; the first is the default); demo is always offered', collect)
     .option('--param <key=value>', 'a parameter for the processors (repeatable)', collect)
@@ -43,14 +51,19 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
     .option('-c, --concurrency <n>', 'items in flight per action, and the pool\'s bound', '1024')
     .option('--batch-size <n>', 'most items handed to a worker at once', '16')
     .option('--batch-window <ms>', 'how long a short batch waits for requests arriving together (or BATCH_WINDOW_MS)', env.BATCH_WINDOW_MS ?? '2')
-    .option('--max-requests-per-job <n>', 'requests gathered into one job (or MAX_REQUESTS_PER_JOB)', env.MAX_REQUESTS_PER_JOB ?? '64')
+    .option('--max-requests-per-job <n>', 'requests gathered into one job (or MAX_REQUESTS_PER_JOB)', env.MAX_REQUESTS_PER_JOB ?? '1000')
+    .option('--job-idle <ms>', 'a job of single requests ends after this long without a new request; the next opens another', '30000')
     .option('--retries <n>', 'retries of a failing item', '2')
     .option('--timeout <ms>', 'time limit per item attempt, 0 for none', '600000')
     .option('--max-body <bytes>', 'largest request body', String(1024 * 1024))
+    .option('--request-timeout <ms>', 'time a client has to send its whole request (headers and body), 0 for none', '30000')
     .option('--max-prompt-chars <n>', 'longest prompt (or item) in characters', '200000')
     .option('--max-action-items <n>', 'most items in one action', '10000')
+    .option('--keep-actions <n>', 'finished actions kept for GET /actions/:id (the oldest go first)', '1000')
+    .option('--keep-actions-for <ms>', 'how long a finished action is kept', '3600000')
     .option('--log-level <level>', `request log on stderr: ${LOG_LEVELS.join(', ')} (or LOG_LEVEL)`, env.LOG_LEVEL)
     .option('--health-interval <ms>', 'how often registered processors are checked', '2000')
+    .option('--remote-wait <ms>', 'how long items of a remote processor wait while none of its endpoints is healthy, then fail (0: up to --timeout)', '10000')
     .option('--drain-timeout <ms>', 'on the first Ctrl+C or SIGTERM, how long running items may finish', '10000')
     .option('--redis <url>', 'run items on `slowwork workers` through Redis (or REDIS_URL, SLOWWORK_REDIS_URL)')
     .option('--queue <name>', 'the Redis queue', env.SLOWWORK_QUEUE ?? 'default')
@@ -62,6 +75,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
       const code = await runServe(
         {
           host: flags.host,
+          publicUrl: parsePublicUrl(flags.publicUrl),
           port: parseIntFlag('--port', flags.port, 0, 65_535)!,
           token: flags.token === '' ? undefined : flags.token,
           processors: flags.processor ?? [],
@@ -71,13 +85,18 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
           batchSize: parseIntFlag('--batch-size', flags.batchSize, 1, 100_000)!,
           batchWindowMs: parseIntFlag('--batch-window', flags.batchWindow, 0, 60_000)!,
           maxRequestsPerJob: parseIntFlag('--max-requests-per-job', flags.maxRequestsPerJob, 1, 100_000)!,
+          jobIdleMs: parseIntFlag('--job-idle', flags.jobIdle, 0, 86_400_000)!,
           retries: parseIntFlag('--retries', flags.retries, 0, 100)!,
           timeoutMs: parseIntFlag('--timeout', flags.timeout, 0, 86_400_000)!,
           bodyLimitBytes: parseIntFlag('--max-body', flags.maxBody, 1024, 1024 ** 3)!,
+          requestTimeoutMs: parseIntFlag('--request-timeout', flags.requestTimeout, 0, 3_600_000)!,
           maxPromptChars: parseIntFlag('--max-prompt-chars', flags.maxPromptChars, 1, 1024 ** 3)!,
           maxActionItems: parseIntFlag('--max-action-items', flags.maxActionItems, 1, 10_000_000)!,
+          keepActions: parseIntFlag('--keep-actions', flags.keepActions, 0, 1_000_000)!,
+          keepActionsMs: parseIntFlag('--keep-actions-for', flags.keepActionsFor, 0, 30 * 86_400_000)!,
           logLevel,
           healthIntervalMs: parseIntFlag('--health-interval', flags.healthInterval, 50, 3_600_000)!,
+          remoteWaitMs: parseIntFlag('--remote-wait', flags.remoteWait, 0, 86_400_000)!,
           drainTimeoutMs: parseIntFlag('--drain-timeout', flags.drainTimeout, 0, 86_400_000)!,
           redis: redisUrl ? { url: redisUrl, queue: parseQueue(flags.queue) } : undefined,
         },
@@ -85,4 +104,11 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
       );
       setExitCode(code);
     });
+}
+
+function parsePublicUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const url = normalizeEndpointUrl(raw);
+  if (url === null) throw new UsageError(`--public-url must be an http: or https: URL such as http://box.example:8000 (got "${raw}")`);
+  return url;
 }

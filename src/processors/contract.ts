@@ -58,6 +58,11 @@ export interface Processor {
    * work (with the nearest name: `did you mean max_tokens?`); undeclared, any param passes.
    */
   readonly params?: ParamDeclaration;
+  /**
+   * What a chat request (`/v1/chat/completions` on `slowwork serve`) hands it: the conversation
+   * as text (the default), or `'messages'`: the `{messages}` object as the client sent it.
+   */
+  readonly accepts?: 'text' | 'messages';
   process(input: ItemInput, ctx: ProcessContext): Chunks | Promise<Chunks>;
   /**
    * Optional, for backends that batch natively: one call for a whole batch, returning one chunk

@@ -45,6 +45,7 @@ async function* complete(input: ItemInput, ctx: ProcessContext): AsyncGenerator<
 const openai: Processor = {
   name: 'openai',
   params: OPENAI_PARAMS,
+  accepts: 'messages',
   validate(params) {
     parseOpenAIParams(params);
   },

@@ -6,6 +6,9 @@
 import type { JobCounts, JobEvent } from '../core/events.js';
 import type { ItemInput } from '../core/types.js';
 import { pruneFinished } from '../core/prune-finished.js';
+import { ActionLog, type ActionLogEntry } from './action-log.js';
+
+export type { ActionLogEntry } from './action-log.js';
 
 export type ActionStatus = 'running' | 'completed' | 'cancelled';
 export type ActionItemStatus = 'waiting' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -20,13 +23,6 @@ interface ActionItem {
   error: string | null;
 }
 
-export interface ActionLogEntry {
-  /** 1-based, the SSE `id:` a client resumes from. */
-  readonly seq: number;
-  readonly type: JobEvent['type'];
-  /** The event, with the item's `item` id added to item events. */
-  readonly data: Record<string, unknown>;
-}
 
 export interface ActionView {
   readonly id: string;
@@ -51,7 +47,8 @@ export class Action {
   status: ActionStatus = 'running';
   finishedAt: number | null = null;
   private readonly items: ActionItem[];
-  private readonly log: ActionLogEntry[] = [];
+  /** Bounded: see action-log.ts. */
+  readonly log = new ActionLog();
   private readonly listeners = new Set<(entry: ActionLogEntry) => void>();
   private counts: JobCounts;
 
@@ -74,8 +71,7 @@ export class Action {
       this.fold(e);
       const data: Record<string, unknown> = { ...e };
       if ('index' in e) data.item = this.items[e.index]?.id;
-      const entry: ActionLogEntry = { seq: this.log.length + 1, type: e.type, data };
-      this.log.push(entry);
+      const entry = this.log.append(e, data);
       for (const listen of this.listeners) listen(entry);
       if (this.finished) this.listeners.clear();
     }
@@ -83,7 +79,7 @@ export class Action {
 
   /** Log entries after `seq`, then live ones; returns the unsubscribe. */
   follow(afterSeq: number, listener: (entry: ActionLogEntry) => void): () => void {
-    for (let i = Math.max(0, afterSeq); i < this.log.length; i++) listener(this.log[i]!);
+    for (const entry of this.log.after(afterSeq)) listener(entry);
     if (this.finished) return () => undefined;
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -21,6 +21,8 @@ import { RequestGroups, type ItemObserver, type ItemTicket } from './request-gro
 /** What the manager needs of the remote processors' registry (src/server/remote). */
 export interface RemoteProcessors {
   has(name: string): boolean;
+  /** Chat requests hand it the `{messages}` object rather than the conversation as text. */
+  takesMessages(name: string): boolean;
   names(): string[];
   list(): readonly RemoteProcessorInfo[];
   readonly broker: Broker;
@@ -32,14 +34,20 @@ export type RemoteProcessorInfo = RemoteEndpointInfo;
 export interface ManagerSettings {
   /** Local processors offered, name → module URL; the first is the default. */
   readonly processors: ReadonlyMap<string, string>;
+  /** Local processors whose contract says `accepts: 'messages'`. */
+  readonly messageProcessors?: ReadonlySet<string>;
   readonly params: Params;
   readonly batchSize: number;
   readonly batchWindowMs: number;
   readonly maxRequestsPerJob: number;
+  /** A job of single requests ends after this long without a new one (default 30 s). */
+  readonly requestJobIdleMs?: number;
   readonly retries: number;
   readonly timeoutMs: number;
   /** Items in flight per action. */
   readonly actionConcurrency: number;
+  /** Finished actions kept for `GET /actions/:id`: this long, and at most this many (default 1 hour, 1000). */
+  readonly keepActions?: { readonly finishedMs: number; readonly maxFinished: number };
 }
 
 export interface ActionRequest {
@@ -55,8 +63,9 @@ export interface ModelInfo {
   readonly kind: 'local' | 'remote';
 }
 
-/** How long a group job takes more requests after its first (the batch window cuts batches). */
-const GROUP_OPEN_MS = 50;
+/** A job of single requests stays open this long after its latest request (the batch window cuts batches). */
+const DEFAULT_REQUEST_JOB_IDLE_MS = 30_000;
+const GROUP_MIN_IDLE_MS = 50;
 
 const newId = (prefix: string): string => `${prefix}${randomBytes(8).toString('hex')}`;
 
@@ -72,7 +81,7 @@ export class Manager {
   /** Every job started here, for the dashboard and the /jobs routes. */
   readonly board = new JobBoard();
   private readonly groups: RequestGroups;
-  private readonly actions = new ActionStore({ finishedMs: 3600_000, maxFinished: 1000 });
+  private readonly actions: ActionStore;
   private readonly tracks = new WeakMap<JobRun, JobTrack>();
   private readonly runs = new Set<JobRun>();
 
@@ -81,9 +90,10 @@ export class Manager {
     private readonly settings: ManagerSettings,
     private readonly remote: RemoteProcessors | null = null,
   ) {
+    this.actions = new ActionStore(settings.keepActions ?? { finishedMs: 3600_000, maxFinished: 1000 });
     this.groups = new RequestGroups((key, listener) => this.startJob([key], listener, { concurrency: settings.maxRequestsPerJob }, { kind: 'requests', id: null, total: null }), {
       maxPerJob: settings.maxRequestsPerJob,
-      openMs: Math.max(GROUP_OPEN_MS, settings.batchWindowMs),
+      idleMs: Math.max(GROUP_MIN_IDLE_MS, settings.batchWindowMs, settings.requestJobIdleMs ?? DEFAULT_REQUEST_JOB_IDLE_MS),
       abandoned: (run, index) => {
         const track = this.tracks.get(run);
         if (!track) return;
@@ -110,6 +120,12 @@ export class Manager {
 
   hasProcessor(name: string): boolean {
     return this.settings.processors.has(name) || (this.remote?.has(name) ?? false);
+  }
+
+  /** What a chat request hands `name`: the `{messages}` object, or (the default) the conversation as text. */
+  takesMessages(name: string): boolean {
+    if (this.settings.processors.has(name)) return this.settings.messageProcessors?.has(name) ?? false;
+    return this.remote?.takesMessages(name) ?? false;
   }
 
   remoteProcessors(): readonly RemoteProcessorInfo[] {
@@ -182,8 +198,12 @@ export class Manager {
     return action;
   }
 
+  /** Set by drain(): the server takes no new requests (they get 503). */
+  draining = false;
+
   /** Stop taking requests into jobs; running items go on. */
   drain(): void {
+    this.draining = true;
     this.groups.closeAll();
   }
 

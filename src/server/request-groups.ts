@@ -2,9 +2,10 @@
  * Gathers single requests (one item each: `/generate`, `/v1/...`) into jobs. Requests for the
  * same processor that arrive together join one open job, and the job's slicer cuts them into
  * batches at run time (`--batch-size`, `--batch-window`), so a burst of requests travels as a few
- * batches while a lone request waits at most the batch window. A job takes at most
- * `maxPerJob` requests and stays open for `openMs`; then it ends and the next request opens a
- * new one.
+ * batches while a lone request waits at most the batch window. A job stays open while requests
+ * keep coming: it ends once no request has joined it for `idleMs`, or once it took `maxPerJob`
+ * requests; the next request opens a new one. So a server busy with bursts of a few requests
+ * runs one long job per processor (what `slowwork jobs` lists), not one per burst.
  */
 import type { JobEvent, ItemEvent } from '../core/events.js';
 import type { ItemInput } from '../core/types.js';
@@ -28,8 +29,8 @@ export type GroupJobStarter = (key: string, listener: (events: readonly JobEvent
 
 export interface RequestGroupsOptions {
   readonly maxPerJob: number;
-  /** How long a job accepts more requests after its first. */
-  readonly openMs: number;
+  /** A job with no new request for this long ends (its running items finish). */
+  readonly idleMs: number;
   /** Told when a request gives up its item (the item ends without an event). */
   readonly abandoned?: (run: JobRun, index: number) => void;
 }
@@ -64,6 +65,7 @@ export class RequestGroups {
     const group = this.open.get(key) ?? this.openGroup(key);
     const index = group.size++;
     group.observers.set(index, observer);
+    this.armIdle(group);
     const run = group.run!;
     run.add([{ id, index, input }]).catch((err: unknown) => this.settle(group, index, `could not start: ${describeError(err)}`));
     if (group.size >= this.options.maxPerJob) this.close(group);
@@ -91,11 +93,17 @@ export class RequestGroups {
   private openGroup(key: string): Group {
     const group: Group = { key, run: null, size: 0, closed: false, timer: null, observers: new Map() };
     group.run = this.start(key, (events) => this.route(group, events));
-    group.timer = setTimeout(() => this.close(group), this.options.openMs);
-    group.timer.unref();
     this.open.set(key, group);
     this.live.add(group);
     return group;
+  }
+
+  /** (Re)starts the group's idle timer: it ends idleMs after the latest request. */
+  private armIdle(group: Group): void {
+    if (group.closed) return;
+    if (group.timer) clearTimeout(group.timer);
+    group.timer = setTimeout(() => this.close(group), this.options.idleMs);
+    group.timer.unref();
   }
 
   private close(group: Group): void {

@@ -180,6 +180,16 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_
   }
 }
 
+/** Starts `slowwork serve --port 0 ...args`; resolves once it printed where it listens. */
+export async function startServe(args: readonly string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<{ s: Running; url: string }> {
+  const s = start(['serve', '--port', '0', ...args], { cwd, timeoutMs: 30_000, ...(env ? { env } : {}) });
+  await waitFor(() => /listening on http:\/\/\S+/.test(s.stdout()) || s.child.exitCode !== null, 'serve to listen', 20_000, 50);
+  const m = /listening on (http:\/\/[^\s)]+)/.exec(s.stdout());
+  if (m) return { s, url: m[1]! };
+  const r = await s.exited;
+  throw new Error(`serve did not start: ${r.stderr}`);
+}
+
 /** The demo's deterministic answer for an input and params. */
 export function demoOutput(input: ItemInput, params: Params = {}): string {
   return demoTokens(input, demoSettings(params)).join('');

@@ -37,7 +37,7 @@ describe('slowwork serve --redis', () => {
 
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const answer = await client.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'via redis' }] });
-    expect(answer.choices[0]!.message.content).toBe(demoTokens({ messages: [{ role: 'user', content: 'via redis' }] }, settings).join(''));
+    expect(answer.choices[0]!.message.content).toBe(demoTokens('via redis', settings).join(''));
 
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
@@ -53,7 +53,7 @@ describe('slowwork serve --redis', () => {
     // can free the slot within the test's time.
     const LONG = { first_token_ms: '60000', tokens_per_s: '20', length: '4' };
     await procs.worker(redis().url, queue, cwd, ['-n', '2', '--threads', '1', '--heartbeat', '200']);
-    const server = procs.submit(['serve', '--port', '0', '--redis', redis().url, '--queue', queue, ...paramArgs(LONG)], cwd, 60_000);
+    const server = procs.submit(['serve', '--port', '0', '--redis', redis().url, '--queue', queue, '--job-idle', '100', ...paramArgs(LONG)], cwd, 60_000);
     let url = '';
     for (let i = 0; i < 200 && !url; i++) {
       url = /listening on (http:\/\/\S+)/.exec(server.stdout())?.[1] ?? '';
@@ -84,10 +84,42 @@ describe('slowwork serve --redis', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
     // Its entry is acknowledged: nothing left pending in the queue.
     expect(inFlight).toBe(0);
-    // The job ended without waiting for the item: done, nothing recorded for it.
-    const jobs = (await (await fetch(`${url}/jobs`)).json()) as { jobs: { status: string; done: number; failed: number }[] };
+    // The job (no request for --job-idle) ended without waiting for the item: done, nothing recorded for it.
+    type Jobs = { jobs: { status: string; done: number; failed: number }[] };
+    let jobs = (await (await fetch(`${url}/jobs`)).json()) as Jobs;
+    for (let i = 0; i < 100 && jobs.jobs[0]?.status === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      jobs = (await (await fetch(`${url}/jobs`)).json()) as Jobs;
+    }
     expect(jobs.jobs).toHaveLength(1);
     expect(jobs.jobs[0]).toMatchObject({ status: 'done', done: 0, failed: 0 });
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+  });
+
+  test('bursts of requests join one long-lived job per processor, not a job per burst', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('bursts');
+    await procs.worker(redis().url, queue, cwd, ['-n', '4', '--threads', '1', '--heartbeat', '200']);
+    const server = procs.submit(['serve', '--port', '0', '--redis', redis().url, '--queue', queue, ...paramArgs(QUICK)], cwd, 60_000);
+    let url = '';
+    for (let i = 0; i < 200 && !url; i++) {
+      url = /listening on (http:\/\/\S+)/.exec(server.stdout())?.[1] ?? '';
+      if (!url) await new Promise((r) => setTimeout(r, 50));
+    }
+    // Five bursts of two requests, each burst answered before the next is sent.
+    for (let burst = 0; burst < 5; burst++) {
+      const answers = await Promise.all(
+        [0, 1].map(async (k) => readSse(await fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: `burst ${burst}.${k}` }) }))),
+      );
+      for (const events of answers) expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: 'completed' });
+    }
+    const listed = await procs.submit(['jobs', '--redis', redis().url, '--queue', queue, '--json'], cwd, 20_000).exited;
+    expect(listed.code).toBe(0);
+    const jobs = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { total: number | null; done: number });
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]).toMatchObject({ done: 10 });
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
   });

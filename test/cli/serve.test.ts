@@ -5,23 +5,12 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { demoSettings, demoTokens } from '../../src/processors/demo.js';
 import { readSse } from '../server/helpers.js';
-import { REPO, run, start, tempDirsPerFile, type Running } from './run.js';
+import { REPO, run, start, startServe, tempDirsPerFile } from './run.js';
 
 const dir = tempDirsPerFile();
 const exec = promisify(execFile);
 
-/** Starts serve and resolves with its URL once it printed it. */
-async function serve(args: string[], env?: NodeJS.ProcessEnv): Promise<{ s: Running; url: string }> {
-  const s = start(['serve', '--port', '0', ...args], { cwd: await dir(), timeoutMs: 30_000, ...(env ? { env } : {}) });
-  for (let i = 0; i < 200; i++) {
-    const m = /listening on (http:\/\/\S+)/.exec(s.stdout());
-    if (m) return { s, url: m[1]! };
-    if (s.child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const r = await s.exited;
-  throw new Error(`serve did not start: ${r.stderr}`);
-}
+const serve = async (args: string[], env?: NodeJS.ProcessEnv) => startServe(args, await dir(), env);
 
 const generate = (url: string, prompt: string) =>
   fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt }) });

@@ -47,17 +47,52 @@ describe('actions', () => {
 
   it('numbers its events, and replays from Last-Event-ID without gaps or repeats', async () => {
     const { id } = await create({ items: ['x', 'y', 'z'], processor: 'demo' });
+    // The first read follows it to its end; then replays are of a finished action.
+    await events(id);
     const all = await events(id);
     const ids = all.map((m) => Number(m.id));
-    expect(ids).toEqual(ids.map((_, k) => k + 1));
+    // Increasing; a replay after the end skips the chunks of finished items (item-done has the output).
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    expect(new Set(ids).size).toBe(ids.length);
     const tail = await events(id, String(ids[3]));
     expect(tail.map((m) => m.id)).toEqual(all.slice(4).map((m) => m.id));
     expect(tail.map((m) => m.data)).toEqual(all.slice(4).map((m) => m.data));
-    const chunk = all.find((m) => m.event === 'chunk')!;
-    expect(JSON.parse(chunk.data)).toMatchObject({ type: 'chunk', item: expect.stringMatching(/^[123]$/) });
+    expect(all.filter((m) => m.event === 'item-done').map((m) => (JSON.parse(m.data) as { output: string }).output).sort()).toEqual(['x', 'y', 'z'].map(demoText).sort());
   });
 
-  it('records failures per item, with the error', async () => {
+  it('keeps a bounded log for a long output, and a live reader still gets every chunk in order', async () => {
+    const { id } = await create({ items: ['long one'], processor: 'demo', params: { length: 5000 } });
+    const liveIds: number[] = [];
+    const log = await readSse(await fetch(`${s.url}/actions/${id}/events`), (m) => liveIds.push(Number(m.id)));
+    const full = demoTokens('long one', demoSettings({ ...FAST_DEMO, length: '5000' })).join('');
+    const done = JSON.parse(log.find((m) => m.event === 'item-done')!.data) as { output: string };
+    expect(done.output).toBe(full);
+    expect(liveIds).toEqual([...liveIds].sort((x, y) => x - y));
+    const action = s.manager.getAction(id)!;
+    // Once the item is done its chunks are gone from the log: start, done, the job's end.
+    expect(action.log.size).toBeLessThanOrEqual(4);
+  });
+
+  it('keeps only as many finished actions as --keep-actions says', async () => {
+    const small = await startTestServer({ keepActions: { finishedMs: 3600_000, maxFinished: 1 } });
+    try {
+      const ids: string[] = [];
+      for (const item of ['a', 'b', 'c']) {
+        const res = await postJson(`${small.url}/actions`, { items: [item] });
+        const { id } = (await res.json()) as { id: string };
+        await readSse(await fetch(`${small.url}/actions/${id}/events`));
+        ids.push(id);
+      }
+      // Adding c forgot a (b was the one finished action kept).
+      expect((await fetch(`${small.url}/actions/${ids[0]}`)).status).toBe(404);
+      expect((await fetch(`${small.url}/actions/${ids[1]}`)).status).toBe(200);
+      expect((await fetch(`${small.url}/actions/${ids[2]}`)).status).toBe(200);
+    } finally {
+      await small.close();
+    }
+  });
+
+    it('records failures per item, with the error', async () => {
     const { id } = await create({ items: ['throw', 'fine'], processor: 'faulty', retries: 0 });
     await events(id);
     const view = (await (await fetch(`${s.url}/actions/${id}`)).json()) as View;

@@ -109,14 +109,18 @@ describe('bad requests get a JSON error, never a crash', () => {
     ['prompt over the limit', () => postJson(`${s.url}/generate`, { prompt: 'x'.repeat(10_001) }), 413, /at most 10000/],
     ['body over the limit', () => postJson(`${s.url}/generate`, { prompt: 'x'.repeat(70_000) }), 413, /larger than this server takes/],
     ['unknown route', () => fetch(`${s.url}/nope`), 404, /no route GET \/nope/],
+    ['a body neither JSON nor text', () => fetch(`${s.url}/generate`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: 'x' }), 415, /as JSON/],
+    ['a body shorter than its length', () => fetch(`${s.url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '0' }, body: '' }), 400, /JSON body/],
   ];
   it.each(cases)('%s', async (_name, send, status, message) => {
     const res = await send();
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
-    const body = (await res.json()) as { error: { message: string; type: string } };
+    const body = (await res.json()) as { error: { message: string; type: string; code: string | null } };
     expect(body.error.message).toMatch(message);
     expect(typeof body.error.type).toBe('string');
+    // fastify's internal codes are not part of the API.
+    expect(String(body.error.code)).not.toMatch(/FST_/);
   });
 
   it('reads a curl -d body (form content type) as JSON', async () => {

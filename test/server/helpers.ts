@@ -38,7 +38,7 @@ export async function startTestServer(
     actionConcurrency: 64,
     ...settings,
   });
-  const app = buildServer({ manager, bodyLimitBytes: 64 * 1024, maxPromptChars: 10_000, maxActionItems: 1000, logLevel: 'silent', ...server });
+  const app = buildServer({ manager, bodyLimitBytes: 64 * 1024, requestTimeoutMs: 30_000, maxPromptChars: 10_000, maxActionItems: 1000, logLevel: 'silent', ...server });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   let closed = false;
   return {

@@ -15,7 +15,6 @@ afterAll(async () => {
 });
 
 const settings = demoSettings(FAST_DEMO);
-const chatInput = (content: string) => ({ messages: [{ role: 'user', content }] });
 
 describe('GET /v1/models', () => {
   it('lists the processors as models', async () => {
@@ -28,7 +27,7 @@ describe('GET /v1/models', () => {
 describe('POST /v1/chat/completions', () => {
   it('answers whole, with the demo text and usage', async () => {
     const answer = await client.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'hi there' }] });
-    const tokens = demoTokens(chatInput('hi there'), settings);
+    const tokens = demoTokens('hi there', settings);
     expect(answer.object).toBe('chat.completion');
     expect(answer.choices[0]!.message).toMatchObject({ role: 'assistant', content: tokens.join('') });
     expect(answer.choices[0]!.finish_reason).toBe('stop');
@@ -58,7 +57,7 @@ describe('POST /v1/chat/completions', () => {
       }
       if (chunk.usage) usage = chunk.usage;
     }
-    const expected = demoTokens({ messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'stream me' }] }, settings);
+    const expected = demoTokens('system: be brief\nuser: stream me', settings);
     expect(text).toBe(expected.join(''));
     expect(role).toBe('assistant');
     expect(finish).toBe('stop');
@@ -70,7 +69,7 @@ describe('POST /v1/chat/completions', () => {
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, i) => client.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: `q${i}` }] })),
     );
-    answers.forEach((a, i) => expect(a.choices[0]!.message.content).toBe(demoTokens(chatInput(`q${i}`), settings).join('')));
+    answers.forEach((a, i) => expect(a.choices[0]!.message.content).toBe(demoTokens(`q${i}`, settings).join('')));
   });
 
   it('answers an unknown model with OpenAI\'s error shape (404 model_not_found)', async () => {
@@ -88,7 +87,16 @@ describe('POST /v1/chat/completions', () => {
     expect((err as Error).message).toMatch(/messages/);
   });
 
-  it('turns a failing processor into a 500 error, and an error frame when streaming', async () => {
+  it('says why a completion with too many prompts is refused', async () => {
+    const err = await client.completions.create({ model: 'demo', prompt: Array.from({ length: 65 }, (_, k) => `p${k}`) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as Error).message).toMatch(/prompt: at most 64 prompts per request \(got 65\)/);
+    const empty = await postJson(`${s.url}/v1/completions`, { model: 'demo', prompt: [] });
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { error: { message: string } }).error.message).toMatch(/at least one prompt/);
+  });
+
+    it('turns a failing processor into a 500 error, and an error frame when streaming', async () => {
     // The faulty fixture reads its input as a string: a completion's prompt.
     const whole = await client.completions.create({ model: 'faulty', prompt: 'throw' }).catch((e: unknown) => e);
     expect(whole).toBeInstanceOf(OpenAI.InternalServerError);

@@ -19,9 +19,12 @@ export interface RemoteBrokerOptions {
   readonly token?: string;
   /** Silence allowed on a stream when a job has no time limit (default 60 s). */
   readonly idleTimeoutMs?: number;
+  /** How long items wait while no endpoint of their processor is healthy (default 10 s; 0: the job's time limit). */
+  readonly unhealthyWaitMs?: number;
 }
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+export const DEFAULT_UNHEALTHY_WAIT_MS = 10_000;
 
 export class RemoteBroker implements Broker {
   readonly kind = 'remote';
@@ -49,6 +52,7 @@ export class RemoteBroker implements Broker {
         callbackUrl: this.opts.callbackUrl,
         token: this.opts.token,
         idleTimeoutMs: this.opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        unhealthyWaitMs: this.opts.unhealthyWaitMs ?? DEFAULT_UNHEALTHY_WAIT_MS,
         onClosed: (r) => this.runs.delete(r),
       },
       listener,

@@ -43,10 +43,13 @@ export interface EndpointState {
   lastPicked: number;
   /** Replaced by a newer registration of its id, or dropped: attempts on it still release here. */
   retired: boolean;
+  /** Its /meta said `accepts: "messages"`: chat requests hand it the `{messages}` object. */
+  readonly takesMessages: boolean;
 }
 
-export function newEndpoint(name: string, id: string, url: string, capacity: number | null, now: Date): EndpointState {
+export function newEndpoint(name: string, id: string, url: string, capacity: number | null, now: Date, takesMessages = false): EndpointState {
   return {
+    takesMessages,
     name,
     id,
     url,

@@ -32,6 +32,11 @@ export interface RemoteRunPorts {
   readonly token?: string;
   /** Silence allowed on a stream when the job has no time limit. */
   readonly idleTimeoutMs: number;
+  /**
+   * How long items wait while no endpoint of their processor is healthy (one killed, none other
+   * registered) before they fail; the job's time limit caps it. 0: up to the time limit alone.
+   */
+  readonly unhealthyWaitMs: number;
   /** The run has ended (the broker forgets it). */
   readonly onClosed: (run: RemoteJobRun) => void;
 }
@@ -272,7 +277,13 @@ export class RemoteJobRun implements JobRun {
     );
   }
 
-  /** No endpoint in rotation: items wait, up to the job's time limit if it has one. */
+  /** How long an item waits for a healthy endpoint (0: for ever). */
+  private healthyWaitLimit(): number {
+    const limits = [this.spec.timeoutMs, this.ports.unhealthyWaitMs].filter((ms) => ms > 0);
+    return limits.length > 0 ? Math.min(...limits) : 0;
+  }
+
+  /** No endpoint in rotation: items wait, up to healthyWaitLimit(), then fail rather than hang. */
   private watchHealthyWait(): void {
     const stuck = !this.draining && this.waiting.length > 0 && !this.ports.registry.hasHealthy(this.processorName);
     if (!stuck) {
@@ -282,19 +293,20 @@ export class RemoteJobRun implements JobRun {
       return;
     }
     this.unhealthySince ??= performance.now();
-    if (this.spec.timeoutMs <= 0 || this.waitTimer) return;
+    const limit = this.healthyWaitLimit();
+    if (limit <= 0 || this.waitTimer) return;
     this.waitTimer = setTimeout(() => {
       this.waitTimer = null;
       this.expireWaiting();
       this.schedulePump();
-    }, Math.min(1000, Math.max(20, this.spec.timeoutMs / 4)));
+    }, Math.min(1000, Math.max(20, limit / 4)));
   }
 
   private expireWaiting(): void {
     if (this.unhealthySince === null) return;
     const now = performance.now();
     const since = this.unhealthySince;
-    const limit = this.spec.timeoutMs;
+    const limit = this.healthyWaitLimit();
     const expired = this.waiting.removeWhere((rec) => now - Math.max(rec.readyAt, since) >= limit);
     const why = this.ports.registry.list().find((ep) => ep.name === this.processorName && ep.lastError)?.lastError;
     for (const rec of expired) {

@@ -96,6 +96,7 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
     inflight: running.size,
     processed,
     concurrency: opts.concurrency,
+    accepts: opts.processor.accepts === 'messages' ? 'messages' : 'text',
   }));
 
   const expected = opts.token === undefined ? null : digest(`Bearer ${opts.token}`);

@@ -59,7 +59,7 @@ export class RemoteProcessorRegistry {
     if (url === null) throw new RegistrationError(400, `url must be an http: or https: URL without credentials, query or fragment (got "${req.url}")`);
     const check = await checkMeta(url, req, { timeoutMs: this.registerTimeoutMs, token: this.token });
     if (!check.ok) throw new RegistrationError(check.kind === 'mismatch' ? 409 : 502, `cannot register ${req.name} (id ${req.id}): ${check.error}`);
-    const endpoint = newEndpoint(req.name, req.id, url, check.meta.concurrency ?? null, new Date());
+    const endpoint = newEndpoint(req.name, req.id, url, check.meta.concurrency ?? null, new Date(), check.meta.accepts === 'messages');
     const old = this.byId.get(req.id);
     this.byId.set(req.id, endpoint);
     if (old) {
@@ -80,6 +80,12 @@ export class RemoteProcessorRegistry {
   hasHealthy(name: string): boolean {
     for (const ep of this.byId.values()) if (ep.name === name && ep.healthy) return true;
     return false;
+  }
+
+  /** Whether chat requests hand `name` the `{messages}` object: every endpoint of it said so. */
+  takesMessages(name: string): boolean {
+    const eps = this.endpointsOf(name);
+    return eps.length > 0 && eps.every((ep) => ep.takesMessages);
   }
 
   names(): string[] {

@@ -99,6 +99,8 @@ export const metaAnswerSchema = z.object({
   name: z.string(),
   id: z.string(),
   concurrency: z.number().int().positive().optional(),
+  /** `messages`: a chat request hands it the `{messages}` object (the contract's `accepts`). */
+  accepts: z.enum(['text', 'messages']).optional(),
 });
 export type MetaAnswer = z.infer<typeof metaAnswerSchema>;
 

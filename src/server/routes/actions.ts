@@ -92,7 +92,8 @@ function find(ctx: RouteContext, params: unknown) {
   return action;
 }
 
-const notFound = (id: string): HttpError => new HttpError(404, `no action ${id} (finished actions are kept for an hour)`, 'not_found_error', 'action_not_found');
+const notFound = (id: string): HttpError =>
+  new HttpError(404, `no action ${id} (finished actions are kept a while: serve --keep-actions, --keep-actions-for)`, 'not_found_error', 'action_not_found');
 
 /** `Last-Event-ID` (or `?last_event_id=`): events after that sequence number. */
 function resumePoint(header: string | string[] | undefined, query: string | undefined): number {

@@ -1,7 +1,8 @@
 /**
  * The OpenAI wire format over the pool: `POST /v1/chat/completions`, `POST /v1/completions`
  * (streaming as `data: {...}` then `data: [DONE]`, or one JSON answer) and `GET /v1/models`,
- * whose models are the processors this server offers. A chat's item input is `{messages}`; a
+ * whose models are the processors this server offers. A chat's item input is the conversation as
+ * text, or `{messages}` for a processor whose contract says `accepts: 'messages'`; a
  * completion's is the prompt string. Usage counts are the processor's chunks (completion) and
  * whitespace-separated words (prompt): an estimate, as no tokenizer runs here.
  */
@@ -32,8 +33,11 @@ const Common = {
 
 const ChatBody = z.object({ ...Common, messages: z.array(Message).min(1, 'needs at least one message') }).passthrough();
 const CompletionBody = z
-  .object({ ...Common, prompt: z.union([z.string(), z.array(z.string()).min(1).max(64, 'at most 64 prompts per request')]) })
+  .object({ ...Common, prompt: z.union([z.string(), z.array(z.string())]) })
   .passthrough();
+
+/** Prompts one `/v1/completions` request may hold (each is an item, run in parallel). */
+const MAX_PROMPTS = 64;
 
 interface Usage {
   prompt_tokens: number;
@@ -69,12 +73,12 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   app.post('/v1/chat/completions', async (request, reply) => {
     const body = parseBody(ChatBody, request.body);
-    const text = body.messages.map((m) => contentText(m.content)).join('\n');
+    const text = conversationText(body.messages);
     checkPromptSize(text, ctx.maxPromptChars, 'messages');
     const completion: Completion = {
       kind: 'chat',
       model: body.model,
-      inputs: [{ messages: body.messages }],
+      inputs: [ctx.manager.takesMessages(body.model) ? { messages: body.messages } : text],
       promptWords: words(text),
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
@@ -85,6 +89,11 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post('/v1/completions', async (request, reply) => {
     const body = parseBody(CompletionBody, request.body);
     const prompts = typeof body.prompt === 'string' ? [body.prompt] : body.prompt;
+    // Checked here, not in the union: zod reports a failed union as "Invalid input" without the reason.
+    if (prompts.length === 0) throw new HttpError(400, 'prompt: needs at least one prompt', 'invalid_request_error', null, 'prompt');
+    if (prompts.length > MAX_PROMPTS) {
+      throw new HttpError(400, `prompt: at most ${MAX_PROMPTS} prompts per request (got ${prompts.length}); send several requests`, 'invalid_request_error', 'too_many_prompts', 'prompt');
+    }
     for (const p of prompts) checkPromptSize(p, ctx.maxPromptChars);
     const completion: Completion = {
       kind: 'text',
@@ -96,6 +105,15 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
     };
     return run(ctx, completion, request, reply);
   });
+}
+
+/**
+ * The conversation as a text processor takes it: one message is its content; several are
+ * `role: content` lines, so a processor still sees who said what.
+ */
+export function conversationText(messages: readonly z.infer<typeof Message>[]): string {
+  if (messages.length === 1) return contentText(messages[0]!.content);
+  return messages.map((m) => `${m.role}: ${contentText(m.content)}`).join('\n');
 }
 
 function contentText(content: z.infer<typeof Message>['content']): string {

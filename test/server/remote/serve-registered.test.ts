@@ -7,6 +7,7 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import type { DashSample } from '../../../src/core/dashboard-sample.js';
+import { readSse } from '../helpers.js';
 import { demoOutput, REPO, start, waitFor } from '../../cli/run.js';
 
 const FAST = ['--param', 'first_token_ms=0', '--param', 'tokens_per_s=0'];
@@ -31,7 +32,8 @@ describe('slowwork serve with a registered processor', () => {
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toEqual(['demo', 'rdemo']);
     const answer = await client.chat.completions.create({ model: 'rdemo', messages: [{ role: 'user', content: 'remote hello' }] });
-    expect(answer.choices[0]!.message.content).toBe(demoOutput({ messages: [{ role: 'user', content: 'remote hello' }] }, { first_token_ms: '0', tokens_per_s: '0' }));
+    // A chat hands it the conversation as text (demo says nothing of `accepts`).
+    expect(answer.choices[0]!.message.content).toBe(demoOutput('remote hello', { first_token_ms: '0', tokens_per_s: '0' }));
 
     const meta = (await (await fetch(`${url}/meta`)).json()) as { processors: { name: string; id: string; kind: string; healthy: boolean; items_processed: number; url: string | null }[] };
     expect(meta.processors.find((p) => p.name === 'rdemo')).toMatchObject({ id: 'r-1', kind: 'remote', healthy: true, items_processed: 1, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
@@ -49,5 +51,35 @@ describe('slowwork serve with a registered processor', () => {
     expect(after.processors.find((p) => p.name === 'rdemo')).toMatchObject({ id: 'r-1', healthy: false });
     const dead = (await (await fetch(`${url}/dashboard`)).json()) as DashSample;
     expect(dead.workers.find((w) => w.name === 'r-1')).toMatchObject({ alive: false });
+  });
+
+  it('fails a /generate fast when its only processor is killed mid-stream, not after --timeout', async ({ onTestFinished }) => {
+    const server = start(['serve', '--port', '0', '--health-interval', '200', '--remote-wait', '1000'], { cwd: REPO, timeoutMs: 60_000 });
+    onTestFinished(async () => {
+      server.child.kill('SIGKILL');
+      await server.exited.catch(() => undefined);
+    });
+    await waitFor(() => /listening on (http:\S+)/.test(server.stdout()), 'the server', 15_000);
+    const url = /listening on (http:\S+)/.exec(server.stdout())![1]!;
+    const slow = ['--param', 'first_token_ms=0', '--param', 'tokens_per_s=10', '--param', 'length=200'];
+    const proc = start(['processor', 'serve', '--manager', url, '--name', 'lonely', '--id', 'l-1', ...slow], { cwd: REPO, timeoutMs: 60_000 });
+    onTestFinished(async () => {
+      proc.child.kill('SIGKILL');
+      await proc.exited.catch(() => undefined);
+    });
+    await waitFor(() => /registered with/.test(proc.stdout()), 'the registration', 15_000);
+    const res = await fetch(`${url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'talk a while', processor: 'lonely' }) });
+    const started = { at: 0 };
+    const events = readSse(res, (m) => {
+      if (started.at === 0 && (JSON.parse(m.data) as { text: string }).text.length > 0) {
+        started.at = Date.now();
+        process.kill(proc.child.pid!, 'SIGKILL');
+      }
+    });
+    const last = JSON.parse((await events).at(-1)!.data) as { status: string; error: string };
+    expect(started.at).toBeGreaterThan(0);
+    expect(last).toMatchObject({ status: 'failed', error: expect.stringMatching(/no healthy endpoint of remote processor "lonely" within 1000 ms/) });
+    // --timeout is 600 s: the item ended on --remote-wait instead.
+    expect(Date.now() - started.at).toBeLessThan(30_000);
   });
 });
