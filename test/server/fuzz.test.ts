@@ -80,7 +80,7 @@ describe('a live server under abuse', () => {
       () => JSON.stringify({ prompt: 'x'.repeat(5001) }),
     ];
     const statuses = new Map<number, number>();
-    for (let round = 0; round < 40; round++) {
+    for (let round = 0; round < 10; round++) {
       await Promise.all(
         paths.flatMap((path) =>
           bodies.map(async (body) => {
@@ -94,8 +94,8 @@ describe('a live server under abuse', () => {
         ),
       );
     }
-    // 40 rounds × 6 routes × 12 bodies, and prompt-size checks among them.
-    expect([...statuses.values()].reduce((a, b) => a + b, 0)).toBe(2880);
+    // 10 rounds × 6 routes × 12 bodies (sized for a busy 2-core machine), prompt-size checks among them.
+    expect([...statuses.values()].reduce((a, b) => a + b, 0)).toBe(720);
     expect(statuses.get(413)).toBeGreaterThan(0);
   });
 
