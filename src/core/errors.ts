@@ -4,6 +4,8 @@ export const ExitCode = {
   ok: 0,
   itemsFailed: 1,
   usage: 2,
+  /** The job is gone from Redis (restarted without its data, deleted, expired): resume runs the rest. */
+  jobLost: 3,
   interrupted: 130,
 } as const;
 
@@ -58,3 +60,13 @@ export function describeError(err: unknown): string {
 
 /** Redis cannot be used: unreachable, refusing us, too old, or not Redis at all. */
 export class RedisUnavailableError extends SlowworkError {}
+
+/**
+ * A Redis job vanished under a running submit: Redis restarted without its data (no AOF), or the
+ * job was deleted or expired. What reached the results file stays; `--resume` runs the rest.
+ */
+export class JobLostError extends SlowworkError {
+  constructor(message: string) {
+    super(message, ExitCode.jobLost);
+  }
+}

@@ -3,6 +3,7 @@
  * piped, NDJSON with `--json`. Each reporter keeps its own JobState (the pure reducer).
  */
 import type { JobCounts, JobEvent } from '../core/events.js';
+import type { LinkDown } from '../core/link.js';
 
 export interface RunInfo {
   readonly jobId: string;
@@ -38,6 +39,8 @@ export interface Reporter {
   start(info: RunInfo): void;
   onEvents(events: readonly JobEvent[]): void;
   setPhase(phase: Phase): void;
+  /** The broker's server is unreachable (since when), or reachable again (null). */
+  setLink(down: LinkDown | null): void;
   /** Prints the final summary and releases the terminal. */
   finish(summary: FinalSummary): Promise<void>;
 }

@@ -4,7 +4,7 @@
  * or a late attach loses nothing and repeats nothing. Stops at the job's end event.
  */
 import type { Redis } from 'ioredis';
-import { describeError } from '../../core/errors.js';
+import { JobLostError, describeError } from '../../core/errors.js';
 import { decodeEntry, type DecodedEvent } from './wire.js';
 import { withWatchdog } from './watchdog.js';
 
@@ -16,6 +16,8 @@ export interface ReaderHandlers {
   readonly onEvents: (events: DecodedEvent[]) => void;
   /** The job's events stream and hash are gone (expired, or never existed). */
   readonly isGone?: () => Promise<boolean>;
+  /** For the message when the job is gone. */
+  readonly jobId?: string;
 }
 
 export class EventsReader {
@@ -60,7 +62,8 @@ export class EventsReader {
       if (entries.length === 0) {
         // Nothing for a while: make sure the job still exists (it may have expired or been deleted).
         if (++idleReads % 2 === 0 && this.handlers.isGone && (await this.handlers.isGone())) {
-          throw new Error('the job is gone from Redis (expired, deleted, or Redis lost its data)');
+          const job = this.handlers.jobId ? `job ${this.handlers.jobId}` : 'the job';
+          throw new JobLostError(`${job} is gone from Redis (Redis restarted without its data, or the job expired or was deleted)`);
         }
         continue;
       }
