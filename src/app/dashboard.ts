@@ -33,7 +33,7 @@ export async function runDashboard(opts: DashboardOptions, io: DashboardIO): Pro
     // The first sample: a source that answered the connection but not this fails the run.
     state.apply(await source.sample());
     if (opts.once) {
-      io.stdout.write(opts.json ? `${JSON.stringify(snapshotJson(state.view(), source.lastCost))}\n` : textSnapshot(state.view(), io.stdout.columns));
+      io.stdout.write(opts.json ? `${JSON.stringify(snapshotJson(state.view(Date.now()), source.lastCost))}\n` : textSnapshot(state.view(Date.now()), io.stdout.columns));
       return ExitCode.ok;
     }
     const interactive = opts.tui && io.stdout.isTTY === true && !inCi();
@@ -58,11 +58,11 @@ async function runInteractive(source: DashboardSource, state: DashboardState, in
   const sampler = new Sampler(source, intervalMs, {
     onSample: (s) => {
       state.apply(s);
-      tui.update(state.view());
+      tui.update(state.view(Date.now()));
     },
     onLost: (error) => {
       state.lost(error, Date.now());
-      tui.update(state.view());
+      tui.update(state.view(Date.now()));
     },
   });
   const signals = io.signals ?? process;
@@ -72,10 +72,10 @@ async function runInteractive(source: DashboardSource, state: DashboardState, in
   // While no sample lands (reconnecting), the time in the title still moves; otherwise each
   // sample is the one repaint of its interval.
   const clock = setInterval(() => {
-    if (state.connectionState !== 'ok') tui.update(state.view());
+    if (state.connectionState !== 'ok') tui.update(state.view(Date.now()));
   }, intervalMs);
   try {
-    tui.start(state.view());
+    tui.start(state.view(Date.now()));
     sampler.start();
     await quitting;
   } finally {
@@ -91,7 +91,7 @@ async function runInteractive(source: DashboardSource, state: DashboardState, in
 /** Without a TTY: a snapshot every interval (NDJSON with --json) until a signal. */
 async function runSnapshots(source: DashboardSource, state: DashboardState, intervalMs: number, json: boolean, io: DashboardIO): Promise<number> {
   const write = (): void => {
-    const view = state.view();
+    const view = state.view(Date.now());
     io.stdout.write(json ? `${JSON.stringify(snapshotJson(view, source.lastCost))}\n` : textSnapshot(view, io.stdout.columns));
   };
   write();

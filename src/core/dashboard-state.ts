@@ -27,7 +27,13 @@ export interface JobView extends DashJob {
 export type ConnectionState = 'connecting' | 'ok' | 'reconnecting';
 
 export interface DashboardView {
+  /** When the newest sample was taken. */
   readonly at: number;
+  /**
+   * When the view was built: the clock of the title and of `reconnecting for …`, which must move
+   * on while no sample lands (absent: `at`).
+   */
+  readonly now?: number;
   readonly source: string;
   readonly connection: ConnectionState;
   /** Why the source is unreachable, while reconnecting. */
@@ -147,7 +153,8 @@ export class DashboardState {
     this.connectionError = error;
   }
 
-  view(): DashboardView {
+  /** The view at `now` (the wall clock; default: the newest sample's time). */
+  view(now?: number): DashboardView {
     const s = this.last;
     const at = s?.at ?? 0;
     const workers = (s?.workers ?? []).map((w) => workerView(w, at));
@@ -178,6 +185,7 @@ export class DashboardState {
     history.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
     return {
       at,
+      now: now ?? at,
       source: s?.source ?? '',
       connection: this.connection,
       connectionError: this.connectionError,
