@@ -61,7 +61,7 @@ export function createPlainReporter(out: NodeJS.WritableStream, opts: PlainRepor
   return {
     start(runInfo: RunInfo): void {
       info = runInfo;
-      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt: now() });
+      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt: runInfo.startedAt ?? now() });
       const items = runInfo.total === null ? 'items' : plural(runInfo.total, 'item');
       const skipped = runInfo.skipped > 0 ? ` (${formatCount(runInfo.skipped)} skipped, done before)` : '';
       write(
@@ -74,10 +74,10 @@ export function createPlainReporter(out: NodeJS.WritableStream, opts: PlainRepor
       }
     },
 
-    onEvents(events: readonly JobEvent[]): void {
+    onEvents(events: readonly JobEvent[], at?: number): void {
       if (finished) return;
       const st = getState();
-      st.apply(events, now());
+      st.apply(events, at ?? now());
       let hasLines = false;
       for (const ev of events) {
         if (ev.type === 'item-done' || ev.type === 'item-failed' || ev.type === 'item-retry') {

@@ -214,8 +214,8 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
     start(runInfo: RunInfo): void {
       if (instance !== null || finishing !== null) return;
       info = runInfo;
-      startedAt = now();
-      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt: now() });
+      startedAt = runInfo.startedAt ?? now();
+      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt });
       view = { ...view, info: runInfo, snapshot: state.snapshot(now()) };
       // Before ink's own listener: its resize frame then already has the new size.
       stdout.on('resize', onResize);
@@ -232,9 +232,9 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
       timer.unref();
     },
 
-    onEvents(events: readonly JobEvent[]): void {
+    onEvents(events: readonly JobEvent[], at?: number): void {
       if (finishing !== null) return;
-      const t = now();
+      const t = at ?? now();
       getState().apply(events, t);
       panels.observe(events, t);
     },

@@ -12,8 +12,11 @@ const BLOCK_MS = 5000;
 const COUNT = 1000;
 
 export interface ReaderHandlers {
-  /** Events of one read, in order. Throwing stops the reader with that error. */
-  readonly onEvents: (events: DecodedEvent[]) => void;
+  /**
+   * Events of one read, in order, and when each was added (epoch ms of its entry id, Redis's
+   * clock): a replayed history keeps its own times. Throwing stops the reader with that error.
+   */
+  readonly onEvents: (events: DecodedEvent[], times: number[]) => void;
   /** The job's events stream and hash are gone (expired, or never existed). */
   readonly isGone?: () => Promise<boolean>;
   /** For the message when the job is gone. */
@@ -69,19 +72,22 @@ export class EventsReader {
       }
       idleReads = 0;
       const events: DecodedEvent[] = [];
+      const times: number[] = [];
       let ended = false;
       for (const [id, kv] of entries) {
         this.lastId = id;
+        const at = Number(id.slice(0, id.indexOf('-')));
         for (let k = 0; k + 1 < kv.length; k += 2) {
           if (kv[k] !== 'e') continue;
           for (const e of decodeEntry(kv[k + 1]!)) {
             events.push(e);
+            times.push(at);
             if (e.type === 'job-done' || e.type === 'job-cancelled') ended = true;
           }
         }
         if (ended) break;
       }
-      this.handlers.onEvents(events);
+      this.handlers.onEvents(events, times);
       if (ended) return;
     }
   }
