@@ -19,6 +19,7 @@ export interface JobView extends DashJob {
   /** Finished items per second, smoothed (about 10 s). */
   readonly itemsPerSec: number;
   readonly etaMs: number | null;
+  /** Since the job was created (finished or not). */
   readonly ageMs: number;
   /** A finished job kept for a while as history. */
   readonly history: boolean;
@@ -227,8 +228,8 @@ export class DashboardState {
     const rate = this.jobTracks.get(j.id)?.rate ?? 0;
     const left = j.total === null ? null : Math.max(0, j.total - j.done - j.failed);
     const etaMs = history || left === null ? null : left === 0 ? 0 : rate > 0 ? (left / rate) * 1000 : null;
-    const end = history && j.finishedAt !== null ? j.finishedAt : at;
-    return { ...j, itemsPerSec: rate, etaMs, ageMs: Math.max(0, end - j.createdAt), history };
+    // AGE is how long ago the job was created, finished or not (as `slowwork jobs` says it).
+    return { ...j, itemsPerSec: rate, etaMs, ageMs: Math.max(0, at - j.createdAt), history };
   }
 }
 
