@@ -71,6 +71,29 @@ describe('slowwork watch dashboard', () => {
     expect(res.code).toBe(0);
   });
 
+  test('a worker stopped cleanly (SIGTERM, exit 0) is not listed as dead; one killed (SIGKILL) is', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('dash-stop');
+    const [clean, killed] = await Promise.all([procs.worker(redis().url, queue, cwd, WORKER_ARGS), procs.worker(redis().url, queue, cwd, WORKER_ARGS)]);
+    clean.proc.child.kill('SIGTERM');
+    killed.proc.child.kill('SIGKILL');
+    expect((await clean.exited).code).toBe(0);
+    await killed.exited;
+    // The killed one's heartbeat (TTL: a few beats of 200 ms) has to expire before it is dead.
+    let snap: Snapshot | null = null;
+    for (let tries = 0; tries < 50; tries++) {
+      const res = await run(['watch', 'dashboard', '--once', '--json', '--redis', redis().url, '--queue', queue], { cwd });
+      expect(res.code, res.stderr).toBe(0);
+      snap = JSON.parse(res.stdout) as Snapshot;
+      if (snap.workers.some((w) => w.name === killed.name && w.health === 'dead')) break;
+    }
+    const byName = new Map(snap!.workers.map((w) => [w.name, w]));
+    expect(byName.get(killed.name)?.health).toBe('dead');
+    expect(byName.get(clean.name)?.health ?? 'not listed').not.toBe('dead');
+    expect(byName.get(clean.name)?.health ?? 'not listed').not.toBe('ok');
+  });
+
   test('without a TTY: a text snapshot every interval, no escape codes, until SIGTERM (exit 0)', async () => {
     const cwd = await newDir();
     const queue = freshQueue('snap');
