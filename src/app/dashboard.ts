@@ -26,6 +26,9 @@ export interface DashboardIO {
   readonly signals?: NodeJS.EventEmitter;
 }
 
+/** The span `--once` measures its speeds over. */
+const ONCE_RATE_SPAN_MS = 1000;
+
 export async function runDashboard(opts: DashboardOptions, io: DashboardIO): Promise<number> {
   const source = await opts.source();
   try {
@@ -33,6 +36,10 @@ export async function runDashboard(opts: DashboardOptions, io: DashboardIO): Pro
     // The first sample: a source that answered the connection but not this fails the run.
     state.apply(await source.sample());
     if (opts.once) {
+      // Speeds are differences between two samples: one more, a moment later, or every rate
+      // of the snapshot would read 0 items/s.
+      await new Promise((resolve) => setTimeout(resolve, ONCE_RATE_SPAN_MS));
+      state.apply(await source.sample());
       io.stdout.write(opts.json ? `${JSON.stringify(snapshotJson(state.view(Date.now()), source.lastCost))}\n` : textSnapshot(state.view(Date.now()), io.stdout.columns));
       return ExitCode.ok;
     }

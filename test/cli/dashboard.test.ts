@@ -94,6 +94,23 @@ describe('slowwork watch dashboard', () => {
     expect(byName.get(clean.name)?.health ?? 'not listed').not.toBe('ok');
   });
 
+  test('--once measures the speeds (not 0 items/s) while items finish', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('dash-rate');
+    writePrompts(cwd, 'prompts.txt', Array.from({ length: 60 }, (_, k) => `rate prompt ${k + 1}`));
+    await procs.worker(redis().url, queue, cwd, WORKER_ARGS);
+    // About 0.3 s an item on 3 slots: some finish in any second of the run.
+    const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis().url, '--queue', queue, ...paramArgs({ first_token_ms: '100', tokens_per_s: '40', length: '4-12' }), '--no-tui', '--out', 'out.jsonl'], cwd, 60_000);
+    await waitFor(() => (sub.stdout().match(/^done {3}\[/gm) ?? []).length >= 6, 'six items done', 20_000);
+    const res = await run(['watch', 'dashboard', '--once', '--json', '--redis', redis().url, '--queue', queue], { cwd });
+    expect(res.code, res.stderr).toBe(0);
+    const snap = JSON.parse(res.stdout) as Snapshot & { totals: { itemsPerSec: number; chunksPerSec: number } };
+    expect(snap.jobs[0]?.status, 'the job still ran during the snapshot').toBe('running');
+    expect(snap.totals.itemsPerSec).toBeGreaterThan(0);
+    expect(snap.totals.chunksPerSec).toBeGreaterThan(0);
+  });
+
   test('without a TTY: a text snapshot every interval, no escape codes, until SIGTERM (exit 0)', async () => {
     const cwd = await newDir();
     const queue = freshQueue('snap');
