@@ -26,6 +26,9 @@ export interface DashboardIO {
   readonly signals?: NodeJS.EventEmitter;
 }
 
+/** The span `--once` measures its speeds over. */
+const ONCE_RATE_SPAN_MS = 1000;
+
 export async function runDashboard(opts: DashboardOptions, io: DashboardIO): Promise<number> {
   const source = await opts.source();
   try {
@@ -33,7 +36,11 @@ export async function runDashboard(opts: DashboardOptions, io: DashboardIO): Pro
     // The first sample: a source that answered the connection but not this fails the run.
     state.apply(await source.sample());
     if (opts.once) {
-      io.stdout.write(opts.json ? `${JSON.stringify(snapshotJson(state.view(), source.lastCost))}\n` : textSnapshot(state.view(), io.stdout.columns));
+      // Speeds are differences between two samples: one more, a moment later, or every rate
+      // of the snapshot would read 0 items/s.
+      await new Promise((resolve) => setTimeout(resolve, ONCE_RATE_SPAN_MS));
+      state.apply(await source.sample());
+      io.stdout.write(opts.json ? `${JSON.stringify(snapshotJson(state.view(Date.now()), source.lastCost))}\n` : textSnapshot(state.view(Date.now()), io.stdout.columns));
       return ExitCode.ok;
     }
     const interactive = opts.tui && io.stdout.isTTY === true && !inCi();
@@ -58,11 +65,11 @@ async function runInteractive(source: DashboardSource, state: DashboardState, in
   const sampler = new Sampler(source, intervalMs, {
     onSample: (s) => {
       state.apply(s);
-      tui.update(state.view());
+      tui.update(state.view(Date.now()));
     },
     onLost: (error) => {
       state.lost(error, Date.now());
-      tui.update(state.view());
+      tui.update(state.view(Date.now()));
     },
   });
   const signals = io.signals ?? process;
@@ -72,10 +79,10 @@ async function runInteractive(source: DashboardSource, state: DashboardState, in
   // While no sample lands (reconnecting), the time in the title still moves; otherwise each
   // sample is the one repaint of its interval.
   const clock = setInterval(() => {
-    if (state.connectionState !== 'ok') tui.update(state.view());
+    if (state.connectionState !== 'ok') tui.update(state.view(Date.now()));
   }, intervalMs);
   try {
-    tui.start(state.view());
+    tui.start(state.view(Date.now()));
     sampler.start();
     await quitting;
   } finally {
@@ -91,7 +98,7 @@ async function runInteractive(source: DashboardSource, state: DashboardState, in
 /** Without a TTY: a snapshot every interval (NDJSON with --json) until a signal. */
 async function runSnapshots(source: DashboardSource, state: DashboardState, intervalMs: number, json: boolean, io: DashboardIO): Promise<number> {
   const write = (): void => {
-    const view = state.view();
+    const view = state.view(Date.now());
     io.stdout.write(json ? `${JSON.stringify(snapshotJson(view, source.lastCost))}\n` : textSnapshot(view, io.stdout.columns));
   };
   write();

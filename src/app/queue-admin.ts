@@ -120,22 +120,34 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
       outPath: job.out || '(written by the submitter)',
       total: job.total >= 0 ? job.total : null,
       skipped: 0,
+      // Elapsed time, rates and ETA are the job's, not this attach's.
+      startedAt: job.created || undefined,
       hint: attached ? ATTACHED_HINT : 'Ctrl+C: leave (the job keeps running)',
     });
     let end: JobCounts | null = null;
+    let endAt: number | null = null;
     let cancelled = false;
     const reader = new EventsReader(readerConn, keys.job(job.id).events, {
-      onEvents: (decoded) => {
-        const events: JobEvent[] = [];
-        for (const e of decoded) {
-          if (e.type === 'stopping') continue;
+      onEvents: (decoded, times) => {
+        // Handed over at the times they happened (a replay keeps its history's pace).
+        let events: JobEvent[] = [];
+        let at = times[0] ?? Date.now();
+        decoded.forEach((e, k) => {
+          if (e.type === 'stopping') return;
+          const t = times[k] ?? at;
+          if (t !== at && events.length > 0) {
+            reporter.onEvents(events, at);
+            events = [];
+          }
+          at = t;
           if (e.type === 'job-done' || e.type === 'job-cancelled') {
             end = e.counts;
+            endAt = t;
             cancelled = e.type === 'job-cancelled';
           }
           events.push(e);
-        }
-        reporter.onEvents(events);
+        });
+        if (events.length > 0) reporter.onEvents(events, at);
       },
       isGone: async () => (await cmd.exists(keys.job(job.id).hash)) === 0,
     });
@@ -162,7 +174,8 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
     reporter.setPhase('finished');
     await reporter.finish({
       counts,
-      elapsedMs: performance.now() - started,
+      // The job's run time: to its end event, or to now if it still runs.
+      elapsedMs: job.created ? (endAt ?? job.finished ?? Date.now()) - job.created : performance.now() - started,
       outPath: job.out || '(written by the submitter)',
       resumeCommand: left && !attached ? `slowwork watch job ${job.id}${target.queue === 'default' ? '' : ` --queue ${target.queue}`}` : null,
       interrupted: left,

@@ -219,6 +219,7 @@ async function runJob(ctx: JobContext): Promise<number> {
       },
       {
         onLog: log.write,
+        onLink: (down) => reporter.setLink(down),
         outPath: ctx.outPath,
         recorded: ctx.ledger ? (id) => isRecorded(ctx.ledger!, id, opts.retryFailed) : undefined,
         retryFailed: opts.retryFailed,

@@ -4,6 +4,7 @@
  * and the Redis broker are swappable by one constructor.
  */
 import type { EventListener, JobCounts } from '../core/events.js';
+import type { LinkDown } from '../core/link.js';
 import type { ItemSpec, JobSpec } from '../core/types.js';
 
 export interface Broker {
@@ -42,6 +43,11 @@ export interface JobRunOptions {
    * pipelines on one pool).
    */
   readonly processorUrls?: readonly string[];
+  /**
+   * The link to the broker's server went down (since when) or came back (null). Brokers without
+   * a server (embedded) never call it.
+   */
+  readonly onLink?: (down: LinkDown | null) => void;
 }
 
 export interface JobRun {
@@ -55,7 +61,11 @@ export interface JobRun {
   end(): void;
   /** Stop starting items; in-flight ones finish (first Ctrl+C). */
   drain(reason: string): void;
-  /** Abort in-flight items too (second Ctrl+C). Nothing already finished is lost. */
+  /**
+   * Abort in-flight items too (second Ctrl+C, SIGTERM). Nothing already finished is lost. Ends
+   * `finished` within seconds even when the broker's server cannot be reached: a distributed job
+   * is then left as it is (its resume command attaches to it again).
+   */
   abort(reason: string): void;
   /** Resolves after the final `job-done` or `job-cancelled` event was delivered. */
   readonly finished: Promise<JobCounts>;

@@ -19,6 +19,7 @@ export interface JobView extends DashJob {
   /** Finished items per second, smoothed (about 10 s). */
   readonly itemsPerSec: number;
   readonly etaMs: number | null;
+  /** Since the job was created (finished or not). */
   readonly ageMs: number;
   /** A finished job kept for a while as history. */
   readonly history: boolean;
@@ -27,7 +28,13 @@ export interface JobView extends DashJob {
 export type ConnectionState = 'connecting' | 'ok' | 'reconnecting';
 
 export interface DashboardView {
+  /** When the newest sample was taken. */
   readonly at: number;
+  /**
+   * When the view was built: the clock of the title and of `reconnecting for …`, which must move
+   * on while no sample lands (absent: `at`).
+   */
+  readonly now?: number;
   readonly source: string;
   readonly connection: ConnectionState;
   /** Why the source is unreachable, while reconnecting. */
@@ -147,7 +154,8 @@ export class DashboardState {
     this.connectionError = error;
   }
 
-  view(): DashboardView {
+  /** The view at `now` (the wall clock; default: the newest sample's time). */
+  view(now?: number): DashboardView {
     const s = this.last;
     const at = s?.at ?? 0;
     const workers = (s?.workers ?? []).map((w) => workerView(w, at));
@@ -178,6 +186,7 @@ export class DashboardState {
     history.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
     return {
       at,
+      now: now ?? at,
       source: s?.source ?? '',
       connection: this.connection,
       connectionError: this.connectionError,
@@ -219,8 +228,8 @@ export class DashboardState {
     const rate = this.jobTracks.get(j.id)?.rate ?? 0;
     const left = j.total === null ? null : Math.max(0, j.total - j.done - j.failed);
     const etaMs = history || left === null ? null : left === 0 ? 0 : rate > 0 ? (left / rate) * 1000 : null;
-    const end = history && j.finishedAt !== null ? j.finishedAt : at;
-    return { ...j, itemsPerSec: rate, etaMs, ageMs: Math.max(0, end - j.createdAt), history };
+    // AGE is how long ago the job was created, finished or not (as `slowwork jobs` says it).
+    return { ...j, itemsPerSec: rate, etaMs, ageMs: Math.max(0, at - j.createdAt), history };
   }
 }
 

@@ -6,6 +6,8 @@ export const ExitCode = {
   usage: 2,
   /** The job stopped itself: a non-item error ended several items, or --max-failures was reached. */
   stopped: 3,
+  /** The job is gone from Redis (restarted without its data, deleted, expired): resume runs the rest. */
+  jobLost: 4,
   /** The results file could not be written during the run (disk full, I/O error). */
   ioFailure: 74,
   interrupted: 130,
@@ -72,3 +74,13 @@ export function describeError(err: unknown): string {
 
 /** Redis cannot be used: unreachable, refusing us, too old, or not Redis at all. */
 export class RedisUnavailableError extends SlowworkError {}
+
+/**
+ * A Redis job vanished under a running submit: Redis restarted without its data (no AOF), or the
+ * job was deleted or expired. What reached the results file stays; `--resume` runs the rest.
+ */
+export class JobLostError extends SlowworkError {
+  constructor(message: string) {
+    super(message, ExitCode.jobLost);
+  }
+}

@@ -124,8 +124,9 @@ export class JobState {
   private dropped = 0;
 
   // Sliding window: ring of per-250 ms buckets.
-  private readonly itemBuckets = new Float64Array(WINDOW_BUCKETS);
-  private readonly chunkBuckets = new Float64Array(WINDOW_BUCKETS);
+  /** One slot more than the window: where events older than the window go (never read). */
+  private readonly itemBuckets = new Float64Array(WINDOW_BUCKETS + 1);
+  private readonly chunkBuckets = new Float64Array(WINDOW_BUCKETS + 1);
   /** Absolute bucket number (floor(t / BUCKET_MS)) of the newest bucket; -1 before any. */
   private currentBucket = -1;
 
@@ -141,9 +142,17 @@ export class JobState {
     return this.dropped;
   }
 
+  /**
+   * Folds events that happened at `now`. Events older than the newest seen (a job's history
+   * replayed on attach) count towards the rates in their own time's bucket, or not at all once
+   * older than the window: a replay is not a burst of speed.
+   */
   apply(events: readonly JobEvent[], now: number): void {
     this.advance(now);
-    const slot = this.currentBucket % WINDOW_BUCKETS;
+    const bucket = Math.floor(now / BUCKET_MS);
+    const inWindow = this.currentBucket - bucket < WINDOW_BUCKETS;
+    // Out of the window: a slot of its own that is never read (index WINDOW_BUCKETS).
+    const slot = inWindow ? bucket % WINDOW_BUCKETS : WINDOW_BUCKETS;
     for (let i = 0; i < events.length; i++) {
       const ev = events[i]!;
       switch (ev.type) {

@@ -13,6 +13,11 @@ export interface KeyState {
   readonly confirmCancel: string | null;
   /** A message shown until the next key. */
   readonly message: readonly Seg[] | null;
+  /**
+   * The selection was made for the user, not by them: it follows the top of the list (the newest
+   * running job), so a job that arrives is the one selected. Moving the cursor ends it.
+   */
+  readonly following?: boolean;
 }
 
 export const INITIAL_KEYS: KeyState = { selected: null, confirmCancel: null, message: null };
@@ -30,11 +35,15 @@ export interface Key {
 
 export type KeyEffect = { readonly kind: 'quit' } | { readonly kind: 'attach'; readonly jobId: string } | { readonly kind: 'cancel'; readonly jobId: string } | null;
 
-/** Keeps a selection on screen: the same job if it is still listed, else the first. */
+/**
+ * Keeps a selection on screen: the job the user moved to while it is listed; else the first
+ * (the newest running job), which a new job becomes when it arrives.
+ */
 export function reconcileSelection(state: KeyState, jobs: readonly JobView[]): KeyState {
   if (jobs.length === 0) return state.selected === null ? state : { ...state, selected: null };
-  if (state.selected !== null && jobs.some((j) => j.id === state.selected)) return state;
-  return { ...state, selected: jobs[0]!.id };
+  const top = jobs[0]!.id;
+  if (state.following === true ? state.selected === top : state.selected !== null && jobs.some((j) => j.id === state.selected)) return state;
+  return { ...state, selected: top, following: true };
 }
 
 export function onKey(state: KeyState, key: Key, jobs: readonly JobView[]): { state: KeyState; effect: KeyEffect } {
@@ -56,7 +65,7 @@ export function onKey(state: KeyState, key: Key, jobs: readonly JobView[]): { st
   const move = (delta: number): KeyState => {
     if (jobs.length === 0) return s;
     const next = Math.min(jobs.length - 1, Math.max(0, (at < 0 ? 0 : at) + delta));
-    return { ...s, selected: jobs[next]!.id };
+    return { ...s, selected: jobs[next]!.id, following: false };
   };
   if (key.upArrow || key.input === 'k') return { state: move(-1), effect: null };
   if (key.downArrow || key.input === 'j') return { state: move(1), effect: null };

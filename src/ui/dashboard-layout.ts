@@ -97,7 +97,7 @@ export function dashboardLines(screen: DashboardScreen): Seg[][] {
   const maxLines = Math.max(1, Math.floor(screen.rows) - 1);
   const budget = Math.max(0, maxLines - 1 - bottom.length);
   const plan = planPanels(view, budget);
-  const lines: Seg[][] = [titleLine(view, columns, screen.now ?? view.at)];
+  const lines: Seg[][] = [titleLine(view, columns, screen.now ?? view.now ?? view.at)];
   lines.push(...throughputLines(view, columns, plan.throughput));
   lines.push(...queueLines(view, columns, plan.queues));
   lines.push(...workerLines(view, columns, plan.workers));

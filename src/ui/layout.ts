@@ -4,6 +4,7 @@
  * the given width (display width, string-width), so the ink components only arrange it.
  */
 import type { FinishedLine, JobSnapshot, LiveRow } from '../core/job-state.js';
+import { linkDownText, type LinkDown } from '../core/link.js';
 import {
   formatCompact,
   formatCount,
@@ -167,6 +168,16 @@ export function phaseNotice(phase: Phase, snapshot: JobSnapshot | null, columns:
     );
   }
   return null;
+}
+
+/**
+ * The notice line: an unreachable server first (nothing moves until it is back, so it explains
+ * the `0 items/s`), then the phase notice when both apply.
+ */
+export function noticeLine(link: LinkDown | null, phase: Seg[] | null, columns: number): Seg[] | null {
+  if (link === null) return phase;
+  const down: Seg[] = [{ text: linkDownText(link), bold: true, color: 'red' }];
+  return truncateSegs(phase ? [...down, SEP, ...phase] : down, columns);
 }
 
 /**

@@ -8,6 +8,8 @@
  *   failed [id] after 3 attempts: error
  *   progress 40/100 done, 2 failed, 8 in flight, 12.3 items/s, ETA 5s
  *   phase  draining: finishing 8 in-flight items; Ctrl+C again to abort
+ *   redis  unreachable since 12:03:11, retrying      (and on every progress line until it is back)
+ *   redis  reachable again after 41.0s
  *   finished: 98 done, 2 failed of 100 in 4m05s
  *   results: out.jsonl
  *   resume:  slowwork submit prompts.txt --resume
@@ -15,6 +17,7 @@
 import type { JobEvent } from '../core/events.js';
 import { formatCompact, formatCount, formatDuration, formatEta } from '../core/format.js';
 import { JobState, errorLine, type FinishedLine } from '../core/job-state.js';
+import { linkDownDetail, linkDownText, type LinkDown } from '../core/link.js';
 import { sanitizeForLine } from '../core/text.js';
 import { plural, summaryLines } from './layout.js';
 import type { FinalSummary, Phase, Reporter, RunInfo } from './reporter.js';
@@ -34,6 +37,7 @@ export function createPlainReporter(out: NodeJS.WritableStream, opts: PlainRepor
   let timer: NodeJS.Timeout | null = null;
   let phase: Phase = 'running';
   let finished = false;
+  let link: LinkDown | null = null;
 
   const write = (text: string): void => {
     out.write(text);
@@ -50,13 +54,14 @@ export function createPlainReporter(out: NodeJS.WritableStream, opts: PlainRepor
     if (s.retrying > 0) parts.push(`${formatCount(s.retrying)} retrying`);
     parts.push(`${formatCompact(s.itemsPerSec)} items/s`);
     if (s.etaMs !== null && s.ended === null) parts.push(`ETA ${formatEta(s.etaMs)}`);
-    return `progress ${parts.join(', ')}\n`;
+    const down = link ? `; ${linkDownText(link)}` : '';
+    return `progress ${parts.join(', ')}${down}\n`;
   };
 
   return {
     start(runInfo: RunInfo): void {
       info = runInfo;
-      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt: now() });
+      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt: runInfo.startedAt ?? now() });
       const items = runInfo.total === null ? 'items' : plural(runInfo.total, 'item');
       const skipped = runInfo.skipped > 0 ? ` (${formatCount(runInfo.skipped)} skipped, done before)` : '';
       write(
@@ -69,10 +74,10 @@ export function createPlainReporter(out: NodeJS.WritableStream, opts: PlainRepor
       }
     },
 
-    onEvents(events: readonly JobEvent[]): void {
+    onEvents(events: readonly JobEvent[], at?: number): void {
       if (finished) return;
       const st = getState();
-      st.apply(events, now());
+      st.apply(events, at ?? now());
       let hasLines = false;
       for (const ev of events) {
         if (ev.type === 'item-done' || ev.type === 'item-failed' || ev.type === 'item-retry') {
@@ -109,6 +114,14 @@ export function createPlainReporter(out: NodeJS.WritableStream, opts: PlainRepor
       else if (next === 'running') write('phase  running\n');
     },
 
+    setLink(down: LinkDown | null): void {
+      if (finished) return;
+      const was = link;
+      link = down;
+      if (down) write(`${label(down.service)}${linkDownDetail(down)}\n`);
+      else if (was) write(`${label(was.service)}reachable again after ${formatDuration(now() - was.since)}\n`);
+    },
+
     finish(summary: FinalSummary): Promise<void> {
       if (timer !== null) {
         clearInterval(timer);
@@ -137,6 +150,11 @@ function finishedText(
   const retried = ev.attempt > 1 ? ` (attempt ${ev.attempt})` : '';
   const preview = line?.preview ? `: ${line.preview}` : '';
   return `done   [${clean(ev.id)}] ${formatDuration(ev.durations.totalMs)}${chunks}${retried}${preview}\n`;
+}
+
+/** `redis  `: a line's lead word, padded like `start  ` and `phase  `. */
+function label(word: string): string {
+  return `${word.padEnd(6)} `;
 }
 
 function clean(text: string): string {

@@ -3,6 +3,7 @@
  * piped, NDJSON with `--json`. Each reporter keeps its own JobState (the pure reducer).
  */
 import type { JobCounts, JobEvent } from '../core/events.js';
+import type { LinkDown } from '../core/link.js';
 
 export interface RunInfo {
   readonly jobId: string;
@@ -16,6 +17,11 @@ export interface RunInfo {
   readonly total: number | null;
   /** Items skipped because a previous run already finished them (`--resume`). */
   readonly skipped: number;
+  /**
+   * When the job started (epoch ms), when it was not just now: a job attached to (`watch job`)
+   * counts its elapsed time and rates from its own start, not from the attach.
+   */
+  readonly startedAt?: number;
   /** The key hint under the live rows; default: what Ctrl+C does to a submit. */
   readonly hint?: string;
 }
@@ -38,8 +44,11 @@ export interface FinalSummary {
 
 export interface Reporter {
   start(info: RunInfo): void;
-  onEvents(events: readonly JobEvent[]): void;
+  /** Events that happened at `at` (epoch ms; default now: a replayed history passes its own times). */
+  onEvents(events: readonly JobEvent[], at?: number): void;
   setPhase(phase: Phase): void;
+  /** The broker's server is unreachable (since when), or reachable again (null). */
+  setLink(down: LinkDown | null): void;
   /** Prints the final summary and releases the terminal. */
   finish(summary: FinalSummary): Promise<void>;
 }

@@ -15,6 +15,7 @@
 import { Component, memo, useLayoutEffect, useRef, type ReactNode } from 'react';
 import { Box, useStdout } from 'ink';
 import type { FinishedLine, JobSnapshot } from '../core/job-state.js';
+import type { LinkDown } from '../core/link.js';
 import { sanitizeForLine, truncateEnd, truncateStart } from '../core/text.js';
 import type { Phase, RunInfo } from './reporter.js';
 import type { DashboardView as DashboardData } from '../core/dashboard-state.js';
@@ -25,6 +26,7 @@ import {
   layoutRows,
   omittedLineSegs,
   phaseNotice,
+  noticeLine,
   plural,
   rowTexts,
   statsLine,
@@ -51,6 +53,8 @@ export interface SubmitViewProps {
   /** Null before the first refresh. */
   readonly snapshot: JobSnapshot | null;
   readonly phase: Phase;
+  /** The broker's server is unreachable since then; null or absent while it is up. */
+  readonly link?: LinkDown | null;
   readonly columns: number;
   readonly rows: number;
   readonly finished?: FinishedBatch;
@@ -164,8 +168,8 @@ export function planHeight(rows: number, inFlight: number, hasNotice: boolean, f
 }
 
 /** Header, notice, rows, footer: at most `rows - 1` lines of at most `columns` columns. */
-export function LiveArea({ info, snapshot, phase, columns, rows }: SubmitViewProps): ReactNode {
-  const notice = phaseNotice(phase, snapshot, columns);
+export function LiveArea({ info, snapshot, phase, link, columns, rows }: SubmitViewProps): ReactNode {
+  const notice = noticeLine(link ?? null, phaseNotice(phase, snapshot, columns), columns);
   const finished = phase === 'finished';
   const inFlight = snapshot?.rows.length ?? 0;
   const plan = planHeight(rows, inFlight, notice !== null, finished);

@@ -6,6 +6,7 @@
 import { useCallback, type ReactNode } from 'react';
 import { render, useInput, useStdin, type Instance } from 'ink';
 import type { JobEvent } from '../core/events.js';
+import type { LinkDown } from '../core/link.js';
 import { JobState, type FinishedLine, type JobSnapshot } from '../core/job-state.js';
 import { summaryLines } from './layout.js';
 import type { FinalSummary, Phase, Reporter, RunInfo } from './reporter.js';
@@ -45,6 +46,8 @@ interface ViewState {
   readonly info: RunInfo;
   readonly snapshot: JobSnapshot | null;
   readonly phase: Phase;
+  /** The broker's server is unreachable since then (null: up). */
+  readonly link: LinkDown | null;
   readonly columns: number;
   readonly rows: number;
   readonly finished: FinishedBatch;
@@ -89,6 +92,7 @@ function TuiApp({
       info={view.info}
       snapshot={view.snapshot}
       phase={view.phase}
+      link={view.link}
       columns={view.columns}
       rows={view.rows}
       finished={view.finished}
@@ -131,6 +135,7 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
     info: PLACEHOLDER_INFO,
     snapshot: null,
     phase: 'running',
+    link: null,
     columns: size(stdout.columns, 80),
     rows: size(stdout.rows, 24),
     finished: EMPTY_BATCH,
@@ -209,8 +214,8 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
     start(runInfo: RunInfo): void {
       if (instance !== null || finishing !== null) return;
       info = runInfo;
-      startedAt = now();
-      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt: now() });
+      startedAt = runInfo.startedAt ?? now();
+      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt });
       view = { ...view, info: runInfo, snapshot: state.snapshot(now()) };
       // Before ink's own listener: its resize frame then already has the new size.
       stdout.on('resize', onResize);
@@ -227,9 +232,9 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
       timer.unref();
     },
 
-    onEvents(events: readonly JobEvent[]): void {
+    onEvents(events: readonly JobEvent[], at?: number): void {
       if (finishing !== null) return;
-      const t = now();
+      const t = at ?? now();
       getState().apply(events, t);
       panels.observe(events, t);
     },
@@ -239,6 +244,12 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
       // Show the notice now, not at the next tick.
       if (instance !== null) safely(() => refresh({ phase }));
       else view = { ...view, phase };
+    },
+
+    setLink(link: LinkDown | null): void {
+      if (finishing !== null) return;
+      if (instance !== null) safely(() => refresh({ link }));
+      else view = { ...view, link };
     },
 
     finish(summary: FinalSummary): Promise<void> {

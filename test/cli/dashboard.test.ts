@@ -66,9 +66,50 @@ describe('slowwork watch dashboard', () => {
     expect(lines[0]).toMatch(new RegExp(`^slowwork dashboard · redis 127\\.0\\.0\\.1:\\d+ queue ${queue}`));
     expect(text.stdout).toMatch(/^WORKERS 2 alive · \d+\/6 slots busy$/m);
     expect(text.stdout).toContain(w1!.name);
-    expect(text.stdout).toMatch(new RegExp(`^\\s+${jobId}\\s+\\S*\\s*\\d+%\\s+\\d+/0/30\\s`, 'm'));
+    // (Its progress cell says `done` if the job ended meanwhile: --once samples for a second.)
+    expect(text.stdout).toMatch(new RegExp(`^\\s+${jobId}\\s+\\S*\\s*(?:\\d+%|done)\\s+\\d+/0/30\\s`, 'm'));
     const res = await sub.exited;
     expect(res.code).toBe(0);
+  });
+
+  test('a worker stopped cleanly (SIGTERM, exit 0) is not listed as dead; one killed (SIGKILL) is', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('dash-stop');
+    const [clean, killed] = await Promise.all([procs.worker(redis().url, queue, cwd, WORKER_ARGS), procs.worker(redis().url, queue, cwd, WORKER_ARGS)]);
+    clean.proc.child.kill('SIGTERM');
+    killed.proc.child.kill('SIGKILL');
+    expect((await clean.exited).code).toBe(0);
+    await killed.exited;
+    // The killed one's heartbeat (TTL: a few beats of 200 ms) has to expire before it is dead.
+    let snap: Snapshot | null = null;
+    for (let tries = 0; tries < 50; tries++) {
+      const res = await run(['watch', 'dashboard', '--once', '--json', '--redis', redis().url, '--queue', queue], { cwd });
+      expect(res.code, res.stderr).toBe(0);
+      snap = JSON.parse(res.stdout) as Snapshot;
+      if (snap.workers.some((w) => w.name === killed.name && w.health === 'dead')) break;
+    }
+    const byName = new Map(snap!.workers.map((w) => [w.name, w]));
+    expect(byName.get(killed.name)?.health).toBe('dead');
+    expect(byName.get(clean.name)?.health ?? 'not listed').not.toBe('dead');
+    expect(byName.get(clean.name)?.health ?? 'not listed').not.toBe('ok');
+  });
+
+  test('--once measures the speeds (not 0 items/s) while items finish', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('dash-rate');
+    writePrompts(cwd, 'prompts.txt', Array.from({ length: 60 }, (_, k) => `rate prompt ${k + 1}`));
+    await procs.worker(redis().url, queue, cwd, WORKER_ARGS);
+    // About 0.3 s an item on 3 slots: some finish in any second of the run.
+    const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis().url, '--queue', queue, ...paramArgs({ first_token_ms: '100', tokens_per_s: '40', length: '4-12' }), '--no-tui', '--out', 'out.jsonl'], cwd, 60_000);
+    await waitFor(() => (sub.stdout().match(/^done {3}\[/gm) ?? []).length >= 6, 'six items done', 20_000);
+    const res = await run(['watch', 'dashboard', '--once', '--json', '--redis', redis().url, '--queue', queue], { cwd });
+    expect(res.code, res.stderr).toBe(0);
+    const snap = JSON.parse(res.stdout) as Snapshot & { totals: { itemsPerSec: number; chunksPerSec: number } };
+    expect(snap.jobs[0]?.status, 'the job still ran during the snapshot').toBe('running');
+    expect(snap.totals.itemsPerSec).toBeGreaterThan(0);
+    expect(snap.totals.chunksPerSec).toBeGreaterThan(0);
   });
 
   test('without a TTY: a text snapshot every interval, no escape codes, until SIGTERM (exit 0)', async () => {

@@ -74,6 +74,29 @@ describe('slowwork jobs, watch job and cancel', () => {
     expect(after.stdout.split('\n').find((l) => l.startsWith(jobId))).toMatch(new RegExp(`^${jobId}\\s+done\\s+12\\s+0\\s+12\\s+0\\s`));
   });
 
+  test('watch job counts from the job\'s start, not the attach: a replay of a finished job says its run time', async ({ onTestFinished }) => {
+    const procs = processes(onTestFinished);
+    const cwd = await newDir();
+    const queue = freshQueue('replay-time');
+    writePrompts(cwd, 'prompts.txt', Array.from({ length: 12 }, (_, k) => `replay prompt ${k + 1}`));
+    await procs.worker(redis().url, queue, cwd, WORKER_ARGS);
+    const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis().url, '--queue', queue, ...paramArgs(SLOW), '--no-tui', '--out', 'out.jsonl'], cwd, 60_000);
+    const res = await sub.exited;
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    const jobId = jobIdOf(res.stdout)!;
+    // 12 items of >= 0.35 s on 4 slots: the job ran >= 1 s, whatever the machine.
+    const replay = await run(['watch', 'job', jobId, '--no-tui', '--redis', redis().url, '--queue', queue], { cwd, timeoutMs: 30_000 });
+    expect(replay.code, replay.stderr).toBe(0);
+    const m = /^finished: 12 done, 0 failed of 12 in (\d+(?:\.\d)?)(ms|s)$/m.exec(replay.stdout);
+    expect(m, replay.stdout).not.toBeNull();
+    const ms = Number(m![1]) * (m![2] === 's' ? 1000 : 1);
+    expect(ms, 'the replay states the job\'s run time').toBeGreaterThanOrEqual(1000);
+    const submitted = /^finished: 12 done, 0 failed of 12 in (\d+(?:\.\d)?)s$/m.exec(res.stdout);
+    expect(submitted, res.stdout).not.toBeNull();
+    // No longer than the submit that ran it (which also read inputs and connected first).
+    expect(ms).toBeLessThanOrEqual(Number(submitted![1]) * 1000 + 100);
+  });
+
   test('cancel stops a running job everywhere: the submit exits 130 with the rest unfinished, jobs says cancelled; an unknown id is one line and exit 2', async ({ onTestFinished }) => {
     const procs = processes(onTestFinished);
     const cwd = await newDir();

@@ -216,8 +216,9 @@ describe('DashboardState jobs', () => {
     const early = v.jobs[2]!;
     expect(early.etaMs).toBeNull();
     expect(early.itemsPerSec).toBe(0);
-    // The age of a finished job stops at its end.
-    expect(early.ageMs).toBe(150_000);
+    // AGE is the time since the job was created, not its run time: it goes on after the end.
+    expect(early.ageMs).toBe(200_000);
+    expect(v.jobs[1]!.ageMs).toBe(90_000);
     expect(v.totals.running).toBe(1);
   });
 

@@ -256,3 +256,25 @@ describe('JobState finished lines', () => {
     expect(s.snapshot(200).chunksTotal).toBe(200_000);
   });
 });
+
+describe('JobState: a history replayed at its own times (watch job attaching late)', () => {
+  it('counts no speed for events older than the rate window, even after a snapshot of the present', () => {
+    const T0 = 1_000_000;
+    const s = new JobState({ total: 100, startedAt: T0 });
+    // The view's timer took a snapshot at the attach, 60 s into the job...
+    s.snapshot(T0 + 60_000);
+    // ...then the replay: 50 items done over the job's first 50 s, each at its own time.
+    for (let k = 0; k < 50; k++) s.apply([{ type: 'item-start', index: k, id: String(k), attempt: 1, worker: 'w' }, doneEvent(k)], T0 + k * 1000);
+    const snap = s.snapshot(T0 + 60_000);
+    expect(snap.done).toBe(50);
+    expect(snap.itemsPerSec).toBe(0);
+    expect(snap.elapsedMs).toBe(60_000);
+    // Items of the last few seconds count, at their own pace.
+    s.apply([doneEvent(50), doneEvent(51)], T0 + 58_000);
+    expect(s.snapshot(T0 + 60_000).itemsPerSec).toBeCloseTo(2 / 5, 1);
+  });
+});
+
+function doneEvent(index: number): JobEvent {
+  return { type: 'item-done', index, id: String(index), attempt: 1, output: 'x', worker: 'w', durations: { queuedMs: 0, firstChunkMs: 0, totalMs: 0 } };
+}

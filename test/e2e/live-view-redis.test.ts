@@ -4,11 +4,11 @@
  * with a results file whose items all ran on that worker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { redisPerFile } from '../redis/server.js';
+import { redisPerFile, startRedisServer } from '../redis/server.js';
 import { TmuxSession } from './tmux.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/slowwork.js');
@@ -51,5 +51,30 @@ describe('live view on Redis workers', () => {
     const records = readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; worker: string });
     expect(records).toHaveLength(24);
     expect(new Set(records.map((r) => r.worker))).toEqual(new Set([name]));
+  });
+
+  it('says Redis is unreachable, since when, while it is away, and the job completes once it is back', async () => {
+    // A server of its own, with AOF: it is stopped and started again on the same port.
+    const redis = await startRedisServer({ aof: true });
+    cleanups.push(() => void (redis as unknown as { cleanup: () => Promise<void> }).cleanup());
+    const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-redis-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'prompts.txt'), Array.from({ length: 40 }, (_, i) => `outage ${i + 1}`).join('\n') + '\n');
+    startWorker(redis.url);
+    const tmux = new TmuxSession(120, 30);
+    cleanups.push(() => tmux.kill());
+    tmux.start(`node ${BIN} submit prompts.txt --redis ${redis.url} --param first_token_ms=50 --param tokens_per_s=15 --param length=20-30 --out results.jsonl`, dir);
+    await tmux.waitFor((l) => l.some((x) => /\b[1-9]\d*\/40 done/.test(x)), 20_000, 'a first item done');
+
+    await redis.stop();
+    const down = await tmux.waitFor((l) => l.some((x) => /redis unreachable since \d\d:\d\d:\d\d, retrying/.test(x)), 15_000, 'the unreachable notice');
+    expect(down.some((x) => x.startsWith('EXIT='))).toBe(false);
+    await redis.start();
+    await tmux.waitFor((l) => !l.some((x) => x.includes('unreachable')), 15_000, 'the notice to go once Redis is back');
+    const end = await tmux.waitFor((l) => l.some((x) => x.startsWith('EXIT=')), 40_000, 'the exit');
+    expect(end.find((x) => x.startsWith('EXIT='))).toBe('EXIT=0');
+    const ids = readFileSync(join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+    expect(ids).toHaveLength(40);
+    expect(new Set(ids).size).toBe(40);
   });
 });

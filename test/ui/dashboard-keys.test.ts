@@ -246,3 +246,20 @@ describe('confirming a cancel re-checks the job', () => {
     expect(segsText(gone.state.message ?? [])).toBe('job a is gone');
   });
 });
+
+describe('the cursor and new jobs', () => {
+  it('follows the newest job while the user has not moved it; stays on the user\'s job once moved', () => {
+    const older = JOBS;
+    const newer = [{ ...JOBS[0]!, id: 'new' }, ...JOBS];
+    // The dashboard opens: the top job is selected for the user.
+    const first = reconcileSelection(INITIAL_KEYS, older);
+    expect(first.selected).toBe(older[0]!.id);
+    // A job arrives (newest first, at the top): the cursor goes to it.
+    expect(reconcileSelection(first, newer).selected).toBe('new');
+    // Moved by the user: it stays on their job when another arrives.
+    const moved = onKey(first, { input: 'j' }, older).state;
+    expect(moved.selected).toBe(older[1]!.id);
+    expect(reconcileSelection(moved, newer).selected).toBe(older[1]!.id);
+  });
+});
+

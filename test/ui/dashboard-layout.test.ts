@@ -180,6 +180,15 @@ describe('dashboardLines panels', () => {
     expect(screen({ view, columns: 200, rows: 50, selected: null, now: T0 + 6000 })[0]).toContain('ECONNREFUSED');
   });
 
+  it('the reconnecting time moves with the view\'s clock while no sample lands (the TUI passes no screen clock)', () => {
+    const st = new DashboardState();
+    st.apply(byName('one worker').sample);
+    st.lost('connect ECONNREFUSED 127.0.0.1:6379', T0 + 1000);
+    // What the dashboard's clock tick draws: a view built now, no `now` of the screen's own.
+    expect(screen({ view: st.view(T0 + 6000), columns: 120, rows: 40, selected: null })[0]).toContain('reconnecting for 5.0s');
+    expect(screen({ view: st.view(T0 + 9000), columns: 120, rows: 40, selected: null })[0]).toContain('reconnecting for 8.0s');
+  });
+
   it('shows "connecting…" before any data', () => {
     const st = new DashboardState();
     st.lost('connect ETIMEDOUT', T0);

@@ -65,6 +65,23 @@ describe('tui reporter', () => {
     expect(stdout.listenerCount('resize')).toBe(0);
   });
 
+  it('says when Redis is unreachable, since when, and stops saying it once it is back', async () => {
+    const { stdout, reporter } = setup(100, 24);
+    reporter.start({ ...INFO, total: 3 });
+    reporter.onEvents([ev.start(0, 'alpha')]);
+    const since = new Date(2026, 0, 2, 12, 3, 11).getTime(); // local time: shown as 12:03:11
+    reporter.setLink({ service: 'redis', since });
+    await waitFor(() => stripAnsi(stdout.output).includes('redis unreachable since 12:03:11, retrying'), 2000, 'the link notice');
+    reporter.setPhase('draining');
+    const both = /redis unreachable since 12:03:11, retrying · draining: finishing 1 in-flight item/;
+    await waitFor(() => both.test(stripAnsi(stdout.output)), 2000, 'the link notice beside the phase notice');
+    reporter.setLink(null);
+    // The newest frame (ink's cursor-only writes left out) has the phase notice alone.
+    const frame = (): string => stripAnsi(stdout.writes.filter((w) => stripAnsi(w).trim() !== '').at(-1) ?? '');
+    await waitFor(() => frame().includes('draining: finishing') && !frame().includes('unreachable'), 2000, 'a frame without the link notice');
+    await reporter.finish(SUMMARY);
+  });
+
   it('drains the last finished lines on finish, before the summary', async () => {
     const { stdout, reporter } = setup();
     reporter.start({ ...INFO, total: 2 });

@@ -11,6 +11,7 @@ import type { Broker, JobRun, JobRunOptions } from '../broker.js';
 import { duplicateConnection, openRedis, type RedisTarget } from './connection.js';
 import { queueKeys, type QueueKeys } from './keys.js';
 import { RedisJobRun } from './job-run.js';
+import { LinkWatch } from './link-watch.js';
 import type { ScriptedRedis } from './scripts.js';
 import { ensureGroup } from './worker.js';
 import { listJobs, liveWorkers, type WorkerRow } from './admin.js';
@@ -25,18 +26,23 @@ export interface RedisBrokerOptions {
 }
 
 export const DEFAULT_JOB_TTL_MS = 24 * 3600_000;
+/** How long closing waits for Redis to answer QUIT before it drops the connection. */
+const QUIT_WAIT_MS = 1000;
 
 export class RedisBroker implements Broker {
   readonly kind = 'redis';
   private readonly readers = new Set<ScriptedRedis>();
   private readonly runs = new Set<RedisJobRun>();
+  private readonly link: LinkWatch;
 
   private constructor(
     private readonly opts: RedisBrokerOptions,
     private readonly cmd: ScriptedRedis,
     private readonly keys: QueueKeys,
     private readonly workers: readonly WorkerRow[],
-  ) {}
+  ) {
+    this.link = new LinkWatch(cmd);
+  }
 
   /** Connects (one clear line and exit 2 if Redis cannot be used) and looks at the workers. */
   static async connect(opts: RedisBrokerOptions): Promise<RedisBroker> {
@@ -73,6 +79,8 @@ export class RedisBroker implements Broker {
         outPath: options.outPath ? resolve(options.outPath) : '',
         recorded: options.recorded,
         retryFailed: options.retryFailed,
+        link: this.link,
+        onLink: options.onLink,
       },
       listener,
     );
@@ -86,9 +94,22 @@ export class RedisBroker implements Broker {
     return jobs.find((j) => j.out === path && j.status === 'running')?.id ?? null;
   }
 
+  /**
+   * Never waits on Redis for long: QUIT behind commands queued for an unreachable server would
+   * wait for it to come back, so closing drops the connection unless Redis answers at once.
+   */
   async close(): Promise<void> {
+    this.link.stop();
     for (const run of this.runs) run.detach();
     for (const r of this.readers) r.disconnect();
-    await this.cmd.quit().catch(() => this.cmd.disconnect());
+    if (this.cmd.status !== 'ready') {
+      this.cmd.disconnect();
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUIT_WAIT_MS)));
+    await Promise.race([this.cmd.quit().catch(() => undefined), late]);
+    clearTimeout(timer);
+    this.cmd.disconnect();
   }
 }

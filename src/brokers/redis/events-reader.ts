@@ -4,7 +4,7 @@
  * or a late attach loses nothing and repeats nothing. Stops at the job's end event.
  */
 import type { Redis } from 'ioredis';
-import { describeError } from '../../core/errors.js';
+import { JobLostError, describeError } from '../../core/errors.js';
 import { decodeEntry, type DecodedEvent } from './wire.js';
 import { withWatchdog } from './watchdog.js';
 
@@ -12,10 +12,15 @@ const BLOCK_MS = 5000;
 const COUNT = 1000;
 
 export interface ReaderHandlers {
-  /** Events of one read, in order. Throwing stops the reader with that error. */
-  readonly onEvents: (events: DecodedEvent[]) => void;
+  /**
+   * Events of one read, in order, and when each was added (epoch ms of its entry id, Redis's
+   * clock): a replayed history keeps its own times. Throwing stops the reader with that error.
+   */
+  readonly onEvents: (events: DecodedEvent[], times: number[]) => void;
   /** The job's events stream and hash are gone (expired, or never existed). */
   readonly isGone?: () => Promise<boolean>;
+  /** For the message when the job is gone. */
+  readonly jobId?: string;
 }
 
 export class EventsReader {
@@ -60,25 +65,29 @@ export class EventsReader {
       if (entries.length === 0) {
         // Nothing for a while: make sure the job still exists (it may have expired or been deleted).
         if (++idleReads % 2 === 0 && this.handlers.isGone && (await this.handlers.isGone())) {
-          throw new Error('the job is gone from Redis (expired, deleted, or Redis lost its data)');
+          const job = this.handlers.jobId ? `job ${this.handlers.jobId}` : 'the job';
+          throw new JobLostError(`${job} is gone from Redis (Redis restarted without its data, or the job expired or was deleted)`);
         }
         continue;
       }
       idleReads = 0;
       const events: DecodedEvent[] = [];
+      const times: number[] = [];
       let ended = false;
       for (const [id, kv] of entries) {
         this.lastId = id;
+        const at = Number(id.slice(0, id.indexOf('-')));
         for (let k = 0; k + 1 < kv.length; k += 2) {
           if (kv[k] !== 'e') continue;
           for (const e of decodeEntry(kv[k + 1]!)) {
             events.push(e);
+            times.push(at);
             if (e.type === 'job-done' || e.type === 'job-cancelled') ended = true;
           }
         }
         if (ended) break;
       }
-      this.handlers.onEvents(events);
+      this.handlers.onEvents(events, times);
       if (ended) return;
     }
   }

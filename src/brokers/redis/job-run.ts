@@ -5,7 +5,8 @@
  * Redis, not here: if this process dies, the workers finish it anyway.
  */
 import type { EventListener, JobCounts, JobEvent } from '../../core/events.js';
-import { describeError } from '../../core/errors.js';
+import { JobLostError, describeError } from '../../core/errors.js';
+import type { LinkDown } from '../../core/link.js';
 import { IndexSet } from '../../core/index-set.js';
 import type { ItemInput, ItemSpec, JobSpec } from '../../core/types.js';
 import type { JobRun } from '../broker.js';
@@ -13,6 +14,7 @@ import { carriedResults, type FinalEvent } from './carried.js';
 import { EventsReader } from './events-reader.js';
 import { toWireSpec } from './job-spec.js';
 import type { JobKeys, QueueKeys } from './keys.js';
+import type { LinkWatch } from './link-watch.js';
 import type { ScriptedRedis } from './scripts.js';
 import { MAX_ENTRY_ITEMS, itemHeader } from './work-entry.js';
 
@@ -24,6 +26,11 @@ import { MAX_ENTRY_ITEMS, itemHeader } from './work-entry.js';
  */
 const ENQUEUE_CHUNK = 500;
 const ENQUEUE_BYTES = 4 * 1024 * 1024;
+/**
+ * How long an abort waits for Redis to take its cancel before the submit stops following the
+ * job (it goes on in Redis; resume attaches to it again). An unreachable Redis is not waited on.
+ */
+export const ABORT_ANSWER_MS = 3000;
 
 export interface RedisJobRunDeps {
   readonly cmd: ScriptedRedis;
@@ -39,6 +46,9 @@ export interface RedisJobRunDeps {
   readonly recorded?: (id: string) => boolean;
   /** `--retry-failed`: a failure of an earlier job is run again, not carried over. */
   readonly retryFailed?: boolean;
+  /** The command connection's link, to say when Redis is unreachable and not wait on it then. */
+  readonly link?: LinkWatch;
+  readonly onLink?: (down: LinkDown | null) => void;
 }
 
 export class RedisJobRun implements JobRun {
@@ -75,6 +85,11 @@ export class RedisJobRun implements JobRun {
    */
   private carried = new Map<number, FinalEvent>();
   private carriedFinal = { done: 0, failed: 0 };
+  /** Resolves when the run stops (drain, abort, failure, detach): nothing then waits on Redis. */
+  private readonly stopped: Promise<void>;
+  private markStopped!: () => void;
+  private aborting = false;
+  private readonly unwatch: () => void;
   private resolveFinished!: (counts: JobCounts) => void;
   private rejectFinished!: (err: unknown) => void;
 
@@ -92,9 +107,13 @@ export class RedisJobRun implements JobRun {
       this.rejectFinished = reject;
     });
     this.finished.catch(() => undefined);
+    this.stopped = new Promise<void>((resolve) => (this.markStopped = resolve));
     this.created = this.create();
     this.created.catch((err: unknown) => this.fail(err));
+    this.unwatch = deps.link?.subscribe((down) => this.onLink(down)) ?? (() => undefined);
+    if (deps.link?.down) deps.onLink?.(deps.link.down);
     this.reader = new EventsReader(deps.reader, this.jk.events, {
+      jobId: spec.jobId,
       onEvents: (events) => this.onEvents(events),
       isGone: async () => (await deps.cmd.exists(this.jk.hash)) === 0,
     });
@@ -130,7 +149,8 @@ export class RedisJobRun implements JobRun {
       const chunk = items.slice(k, k + ENQUEUE_CHUNK);
       this.sending = this.sending.then(() => this.enqueue(chunk));
     }
-    if (this.outstanding < this.highWater) return this.sending;
+    // After a stop nothing waits on Redis (it may be unreachable): the feeder moves on.
+    if (this.outstanding < this.highWater) return Promise.race([this.sending, this.stopped]);
     return new Promise<void>((resolve) => this.roomWaiters.push(resolve));
   }
 
@@ -143,7 +163,12 @@ export class RedisJobRun implements JobRun {
     let args: (string | number)[] = [];
     let bytes = 0;
     const send = async () => {
-      await this.deps.cmd.enqueue(this.deps.keys.items, this.jk.hash, this.jk.input, this.jobId, Date.now(), this.entryItems, ...args);
+      try {
+        await this.deps.cmd.enqueue(this.deps.keys.items, this.jk.hash, this.jk.input, this.jobId, Date.now(), this.entryItems, ...args);
+      } catch (err) {
+        if (/NOJOB/.test(describeError(err))) throw this.lost();
+        throw err;
+      }
       args = [];
       bytes = 0;
     };
@@ -180,6 +205,11 @@ export class RedisJobRun implements JobRun {
     return rest;
   }
 
+  /** The job's hash is gone from Redis under us. */
+  private lost(): JobLostError {
+    return new JobLostError(`job ${this.jobId} is gone from Redis (Redis restarted without its data, or the job expired or was deleted)`);
+  }
+
   end(): void {
     if (!this.inputOpen) return;
     this.inputOpen = false;
@@ -188,7 +218,8 @@ export class RedisJobRun implements JobRun {
     this.sending = this.sending.then(async () => {
       if (this.stopping) return;
       await this.created;
-      await this.deps.cmd.seal(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, Date.now());
+      const status = await this.deps.cmd.seal(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, Date.now());
+      if (status === 'NOJOB') throw this.lost();
     });
     this.sending.catch((err: unknown) => this.fail(err));
   }
@@ -229,11 +260,45 @@ export class RedisJobRun implements JobRun {
   private stop(mode: 'drain' | 'abort', reason: string): void {
     this.stopping = true;
     this.inputOpen = false;
+    this.markStopped();
     this.releaseHeld(true);
     this.releaseRoomWaiters();
+    let answered = false;
     void this.created
       .then(() => this.deps.cmd.cancel(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, Date.now(), mode, reason, this.deps.keys.ctl, this.jobId))
+      .then((status) => {
+        answered = true;
+        if (status === 'NOJOB') this.fail(this.lost());
+      })
       .catch((err: unknown) => this.fail(err));
+    if (mode !== 'abort' || this.aborting) return;
+    this.aborting = true;
+    // An abort ends within seconds whatever Redis does: the cancel and the job's end would wait in
+    // ioredis's offline queue for as long as Redis is away, so an unreachable Redis is not waited
+    // on, nor one that does not take the cancel in time. The job stays in Redis as it is.
+    if (this.deps.link?.down) {
+      this.detach();
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (!answered) this.detach();
+    }, ABORT_ANSWER_MS);
+    timer.unref();
+    void this.finished.finally(() => clearTimeout(timer)).catch(() => undefined);
+  }
+
+  private onLink(down: LinkDown | null): void {
+    this.deps.onLink?.(down);
+    if (down !== null) {
+      if (this.aborting) this.detach();
+      return;
+    }
+    // Back: if Redis lost its data meanwhile, the job is gone; say so now rather than wait on it.
+    void this.created
+      .then(async () => {
+        if ((await this.deps.cmd.exists(this.jk.hash)) === 0) this.fail(this.lost());
+      })
+      .catch(() => undefined);
   }
 
   private onEvents(decoded: readonly (JobEvent | { type: 'stopping' })[]): void {
@@ -304,6 +369,7 @@ export class RedisJobRun implements JobRun {
     }
     const end = events[events.length - 1]!;
     if (end.type === 'job-done' || end.type === 'job-cancelled') {
+      this.unwatch();
       this.releaseRoomWaiters();
       this.resolveFinished(end.counts);
     }
@@ -339,6 +405,8 @@ export class RedisJobRun implements JobRun {
 
   private fail(err: unknown): void {
     this.stopping = true;
+    this.markStopped();
+    this.unwatch();
     this.releaseRoomWaiters();
     this.reader.stop();
     this.rejectFinished(err instanceof Error ? err : new Error(describeError(err)));
@@ -347,6 +415,8 @@ export class RedisJobRun implements JobRun {
   /** Stops following the job (the process is leaving); the job itself goes on in Redis. */
   detach(): void {
     this.stopping = true;
+    this.markStopped();
+    this.unwatch();
     this.reader.stop();
     this.releaseRoomWaiters();
     const total = this.spec.total ?? this.added;

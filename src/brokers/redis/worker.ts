@@ -692,7 +692,10 @@ export class RedisWorker {
     for (const [local, lease] of [...this.leases]) {
       if (!this.jobs.get(lease.held.jobId)?.run?.abortItem(local, 'the worker is stopping')) this.release(local, lease);
     }
-    if (!gaveUp) await this.cmd.del(this.keys.worker(this.name)).catch(() => undefined);
+    // A clean stop leaves the workers list too: a worker gone from it left on purpose, while one
+    // still listed without a heartbeat is dead (the dashboard says so). Its consumer in the group
+    // is forgotten by the reaper as before (no hash, no pending entries).
+    if (!gaveUp) await this.cmd.multi().del(this.keys.worker(this.name)).zrem(this.keys.workers, this.name).exec().catch(() => undefined);
     await this.pool.close();
     this.sub.disconnect();
     this.blocking.disconnect();
