@@ -89,11 +89,13 @@ export async function runBatch(run: BatchRun, pipeline: Processor[], controllers
 async function runItem(run: BatchRun, item: BatchItem, pipeline: Processor[], control: ItemControl, firstChunks?: Chunks): Promise<void> {
   const { outbox } = run;
   const timer = armTimeout(run.timeoutMs, control);
+  const clock: ItemClock = { startedAt: performance.now(), firstChunkAt: 0 };
   try {
     // One race per item, not one per chunk: an abort (time limit, Ctrl+C) settles the item at
     // once even if the processor ignores its signal, while each chunk costs a plain await.
-    const text = await control.race(runStages(run, item, pipeline, control, firstChunks));
-    outbox.push({ t: 'done', i: item.i, a: item.a, out: text });
+    const text = await control.race(runStages(run, item, pipeline, control, clock, firstChunks));
+    const ms = performance.now() - clock.startedAt;
+    outbox.push({ t: 'done', i: item.i, a: item.a, out: text, ms, fc: clock.firstChunkAt === 0 ? -1 : clock.firstChunkAt - clock.startedAt });
   } catch (err) {
     const reason: unknown = control.aborted ? control.reason : err;
     const sys = systemicCause(reason);
@@ -105,7 +107,13 @@ async function runItem(run: BatchRun, item: BatchItem, pipeline: Processor[], co
 }
 
 /** The item through every stage; stops at its next step once aborted (the race has settled it). */
-async function runStages(run: BatchRun, item: BatchItem, pipeline: Processor[], control: ItemControl, firstChunks?: Chunks): Promise<string> {
+/** When an item started on this thread, and when its first chunk came (0: not yet). */
+interface ItemClock {
+  readonly startedAt: number;
+  firstChunkAt: number;
+}
+
+async function runStages(run: BatchRun, item: BatchItem, pipeline: Processor[], control: ItemControl, clock: ItemClock, firstChunks?: Chunks): Promise<string> {
   const { outbox } = run;
   let input: ItemInput = item.input;
   let text = '';
@@ -116,7 +124,16 @@ async function runStages(run: BatchRun, item: BatchItem, pipeline: Processor[], 
       s === 0 && firstChunks ? firstChunks : inItem(run.probe, item.i, () => pipeline[s]!.process(stageInput, makeContext(run, item, s, control)));
     if (isPromise(chunks)) chunks = await chunks;
     control.throwIfAborted();
-    text = await drain(chunks, control, (piece) => outbox.chunk(item.i, item.a, s, piece), run.probe, item.i);
+    text = await drain(
+      chunks,
+      control,
+      (piece) => {
+        if (clock.firstChunkAt === 0) clock.firstChunkAt = performance.now();
+        outbox.chunk(item.i, item.a, s, piece);
+      },
+      run.probe,
+      item.i,
+    );
     input = text;
   }
   return text;

@@ -36,7 +36,7 @@ export class Outbox {
       if (open !== undefined) {
         this.starts.delete(i);
         if (t === 'done' && message.a === open.a) {
-          this.queue[open.at] = { t: 'outcome', i, a: open.a, text: open.text, n: open.n, out: message.out };
+          this.queue[open.at] = { t: 'outcome', i, a: open.a, text: open.text, n: open.n, out: message.out, ms: message.ms, fc: message.fc };
           return;
         }
         this.spill(i, open);

@@ -62,12 +62,17 @@ export type ThreadMessage =
   | { readonly t: 'begin'; readonly thread: number }
   | { readonly t: 'start'; readonly i: number; readonly a: number; readonly s: number }
   | { t: 'chunk'; readonly i: number; readonly a: number; readonly s: number; text: string; n: number }
-  | { readonly t: 'done'; readonly i: number; readonly a: number; readonly out: string }
+  /**
+   * `ms`: the item's time on the thread, from its first stage's start to its result; `fc`: its
+   * first chunk's time after that start (-1: none). Measured there, because a thread kept busy by
+   * its item posts start, chunks and result together, and the dispatcher would see 0 ms.
+   */
+  | { readonly t: 'done'; readonly i: number; readonly a: number; readonly out: string; readonly ms?: number; readonly fc?: number }
   /**
    * An item's first-stage start, its chunks (n of them, merged into `text`) and its result, all
    * within one tick: what a short single-stage item sends, as one message instead of three.
    */
-  | { readonly t: 'outcome'; readonly i: number; readonly a: number; readonly text: string; readonly n: number; readonly out: string }
+  | { readonly t: 'outcome'; readonly i: number; readonly a: number; readonly text: string; readonly n: number; readonly out: string; readonly ms?: number; readonly fc?: number }
   /** `sys`: the processor said the error is no fault of the item (its `systemic` cause). */
   | { readonly t: 'error'; readonly i: number; readonly a: number; readonly err: string; readonly aborted: boolean; readonly sys?: string }
   /** A diagnostic line from `ctx.log`. */

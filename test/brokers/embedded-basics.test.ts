@@ -11,6 +11,18 @@ const open = poolPerTest();
 const demoParams = { first_token_ms: '0', tokens_per_s: '0', length: '5', seed: '7' };
 
 describe('embedded broker: happy path', () => {
+  it('an item that keeps its thread busy while it streams gets its real durations, measured on the thread', async () => {
+    const b = open([fixtureUrl('busy-chunks')]);
+    const { rec } = await runAll(b, ['300'], { concurrency: 1 });
+    const done = outcomes(rec).get(0) as EventOf<'item-done'>;
+    expect(done.type).toBe('item-done');
+    expect(done.output.length).toBeGreaterThan(0);
+    // A lower bound holds on any machine, however busy: the item ran for 300 ms at least.
+    expect(done.durations.totalMs).toBeGreaterThanOrEqual(300);
+    expect(done.durations.firstChunkMs).not.toBeNull();
+    expect(done.durations.firstChunkMs!).toBeLessThan(done.durations.totalMs);
+  });
+
   it('runs 50 demo items: each done once, outputs and chunks match the seeded demo text', async () => {
     const b = open([builtinUrl('demo')]);
     expect(b.kind).toBe('embedded');

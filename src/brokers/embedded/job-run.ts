@@ -428,10 +428,12 @@ export class EmbeddedJobRun implements JobRun {
         this.onStart(batch, rec, 0, now);
         if (m.n > 0) this.onChunk(rec, m.text, m.n, 0, now);
         this.leaveBatch(batch, m.i);
+        this.clockFromThread(rec, now, m.ms, m.fc);
         this.settleDone(rec, m.out, now);
         break;
       case 'done':
         this.leaveBatch(batch, m.i);
+        this.clockFromThread(rec, now, m.ms, m.fc);
         this.settleDone(rec, m.out, now);
         break;
       case 'error':
@@ -577,6 +579,16 @@ export class EmbeddedJobRun implements JobRun {
     rec.batch = null;
     this.records.delete(rec.spec.index);
     this.options.onItemUnfinished?.(rec.spec.index);
+  }
+
+  /**
+   * The thread's own times of an item that ended (see the protocol's `done`): what the
+   * durations say, even when a busy thread posted start, chunks and result all at once.
+   */
+  private clockFromThread(rec: ItemRecord, now: number, ms: number | undefined, fc: number | undefined): void {
+    if (ms === undefined) return;
+    rec.startedAt = now - ms;
+    rec.firstChunkAt = fc === undefined || fc < 0 ? 0 : rec.startedAt + fc;
   }
 
   private durations(rec: ItemRecord, now: number) {
