@@ -14,6 +14,7 @@ import { ExitCode, UsageError } from '../core/errors.js';
 import type { JobCounts, JobEvent } from '../core/events.js';
 import { formatDuration } from '../core/format.js';
 import { pickReporter, type UiMode } from './reporters.js';
+import { LinkWatch } from '../brokers/redis/link-watch.js';
 
 export interface QueueTarget {
   readonly redisUrl: string;
@@ -100,6 +101,8 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
   const redisTarget = parseRedisUrl(target.redisUrl);
   const cmd = await openRedis(redisTarget, 'command', { name: `slowwork:watch:${hostname()}:${process.pid}`, checkVersion: true });
   const readerConn = duplicateConnection(cmd, `slowwork:watch-events:${hostname()}:${process.pid}`);
+  // The events connection blocks on the stream: it is the first to see Redis go away.
+  const link = new LinkWatch(readerConn);
   try {
     const job = await getJob(cmd, keys, target.jobId);
     if (!job) throw noSuchJob(target.jobId, target.queue);
@@ -124,6 +127,7 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
       startedAt: job.created || undefined,
       hint: attached ? ATTACHED_HINT : 'Ctrl+C: leave (the job keeps running)',
     });
+    link.subscribe((down) => reporter.setLink(down));
     let end: JobCounts | null = null;
     let endAt: number | null = null;
     let cancelled = false;
@@ -186,6 +190,7 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
     if (left || cancelled) return ExitCode.interrupted;
     return (end as JobCounts | null)?.failed ? ExitCode.itemsFailed : ExitCode.ok;
   } finally {
+    link.stop();
     readerConn.disconnect();
     cmd.disconnect();
   }

@@ -51,16 +51,22 @@ describe('submit --redis while Redis is away', () => {
     const plain = procs.submit(['submit', ...common, '--queue', qPlain, '--no-tui', '--out', 'plain.jsonl'], cwd, 80_000);
     const json = procs.submit(['submit', ...common, '--queue', qJson, '--json', '--out', 'json.jsonl'], cwd, 80_000);
     await waitFor(() => fileLines(path.join(cwd, 'plain.jsonl')).lines.length >= 10 && fileLines(path.join(cwd, 'json.jsonl')).lines.length >= 10, '10 results of each job', 30_000);
+    // A third view: `watch job` attached to the plain submit's job from elsewhere.
+    const jobId = /^start {2}job (\w+):/m.exec(plain.stdout())![1]!;
+    const watch = procs.submit(['watch', 'job', jobId, '--no-tui', '--redis', redis.url, '--queue', qPlain], cwd, 80_000);
+    await waitFor(() => watch.stdout().includes('done   ['), 'watch job attached (an item replayed)', 20_000);
 
     const before = Date.now();
     await redis.stop();
     const plainLine = () => plain.stdout().split('\n').find((l) => l.startsWith('redis  unreachable since'));
     const jsonLink = () => jsonEvents(json.stdout()).find((e) => e.type === 'link' && e.status === 'down');
-    await waitFor(() => plainLine() !== undefined && jsonLink() !== undefined, 'both submits to say Redis is unreachable', 15_000);
+    const watchLine = () => watch.stdout().split('\n').find((l) => l.startsWith('redis  unreachable since'));
+    await waitFor(() => plainLine() !== undefined && jsonLink() !== undefined && watchLine() !== undefined, 'both submits and the watch to say Redis is unreachable', 15_000);
     const after = Date.now();
     const clocks = clocksBetween(before, after);
     expect(plainLine()).toMatch(UNREACHABLE);
     expect(clocks).toContain(UNREACHABLE.exec(plainLine()!)![1]);
+    expect(clocks).toContain(UNREACHABLE.exec(watchLine()!)![1]);
     expect(jsonLink()).toMatchObject({ type: 'link', service: 'redis', status: 'down' });
     expect(clocks).toContain(UNREACHABLE.exec(String(jsonLink()!.message))![1]);
     expect(String(jsonLink()!.message)).toMatch(/^redis unreachable since \d\d:\d\d:\d\d, retrying$/);
@@ -69,7 +75,9 @@ describe('submit --redis while Redis is away', () => {
     expect(json.child.exitCode).toBeNull();
 
     await redis.start();
-    const [p, j] = await Promise.all([plain.exited, json.exited]);
+    const [p, j, w] = await Promise.all([plain.exited, json.exited, watch.exited]);
+    expect(w.code, w.stderr).toBe(0);
+    expect(w.stdout).toMatch(/^redis  reachable again after \S+$/m);
     expect(p.code, `stdout tail:\n${p.stdout.slice(-2000)}\nstderr:\n${p.stderr}`).toBe(0);
     expect(j.code, `stderr:\n${j.stderr}`).toBe(0);
     expect(p.stdout).toMatch(/^redis  reachable again after \S+$/m);
