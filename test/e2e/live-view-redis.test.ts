@@ -13,16 +13,17 @@ import { TmuxSession } from './tmux.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/slowwork.js');
 const server = redisPerFile();
-const cleanups: Array<() => void> = [];
+const cleanups: Array<() => void | Promise<void>> = [];
 const dirs: string[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
+afterEach(async () => {
+  // In order, each awaited: a redis-server of a test's own is stopped before its folder goes.
+  for (const c of cleanups.splice(0)) await c();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
 });
 
 function startWorker(url: string): ChildProcess {
   const child = spawn(process.execPath, [BIN, 'workers', '--redis', url, '-n', '8', '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  cleanups.push(() => child.kill('SIGKILL'));
+  cleanups.push(() => void child.kill('SIGKILL'));
   return child;
 }
 
@@ -56,7 +57,7 @@ describe('live view on Redis workers', () => {
   it('says Redis is unreachable, since when, while it is away, and the job completes once it is back', async () => {
     // A server of its own, with AOF: it is stopped and started again on the same port.
     const redis = await startRedisServer({ aof: true });
-    cleanups.push(() => void (redis as unknown as { cleanup: () => Promise<void> }).cleanup());
+    cleanups.push(() => (redis as unknown as { cleanup: () => Promise<void> }).cleanup());
     const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-redis-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'prompts.txt'), Array.from({ length: 40 }, (_, i) => `outage ${i + 1}`).join('\n') + '\n');
