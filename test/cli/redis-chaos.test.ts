@@ -20,7 +20,7 @@ const WORKER_ARGS = ['-n', '30', '--threads', '1', '--heartbeat', '200'];
 const KILL_EVERY_MS = 2_000;
 
 describe('slowwork workers: chaos', () => {
-  test(`${N} items, 3 workers, one killed (SIGKILL) and replaced every ~2 s: all done once, exact answers, within 60 s`, { timeout: 90_000 }, async ({ onTestFinished }) => {
+  test(`${N} items, 3 workers, one killed (SIGKILL) and replaced every ~2 s: all done once, exact answers`, { timeout: 90_000 }, async ({ onTestFinished }) => {
     const procs = processes(onTestFinished);
     const cwd = await newDir();
     const queue = freshQueue('chaos');
@@ -31,7 +31,7 @@ describe('slowwork workers: chaos', () => {
     const everyName = new Set(workers.map((w) => w!.name));
     const killed: WorkerProc[] = [];
 
-    const started = Date.now();
+    // The submit's own time limit (60 s) catches a job that never ends.
     const sub = procs.submit(['submit', 'prompts.txt', '--redis', url, '--queue', queue, ...paramArgs(PARAMS), '--json', '--out', 'out.jsonl'], cwd, 60_000);
     // The killer: on a fixed 2 s clock, kill the next worker in turn and start its replacement
     // (without waiting for it to serve before the next tick).
@@ -64,11 +64,9 @@ describe('slowwork workers: chaos', () => {
     const res = await sub.exited.finally(() => (over = true));
     await chaos;
     await Promise.all(replacing);
-    const ms = Date.now() - started;
 
     expect(res.code, `stdout tail:\n${res.stdout.slice(-3000)}\nstderr:\n${res.stderr}`).toBe(0);
     expect(res.stderr).toBe('');
-    expect(ms).toBeLessThan(60_000);
     // The chaos did happen, while the job ran: 3000 items of >= 0.22 s on 90 slots take >= 7 s.
     expect(killed.length).toBeGreaterThanOrEqual(3);
 
