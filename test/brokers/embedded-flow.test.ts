@@ -98,7 +98,9 @@ describe('abort (second Ctrl+C)', () => {
       expect(rec.count('item-retry')).toBe(0);
       expect(rec.events[rec.events.length - 1]).toEqual({ type: 'job-cancelled', reason: 'aborted', counts });
       // Each in-flight processor saw its abort (a thread killed at the abort deadline never would).
-      for (const index of inFlight) expect(existsSync(markers[index]!) && readFileSync(markers[index]!, 'utf8'), `item ${index}`).toBe('aborted');
+      // The item settles as its signal fires; its processor's catch runs just after: wait for it.
+      const saw = (index: number): boolean => existsSync(markers[index]!) && readFileSync(markers[index]!, 'utf8') === 'aborted';
+      await waitFor(() => [...inFlight].every(saw), `each in-flight processor to see its abort (items ${[...inFlight].join(', ')})`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
