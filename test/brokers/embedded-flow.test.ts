@@ -15,6 +15,28 @@ const open = poolPerTest();
 /** Longer than the test's time limit: an item that is waited out instead of aborted is caught by it. */
 const FOREVER_MS = 600_000;
 
+/**
+ * abort-marker items (each waits until its signal fires, then writes the file it is given) in a
+ * temp dir removed after the test, and the check that every item that began waiting (sent its
+ * first chunk) saw its abort: a thread killed at the abort deadline instead never writes it.
+ */
+function abortMarkers(n: number, onTestFinished: (fn: () => void) => void) {
+  const dir = mkdtempSync(join(tmpdir(), 'slowwork-abort-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const files = Array.from({ length: n }, (_, k) => join(dir, `abort-${k}`));
+  const saw = (index: number): boolean => existsSync(files[index]!) && readFileSync(files[index]!, 'utf8') === 'aborted';
+  return {
+    files,
+    /** Items with a chunk: inside their wait, listening to their signal. */
+    waiting: (rec: Recorder): Set<number> => new Set(rec.of('chunk').map((c) => c.index)),
+    /** Waits until each of `indexes` saw its abort (its processor's catch runs just after it settled). */
+    sawAbort: (indexes: Iterable<number>): Promise<void> => {
+      const all = [...indexes];
+      return waitFor(() => all.every(saw), `items ${all.join(', ')} to see their abort`);
+    },
+  };
+}
+
 const slowDemo = (firstTokenMs: number) => ({ first_token_ms: String(firstTokenMs), tokens_per_s: '0', length: '3', seed: '3' });
 
 describe('drain (first Ctrl+C)', () => {
@@ -76,41 +98,31 @@ describe('drain (first Ctrl+C)', () => {
 });
 
 describe('abort (second Ctrl+C)', () => {
-  it('aborts in-flight items through their signals (no thread killed), with no item-failed for them', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'slowwork-abort-'));
-    try {
-      // abort-marker waits until its signal fires (never, by itself), then writes the file it is given.
-      const b = open([fixtureUrl('abort-marker')]);
-      const rec = new Recorder();
-      const run = b.startJob(spec({ concurrency: 4, batchSize: 2, timeoutMs: 0 }), rec.listener);
-      const markers = Array.from({ length: 20 }, (_, k) => join(dir, `abort-${k}`));
-      await run.add(itemsOf(markers));
-      run.end();
-      // A first chunk means the processor is inside its wait, listening to its signal.
-      const waiting = (): Set<number> => new Set(rec.of('chunk').map((c) => c.index));
-      await rec.until(() => waiting().size >= 4, 'four items in flight, waiting');
-      const inFlight = waiting();
-      run.abort('test abort');
-      const counts = await run.finished;
-      expect(counts).toEqual({ total: 20, done: 0, failed: 0, unfinished: 20 });
-      expect(rec.count('item-failed')).toBe(0);
-      expect(rec.count('item-done')).toBe(0);
-      expect(rec.count('item-retry')).toBe(0);
-      expect(rec.events[rec.events.length - 1]).toEqual({ type: 'job-cancelled', reason: 'aborted', counts });
-      // Each in-flight processor saw its abort (a thread killed at the abort deadline never would).
-      // The item settles as its signal fires; its processor's catch runs just after: wait for it.
-      const saw = (index: number): boolean => existsSync(markers[index]!) && readFileSync(markers[index]!, 'utf8') === 'aborted';
-      await waitFor(() => [...inFlight].every(saw), `each in-flight processor to see its abort (items ${[...inFlight].join(', ')})`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it('aborts in-flight items through their signals (no thread killed), with no item-failed for them', async ({ onTestFinished }) => {
+    const markers = abortMarkers(20, onTestFinished);
+    const b = open([fixtureUrl('abort-marker')]);
+    const rec = new Recorder();
+    const run = b.startJob(spec({ concurrency: 4, batchSize: 2, timeoutMs: 0 }), rec.listener);
+    await run.add(itemsOf(markers.files));
+    run.end();
+    await rec.until(() => markers.waiting(rec).size >= 4, 'four items in flight, waiting');
+    const inFlight = markers.waiting(rec);
+    run.abort('test abort');
+    const counts = await run.finished;
+    expect(counts).toEqual({ total: 20, done: 0, failed: 0, unfinished: 20 });
+    expect(rec.count('item-failed')).toBe(0);
+    expect(rec.count('item-done')).toBe(0);
+    expect(rec.count('item-retry')).toBe(0);
+    expect(rec.events[rec.events.length - 1]).toEqual({ type: 'job-cancelled', reason: 'aborted', counts });
+    await markers.sawAbort(inFlight);
   });
 
-  it('an abort right after the first batches were handed out (threads still loading) ends the job too', async () => {
-    const b = open([builtinUrl('demo')]);
+  it('an abort right after the first batches were handed out (threads still loading) reaches them too', async ({ onTestFinished }) => {
+    const markers = abortMarkers(8, onTestFinished);
+    const b = open([fixtureUrl('abort-marker')]);
     const rec = new Recorder();
-    const run = b.startJob(spec({ params: slowDemo(FOREVER_MS), concurrency: 4, batchSize: 2 }), rec.listener);
-    await run.add(itemsOf(Array.from({ length: 8 }, (_, k) => `early ${k}`)));
+    const run = b.startJob(spec({ concurrency: 4, batchSize: 2 }), rec.listener);
+    await run.add(itemsOf(markers.files));
     run.end();
     // The batches are handed to the pool now; the threads have not begun them.
     run.abort('early abort');
@@ -118,21 +130,32 @@ describe('abort (second Ctrl+C)', () => {
     expect(counts).toEqual({ total: 8, done: 0, failed: 0, unfinished: 8 });
     expect(rec.count('item-failed')).toBe(0);
     expect(rec.count('item-done')).toBe(0);
+    // A batch that began anyway was aborted through its items' signals, not killed at the deadline.
+    await markers.sawAbort(markers.waiting(rec));
   });
 
-  it('an abort while a thread is still loading its pipeline on a warm pool ends the job', async () => {
-    const b = open([builtinUrl('demo')]);
+  it('an abort while a thread is still loading its pipeline on a warm pool reaches it', async ({ onTestFinished }) => {
+    const markers = abortMarkers(8, onTestFinished);
+    const b = open([fixtureUrl('abort-marker')]);
     // Warm both threads up with other params, so the next job's pipeline load is a fresh init.
-    await runAll(b, ['w1', 'w2', 'w3', 'w4'], { params: slowDemo(0), concurrency: 4, batchSize: 2 });
+    const warm = abortMarkers(4, onTestFinished);
+    const warmRec = new Recorder();
+    const warmRun = b.startJob(spec({ params: { warm: '1' }, concurrency: 4, batchSize: 2 }), warmRec.listener);
+    await warmRun.add(itemsOf(warm.files));
+    warmRun.end();
+    await warmRec.until(() => warm.waiting(warmRec).size === 4, 'the warm-up items to wait');
+    warmRun.abort('warm-up over');
+    await warmRun.finished;
     const rec = new Recorder();
-    const run = b.startJob(spec({ params: slowDemo(FOREVER_MS), concurrency: 4, batchSize: 2 }), rec.listener);
-    await run.add(itemsOf(Array.from({ length: 8 }, (_, k) => `warm ${k}`)));
+    const run = b.startJob(spec({ concurrency: 4, batchSize: 2 }), rec.listener);
+    await run.add(itemsOf(markers.files));
     run.end();
     await new Promise((resolve) => setImmediate(resolve));
     run.abort('abort');
     const counts = await run.finished;
     expect(counts).toEqual({ total: 8, done: 0, failed: 0, unfinished: 8 });
     expect(rec.count('item-failed')).toBe(0);
+    await markers.sawAbort(markers.waiting(rec));
   });
 
   it('a processor that ignores its signal is ended by the abort deadline, not waited for forever', async ({ onTestFinished }) => {
