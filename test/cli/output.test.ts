@@ -126,7 +126,7 @@ describe.concurrent('slowwork --help and --version', () => {
 });
 
 describe('a large input', () => {
-  // How fast is a speed, measured by `make bench` (bench/dispatch.mjs, bench/slow-cli.mjs), not here.
+  // Speeds are `make bench`'s (no-op items/s: bench/dispatch.mjs; the CLI end to end: bench/slow-cli.mjs).
   test('20k prompts with the noop processor at concurrency 64: all done, distinct ids', async () => {
     const cwd = await dir();
     const n = 20_000;
