@@ -113,7 +113,9 @@ describe('watch dashboard in a terminal', () => {
     const created = await fetch(`${base}/actions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ pipeline: ['demo'], items: Array.from({ length: 12 }, (_, i) => `story ${i}`), params: { tokens_per_s: '12', first_token_ms: '0', length: '60' } }),
+      // A first token at once, then one per 100 s: the action is surely still streaming when the
+      // view attaches, however slow the machine (it ended first when its items took 5 s).
+      body: JSON.stringify({ pipeline: ['demo'], items: Array.from({ length: 12 }, (_, i) => `story ${i}`), params: { tokens_per_s: '0.01', first_token_ms: '0', length: '60' } }),
     });
     const { id } = (await created.json()) as { id: string };
 
