@@ -68,12 +68,21 @@ describe('embedded broker: item faults', () => {
   });
 
   it('the retry waits its backoff: the next attempt does not start before delayMs', async () => {
-    const r = await runAll(open(), ['flaky 1'], { retries: 1 });
-    const retryAt = r.rec.times[r.rec.events.findIndex((e) => e.type === 'item-retry')]!;
+    const broker = open();
+    // A warm pool: from the job's start to the failure is then a dispatch and a throw, not a
+    // thread start-up, so the bound below stays close to the backoff itself.
+    await runAll(broker, ['warm-up']);
+    const t0 = performance.now();
+    const r = await runAll(broker, ['flaky 1'], { retries: 1 });
+    const retryIndex = r.rec.events.findIndex((e) => e.type === 'item-retry');
     const retry = r.rec.of('item-retry')[0]!;
     const second = r.rec.events.findIndex((e) => e.type === 'item-start' && e.attempt === 2);
-    // The retry event is delivered at most a tick after the failure; allow 15 ms for that.
-    expect(r.rec.times[second]! - retryAt).toBeGreaterThanOrEqual(retry.delayMs - 15);
+    // A lower bound from points measured before the failure was known, so a late delivery (a busy
+    // machine) can only widen the gap: the last delivery before the one carrying the retry (its
+    // events were all emitted earlier), or the job's start if the retry came in the first one.
+    const before = r.rec.times.filter((t) => t < r.rec.times[retryIndex]!);
+    const failedBy = before.length > 0 ? before[before.length - 1]! : t0;
+    expect(r.rec.times[second]! - failedBy).toBeGreaterThanOrEqual(retry.delayMs);
   });
 
   it('flaky 1, retries 2: done on attempt 2', async () => {
@@ -91,15 +100,16 @@ describe('embedded broker: item faults', () => {
     expect(failedOf(r, 0)).toMatchObject({ attempts: 2, error: 'flaky failure on attempt 2' });
   });
 
-  it('hang (honours its signal), timeout 300 ms, retries 0: fails by timeout, quickly', async () => {
+  it('hang (honours its signal), timeout 300 ms, retries 0: fails by its timeout, not before it', async () => {
     const inputs = around('hang');
     const r = await runAll(open(), inputs, { timeoutMs: 300, retries: 0 });
     const f = failedOf(r, 1);
+    // The runner's own timeout (the watchdog's would say its thread was restarted); the hang
+    // lasts an hour, so a timeout that never fires is caught by the test's time limit.
     expect(f.error).toBe('timed out after 300 ms');
     expect(f.attempts).toBe(1);
-    expect(f.durations.totalMs).toBeGreaterThanOrEqual(250);
-    expect(f.durations.totalMs).toBeLessThan(1000);
-    expect(r.ms).toBeLessThan(2000);
+    // Not cut early: the whole job (measured on this thread, around the item) outlasts the limit.
+    expect(r.ms).toBeGreaterThanOrEqual(295);
     expectMatesDone(r, 1, inputs);
   });
 
@@ -107,10 +117,11 @@ describe('embedded broker: item faults', () => {
     const inputs = around('hang-deaf');
     const r = await runAll(open(), inputs, { timeoutMs: 300, retries: 0 });
     const f = failedOf(r, 1);
+    // The runner's race settled it (the watchdog's message would say its thread was restarted).
     expect(f.error).toBe('timed out after 300 ms');
-    expect(f.durations.totalMs).toBeLessThan(1000);
-    expect(r.ms).toBeLessThan(2000);
+    expect(f.attempts).toBe(1);
     expectMatesDone(r, 1, inputs);
+    // A restarted thread would have cost its batch-mates an attempt.
     expect(r.rec.count('item-retry')).toBe(0);
   });
 
@@ -122,15 +133,14 @@ describe('embedded broker: item faults', () => {
 });
 
 describe('embedded broker: items that kill or block their thread', () => {
-  it('block 3000, timeout 300: the watchdog ends the thread; mates re-run uncharged; the pool recovers', async () => {
+  it('block for 10 min, timeout 300: the watchdog ends the thread; mates re-run uncharged; the pool recovers', async () => {
     const b = open();
-    const inputs = around('block 3000');
+    // The block outlasts the test's time limit: only the watchdog can end it in time.
+    const inputs = around('block 600000');
     const r = await runAll(b, inputs, { timeoutMs: 300, retries: 0 });
     const f = failedOf(r, 1);
-    expect(f.error).toMatch(/timed out after 300 ms/);
+    expect(f.error).toBe('timed out after 300 ms while blocking its thread (the thread was restarted)');
     expect(f.attempts).toBe(1);
-    // Well before the block would have ended by itself.
-    expect(r.ms).toBeLessThan(2800);
     expectMatesDone(r, 1, inputs);
     // Its batch-mates on that thread lost an attempt through no fault of theirs.
     const lost = r.rec.of('item-retry');
@@ -143,12 +153,12 @@ describe('embedded broker: items that kill or block their thread', () => {
 
   it('blocking after an await of its own (outside the runner\'s calls): the watchdog still ends the thread', async () => {
     const broker = openPool([fixtureUrl('block-later')]);
-    const inputs = ['block-later 4000', 'n1', 'n2', 'n3', 'n4', 'n5'];
+    // The block outlasts the test's time limit: only the watchdog can end it in time.
+    const inputs = ['block-later 600000', 'n1', 'n2', 'n3', 'n4', 'n5'];
     // Batches of one (concurrency 2 over 2 threads): the blocker is alone in its batch.
     const r = await runAll(broker, inputs, { timeoutMs: 300, retries: 0, concurrency: 2 });
     const f = failedOf(r, 0);
-    expect(f.error).toMatch(/timed out after 300 ms/);
-    expect(r.ms).toBeLessThan(3800);
+    expect(f.error).toBe('timed out after 300 ms and ignored its abort signal (its thread was restarted)');
     for (let k = 1; k < inputs.length; k++) expect(outcomes(r.rec).get(k)).toMatchObject({ type: 'item-done', output: `ok:${inputs[k]}` });
   });
 

@@ -8,8 +8,34 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../src/brokers/embedded/broker.js';
 import { Recorder, builtinUrl, fixtureUrl, itemsOf, outcomes, runAll, spec, type EventOf, poolPerTest } from './helpers.js';
+import { waitFor } from '../cli/run.js';
 
 const open = poolPerTest();
+
+/** Longer than the test's time limit: an item that is waited out instead of aborted is caught by it. */
+const FOREVER_MS = 600_000;
+
+/**
+ * abort-marker items (each waits until its signal fires, then writes the file it is given) in a
+ * temp dir removed after the test, and the check that every item that began waiting (sent its
+ * first chunk) saw its abort: a thread killed at the abort deadline instead never writes it.
+ */
+function abortMarkers(n: number, onTestFinished: (fn: () => void) => void) {
+  const dir = mkdtempSync(join(tmpdir(), 'slowwork-abort-'));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const files = Array.from({ length: n }, (_, k) => join(dir, `abort-${k}`));
+  const saw = (index: number): boolean => existsSync(files[index]!) && readFileSync(files[index]!, 'utf8') === 'aborted';
+  return {
+    files,
+    /** Items with a chunk: inside their wait, listening to their signal. */
+    waiting: (rec: Recorder): Set<number> => new Set(rec.of('chunk').map((c) => c.index)),
+    /** Waits until each of `indexes` saw its abort (its processor's catch runs just after it settled). */
+    sawAbort: (indexes: Iterable<number>): Promise<void> => {
+      const all = [...indexes];
+      return waitFor(() => all.every(saw), `items ${all.join(', ')} to see their abort`);
+    },
+  };
+}
 
 const slowDemo = (firstTokenMs: number) => ({ first_token_ms: String(firstTokenMs), tokens_per_s: '0', length: '3', seed: '3' });
 
@@ -20,24 +46,22 @@ describe('drain (first Ctrl+C)', () => {
     const run = b.startJob(spec({ params: slowDemo(200), concurrency: 4, batchSize: 2 }), rec.listener);
     const inputs = Array.from({ length: 40 }, (_, k) => `drain ${k}`);
     await run.add(itemsOf(inputs));
-    // Items take >= 200 ms: when the first start is seen, nothing has finished yet and at most
-    // `concurrency` items were handed out.
+    // Items take >= 200 ms: when the first start is seen, nothing has usually finished yet. At
+    // most `concurrency` items plus one refill per item done (as seen here) were handed out.
     await rec.until(() => rec.count('item-start') > 0, 'a first item-start');
+    const doneAtDrain = rec.count('item-done');
     run.drain('test drain');
-    const drainedAt = performance.now();
     await run.add(itemsOf(['ignored'], 40)); // resolves at once and is ignored
     run.end();
     const counts = await run.finished;
 
     const started = new Set(rec.of('item-start').map((e) => e.index));
     expect(started.size).toBeGreaterThan(0);
-    expect(started.size).toBeLessThanOrEqual(4);
-    // In-flight items finished normally.
+    expect(started.size).toBeLessThanOrEqual(4 + doneAtDrain);
+    // In-flight items finished normally; the job ended after them, not after all 40.
     const ends = outcomes(rec);
     for (const index of started) expect(ends.get(index)?.type).toBe('item-done');
     expect(ends.size).toBe(started.size);
-    // The job ended soon after the in-flight items, not after all 40.
-    expect(performance.now() - drainedAt).toBeLessThan(1500);
     expect(counts).toEqual({ total: 40, done: started.size, failed: 0, unfinished: 40 - started.size });
     const last = rec.events[rec.events.length - 1]!;
     expect(last).toEqual({ type: 'job-cancelled', reason: 'interrupted', counts });
@@ -74,72 +98,83 @@ describe('drain (first Ctrl+C)', () => {
 });
 
 describe('abort (second Ctrl+C)', () => {
-  it('aborts in-flight items quickly, with no item-failed for them', async () => {
-    const b = open([builtinUrl('demo')]);
+  it('aborts in-flight items through their signals (no thread killed), with no item-failed for them', async ({ onTestFinished }) => {
+    const markers = abortMarkers(20, onTestFinished);
+    const b = open([fixtureUrl('abort-marker')]);
     const rec = new Recorder();
-    const run = b.startJob(spec({ params: slowDemo(5000), concurrency: 4, batchSize: 2, timeoutMs: 0 }), rec.listener);
-    await run.add(itemsOf(Array.from({ length: 20 }, (_, k) => `abort ${k}`)));
+    const run = b.startJob(spec({ concurrency: 4, batchSize: 2, timeoutMs: 0 }), rec.listener);
+    await run.add(itemsOf(markers.files));
     run.end();
-    await rec.until(() => rec.count('item-start') >= 4, 'four items in flight');
-    const t0 = performance.now();
+    await rec.until(() => markers.waiting(rec).size >= 4, 'four items in flight, waiting');
+    const inFlight = markers.waiting(rec);
     run.abort('test abort');
     const counts = await run.finished;
-    expect(performance.now() - t0).toBeLessThan(1000); // their natural duration is 5 s
     expect(counts).toEqual({ total: 20, done: 0, failed: 0, unfinished: 20 });
     expect(rec.count('item-failed')).toBe(0);
     expect(rec.count('item-done')).toBe(0);
     expect(rec.count('item-retry')).toBe(0);
     expect(rec.events[rec.events.length - 1]).toEqual({ type: 'job-cancelled', reason: 'aborted', counts });
+    await markers.sawAbort(inFlight);
   });
 
-  it('an abort right after the first batches were handed out (threads still loading) is quick too', async () => {
-    const b = open([builtinUrl('demo')]);
+  it('an abort right after the first batches were handed out (threads still loading) reaches them too', async ({ onTestFinished }) => {
+    const markers = abortMarkers(8, onTestFinished);
+    const b = open([fixtureUrl('abort-marker')]);
     const rec = new Recorder();
-    const run = b.startJob(spec({ params: slowDemo(5000), concurrency: 4, batchSize: 2 }), rec.listener);
-    await run.add(itemsOf(Array.from({ length: 8 }, (_, k) => `early ${k}`)));
+    const run = b.startJob(spec({ concurrency: 4, batchSize: 2 }), rec.listener);
+    await run.add(itemsOf(markers.files));
     run.end();
     // The batches are handed to the pool now; the threads have not begun them.
-    const t0 = performance.now();
     run.abort('early abort');
     const counts = await run.finished;
-    expect(performance.now() - t0).toBeLessThan(1500);
     expect(counts).toEqual({ total: 8, done: 0, failed: 0, unfinished: 8 });
     expect(rec.count('item-failed')).toBe(0);
     expect(rec.count('item-done')).toBe(0);
+    // A batch that began anyway was aborted through its items' signals, not killed at the deadline.
+    await markers.sawAbort(markers.waiting(rec));
   });
 
-  it('an abort while a thread is still loading its pipeline on a warm pool is quick', async () => {
-    const b = open([builtinUrl('demo')]);
+  it('an abort while a thread is still loading its pipeline on a warm pool reaches it', async ({ onTestFinished }) => {
+    const markers = abortMarkers(8, onTestFinished);
+    const b = open([fixtureUrl('abort-marker')]);
     // Warm both threads up with other params, so the next job's pipeline load is a fresh init.
-    await runAll(b, ['w1', 'w2', 'w3', 'w4'], { params: slowDemo(0), concurrency: 4, batchSize: 2 });
+    const warm = abortMarkers(4, onTestFinished);
+    const warmRec = new Recorder();
+    const warmRun = b.startJob(spec({ params: { warm: '1' }, concurrency: 4, batchSize: 2 }), warmRec.listener);
+    await warmRun.add(itemsOf(warm.files));
+    warmRun.end();
+    await warmRec.until(() => warm.waiting(warmRec).size === 4, 'the warm-up items to wait');
+    warmRun.abort('warm-up over');
+    await warmRun.finished;
     const rec = new Recorder();
-    const run = b.startJob(spec({ params: slowDemo(5000), concurrency: 4, batchSize: 2 }), rec.listener);
-    await run.add(itemsOf(Array.from({ length: 8 }, (_, k) => `warm ${k}`)));
+    const run = b.startJob(spec({ concurrency: 4, batchSize: 2 }), rec.listener);
+    await run.add(itemsOf(markers.files));
     run.end();
     await new Promise((resolve) => setImmediate(resolve));
-    const t0 = performance.now();
     run.abort('abort');
     const counts = await run.finished;
-    expect(performance.now() - t0).toBeLessThan(1500);
-    expect(counts.unfinished).toBe(8);
+    expect(counts).toEqual({ total: 8, done: 0, failed: 0, unfinished: 8 });
+    expect(rec.count('item-failed')).toBe(0);
+    await markers.sawAbort(markers.waiting(rec));
   });
 
-  it('a processor that ignores its signal is ended by the abort deadline, not waited for forever', async () => {
+  it('a processor that ignores its signal is ended by the abort deadline, not waited for forever', async ({ onTestFinished }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'slowwork-block-'));
+    const blocking = join(dir, 'blocking');
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const b = open([fixtureUrl('block-later')]);
     const rec = new Recorder();
     const run = b.startJob(spec({ concurrency: 2, timeoutMs: 0 }), rec.listener);
-    await run.add(itemsOf(['block-later 6000', 'n1']));
+    // It blocks its thread for longer than the test's time limit: only the deadline can end it.
+    await run.add(itemsOf([`block-later ${FOREVER_MS} ${blocking}`, 'n1']));
     run.end();
     await rec.until(() => rec.of('item-done').some((e) => e.index === 1), 'the normal item');
-    // Its first chunk came; 20 ms later it blocks its thread (for 6 s).
-    await rec.until(() => rec.of('chunk').some((e) => e.index === 0), 'the blocker to start');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => existsSync(blocking), 'the blocker to block its thread');
     const t0 = performance.now();
     run.abort('abort');
     const counts = await run.finished;
-    const ms = performance.now() - t0;
-    expect(ms).toBeGreaterThan(2500); // the deadline is 3 s
-    expect(ms).toBeLessThan(5000);
+    // Not killed at once: the deadline (3 s) gives a processor time to honour its signal.
+    expect(performance.now() - t0).toBeGreaterThan(2500);
     expect(counts).toEqual({ total: 2, done: 1, failed: 0, unfinished: 1 });
     expect(rec.count('item-failed')).toBe(0);
     expect(rec.count('item-retry')).toBe(0);
@@ -150,73 +185,45 @@ describe('abort (second Ctrl+C)', () => {
 });
 
 describe('work conservation', () => {
-  it('64 items of mixed durations on concurrency 8: slots stay full and the wall time is near ideal', async () => {
+  it('64 items of mixed durations on concurrency 8: each done with its answer, never more than 8 in flight', async () => {
     const b = open([fixtureUrl('sleep')]);
-    // Durations 40..250 ms in a fixed shuffle; the sum is known.
+    // Durations 40..250 ms in a fixed shuffle. (How close the wall time comes to the ideal is a
+    // speed: bench/slow.mjs measures it, 2000 items on 64 slots.)
     const durations = Array.from({ length: 64 }, (_, k) => 40 + ((k * 37) % 8) * 30);
-    const sum = durations.reduce((a, d) => a + d, 0);
-    const rec = new Recorder();
-    const t0 = performance.now();
-    const run = b.startJob(spec({ concurrency: 8, batchSize: 4 }), rec.listener);
-    await run.add(itemsOf(durations.map(String)));
-    run.end();
-    const counts = await run.finished;
-    const wall = performance.now() - t0;
+    const { rec, counts } = await runAll(b, durations.map(String), { concurrency: 8, batchSize: 4 });
     expect(counts.done).toBe(64);
     for (const done of rec.of('item-done')) expect(done.output).toBe(`slept ${durations[done.index]}`);
-
-    // Replay starts and ends in delivery order: while items still wait, the in-flight count
-    // (started minus settled, as the listener sees them) must stay at 8, except briefly.
+    // Replay starts and ends in delivery order: a refill's start always follows the end that freed
+    // its slot, so the in-flight count the listener sees never passes the concurrency.
     let inFlight = 0;
-    let started = 0;
     let maxInFlight = 0;
-    let lowSince: number | null = null;
-    let longestGap = 0;
-    let full = false;
-    rec.events.forEach((e, k) => {
-      const at = rec.times[k]!;
-      if (e.type === 'item-start') {
-        inFlight++;
-        started++;
-      }
+    for (const e of rec.events) {
+      if (e.type === 'item-start') inFlight++;
       if (e.type === 'item-done') inFlight--;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      // Count from the moment all slots were first full (threads start and load the module first).
-      full ||= inFlight === 8;
-      const waiting = 64 - started;
-      if (full && inFlight < 8 && waiting > 0) lowSince ??= at;
-      else if (lowSince !== null) {
-        longestGap = Math.max(longestGap, at - lowSince);
-        lowSince = null;
-      }
-    });
-    const firstStart = rec.times[rec.events.findIndex((e) => e.type === 'item-start')]!;
-    const lastDone = rec.times[rec.events.map((e) => e.type).lastIndexOf('item-done')]!;
-    let busy = 0;
-    let level = 0;
-    let prev = firstStart;
-    rec.events.forEach((e, k) => {
-      const at = rec.times[k]!;
-      busy += level * (at - prev);
-      prev = at;
-      if (e.type === 'item-start') level++;
-      if (e.type === 'item-done') level--;
-    });
+    }
     expect(maxInFlight).toBeLessThanOrEqual(8);
-    expect(maxInFlight).toBe(8);
-    // A slot may stay empty for about one round trip (slow on a loaded 2-core machine). Refilling
-    // only whole batches would leave slots empty for up to 210 ms here (a batch of 40, 190, 100
-    // and 250 ms items waits for its longest).
-    expect(longestGap).toBeLessThan(150);
-    // Slot-time used over slot-time available, from the first start to the last end (the tail,
-    // where nothing waits, included). Refilling only whole batches would give about 0.6 here.
-    const span = lastDone - firstStart;
-    expect(busy / (8 * span)).toBeGreaterThan(0.72);
-    // Sum / 8 = the ideal; generous slack for the tail and a shared machine.
-    const ideal = sum / 8;
-    expect(span).toBeGreaterThanOrEqual(ideal * 0.95);
-    expect(span).toBeLessThan(ideal * 1.5 + 100);
-    expect(wall).toBeLessThan(ideal * 1.35 + 1000); // + pool start-up
+  });
+
+  it('a finished item\'s slot is refilled while its batch-mates still run, until all 8 slots are busy', async () => {
+    const b = open([fixtureUrl('sleep')]);
+    const rec = new Recorder();
+    const run = b.startJob(spec({ concurrency: 8, batchSize: 4 }), rec.listener);
+    // Two items that never end by themselves, one in each first batch (items 0-3 and 4-7), 30
+    // quick ones, then 6 more that never end. Refilling only whole batches would hold the long
+    // items' batch-mates' slots empty: the quick items and the last six could never all start.
+    const long = String(FOREVER_MS);
+    const inputs = [long, ...Array.from({ length: 3 }, () => '30'), long, ...Array.from({ length: 27 }, () => '30'), ...Array.from({ length: 6 }, () => long)];
+    await run.add(itemsOf(inputs));
+    run.end();
+    const longs = inputs.flatMap((input, k) => (input === long ? [k] : []));
+    await rec.until(() => rec.count('item-done') === 30 && longs.every((k) => rec.of('item-start').some((e) => e.index === k)), 'every quick item done and every long one started', 25_000);
+    // Every quick item ran while the first two long items held their slots: 8 are in flight now.
+    for (const done of rec.of('item-done')) expect(inputs[done.index]).toBe('30');
+    expect(new Set(rec.of('item-start').map((e) => e.index)).size).toBe(inputs.length);
+    run.abort('done');
+    const counts = await run.finished;
+    expect(counts).toEqual({ total: 38, done: 30, failed: 0, unfinished: 8 });
   });
 
   it('batches are bounded by the per-thread share and by batchSize', async () => {
@@ -243,7 +250,8 @@ describe('backpressure', () => {
     const pending = run.add(itemsOf(inputs)).then(() => {
       resolvedAt = rec.count('item-done');
     });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Not resolved at once (microtasks only: no item can have ended yet).
+    for (let k = 0; k < 10; k++) await Promise.resolve();
     expect(resolvedAt).toBeNull();
     await pending;
     // It resolved once fewer than half the high water (256) waited: at least ~440 had started.
@@ -307,27 +315,24 @@ describe('chunk coalescing', () => {
 });
 
 describe('close', () => {
-  it('closes an unused broker quickly', async () => {
+  it('closes an unused broker', async () => {
     const b = new EmbeddedBroker({ threads: 2, maxConcurrency: 4, processorUrls: [fixtureUrl('noop')] });
-    const t0 = performance.now();
-    await b.close();
-    expect(performance.now() - t0).toBeLessThan(1000);
+    // Resolves (no thread started, so none to wait for; a hang is caught by the test's limit).
+    await expect(b.close()).resolves.toBeUndefined();
   });
 
   it('calls each processor\'s close once per thread that used it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'slowwork-close-'));
     try {
       const b = new EmbeddedBroker({ threads: 2, maxConcurrency: 4, processorUrls: [fixtureUrl('closing')] });
-      const { counts } = await runAll(b, Array.from({ length: 8 }, (_, k) => `c${k}`), { params: { dir }, concurrency: 4, batchSize: 2 });
+      const { counts, rec } = await runAll(b, Array.from({ length: 8 }, (_, k) => `c${k}`), { params: { dir }, concurrency: 4, batchSize: 2 });
       expect(counts.done).toBe(8);
-      const t0 = performance.now();
       await b.close();
-      expect(performance.now() - t0).toBeLessThan(1000);
       const log = existsSync(join(dir, 'closed.log')) ? readFileSync(join(dir, 'closed.log'), 'utf8') : '';
       const lines = log.split('\n').filter(Boolean);
-      expect(lines.length).toBeGreaterThanOrEqual(1);
-      expect(lines.length).toBeLessThanOrEqual(2);
-      expect(new Set(lines).size).toBe(lines.length); // once per thread
+      // Once per thread, and on every thread that ran items: close waited for each of them.
+      const used = new Set(rec.of('item-start').map((e) => e.worker.replace('thread-', 'closed ')));
+      expect(lines.sort()).toEqual([...used].sort());
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

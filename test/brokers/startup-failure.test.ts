@@ -23,13 +23,12 @@ describe('embedded broker: threads that cannot start', () => {
     const run = broker.startJob(spec({ concurrency: 16, retries: 2 }), () => undefined);
     void run.add(itemsOf(Array.from({ length: n }, (_, i) => `p${i}`))).catch(() => undefined);
     run.end();
-    const started = Date.now();
+    // Fails, rather than restarting threads forever (a hang is caught by the test's limit).
     const err = await run.finished.then(
       () => null,
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(SlowworkError);
     expect((err as Error).message).toMatch(/worker threads cannot start: .*missing-dependency/);
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });

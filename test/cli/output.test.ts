@@ -126,7 +126,8 @@ describe.concurrent('slowwork --help and --version', () => {
 });
 
 describe('a large input', () => {
-  test('20k prompts with the noop processor at concurrency 64: all done, distinct ids, well under 20 s', async () => {
+  // Speeds are `make bench`'s (no-op items/s: bench/dispatch.mjs; the CLI end to end: bench/slow-cli.mjs).
+  test('20k prompts with the noop processor at concurrency 64: all done, distinct ids', async () => {
     const cwd = await dir();
     const n = 20_000;
     const text = Array.from({ length: n }, (_, k) => `prompt ${k + 1}`).join('\n') + '\n';
@@ -137,7 +138,6 @@ describe('a large input', () => {
     });
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr).toBe('');
-    expect(res.ms).toBeLessThan(20_000);
     const records: ResultRecord[] = readResults(path.join(cwd, 'out.jsonl'));
     expect(records).toHaveLength(n);
     const ids = new Set<string>();

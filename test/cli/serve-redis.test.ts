@@ -75,13 +75,11 @@ describe('slowwork serve --redis', () => {
     expect(busy).toBe(1);
     abort.abort();
     // The worker aborts the item (its fence is gone) and reports its slot free at its next heartbeat.
-    const t0 = Date.now();
     for (let i = 0; i < 100 && busy > 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
       busy = await workerBusy();
     }
     expect(busy).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(10_000);
     // Its entry is acknowledged: nothing left pending in the queue.
     expect(inFlight).toBe(0);
     // The job (no request for --job-idle) ended without waiting for the item: done, nothing recorded for it.

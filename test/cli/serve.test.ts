@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { demoSettings, demoTokens } from '../../src/processors/demo.js';
 import { readSse } from '../server/helpers.js';
-import { REPO, run, start, startServe, tempDirsPerFile } from './run.js';
+import { REPO, run, start, startServe, tempDirsPerFile, type Running, waitFor } from './run.js';
 
 const dir = tempDirsPerFile();
 const exec = promisify(execFile);
@@ -52,7 +52,8 @@ describe('slowwork serve', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     s.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
+    // The second signal once the first was handled (two sent close together may arrive as one).
+    await waitFor(() => /^slowwork serve: stopping: /m.test(s.stderr()), 'the stopping line');
     s.child.kill('SIGTERM');
     const events = await stream;
     expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: 'failed', error: expect.stringMatching(/aborted|stopping/) });

@@ -86,10 +86,12 @@ describe('slowwork submit: signals and resume', () => {
   });
 
   /**
-   * One item that finishes at once, then three that stream for 11 s, on one thread: once the
+   * One item that finishes at once, then three that stream for 110 s, on one thread: once the
    * quick one is reported done, the slow ones are in flight. Chosen with demoTokens' lengths.
+   * The slow ones outlast the process's time limit (30 s): a run that waited for them instead of
+   * aborting them is killed by it and fails the test, however busy the machine.
    */
-  const QUICK_THEN_SLOW = ['--param', 'first_token_ms=0', '--param', 'tokens_per_s=1', '--param', 'length=1-12'];
+  const QUICK_THEN_SLOW = ['--param', 'first_token_ms=0', '--param', 'tokens_per_s=0.1', '--param', 'length=1-12'];
   function quickThenSlow(): string[] {
     const settings = demoSettings(paramsOf(QUICK_THEN_SLOW));
     const candidates = Array.from({ length: 500 }, (_, k) => `abort candidate ${k}`);
@@ -119,17 +121,13 @@ describe('slowwork submit: signals and resume', () => {
 
   test('Ctrl+C twice aborts the in-flight items at once: exit 130, nothing recorded for them', async () => {
     const { out, prompts, proc } = await startQuickThenSlow();
-    const signalledAt = Date.now();
     proc.child.kill('SIGINT');
     await waitFor(() => /^phase {2}draining/m.test(proc.stdout()), 'the draining phase line', 5_000);
     expect(proc.stdout()).toMatch(/^phase {2}draining: finishing 3 in-flight items/m);
     proc.child.kill('SIGINT');
     const res = await proc.exited;
-    const ms = Date.now() - signalledAt;
 
     expect(res.code, `stdout:\n${res.stdout}\nstderr:\n${res.stderr}`).toBe(130);
-    // Well before the slow items would end (11 s), even on a busy machine.
-    expect(ms).toBeLessThan(7_000);
     expect(res.stderr).toBe('');
     expect(res.stdout).toMatch(/^phase {2}aborting: /m);
     expect(res.stdout).toMatch(/^interrupted: 1 done, 0 failed, 3 unfinished of 4 in /m);
@@ -140,11 +138,9 @@ describe('slowwork submit: signals and resume', () => {
 
   test('SIGTERM aborts at once: exit 130, nothing recorded for the aborted items', async () => {
     const { out, prompts, proc } = await startQuickThenSlow();
-    const signalledAt = Date.now();
     proc.child.kill('SIGTERM');
     const res = await proc.exited;
     expect(res.code, `stdout:\n${res.stdout}\nstderr:\n${res.stderr}`).toBe(130);
-    expect(Date.now() - signalledAt).toBeLessThan(7_000);
     expect(res.stdout).toMatch(/^interrupted: 1 done, 0 failed, 3 unfinished of 4 in /m);
     expectOnlyQuickRecorded(out, prompts);
   });

@@ -240,19 +240,18 @@ describe('JobState finished lines', () => {
     expect(s.droppedFinished).toBe(2);
   });
 
-  it('is cheap: 200k events well under a second', () => {
+  // Its cost per event is a benchmark's figure (the live view's CPU in bench/ui.mjs), not a test's.
+  it('200k chunk events in batches, with snapshots between: every chunk counted', () => {
     const s = new JobState({ startedAt: 0 });
     const batch: JobEvent[] = [];
     for (let i = 0; i < 64; i++) batch.push(start(i));
     s.apply(batch, 0);
     const chunks: JobEvent[] = [];
     for (let i = 0; i < 1000; i++) chunks.push(chunk(i % 64, 'token '));
-    const t0 = performance.now();
     for (let k = 0; k < 200; k++) {
       s.apply(chunks, k);
       if (k % 10 === 0) s.snapshot(k);
     }
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(s.snapshot(200).chunksTotal).toBe(200_000);
   });
 });

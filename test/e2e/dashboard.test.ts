@@ -113,7 +113,9 @@ describe('watch dashboard in a terminal', () => {
     const created = await fetch(`${base}/actions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ pipeline: ['demo'], items: Array.from({ length: 12 }, (_, i) => `story ${i}`), params: { tokens_per_s: '12', first_token_ms: '0', length: '60' } }),
+      // A first token at once, then one per 100 s: the action is surely still streaming when the
+      // view attaches, however slow the machine (it ended first when its items took 5 s).
+      body: JSON.stringify({ pipeline: ['demo'], items: Array.from({ length: 12 }, (_, i) => `story ${i}`), params: { tokens_per_s: '0.01', first_token_ms: '0', length: '60' } }),
     });
     const { id } = (await created.json()) as { id: string };
 
@@ -123,7 +125,7 @@ describe('watch dashboard in a terminal', () => {
     const screen = await tmux.waitFor((l) => l.some((x) => x.includes(id.slice(0, 6))) && l.some((x) => /thread-\d/.test(x)), 20_000, 'the action and the threads');
     expect(screen[0]).toMatch(/^slowwork dashboard · serve http:\/\/127\.0\.0\.1:\d+ · embedded: 2 threads/);
     tmux.keys('Enter');
-    const liveRows = (l: string[]): string[] => l.filter((x) => /^\d+\s+thread-\d\s+\d+ \S/.test(x));
+    const liveRows = (l: string[]): string[] => l.filter((x) => /^\d+\s+thread-\d\s+\d+\s+\S/.test(x));
     await tmux.waitFor((l) => l.some((x) => x.startsWith(`slowwork job ${id.slice(0, 6)}`)) && liveRows(l).length >= 2, 15_000, 'the action streaming in the submit view');
     tmux.keys('Escape');
     await tmux.waitFor((l) => l[0]?.startsWith('slowwork dashboard') === true, 10_000, 'the dashboard again');

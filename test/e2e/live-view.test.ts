@@ -49,10 +49,10 @@ describe('live view in a real terminal', () => {
 
     // Several streams advance at once: between two looks, at least three rows grew.
     const first = liveRows(await tmux.waitFor((l) => liveRows(l).size >= 4, 15_000, 'four live rows'));
-    await new Promise((r) => setTimeout(r, 800));
-    const second = liveRows(tmux.screen());
-    const grew = [...second].filter(([id, row]) => (first.get(id)?.chunks ?? Infinity) < row.chunks);
-    expect(grew.length).toBeGreaterThanOrEqual(3);
+    // Waits for the growth itself, not a fixed while (a busy machine may render later).
+    const grew = (l: string[]) => [...liveRows(l)].filter(([id, row]) => (first.get(id)?.chunks ?? Infinity) < row.chunks);
+    const second = await tmux.waitFor((l) => grew(l).length >= 3, 15_000, 'three rows to grow');
+    expect(grew(second).length).toBeGreaterThanOrEqual(3);
     expect(tmux.screen().some((l) => /\d+\/40 done/.test(l))).toBe(true);
 
     // d: the dashboard panels of this job (its threads, its items as a queue, itself), d again: the rows.
@@ -103,13 +103,12 @@ describe('live view in a real terminal', () => {
     tmux.resize(120, 40);
     await tmux.waitFor((l) => liveRows(l).size >= 16, 10_000, 'all sixteen rows again at 120x40');
 
-    // Twice: abort now. The items would take 40 s; the exit must come long before.
-    const t0 = Date.now();
+    // Twice: abort now. The items would take 40 s; the exit must come long before (the wait for
+    // it gives up after 10 s).
     tmux.keys('C-c');
     await tmux.waitFor((l) => l.some((x) => x.includes('draining')), 5_000, 'draining');
     tmux.keys('C-c');
     const end = await tmux.waitFor((l) => l.some((x) => x.startsWith('EXIT=')), 10_000, 'the exit after abort');
-    expect(Date.now() - t0).toBeLessThan(10_000);
     expect(end.find((x) => x.startsWith('EXIT='))).toBe('EXIT=130');
     expect(tmux.history().join('\n')).toContain('--resume --out results.jsonl');
   });

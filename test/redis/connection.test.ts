@@ -51,7 +51,9 @@ describe('first connection', () => {
     const port = await fakeServer(() => null);
     const t0 = Date.now();
     const err = await openRedis(parseRedisUrl(`redis://127.0.0.1:${port}`), 'command', { name: 't', checkVersion: true }).catch((e: unknown) => e);
-    expect(Date.now() - t0).toBeLessThan(4000);
+    // It waited its 3 s (measured around the call, so a busy machine only lengthens it); that it
+    // gives up at all, rather than waiting forever, is caught by the test's time limit.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2990);
     expect((err as Error).message).toMatch(/^cannot reach Redis at 127\.0\.0\.1:\d+: no answer within 3 s$/);
   });
 });

@@ -100,10 +100,9 @@ describe('a job through Redis', () => {
     await run.add(Array.from({ length: 10 }, (_, i) => ({ id: String(i + 1), index: i, input: 'sleep 60000' })));
     run.end();
     await rec.until(() => rec.count('item-start') === 4, 'four items running');
-    const t0 = performance.now();
+    // Their 60 s outlast the test's time limit: an abort that waited for them fails it.
     run.abort('test abort');
     const counts = await run.finished;
-    expect(performance.now() - t0).toBeLessThan(5000);
     expect(counts).toMatchObject({ total: 10, done: 0, failed: 0, unfinished: 10 });
     expect(rec.events.at(-1)).toMatchObject({ type: 'job-cancelled', reason: 'test abort' });
   });
@@ -119,7 +118,8 @@ describe('a job through Redis', () => {
     run.end();
     await new Promise((r) => setTimeout(r, 300));
     expect(run.cancelItem!(0, 'client went away')).toBe(true);
-    await new Promise((r) => setTimeout(r, 700));
+    // Drained at once, while item 0 still blocks (a fixed wait here let item 0's freed slot start
+    // item 2 on a busy machine).
     run.drain('test drain');
     const counts = await run.finished;
     expect(counts).toMatchObject({ done: 1 });
@@ -128,9 +128,13 @@ describe('a job through Redis', () => {
     expect(await redis.hget(jk.hash, 'status')).toBe('cancelled');
     expect(await redis.hlen(jk.run)).toBe(0);
     expect((await redis.xpending(k.items, 'workers'))[0]).toBe(0);
-    // The worker's slots are all free again.
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await redis.hget(k.worker(workers[0]!.name), 'busy')).toBe('0');
+    // The worker's slots are all free again (at its next heartbeat: polled for, not slept for).
+    let busy: string | null = null;
+    for (let i = 0; i < 200 && busy !== '0'; i++) {
+      busy = await redis.hget(k.worker(workers[0]!.name), 'busy');
+      if (busy !== '0') await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(busy).toBe('0');
   }, 20_000);
 
   it('a worker without the job\'s processor fails its items with a line that says what to do', async () => {

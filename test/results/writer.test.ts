@@ -198,23 +198,24 @@ describe('ResultsWriter: flushing and durability', () => {
     expect(fsync).toHaveBeenCalledTimes(2); // nothing new written
   });
 
-  it('writes 100k records quickly', async () => {
+  // Its speed is a benchmark's figure, not a test's (a busy machine fails any wall-clock bound).
+  it('writes 100k records, every one whole and in order', async () => {
     const file = path.join(dir, 'big.jsonl');
     const w = openWriter(file);
     const recs = Array.from({ length: 100_000 }, (_, i) =>
       record(i, { input: { prompt: `write about ${i}`, n: i }, output: 'lorem ipsum '.repeat(20) }),
     );
-    const t0 = performance.now();
     for (let i = 0; i < recs.length; i++) {
       w.write(recs[i]!);
       if (i % 1000 === 999) await tick();
     }
     w.close();
-    const ms = performance.now() - t0;
     expect(w.written).toBe(100_000);
-    expect((await readLines(file)).lines).toHaveLength(100_000);
-    // About 0.4 s here; the bound only catches a pathological regression on a busy machine.
-    expect(ms).toBeLessThan(5000);
+    const { lines } = await readLines(file);
+    expect(lines).toHaveLength(100_000);
+    lines.forEach((line, i) => {
+      if ((JSON.parse(line) as { index: number }).index !== i) throw new Error(`line ${i + 1}: ${line.slice(0, 200)}`);
+    });
   });
 });
 

@@ -113,9 +113,9 @@ describe('runBatch', () => {
       if (input === 'deaf') await new Promise(() => {});
       yield 'quick';
     });
-    const t0 = performance.now();
+    // Not waited out: the polite one would answer 'quick' after 10 s, the deaf one never (the
+    // test's time limit catches that).
     const { messages } = await run([p], ['polite', 'deaf', 'fast'], { timeoutMs: 80 });
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(finals(messages)).toEqual({
       0: { err: 'timed out after 80 ms', aborted: false },
       1: { err: 'timed out after 80 ms', aborted: false },

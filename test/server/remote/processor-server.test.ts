@@ -68,11 +68,10 @@ describe('processor server', () => {
   it('does not retry a refusal: an advertised url where another processor answers is a 409', async () => {
     const manager = await startManager();
     const other = await listenProcessorApp({ id: 'someone-else' });
-    const started = Date.now();
     const err = await runProcessorServer(options(manager.url, { id: 'me', advertiseUrl: other.url, registerAttempts: 5, registerBackoffMs: 2000 }), io()).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/HTTP 409: .*answered name "demo", id "someone-else"/);
+    // One try: a retried registration ends "(N tries)" (see the ECONNREFUSED test above).
     expect((err as Error).message).not.toMatch(/tries/);
-    expect(Date.now() - started).toBeLessThan(2000); // no backoff wait happened
   });
 
   it('rejects an unknown processor and a bad --param before listening', async () => {
