@@ -172,7 +172,7 @@ describe('slowwork watch dashboard', () => {
       const res = await p.exited;
       expect(res.code, res.stderr).toBe(0);
     } finally {
-      await own.stop();
+      await own.cleanup();
     }
   });
 

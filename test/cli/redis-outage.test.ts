@@ -25,7 +25,7 @@ const UNREACHABLE = /unreachable since (\d\d:\d\d:\d\d), retrying/;
 async function ownRedis(onTestFinished: (fn: () => Promise<void>) => void, options: RedisServerOptions = {}): Promise<RedisServer> {
   const server = await startRedisServer(options);
   onTestFinished(async () => {
-    await (server as unknown as { cleanup: () => Promise<void> }).cleanup();
+    await server.cleanup();
   });
   return server;
 }

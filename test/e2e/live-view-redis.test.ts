@@ -57,7 +57,7 @@ describe('live view on Redis workers', () => {
   it('says Redis is unreachable, since when, while it is away, and the job completes once it is back', async () => {
     // A server of its own, with AOF: it is stopped and started again on the same port.
     const redis = await startRedisServer({ aof: true });
-    cleanups.push(() => (redis as unknown as { cleanup: () => Promise<void> }).cleanup());
+    cleanups.push(() => redis.cleanup());
     const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-redis-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'prompts.txt'), Array.from({ length: 40 }, (_, i) => `outage ${i + 1}`).join('\n') + '\n');

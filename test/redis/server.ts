@@ -19,6 +19,8 @@ export interface RedisServer {
   /** Stops it and starts it again on the same port and data directory. */
   restart(downMs?: number): Promise<void>;
   start(): Promise<void>;
+  /** Stops it and removes its data directory: what a test that started it calls at its end. */
+  cleanup(): Promise<void>;
 }
 
 export interface RedisServerOptions {
@@ -86,7 +88,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     throw new Error('redis-server did not answer within 10 s');
   };
 
-  const server: RedisServer = {
+  const server: Omit<RedisServer, 'cleanup'> = {
     port,
     url: options.password ? `redis://:${options.password}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`,
     pid: () => child?.pid ?? -1,
@@ -116,8 +118,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', () => child?.kill('SIGKILL'));
-  Object.assign(server, { cleanup });
-  return server;
+  return { ...server, cleanup };
 }
 
 /** One server for the whole test file. */
@@ -127,7 +128,7 @@ export function redisPerFile(options: RedisServerOptions = {}): () => RedisServe
     server = await startRedisServer(options);
   }, 20_000);
   afterAll(async () => {
-    await (server as unknown as { cleanup?: () => Promise<void> } | null)?.cleanup?.();
+    await server?.cleanup();
   });
   return () => {
     if (!server) throw new Error('redis-server not started');
