@@ -16,14 +16,11 @@ export interface ResolvedPipeline {
   readonly names: string[];
   /** The processors as loaded here, to check params again later (actions). */
   readonly processors: Processor[];
-  /** What each takes from a chat request (the contract's `accepts`), in order. */
-  readonly accepts: ('text' | 'messages')[];
 }
 
 export async function resolvePipeline(refs: readonly string[], params: Params, cwd: string): Promise<ResolvedPipeline> {
   const urls: string[] = [];
   const processors: Processor[] = [];
-  const accepts: ('text' | 'messages')[] = [];
   for (const ref of refs.length > 0 ? refs : ['demo']) {
     const url = resolveProcessorRef(ref, cwd);
     const processor = await loadProcessor(url);
@@ -31,8 +28,7 @@ export async function resolvePipeline(refs: readonly string[], params: Params, c
     if (problem) throw new ProcessorError(`processor ${processor.name}: ${problem}`);
     processors.push(processor);
     urls.push(url);
-    accepts.push(processor.accepts === 'messages' ? 'messages' : 'text');
   }
   checkParams(processors, params);
-  return { urls, names: processors.map((p) => p.name), processors, accepts };
+  return { urls, names: processors.map((p) => p.name), processors };
 }

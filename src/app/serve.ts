@@ -148,7 +148,7 @@ async function localProcessors(opts: ServeOptions, cwd: string): Promise<{ urls:
   resolved.names.forEach((name, k) => {
     if (urls.has(name)) throw new UsageError(`two --processor modules are both named "${name}": a server offers each name once`);
     urls.set(name, resolved.urls[k]!);
-    if (resolved.accepts[k] === 'messages') messages.add(name);
+    if (resolved.processors[k]!.accepts === 'messages') messages.add(name);
   });
   return { urls, messages };
 }
