@@ -36,6 +36,8 @@ export interface ServeOptions {
   readonly jobIdleMs: number;
   readonly retries: number;
   readonly timeoutMs: number;
+  /** Bound on one item's output, in characters; 0 for none. */
+  readonly maxOutputChars: number;
   readonly bodyLimitBytes: number;
   /** Time a client has to send a whole request, 0 for none. */
   readonly requestTimeoutMs: number;
@@ -87,6 +89,7 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
       requestJobIdleMs: opts.jobIdleMs,
       retries: opts.retries,
       timeoutMs: opts.timeoutMs,
+      maxOutputChars: opts.maxOutputChars,
       actionConcurrency: opts.concurrency,
       keepActions: { finishedMs: opts.keepActionsMs, maxFinished: opts.keepActions },
     },

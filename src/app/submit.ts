@@ -39,6 +39,8 @@ export interface SubmitOptions {
   readonly batchWindowMs: number;
   readonly retries: number;
   readonly timeoutMs: number;
+  /** Bound on one item's output, in characters; 0 for none. */
+  readonly maxOutputChars: number;
   /** `--max-failures`: stop once this many items failed; null for no limit. */
   readonly maxFailures?: FailureLimit | null;
   readonly out: string | undefined;
@@ -182,6 +184,7 @@ async function runJob(ctx: JobContext): Promise<number> {
     batchWindowMs: opts.batchWindowMs,
     retries: opts.retries,
     timeoutMs: opts.timeoutMs,
+    maxOutputChars: opts.maxOutputChars,
     total: ctx.todo,
   };
   const skipped = ctx.inputs.total - ctx.todo;
@@ -233,20 +236,20 @@ async function runJob(ctx: JobContext): Promise<number> {
     await feeding;
     writer.close();
     // One line per item from here on (the last line per id won until now).
-    if (ctx.lock) await compactResults(ctx.outPath);
+    const compacted = ctx.lock ? await compactResults(ctx.outPath) : null;
 
     // Stopped here (Ctrl+C) or elsewhere (`slowwork cancel`) with items left: exit 130, not 0.
     const left = counts.unfinished + (ctx.todo - counts.total) > 0;
     const interrupted = (interrupts > 0 || cancelled !== null) && left;
     const stopped = stopReason !== null && interrupts === 1 && cancelled === null && left;
-    const final = finalCounts(counts, ctx);
+    const final = compacted ? countsOfFile(compacted, ctx) : finalCounts(counts, ctx);
     setPhase('finished');
     reported = true;
     await reporter.finish({
       counts: final,
       elapsedMs: performance.now() - started,
       outPath: ctx.outPath,
-      resumeCommand: whatNext(final, opts.argv, ctx.outPath),
+      resumeCommand: whatNext(final, opts.argv, ctx.outPath, opts.retryFailed),
       interrupted,
       cancelReason: cancelled,
       stopReason: stopped ? stopReason : null,
@@ -273,8 +276,10 @@ async function runJob(ctx: JobContext): Promise<number> {
         counts: finalCounts(counts, ctx),
         elapsedMs: performance.now() - started,
         outPath: ctx.outPath,
-        resumeCommand: resumeCommand(opts.argv, ctx.outPath),
+        resumeCommand: resumeCommand(opts.argv, ctx.outPath, { retryFailed: opts.retryFailed }),
         interrupted: false,
+        // Not "finished": the run stopped on this error (which follows on stderr).
+        stopReason: describeError(err),
       })
       .catch(() => undefined);
     throw err;
@@ -328,11 +333,20 @@ async function countTodo(inputs: PreparedInputs, ledger: Ledger, retryFailed: bo
   return todo;
 }
 
-/** The command that finishes the job: resume what is left, or retry what failed; null when all is done. */
-function whatNext(final: JobCounts, argv: readonly string[], outPath: string): string | null {
-  if (final.unfinished > 0) return resumeCommand(argv, outPath);
+/**
+ * The command that finishes the job: resume what is left (still retrying failures if this run
+ * was), or retry what failed; null when all is done.
+ */
+function whatNext(final: JobCounts, argv: readonly string[], outPath: string, retryingFailed: boolean): string | null {
+  if (final.unfinished > 0) return resumeCommand(argv, outPath, { retryFailed: retryingFailed });
   if (final.failed > 0) return resumeCommand(argv, outPath, { retryFailed: true });
   return null;
+}
+
+/** Counts over the whole input from the compacted results file: each item's last word. */
+function countsOfFile(file: { readonly done: number; readonly failed: number }, ctx: JobContext): JobCounts {
+  const total = ctx.inputs.total;
+  return { total, done: file.done, failed: file.failed, unfinished: Math.max(0, total - file.done - file.failed) };
 }
 
 /** Counts over the whole input, the earlier runs' results included. */

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { defaultThreads } from '../brokers/embedded/broker.js';
 import { UsageError } from '../core/errors.js';
+import { DEFAULT_MAX_OUTPUT_CHARS, MAX_OUTPUT_CHARS_LIMIT } from '../core/output-limit.js';
 import { collect, parseIntFlag, parseParams } from './options.js';
 import { parseQueue } from './submit.js';
 import { normalizeEndpointUrl } from '../server/remote/wire.js';
@@ -21,6 +22,7 @@ interface ServeFlags {
   jobIdle: string;
   retries: string;
   timeout: string;
+  maxOutputChars: string;
   maxBody: string;
   requestTimeout: string;
   maxPromptChars: string;
@@ -55,6 +57,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
     .option('--job-idle <ms>', 'a job of single requests ends after this long without a new request; the next opens another', '30000')
     .option('--retries <n>', 'retries of a failing item', '2')
     .option('--timeout <ms>', 'time limit per item attempt, 0 for none', '600000')
+    .option('--max-output-chars <n>', 'fail an item (without retries) whose output passes this many characters, 0 for no bound', String(DEFAULT_MAX_OUTPUT_CHARS))
     .option('--max-body <bytes>', 'largest request body', String(1024 * 1024))
     .option('--request-timeout <ms>', 'time a client has to send its whole request (headers and body), 0 for none', '30000')
     .option('--max-prompt-chars <n>', 'longest prompt (or item) in characters', '200000')
@@ -88,6 +91,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
           jobIdleMs: parseIntFlag('--job-idle', flags.jobIdle, 0, 86_400_000)!,
           retries: parseIntFlag('--retries', flags.retries, 0, 100)!,
           timeoutMs: parseIntFlag('--timeout', flags.timeout, 0, 86_400_000)!,
+          maxOutputChars: parseIntFlag('--max-output-chars', flags.maxOutputChars, 0, MAX_OUTPUT_CHARS_LIMIT)!,
           bodyLimitBytes: parseIntFlag('--max-body', flags.maxBody, 1024, 1024 ** 3)!,
           requestTimeoutMs: parseIntFlag('--request-timeout', flags.requestTimeout, 0, 3_600_000)!,
           maxPromptChars: parseIntFlag('--max-prompt-chars', flags.maxPromptChars, 1, 1024 ** 3)!,

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { runSubmit, type UiMode } from '../app/submit.js';
 import { defaultThreads } from '../brokers/embedded/broker.js';
 import { UsageError } from '../core/errors.js';
+import { DEFAULT_MAX_OUTPUT_CHARS, MAX_OUTPUT_CHARS_LIMIT } from '../core/output-limit.js';
 import { isQueueName } from '../brokers/redis/keys.js';
 import { builtinProcessorNames } from '../processors/registry.js';
 import { collect, parseFormat, parseIntFlag, parseMaxFailures, parseParams } from './options.js';
@@ -17,6 +18,7 @@ interface SubmitFlags {
   batchWindow?: string;
   retries?: string;
   timeout?: string;
+  maxOutputChars?: string;
   maxFailures?: string;
   out?: string;
   resume?: boolean;
@@ -42,6 +44,7 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
     .option('--batch-window <ms>', 'how long a short batch may wait for more input', '5')
     .option('--retries <n>', 'retries of a failing item (exponential backoff with jitter)', '2')
     .option('--timeout <ms>', 'time limit per item attempt, 0 for none', '600000')
+    .option('--max-output-chars <n>', 'fail an item (without retries) whose output passes this many characters, 0 for no bound', String(DEFAULT_MAX_OUTPUT_CHARS))
     .option('--max-failures <n|p%>', 'stop the job (exit 3) once this many items, or this share of them, failed')
     .option('-o, --out <file>', 'results file (JSONL; default ./slowwork-results/<time>-<job>.jsonl)')
     .option('--resume', 'continue the run recorded in --out: skip the items it finished')
@@ -68,6 +71,7 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
           batchWindowMs: parseIntFlag('--batch-window', flags.batchWindow, 0, 60_000)!,
           retries: parseIntFlag('--retries', flags.retries, 0, 100)!,
           timeoutMs: parseIntFlag('--timeout', flags.timeout, 0, 86_400_000)!,
+          maxOutputChars: parseIntFlag('--max-output-chars', flags.maxOutputChars, 0, MAX_OUTPUT_CHARS_LIMIT)!,
           maxFailures: parseMaxFailures(flags.maxFailures),
           out: flags.out,
           resume: flags.resume ?? false,

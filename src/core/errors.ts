@@ -58,6 +58,18 @@ export class ItemTimeoutError extends Error {
   }
 }
 
+/**
+ * An attempt whose output grew past the per-item bound (`--max-output-chars`): a runaway stream
+ * would otherwise fill the memory of the thread, the server and the results file. Not retried:
+ * the same input would most likely run away again, and each attempt is paid for.
+ */
+export class OutputTooLongError extends Error {
+  constructor(limit: number) {
+    super(`output passed ${limit} characters (--max-output-chars); not retried`);
+    this.name = 'OutputTooLongError';
+  }
+}
+
 /** One line for any thrown value: never a stack trace on a user's screen. */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {

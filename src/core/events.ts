@@ -63,6 +63,8 @@ export interface ItemFailedEvent {
   readonly input?: ItemInput;
   /** As in ItemRetryEvent: the non-item cause of the last attempt's error, if any. */
   readonly cause?: string;
+  /** Failed without its retries: retrying could not help (its output passed the bound). */
+  readonly final?: true;
 }
 
 export interface JobCounts {

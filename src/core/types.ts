@@ -45,6 +45,8 @@ export interface JobSpec {
   readonly retries: number;
   /** Per-item time limit in ms; 0 means none. */
   readonly timeoutMs: number;
+  /** Bound on one item's output (each stage's), in characters; 0 means none, absent the default. */
+  readonly maxOutputChars?: number;
   /** How many items the job has, when the inputs were counted first (lets a distributed job end without its submitter). */
   readonly total?: number;
 }

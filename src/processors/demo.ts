@@ -68,25 +68,32 @@ function hash(text: string, seed: number): number {
 
 const inputKey = (input: ItemInput): string => (typeof input === 'string' ? input : JSON.stringify(input));
 
-/** The tokens the demo streams for an input: deterministic in (seed, input). */
-export function demoTokens(input: ItemInput, settings: DemoSettings): string[] {
+/**
+ * The tokens the demo streams for an input, made one at a time (a `length` of millions must not
+ * hold them all): deterministic in (seed, input). `count` is known before the first token.
+ */
+export function demoTokenStream(input: ItemInput, settings: DemoSettings): { readonly count: number; readonly tokens: Iterable<string> } {
   const next = seededRandom(hash(inputKey(input), settings.seed));
   const n = settings.minLength + Math.floor(next() * (settings.maxLength - settings.minLength + 1));
-  const tokens: string[] = [];
-  let capital = true;
-  for (let i = 0; i < n; i++) {
-    let w = WORDS[Math.floor(next() * WORDS.length)] ?? 'token';
-    if (capital) w = w[0]!.toUpperCase() + w.slice(1);
-    capital = false;
-    const last = i === n - 1;
-    if (last || next() < 0.1) {
-      w += '.';
-      capital = true;
-    } else if (next() < 0.08) w += ',';
-    tokens.push(last ? w : w + ' ');
+  function* tokens(): Generator<string> {
+    let capital = true;
+    for (let i = 0; i < n; i++) {
+      let w = WORDS[Math.floor(next() * WORDS.length)] ?? 'token';
+      if (capital) w = w[0]!.toUpperCase() + w.slice(1);
+      capital = false;
+      const last = i === n - 1;
+      if (last || next() < 0.1) {
+        w += '.';
+        capital = true;
+      } else if (next() < 0.08) w += ',';
+      yield last ? w : w + ' ';
+    }
   }
-  return tokens;
+  return { count: n, tokens: tokens() };
 }
+
+/** All the tokens the demo streams for an input (tests compare against them). */
+export const demoTokens = (input: ItemInput, settings: DemoSettings): string[] => [...demoTokenStream(input, settings).tokens];
 
 /** Whether attempt `attempt` fails, and after how many tokens: also deterministic. */
 export function demoFailurePoint(input: ItemInput, attempt: number, settings: DemoSettings, length: number): number | null {
@@ -98,14 +105,16 @@ export function demoFailurePoint(input: ItemInput, attempt: number, settings: De
 
 async function* generate(input: ItemInput, ctx: ProcessContext): AsyncGenerator<string> {
   const settings = demoSettings(ctx.params);
-  const tokens = demoTokens(input, settings);
-  const failAt = demoFailurePoint(input, ctx.attempt, settings, tokens.length);
+  const { count, tokens } = demoTokenStream(input, settings);
+  const failAt = demoFailurePoint(input, ctx.attempt, settings, count);
   const gapMs = settings.tokensPerS > 0 ? 1000 / settings.tokensPerS : 0;
   if (settings.firstTokenMs > 0) await sleep(settings.firstTokenMs, undefined, { signal: ctx.signal });
-  for (let i = 0; i < tokens.length; i++) {
+  let i = 0;
+  for (const token of tokens) {
     if (i === failAt) throw new Error(`demo: simulated failure after ${i} tokens (failure_rate=${settings.failureRate})`);
     if (i > 0 && gapMs > 0) await sleep(gapMs, undefined, { signal: ctx.signal });
-    yield tokens[i]!;
+    i++;
+    yield token;
   }
 }
 

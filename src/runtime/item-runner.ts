@@ -7,7 +7,8 @@
  * rates, so the dispatcher asks for them only once a thread has died without a named culprit.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ItemTimeoutError, describeError } from '../core/errors.js';
+import { ItemTimeoutError, OutputTooLongError, describeError } from '../core/errors.js';
+import { TextBuilder } from '../core/text-builder.js';
 import type { ItemInput, Params } from '../core/types.js';
 import { systemicCause, type Chunks, type ProcessContext, type Processor } from '../processors/contract.js';
 import { loadProcessor } from '../processors/registry.js';
@@ -64,6 +65,8 @@ export interface BatchRun {
   readonly batchId: number;
   readonly params: Params;
   readonly timeoutMs: number;
+  /** Bound on each stage's output, in characters; 0 for none. */
+  readonly maxOutputChars: number;
   readonly items: readonly BatchItem[];
   readonly outbox: Outbox;
   /** Watchdog cells: marked while the runner calls into an item's processor code. */
@@ -99,7 +102,8 @@ async function runItem(run: BatchRun, item: BatchItem, pipeline: Processor[], co
   } catch (err) {
     const reason: unknown = control.aborted ? control.reason : err;
     const sys = systemicCause(reason);
-    if (sys === undefined) outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(reason), aborted: reason instanceof AbortedByUser });
+    if (reason instanceof OutputTooLongError) outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(reason), aborted: false, final: true });
+    else if (sys === undefined) outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(reason), aborted: reason instanceof AbortedByUser });
     else outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(reason), aborted: false, sys });
   } finally {
     if (timer) clearTimeout(timer);
@@ -127,6 +131,7 @@ async function runStages(run: BatchRun, item: BatchItem, pipeline: Processor[], 
     text = await drain(
       chunks,
       control,
+      run.maxOutputChars,
       (piece) => {
         if (clock.firstChunkAt === 0) clock.firstChunkAt = performance.now();
         outbox.chunk(item.i, item.a, s, piece);
@@ -189,20 +194,45 @@ function inItem<T>(probe: Int32Array | undefined, i: number, call: () => T): T {
   }
 }
 
-/** Consumes a chunk stream until it ends or the signal aborts; returns the whole text. */
-async function drain(chunks: Chunks, aborted: ItemControl, onChunk: (piece: string) => void, probe: Int32Array | undefined, i: number): Promise<string> {
+/**
+ * Pieces a stream may give before the runner lets the thread's event loop turn. A synchronous
+ * stream, or an async one that only awaits promises (no I/O), never lets it turn by itself: the
+ * outbox could not post what it gathered (a long stream would be held whole, twice) and an abort
+ * could not land.
+ */
+const PIECES_PER_TURN = 1024;
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Consumes a chunk stream until it ends, the signal aborts or the text passes `maxChars` (0:
+ * no bound); returns the whole text.
+ */
+async function drain(
+  chunks: Chunks,
+  aborted: ItemControl,
+  maxChars: number,
+  onChunk: (piece: string) => void,
+  probe: Int32Array | undefined,
+  i: number,
+): Promise<string> {
   const asyncIt = (chunks as AsyncIterable<string>)[Symbol.asyncIterator];
   const it: AsyncIterator<unknown> | Iterator<unknown> = asyncIt ? asyncIt.call(chunks) : (chunks as Iterable<string>)[Symbol.iterator]();
-  let text = '';
+  const text = new TextBuilder();
+  let sinceTurn = 0;
   try {
     for (;;) {
       const next = inItem(probe, i, () => it.next());
       const r = isPromise(next) ? await next : next;
+      if (++sinceTurn === PIECES_PER_TURN) {
+        sinceTurn = 0;
+        await nextTurn();
+      }
       aborted.throwIfAborted();
-      if (r.done) return text;
+      if (r.done) return text.toString();
       const piece = toText(r.value);
       if (piece.length === 0) continue;
-      text += piece;
+      text.append(piece);
+      if (maxChars > 0 && text.length > maxChars) throw new OutputTooLongError(maxChars);
       onChunk(piece);
     }
   } catch (err) {

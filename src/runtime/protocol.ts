@@ -19,6 +19,8 @@ export interface BatchTask {
   readonly processors: readonly string[];
   readonly params: Params;
   readonly timeoutMs: number;
+  /** Bound on each stage's output, in characters; 0 for none. */
+  readonly maxOutputChars: number;
   readonly items: readonly BatchItem[];
   /** The batch's watchdog cells (see `newProbe`), shared with the dispatching side. */
   readonly probe?: Int32Array;
@@ -73,8 +75,11 @@ export type ThreadMessage =
    * within one tick: what a short single-stage item sends, as one message instead of three.
    */
   | { readonly t: 'outcome'; readonly i: number; readonly a: number; readonly text: string; readonly n: number; readonly out: string; readonly ms?: number; readonly fc?: number }
-  /** `sys`: the processor said the error is no fault of the item (its `systemic` cause). */
-  | { readonly t: 'error'; readonly i: number; readonly a: number; readonly err: string; readonly aborted: boolean; readonly sys?: string }
+  /**
+   * `sys`: the processor said the error is no fault of the item (its `systemic` cause); `final`:
+   * fail the item now, without its retries (its output passed the bound).
+   */
+  | { readonly t: 'error'; readonly i: number; readonly a: number; readonly err: string; readonly aborted: boolean; readonly sys?: string; readonly final?: true }
   /** A diagnostic line from `ctx.log`. */
   | { readonly t: 'log'; readonly i: number; readonly line: string }
   /** The thread is about to die; `culprit` is the item whose code killed it, if known. */

@@ -9,6 +9,7 @@ import type { DashSample, DashWorker } from '../core/dashboard-sample.js';
 import type { JobEvent } from '../core/events.js';
 import type { ItemInput, JobSpec, Params } from '../core/types.js';
 import { describeError } from '../core/errors.js';
+import { outputLimitOf } from '../core/output-limit.js';
 import { checkParams } from '../processors/params.js';
 import { loadProcessor } from '../processors/registry.js';
 import { Action, ActionStore } from './actions.js';
@@ -44,6 +45,8 @@ export interface ManagerSettings {
   readonly requestJobIdleMs?: number;
   readonly retries: number;
   readonly timeoutMs: number;
+  /** Bound on one item's output, in characters; 0 for none (default: DEFAULT_MAX_OUTPUT_CHARS). */
+  readonly maxOutputChars?: number;
   /** Items in flight per action. */
   readonly actionConcurrency: number;
   /** Finished actions kept for `GET /actions/:id`: this long, and at most this many (default 1 hour, 1000). */
@@ -284,6 +287,7 @@ export class Manager {
       batchWindowMs: this.settings.batchWindowMs,
       retries: o.retries ?? this.settings.retries,
       timeoutMs: o.timeoutMs ?? this.settings.timeoutMs,
+      maxOutputChars: outputLimitOf(this.settings),
     };
     const track: JobTrack = { processors: pipeline, running: new Set(), board: null };
     const run = broker.startJob(

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { ResultRecord } from '../../src/core/types.js';
-import { WORKER, cleanEnv, fileLines, printedResumeArgs, processorFixture, readResults, run, tempDirsPerFile } from './run.js';
+import { WORKER, cleanEnv, fileLines, printedResumeArgs, processorFixture, readResults, run, start, tempDirsPerFile, waitFor } from './run.js';
 
 const FAULTY = processorFixture('faulty.mjs');
 
@@ -281,6 +281,27 @@ describe('slowwork submit --resume over failures', () => {
     expect(printed).toContain('--resume');
     expect(printed).toContain('--retry-failed');
     expect(printed.slice(printed.indexOf('--out'), printed.indexOf('--out') + 2)).toEqual(['--out', 'out.jsonl']);
+  });
+
+  test('an interrupted --retry-failed resume counts the failures it did not reach as failed, and its resume retries them', async () => {
+    const cwd = await dir();
+    // First run: 'throw' fails, the two 'hang's fail at the time limit.
+    const base = ['submit', ...prompts('fine', 'throw', 'hang', 'hang'), '--processor', FAULTY, '--retries', '0', '--out', 'out.jsonl'];
+    const first = await run([...base, '--timeout', '300'], { cwd });
+    expect(first.code, first.stdout + first.stderr).toBe(1);
+    expect(first.stdout).toMatch(/^finished: 1 done, 3 failed of 4 in /m);
+    // The retry: 'throw' fails again, the 'hang's hang (no time limit now) until SIGTERM stops it.
+    const again = start([...base, '--resume', '--retry-failed', '--timeout', '0', '--no-tui'], { cwd, timeoutMs: 30_000 });
+    await waitFor(() => /^failed \[2\] /m.test(again.stdout()), 'the retried throw to fail again', 15_000);
+    again.child.kill('SIGTERM');
+    const res = await again.exited;
+    expect(res.code, res.stdout + res.stderr).toBe(130);
+    // The file still says the hangs failed: the summary says so too, not "unfinished".
+    expect(res.stdout).toMatch(/^interrupted: 1 done, 3 failed of 4 in /m);
+    expect(readResults(path.join(cwd, 'out.jsonl')).map((r) => r.status)).toEqual(['done', 'failed', 'failed', 'failed']);
+    const printed = printedResumeArgs(res.stdout);
+    expect(printed).toContain('--resume');
+    expect(printed).toContain('--retry-failed');
   });
 
   test('--resume with an --out file recorded for other inputs is refused (exit 2)', async () => {

@@ -173,7 +173,9 @@ describe.sequential('slowwork submit: a full disk', () => {
     const cwd = await setup(Array.from({ length: 300 }, (_, k) => `prompt ${k}`));
     const res = await run(['submit', 'p.txt', ...FAST, '--out', '/dev/full'], { cwd });
     expect(res.code, res.stdout + res.stderr).toBe(74);
-    expect(res.stdout).toMatch(/: 0 done, 0 failed, 300 unfinished of 300 in /m);
+    // Stopped by the error, not "finished"; the cause is on the summary too.
+    expect(res.stdout).toMatch(/^stopped: 0 done, 0 failed, 300 unfinished of 300 in /m);
+    expect(res.stdout).toMatch(/^cause: {3}cannot write results to \/dev\/full: no space left on device$/m);
     expect(res.stderr).toBe('slowwork: cannot write results to /dev/full: no space left on device\n');
   });
 
@@ -187,7 +189,7 @@ describe.sequential('slowwork submit: a full disk', () => {
     const landed = oneLinePerId(out).length; // throws on a cut last line
     expect(landed).toBeGreaterThan(0);
     expect(landed).toBeLessThan(300);
-    expect(res.stdout).toMatch(new RegExp(`: ${landed} done, 0 failed, ${300 - landed} unfinished of 300 in `, 'm'));
+    expect(res.stdout).toMatch(new RegExp(`^stopped: ${landed} done, 0 failed, ${300 - landed} unfinished of 300 in `, 'm'));
 
     const resumed = await run([...args, '--resume'], { cwd });
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);

@@ -18,14 +18,14 @@ interface Ran {
 async function run(
   pipeline: Processor[],
   inputs: unknown[],
-  opts: { timeoutMs?: number; probe?: Int32Array; params?: Record<string, string>; scoped?: boolean; onStart?: (controls: Map<number, ItemControl>) => void } = {},
+  opts: { timeoutMs?: number; maxOutputChars?: number; probe?: Int32Array; params?: Record<string, string>; scoped?: boolean; onStart?: (controls: Map<number, ItemControl>) => void } = {},
 ): Promise<Ran> {
   const messages: ThreadMessage[] = [];
   // Outcome messages (start, chunks and result of one tick) are read as the three they stand for.
   const outbox = new Outbox((m) => messages.push(...m.flatMap(unfold)));
   const items: BatchItem[] = inputs.map((input, k) => ({ i: k, id: `id-${k}`, a: 1, input: input as BatchItem['input'] }));
   const controls = new Map<number, ItemControl>();
-  const done = runBatch({ batchId: 9, params: opts.params ?? {}, timeoutMs: opts.timeoutMs ?? 0, items, outbox, probe: opts.probe, scoped: opts.scoped }, pipeline, controls);
+  const done = runBatch({ batchId: 9, params: opts.params ?? {}, timeoutMs: opts.timeoutMs ?? 0, maxOutputChars: opts.maxOutputChars ?? 0, items, outbox, probe: opts.probe, scoped: opts.scoped }, pipeline, controls);
   opts.onStart?.(controls);
   await done;
   outbox.flush();
@@ -230,6 +230,45 @@ describe('runBatch', () => {
     expect(busyInside.filter((v) => v >= 100).sort()).toEqual([101, 102]);
     expect(Atomics.load(probe, PROBE_BUSY)).toBe(0);
     expect(Atomics.load(probe, PROBE_CALLS)).toBeGreaterThan(6);
+  });
+
+  it('fails an item whose output passes maxOutputChars, finally (no retry), and stops pulling its stream', async () => {
+    let pulled = 0;
+    const p = proc((input) =>
+      (function* () {
+        const n = input === 'long' ? Infinity : 2;
+        for (let k = 0; k < n; k++) {
+          pulled++;
+          yield 'abcd';
+        }
+      })(),
+    );
+    const { messages } = await run([p], ['long', 'short'], { maxOutputChars: 10 });
+    const errors = messages.filter((m) => m.t === 'error');
+    expect(errors).toEqual([{ t: 'error', i: 0, a: 1, err: 'output passed 10 characters (--max-output-chars); not retried', aborted: false, final: true }]);
+    expect(finals(messages)[1]).toEqual({ out: 'abcdabcd' });
+    // The third piece of 'long' passed the bound: nothing after it was asked for.
+    expect(pulled).toBe(3 + 2);
+  });
+
+  it('a long stream that never lets the thread loop turn is posted in parts as it goes, and is whole at the end', async () => {
+    const N = 5000;
+    const posts: ThreadMessage[][] = [];
+    const outbox = new Outbox((m) => posts.push(m));
+    const p = proc(() =>
+      (async function* () {
+        for (let k = 0; k < N; k++) yield `${k % 10}`;
+      })(),
+    );
+    await runBatch({ batchId: 1, params: {}, timeoutMs: 0, maxOutputChars: 0, items: [{ i: 0, id: 'x', a: 1, input: 'x' }], outbox }, [p], new Map());
+    outbox.flush();
+    const chunkPosts = posts.filter((batch) => batch.some((m) => m.t === 'chunk' || (m.t === 'outcome' && m.n > 0)));
+    expect(chunkPosts.length).toBeGreaterThan(2);
+    const text = posts.flat().map((m) => (m.t === 'chunk' || m.t === 'outcome' ? m.text : '')).join('');
+    const expected = Array.from({ length: N }, (_, k) => `${k % 10}`).join('');
+    expect(text).toBe(expected);
+    const done = posts.flat().find((m) => m.t === 'done' || m.t === 'outcome');
+    expect(done && 'out' in done ? done.out : null).toBe(expected);
   });
 
   it('processBatch: one call for the batch, one stream per input', async () => {

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import type { EventListener, JobCounts, JobEvent } from '../../core/events.js';
 import { describeError } from '../../core/errors.js';
+import { outputLimitOf } from '../../core/output-limit.js';
 import { Deque, MinHeap } from '../../core/queues.js';
 import { backoffMs, defaultRetryPolicy, shouldRetry, type RetryPolicy } from '../../core/retry.js';
 import { decideSlice } from '../../core/slicer.js';
@@ -346,6 +347,7 @@ export class EmbeddedJobRun implements JobRun {
       processors: this.pool.processorUrls,
       params: this.spec.params,
       timeoutMs: this.spec.timeoutMs,
+      maxOutputChars: outputLimitOf(this.spec),
       items,
       probe: batch.probe,
       scoped: this.scopes.tracked,
@@ -439,7 +441,7 @@ export class EmbeddedJobRun implements JobRun {
       case 'error':
         this.leaveBatch(batch, m.i);
         if (m.aborted || this.aborting) this.settleUnfinished(rec);
-        else this.settleFailedAttempt(rec, m.err, true, now, m.sys);
+        else this.settleFailedAttempt(rec, m.err, true, now, m.sys, m.final);
         break;
     }
     if (batch.returned && batch.items.size === 0) this.retire(batch);
@@ -541,11 +543,12 @@ export class EmbeddedJobRun implements JobRun {
   }
 
   /** `cause`: the processor's systemic cause of the error, passed on in the event. */
-  private settleFailedAttempt(rec: ItemRecord, error: string, charged: boolean, now: number, cause?: string): void {
+  /** `final`: fail it now, whatever retries it has left (its output passed the bound). */
+  private settleFailedAttempt(rec: ItemRecord, error: string, charged: boolean, now: number, cause?: string, final?: true): void {
     rec.batch = null;
     rec.lastError = error;
     if (charged) rec.charged++;
-    if (!charged || shouldRetry(this.policy, rec.charged)) {
+    if (!final && (!charged || shouldRetry(this.policy, rec.charged))) {
       const delayMs = charged ? backoffMs(this.policy, rec.charged) : 0;
       const retry = { type: 'item-retry', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, error, delayMs, charged } as const;
       this.emit(cause === undefined ? retry : { ...retry, cause });
@@ -571,6 +574,7 @@ export class EmbeddedJobRun implements JobRun {
       durations: this.durations(rec, now),
       input: rec.spec.input,
       ...(cause === undefined ? {} : { cause }),
+      ...(final ? { final } : {}),
     });
   }
 

@@ -100,7 +100,7 @@ export default async function runTask(task: BatchTask): Promise<number> {
       for (const item of task.items) outbox.push({ t: 'error', i: item.i, a: item.a, err: entry.aborted, aborted: true });
       return 0;
     }
-    await runBatch({ batchId: task.batchId, params: task.params, timeoutMs: task.timeoutMs, items: task.items, outbox, probe: task.probe, scoped: task.scoped }, pipeline, controls);
+    await runBatch({ batchId: task.batchId, params: task.params, timeoutMs: task.timeoutMs, maxOutputChars: task.maxOutputChars, items: task.items, outbox, probe: task.probe, scoped: task.scoped }, pipeline, controls);
     return task.items.length;
   } finally {
     outbox.flush();

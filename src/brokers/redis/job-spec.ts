@@ -15,6 +15,8 @@ const wireSpec = z.object({
   processors: z.array(z.object({ name: z.string(), url: z.string() })).min(1),
   params: z.record(z.string(), z.string()),
   timeoutMs: z.number().int().min(0),
+  /** Absent in jobs of older submitters: the workers' default applies. */
+  maxOutputChars: z.number().int().min(0).optional(),
   retries: z.number().int().min(0),
   batchSize: z.number().int().min(1),
 });
@@ -26,6 +28,7 @@ export function toWireSpec(spec: JobSpec, processorUrls: readonly string[]): Wir
     processors: spec.processors.map((p, k) => ({ name: p.ref, url: processorUrls[k] ?? p.ref })),
     params: { ...spec.params },
     timeoutMs: spec.timeoutMs,
+    ...(spec.maxOutputChars === undefined ? {} : { maxOutputChars: spec.maxOutputChars }),
     retries: spec.retries,
     batchSize: spec.batchSize,
   };

@@ -386,6 +386,7 @@ export class RedisWorker {
           batchWindowMs: 0,
           retries: 0,
           timeoutMs: job.spec.timeoutMs,
+          maxOutputChars: job.spec.maxOutputChars,
         },
         job.urls,
         (events) => this.onLocalEvents(events),
@@ -446,7 +447,7 @@ export class RedisWorker {
         case 'item-failed': {
           const job = this.jobs.get(lease.held.jobId);
           const durations = { ...e.durations, queuedMs: this.queuedMs(lease) };
-          if (job) this.onFailed(lease, job, e.error, e.attempts, durations, e.cause);
+          if (job) this.onFailed(lease, job, e.error, e.attempts, durations, e.cause, e.final);
           this.release(e.index, lease);
           break;
         }
@@ -464,12 +465,14 @@ export class RedisWorker {
     durations: { queuedMs: number; firstChunkMs: number | null; totalMs: number },
     /** The processor's systemic cause, passed on to the submitter (its fail-fast). */
     cause?: string,
+    /** No retries: its output passed the bound. */
+    final?: true,
   ): void {
     const a = attempts ?? lease.a;
     const charged = lease.c + 1;
     const policy = defaultRetryPolicy(job.spec.retries);
     this.stats.finished(false, durations.totalMs);
-    if (charged <= policy.retries) {
+    if (!final && charged <= policy.retries) {
       const delay = backoffMs(policy, charged);
       // The payload waits in the job's input hash.
       const next = JSON.stringify({ j: lease.held.jobId, i: String(lease.i), k: lease.id, a: String(a + 1), c: String(charged), r: String(lease.r), q: String(lease.q) });

@@ -12,7 +12,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { JobRun, JobRunOptions } from '../../brokers/broker.js';
-import { ItemTimeoutError, describeError } from '../../core/errors.js';
+import { ItemTimeoutError, OutputTooLongError, describeError } from '../../core/errors.js';
+import { outputLimitOf } from '../../core/output-limit.js';
 import type { EventListener, JobCounts, JobEvent } from '../../core/events.js';
 import { Deque, MinHeap } from '../../core/queues.js';
 import { backoffMs, defaultRetryPolicy, shouldRetry, type RetryPolicy } from '../../core/retry.js';
@@ -270,6 +271,7 @@ export class RemoteJobRun implements JobRun {
       token: this.ports.token,
       signal: attempt.controller.signal,
       idleTimeoutMs: this.spec.timeoutMs > 0 ? this.spec.timeoutMs : this.ports.idleTimeoutMs,
+      maxOutputChars: outputLimitOf(this.spec),
       onChunk: (text) => this.onChunk(rec, attempt, text),
     }).then(
       (outcome) => (outcome.kind === 'done' ? this.succeed(rec, attempt, outcome.output) : this.onAccepted(rec, attempt)),
@@ -362,6 +364,11 @@ export class RemoteJobRun implements JobRun {
       return;
     }
     const output = completion.output ?? '';
+    const limit = outputLimitOf(this.spec);
+    if (limit > 0 && output.length > limit) {
+      this.onAttemptError(rec, attempt, new OutputTooLongError(limit));
+      return;
+    }
     // A 202 item streams nothing: its whole output is its one chunk, as a live view expects.
     if (rec.firstChunkAt === 0 && output.length > 0) this.onChunk(rec, attempt, output);
     this.succeed(rec, attempt, output);
@@ -369,6 +376,12 @@ export class RemoteJobRun implements JobRun {
 
   private onAttemptError(rec: ItemRecord, attempt: Attempt, err: unknown): void {
     if (!this.isCurrent(rec, attempt)) return; // settled already (cancelled, timed out, aborted)
+    if (err instanceof OutputTooLongError) {
+      this.endAttempt(rec, attempt, { kind: 'failed' });
+      rec.charged++;
+      this.failFinal(rec, err.message, true);
+      return;
+    }
     const failure = err instanceof AttemptFailure ? err : new AttemptFailure(describeError(err), false);
     this.endpointFailed(rec, attempt, failure);
   }
@@ -465,7 +478,8 @@ export class RemoteJobRun implements JobRun {
     this.schedulePump();
   }
 
-  private failFinal(rec: ItemRecord, error: string): void {
+  /** `final`: failed without its retries (its output passed the bound). */
+  private failFinal(rec: ItemRecord, error: string, final?: true): void {
     rec.state = 'failed';
     this.records.delete(rec.spec.index);
     this.failed++;
@@ -478,6 +492,7 @@ export class RemoteJobRun implements JobRun {
       worker: rec.worker,
       durations: this.durations(rec, performance.now()),
       input: rec.spec.input,
+      ...(final ? { final } : {}),
     });
   }
 

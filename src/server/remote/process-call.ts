@@ -3,6 +3,8 @@
  * to the end or take its 202. Decides whose fault a failure is (see AttemptFailure); knows
  * nothing of jobs or retries.
  */
+import { OutputTooLongError } from '../../core/errors.js';
+import { TextBuilder } from '../../core/text-builder.js';
 import { AttemptFailure } from './errors.js';
 import { describeFetchError, errorMessageOf, readCapped, tryJson } from './http.js';
 import { LineSplitter, bearer, parseStreamLine, type ProcessRequest } from './wire.js';
@@ -19,6 +21,8 @@ export interface ProcessCall {
   readonly signal: AbortSignal;
   /** Longest silence allowed before the answer starts and between stream reads. */
   readonly idleTimeoutMs: number;
+  /** Bound on the output, in characters (0: none): past it the call rejects with OutputTooLongError. */
+  readonly maxOutputChars: number;
   readonly onChunk: (text: string) => void;
 }
 
@@ -35,7 +39,7 @@ export async function callProcess(call: ProcessCall): Promise<ProcessOutcome> {
   const failure = (err: unknown): unknown => {
     if (call.signal.aborted) return call.signal.reason;
     if (idle.signal.aborted) return new AttemptFailure(`no answer for ${call.idleTimeoutMs} ms`, false);
-    if (err instanceof AttemptFailure) return err;
+    if (err instanceof AttemptFailure || err instanceof OutputTooLongError) return err;
     return new AttemptFailure(describeFetchError(err), false, true);
   };
   try {
@@ -77,16 +81,17 @@ async function readStream(res: Response, call: ProcessCall, touch: () => void): 
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   const lines = new LineSplitter();
-  let output = '';
+  const output = new TextBuilder();
   // Returns the outcome once a final line arrives; null to read on.
   const take = (batch: string[]): ProcessOutcome | null => {
     for (const raw of batch) {
       const line = parseStreamLine(raw);
       if (line === null) throw new AttemptFailure(`sent a line outside the protocol: ${raw.slice(0, 80)}`, false);
-      if (line.kind === 'done') return { kind: 'done', output };
+      if (line.kind === 'done') return { kind: 'done', output: output.toString() };
       if (line.kind === 'error') throw new AttemptFailure(line.message, true, false, true);
       if (line.text.length === 0) continue;
-      output += line.text;
+      output.append(line.text);
+      if (call.maxOutputChars > 0 && output.length > call.maxOutputChars) throw new OutputTooLongError(call.maxOutputChars);
       call.onChunk(line.text);
     }
     return null;

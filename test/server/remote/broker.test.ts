@@ -73,6 +73,25 @@ describe('RemoteBroker', () => {
     expect(server.stats()).toMatchObject({ processed: 40, failed: 0 });
   });
 
+  it.each([false, true])('fails an item whose output passes maxOutputChars at once, without its retries (async %s)', async (async) => {
+    const manager = await startManager();
+    await startProcessor(manager.url, { id: async ? 'long-async' : 'long', async });
+    const rec = new Recorder();
+    // The demo answers with 12-40 tokens: more than 40 characters, fewer than 4000.
+    const inputs = inputsOf(6, 'bound');
+    const run = manager.broker.startJob(spec({ retries: 2, maxOutputChars: 40 }), rec.listener);
+    await run.add(itemsOf(inputs));
+    run.end();
+    expect(await run.finished).toEqual({ total: 6, done: 0, failed: 6, unfinished: 0 });
+    expect(rec.of('item-retry')).toEqual([]);
+    for (const e of rec.of('item-failed')) expect(e).toMatchObject({ attempts: 1, error: 'output passed 40 characters (--max-output-chars); not retried', final: true });
+
+    const roomy = manager.broker.startJob(spec({ jobId: 'roomy', maxOutputChars: 4000 }), rec.listener);
+    await roomy.add(itemsOf(inputs));
+    roomy.end();
+    expect(await roomy.finished).toEqual({ total: 6, done: 6, failed: 0, unfinished: 0 });
+  });
+
   it('charges {"error"} lines and 4xx answers to the item, with backoff, up to its retries', async () => {
     const manager = await startManager();
     await startProcessor(manager.url, { id: 'flaky', params: { ...FAST, failure_rate: '1' } });
