@@ -1,6 +1,6 @@
 /**
  * `slowwork processor serve`, as a function: loads a processor (built-in or module), serves it
- * as a remote processor (src/server/remote/processor-app.ts), registers with the manager, and
+ * as a remote processor (src/processor-server/processor-app.ts), registers with the manager, and
  * runs until SIGINT or SIGTERM. Stopping aborts the items under way: the manager sees their
  * streams end without `done` and sends them to another endpoint, not charged.
  */
@@ -9,9 +9,9 @@ import os from 'node:os';
 import { ProcessorError, UsageError, describeError } from '../core/errors.js';
 import type { Params } from '../core/types.js';
 import { loadProcessor } from '../processors/registry.js';
-import { buildProcessorApp, type ProcessorStats } from '../server/remote/processor-app.js';
-import { registerWithManager } from '../server/remote/processor-client.js';
-import { normalizeEndpointUrl } from '../server/remote/wire.js';
+import { buildProcessorApp, type ProcessorStats } from '../processor-server/processor-app.js';
+import { registerWithManager } from '../processor-server/processor-client.js';
+import { normalizeEndpointUrl } from '../brokers/remote/wire.js';
 import { resolvePipeline } from './pipeline.js';
 
 export interface ProcessorServerOptions {

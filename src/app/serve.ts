@@ -13,8 +13,8 @@ import type { Params } from '../core/types.js';
 import { buildServer } from '../server/app.js';
 import { isLoopback, serverUrls, type ServerUrls } from '../server/public-url.js';
 import { Manager, type RemoteProcessors } from '../server/manager.js';
-import { RemoteProcessorRegistry } from '../server/remote/registry.js';
-import { RemoteBroker } from '../server/remote/broker.js';
+import { RemoteProcessorRegistry } from '../brokers/remote/registry.js';
+import { RemoteBroker } from '../brokers/remote/broker.js';
 import { processorRoutes } from '../server/routes/processors.js';
 import { resolvePipeline } from './pipeline.js';
 

@@ -5,7 +5,7 @@ import { UsageError } from '../core/errors.js';
 import { DEFAULT_MAX_OUTPUT_CHARS, MAX_OUTPUT_CHARS_LIMIT } from '../core/output-limit.js';
 import { collect, parseIntFlag, parseParams } from './options.js';
 import { parseQueue } from './submit.js';
-import { normalizeEndpointUrl } from '../server/remote/wire.js';
+import { normalizeEndpointUrl } from '../brokers/remote/wire.js';
 
 interface ServeFlags {
   port?: string;

@@ -14,12 +14,12 @@ import { checkParams } from '../processors/params.js';
 import { loadProcessor } from '../processors/registry.js';
 import { Action, ActionStore } from './actions.js';
 import { HttpError } from './http-error.js';
-import type { RemoteEndpointInfo } from './remote/registry.js';
+import type { RemoteEndpointInfo } from '../brokers/remote/registry.js';
 import { JobBoard, type BoardJob, type BoardJobKind } from './job-board.js';
 import { ServerMetrics } from './metrics.js';
 import { RequestGroups, type ItemObserver, type ItemTicket } from './request-groups.js';
 
-/** What the manager needs of the remote processors' registry (src/server/remote). */
+/** What the manager needs of the remote processors' registry (src/brokers/remote). */
 export interface RemoteProcessors {
   has(name: string): boolean;
   /** Chat requests hand it the `{messages}` object rather than the conversation as text. */

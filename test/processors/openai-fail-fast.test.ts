@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { printedResumeArgs, readResults, run, tempDirsPerFile } from '../cli/run.js';
-import { closedPort } from '../server/remote/helpers.js';
+import { closedPort } from '../brokers/remote/helpers.js';
 import { scriptedServer, sendError, streamChat, userText, type ScriptedServer } from './openai-server.js';
 
 const dir = tempDirsPerFile();

@@ -1,5 +1,5 @@
 /**
- * Remote processor routes of the manager (contract in src/server/remote/wire.ts):
+ * Remote processor routes of the manager (contract in src/brokers/remote/wire.ts):
  *   POST /processors/register  {name, id, url}   → 200 {registered, name, id, url} | 400 | 409 | 502
  *   POST /complete             {id, output|error} → 200 {accepted: true} | 400 | 404
  *   GET  /processors                             → 200 {processors: [RemoteEndpointInfo]}
@@ -8,10 +8,10 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { z } from 'zod';
-import { RegistrationError } from '../remote/errors.js';
-import type { RemoteBroker } from '../remote/broker.js';
-import type { RemoteProcessorRegistry } from '../remote/registry.js';
-import { ErrorType, completeRequestSchema, firstIssue, jsonError, registerRequestSchema } from '../remote/wire.js';
+import { RegistrationError } from '../../brokers/remote/errors.js';
+import type { RemoteBroker } from '../../brokers/remote/broker.js';
+import type { RemoteProcessorRegistry } from '../../brokers/remote/registry.js';
+import { ErrorType, completeRequestSchema, firstIssue, jsonError, registerRequestSchema } from '../../brokers/remote/wire.js';
 
 export interface ProcessorRoutesOptions {
   readonly registry: RemoteProcessorRegistry;

@@ -1,7 +1,7 @@
 /** `slowwork processor serve` as a process (the built binary): flags, registration, signals, a kill. */
 import { describe, expect, it } from 'vitest';
 import { REPO, run, start } from '../../cli/run.js';
-import { Recorder, itemsOf, outcomes } from '../../brokers/helpers.js';
+import { Recorder, itemsOf, outcomes } from '../helpers.js';
 import { closedPort, demoOutput, inputsOf, spec, startManager, startProcessor, waitFor } from './helpers.js';
 
 const LINE = /^processor (\S+) \(id (\S+)\) listening on (http:\/\/127\.0\.0\.1:\d+), registered with (\S+)\n$/;

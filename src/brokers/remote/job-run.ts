@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { JobRun, JobRunOptions } from '../../brokers/broker.js';
+import type { JobRun, JobRunOptions } from '../broker.js';
 import { ItemTimeoutError, OutputTooLongError, describeError } from '../../core/errors.js';
 import { outputLimitOf } from '../../core/output-limit.js';
 import type { EventListener, JobCounts, JobEvent } from '../../core/events.js';

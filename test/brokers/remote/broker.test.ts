@@ -1,6 +1,6 @@
 /** The RemoteBroker against real processor servers running the demo, over real sockets. */
 import { describe, expect, it } from 'vitest';
-import { Recorder, itemsOf, outcomes } from '../../brokers/helpers.js';
+import { Recorder, itemsOf, outcomes } from '../helpers.js';
 import { FAST, LiveText, demoOutput, inputsOf, listenProcessorApp, spec, startManager, startProcessor, waitFor } from './helpers.js';
 
 describe('RemoteBroker', () => {

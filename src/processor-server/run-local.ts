@@ -4,8 +4,8 @@
  * text returned. Once `signal` aborts, the call rejects with its reason at once, even if the
  * processor ignores its signal.
  */
-import type { ItemInput, Params } from '../../core/types.js';
-import type { Chunks, ProcessContext, Processor } from '../../processors/contract.js';
+import type { ItemInput, Params } from '../core/types.js';
+import type { Chunks, ProcessContext, Processor } from '../processors/contract.js';
 
 export interface LocalItem {
   readonly itemId: string;

@@ -1,6 +1,6 @@
 /** cancelItem, abort and drain on a remote run: the processor server sees its requests closed. */
 import { describe, expect, it } from 'vitest';
-import { Recorder, itemsOf, outcomes } from '../../brokers/helpers.js';
+import { Recorder, itemsOf, outcomes } from '../helpers.js';
 import { demoOutput, listenProcessorApp, spec, startManager, waitFor } from './helpers.js';
 
 /** A demo that streams for about 10 s: always mid-stream when a test acts. */

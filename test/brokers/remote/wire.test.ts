@@ -1,8 +1,8 @@
 /** The pure parts: stream lines, urls, endpoint picking and health transitions, callbacks. */
 import { describe, expect, it } from 'vitest';
-import { applyCheck, newEndpoint, pickEndpoint, toInfo } from '../../../src/server/remote/endpoints.js';
-import { callbackFor } from '../../../src/server/remote/processor-app.js';
-import { LineSplitter, normalizeEndpointUrl, parseStreamLine } from '../../../src/server/remote/wire.js';
+import { applyCheck, newEndpoint, pickEndpoint, toInfo } from '../../../src/brokers/remote/endpoints.js';
+import { callbackFor } from '../../../src/processor-server/processor-app.js';
+import { LineSplitter, normalizeEndpointUrl, parseStreamLine } from '../../../src/brokers/remote/wire.js';
 
 describe('stream lines', () => {
   it('splits lines that arrive in pieces and skips blank keep-alive lines', () => {

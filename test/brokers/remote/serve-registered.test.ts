@@ -7,7 +7,7 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import type { DashSample } from '../../../src/core/dashboard-sample.js';
-import { readSse } from '../helpers.js';
+import { readSse } from '../../server/helpers.js';
 import { demoOutput, REPO, start, waitFor } from '../../cli/run.js';
 
 const FAST = ['--param', 'first_token_ms=0', '--param', 'tokens_per_s=0'];

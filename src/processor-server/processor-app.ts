@@ -11,14 +11,14 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { describeError } from '../../core/errors.js';
-import type { ItemInput, Params } from '../../core/types.js';
-import type { Processor } from '../../processors/contract.js';
-import { checkParams } from '../../processors/params.js';
+import { describeError } from '../core/errors.js';
+import type { ItemInput, Params } from '../core/types.js';
+import type { Processor } from '../processors/contract.js';
+import { checkParams } from '../processors/params.js';
 import { LineWriter } from './line-writer.js';
 import { postCompletion } from './processor-client.js';
 import { runLocal } from './run-local.js';
-import { ErrorType, chunkLine, doneLine, errorLine, firstIssue, jsonError, processRequestSchema, type ProcessRequest } from './wire.js';
+import { ErrorType, chunkLine, doneLine, errorLine, firstIssue, jsonError, processRequestSchema, type ProcessRequest } from '../brokers/remote/wire.js';
 
 export interface ProcessorAppOptions {
   readonly processor: Processor;

@@ -4,9 +4,9 @@
  * once on what will not (a refusal: 400, 401, 404, 409).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SlowworkError } from '../../core/errors.js';
-import { BAD_PORT, describeFetchError, errorMessageOf, postJson } from './http.js';
-import type { RegisterRequest } from './wire.js';
+import { SlowworkError } from '../core/errors.js';
+import { BAD_PORT, describeFetchError, errorMessageOf, postJson } from '../brokers/remote/http.js';
+import type { RegisterRequest } from '../brokers/remote/wire.js';
 
 /** The manager never accepted the registration (exit code 2). */
 export class RegistrationRefusedError extends SlowworkError {}

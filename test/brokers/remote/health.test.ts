@@ -1,6 +1,6 @@
 /** Health checks: out of rotation when /meta fails, back when it answers, dropped after N failures. */
 import { describe, expect, it } from 'vitest';
-import { Recorder, itemsOf, outcomes } from '../../brokers/helpers.js';
+import { Recorder, itemsOf, outcomes } from '../helpers.js';
 import { FAST, demoOutput, listenProcessorApp, spec, startManager, waitFor } from './helpers.js';
 
 const healthOf = (manager: Awaited<ReturnType<typeof startManager>>, id: string) => manager.registry.list().find((ep) => ep.id === id);

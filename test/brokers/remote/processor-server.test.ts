@@ -3,8 +3,8 @@ import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runProcessorServer, type ProcessorServerOptions } from '../../../src/app/processor-server.js';
-import { RegistrationRefusedError } from '../../../src/server/remote/processor-client.js';
-import { Recorder, itemsOf, outcomes } from '../../brokers/helpers.js';
+import { RegistrationRefusedError } from '../../../src/processor-server/processor-client.js';
+import { Recorder, itemsOf, outcomes } from '../helpers.js';
 import { FAST, closedPort, demoOutput, inputsOf, listenProcessorApp, spec, startManager, startProcessor, waitFor } from './helpers.js';
 
 function io() {

@@ -3,7 +3,7 @@
  * under the job's processor name (see registry.ts, job-run.ts, and wire.ts for the contract).
  * Single-stage jobs only; `spec.processors[0].ref` is the remote processor's name.
  */
-import type { Broker, JobRunOptions } from '../../brokers/broker.js';
+import type { Broker, JobRunOptions } from '../broker.js';
 import type { EventListener } from '../../core/events.js';
 import type { JobSpec } from '../../core/types.js';
 import { CompletionRouter, type Completion } from './completions.js';
