@@ -30,6 +30,8 @@ export interface ActionView {
   readonly pipeline: readonly string[];
   readonly created: string;
   readonly finished: string | null;
+  /** Why the action stopped by itself (the same non-item error ended several items), or null. */
+  readonly stop_reason: string | null;
   readonly counts: JobCounts;
   readonly items: readonly {
     id: string;
@@ -46,6 +48,8 @@ export class Action {
   readonly created = Date.now();
   status: ActionStatus = 'running';
   finishedAt: number | null = null;
+  /** Set when the action stopped itself (fail-fast): its waiting items are cancelled. */
+  stopReason: string | null = null;
   private readonly items: ActionItem[];
   /** Bounded: see action-log.ts. */
   readonly log = new ActionLog();
@@ -92,6 +96,7 @@ export class Action {
       pipeline: this.pipeline,
       created: new Date(this.created).toISOString(),
       finished: this.finishedAt === null ? null : new Date(this.finishedAt).toISOString(),
+      stop_reason: this.stopReason,
       counts: this.counts,
       items: this.items.map((it) => ({
         id: it.id,

@@ -9,6 +9,7 @@ import type { DashSample, DashWorker } from '../core/dashboard-sample.js';
 import type { JobEvent } from '../core/events.js';
 import type { ItemInput, JobSpec, Params } from '../core/types.js';
 import { describeError } from '../core/errors.js';
+import { DEFAULT_SAME_CAUSE, FailFast } from '../core/fail-fast.js';
 import { outputLimitOf } from '../core/output-limit.js';
 import { checkParams } from '../processors/params.js';
 import { loadProcessor } from '../processors/registry.js';
@@ -167,9 +168,17 @@ export class Manager {
   startAction(req: ActionRequest): Action {
     this.checkProcessors(req.pipeline);
     const action = new Action(newId('act_'), req.pipeline, req.items);
-    const run = this.startJob(
+    // As `submit` does: when the same non-item error (a refused connection, a 401) ends several
+    // items, the rest would go the same way: stop taking them, let those running finish.
+    const failFast = new FailFast({ sameCause: DEFAULT_SAME_CAUSE, maxFailures: null }, req.items.length);
+    const run: JobRun = this.startJob(
       req.pipeline,
-      (events) => action.apply(events),
+      (events) => {
+        const why = failFast.observe(events);
+        if (why !== null) action.stopReason = why;
+        action.apply(events);
+        if (why !== null) run.drain(why);
+      },
       {
         concurrency: this.settings.actionConcurrency,
         params: req.params,

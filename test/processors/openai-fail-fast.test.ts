@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { printedResumeArgs, readResults, run, tempDirsPerFile } from '../cli/run.js';
+import { printedResumeArgs, readResults, run, startServe, tempDirsPerFile } from '../cli/run.js';
+import { readSse } from '../server/helpers.js';
 import { closedPort } from '../brokers/remote/helpers.js';
 import { scriptedServer, sendError, streamChat, userText, type ScriptedServer } from './openai-server.js';
 
@@ -82,11 +83,11 @@ describe.concurrent('fail-fast on non-item errors', () => {
     expect(printedResumeArgs(res.stdout)).toContain('--resume');
   });
 
-  test('a port nothing listens on: stops after the first attempts, the cause names ECONNREFUSED', async () => {
+  test('a port nothing listens on, default settings: stops after the first attempts, no backoff inside them, the cause names ECONNREFUSED', async () => {
     const port = await closedPort();
     const cwd = await dir();
     const res = await run(
-      ['submit', ...prompts(40), '--processor', 'openai', '--param', `base_url=http://127.0.0.1:${port}/v1`, '--param', 'model=m', '--param', 'max_retries=0', '--concurrency', '4', '--no-tui', '--out', 'r.jsonl'],
+      ['submit', ...prompts(40), '--processor', 'openai', '--param', `base_url=http://127.0.0.1:${port}/v1`, '--param', 'model=m', '--concurrency', '4', '--no-tui', '--out', 'r.jsonl'],
       { cwd, timeoutMs: 60_000 },
     );
     expect(res.code, res.stderr + res.stdout).toBe(3);
@@ -96,6 +97,32 @@ describe.concurrent('fail-fast on non-item errors', () => {
       expect.stringMatching(new RegExp(`^cause: +3 items in a row failed the same way, no fault of theirs: openai: POST http://127\\.0\\.0\\.1:${port}/v1/chat/completions failed: connect ECONNREFUSED`)),
     ]);
     expect(lines(res.stdout, 'resume: ')).toHaveLength(1);
+    // No request was retried inside its attempt (each such retry writes a processor log line).
+    expect(lines(res.stdout, 'logs: ')).toEqual([]);
     expect(res.stderr).toBe('');
+  });
+
+  test('serve: an action against a port nothing listens on stops itself, says why, and leaves the rest cancelled', async () => {
+    const port = await closedPort();
+    const { s, url } = await startServe(['--processor', 'openai', '--param', `base_url=http://127.0.0.1:${port}/v1`, '--param', 'model=m', '--concurrency', '4'], await dir());
+    try {
+      const created = await fetch(`${url}/actions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ processor: 'openai', items: Array.from({ length: 40 }, (_, k) => `prompt ${k + 1}`) }),
+      });
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: string };
+      const events = await readSse(await fetch(`${url}/actions/${id}/events`));
+      expect(events.at(-1)?.event).toBe('job-cancelled');
+      const view = (await (await fetch(`${url}/actions/${id}`)).json()) as { status: string; stop_reason: string | null; items: { status: string }[] };
+      expect(view.status).toBe('cancelled');
+      expect(view.stop_reason).toMatch(new RegExp(`^3 items in a row failed the same way, no fault of theirs: openai: POST http://127\\.0\\.0\\.1:${port}/v1/chat/completions failed: connect ECONNREFUSED`));
+      // Stopped after the first attempts: most items never ran.
+      expect(view.items.filter((it) => it.status === 'cancelled').length).toBeGreaterThanOrEqual(40 - mostAttempts(4));
+    } finally {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
   });
 });

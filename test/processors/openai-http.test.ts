@@ -253,10 +253,20 @@ describe('retries before the first chunk', () => {
     expect((r.error as Error).message).toBe(`openai: HTTP 404 from POST ${server.baseUrl}/chat/completions: <h1>Not Found</h1>`);
   });
 
-  test('connection refused: retried, then fails naming the address', async () => {
+  test('connection refused by a server never reached: fails at once, naming the address (no backoff before fail-fast hears of it)', async () => {
     const gone = await scriptedServer(() => undefined);
     await gone.close();
-    const r = await collect('x', { base_url: gone.baseUrl, model: 'm', max_retries: '1' });
+    const r = await collect('x', { base_url: gone.baseUrl, model: 'm', max_retries: '3' });
+    expect(r.error).toBeInstanceOf(OpenAIConnectionError);
+    expect((r.error as Error).message).toMatch(/^openai: POST http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions failed: .*ECONNREFUSED[^(]*$/);
+    expect(r.logs).toEqual([]);
+  });
+
+  test('connection refused by a server that answered before (a restart): retried, then fails naming the address', async () => {
+    const server = await scriptedServer((_req, res) => streamChat(res, ['up']));
+    expect((await collect('x', params(server, { max_retries: '1' }))).chunks).toEqual(['up']);
+    await server.close();
+    const r = await collect('x', params(server, { max_retries: '1' }));
     expect(r.error).toBeInstanceOf(OpenAIConnectionError);
     expect((r.error as Error).message).toMatch(/^openai: POST http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions failed: .*ECONNREFUSED.* \(gave up after 1 retry\)$/);
     expect(r.logs).toHaveLength(1);
