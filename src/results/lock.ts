@@ -1,12 +1,15 @@
 /**
- * One run at a time per results file: `FILE.lock` beside it holds `{pid, host, startedAt}` of
- * the run that owns FILE. Two runs appending to one file would interleave and cut each other's
+ * One run at a time per results file: `FILE.lock` beside it holds `{pid, host, space, startedAt}`
+ * of the run that owns FILE. Two runs appending to one file would interleave and cut each other's
  * lines and run items twice; the second run is refused instead, naming the owner.
  *
  * - Taking the lock is atomic: the owner's JSON is written to a private temp file, then linked
  *   to `FILE.lock` (link fails with EEXIST if it exists), so the lock is never seen half written.
  * - A lock left by a dead process (`kill -9`, a crash) is taken over when it names this host and
  *   its pid no longer runs. A lock of another host cannot be checked: refused, with how to remove it.
+ *   Host names are not unique (containers, cloned VMs, `localhost` on a shared disk), so a lock
+ *   also names its pid space: the kernel's boot id and pid namespace, on Linux. A lock of this
+ *   host name from another pid space is another machine's: refused too.
  * - `release()` removes the lock only while it is still ours; a process `exit` releases it too,
  *   so every `process.exit` path lets go. Only SIGKILL and power loss leave a stale lock.
  */
@@ -19,6 +22,8 @@ import { errnoCode, resultsFsError } from './fs-errors.js';
 export interface LockOwner {
   readonly pid: number;
   readonly host: string;
+  /** Where `pid` means something: `<boot id>/<pid namespace>` (Linux); absent where unknown. */
+  readonly space?: string;
   readonly startedAt: string;
 }
 
@@ -54,7 +59,7 @@ export class ResultsLock {
         if (tryCreate(lockPath, content)) return new ResultsLock(lockPath, content);
         const held = readLock(lockPath);
         if (held === null) continue; // released meanwhile: try again
-        const refusal = inUse(resultsPath, held, owner.host);
+        const refusal = inUse(resultsPath, held, owner);
         if (refusal !== null) throw refusal;
         removeStale(lockPath, held);
       } catch (err) {
@@ -88,7 +93,7 @@ export function refuseIfInUse(resultsPath: string): void {
   } catch {
     return; // unreadable here: `acquire` reports it
   }
-  const refusal = held === null ? null : inUse(resultsPath, held, os.hostname());
+  const refusal = held === null ? null : inUse(resultsPath, held, currentOwner());
   if (refusal !== null) throw refusal;
 }
 
@@ -107,7 +112,23 @@ export function lockResults(resultsPath: string): ResultsLock | null {
 
 /** This process, as the owner of a lock. */
 export function currentOwner(): LockOwner {
-  return { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
+  const space = pidSpace();
+  return { pid: process.pid, host: os.hostname(), ...(space === undefined ? {} : { space }), startedAt: new Date().toISOString() };
+}
+
+let ownSpace: string | null | undefined;
+/** This process's pid space: the boot id and the pid namespace (Linux), undefined elsewhere. */
+function pidSpace(): string | undefined {
+  if (ownSpace === undefined) {
+    try {
+      const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      const ns = fs.readlinkSync('/proc/self/ns/pid'); // "pid:[4026531836]"
+      ownSpace = `${boot}/${ns.replace(/^pid:\[(\d+)\]$/, '$1')}`;
+    } catch {
+      ownSpace = null;
+    }
+  }
+  return ownSpace ?? undefined;
 }
 
 /** Creates the lock with `content`; false if a lock exists. */
@@ -149,7 +170,8 @@ function parseOwner(text: string): LockOwner | null {
   try {
     const o = JSON.parse(text) as Partial<LockOwner> | null;
     if (typeof o?.pid === 'number' && typeof o.host === 'string') {
-      return { pid: o.pid, host: o.host, startedAt: typeof o.startedAt === 'string' ? o.startedAt : '?' };
+      const space = typeof o.space === 'string' ? { space: o.space } : {};
+      return { pid: o.pid, host: o.host, ...space, startedAt: typeof o.startedAt === 'string' ? o.startedAt : '?' };
     }
   } catch {
     // Not ours: shown as unreadable.
@@ -194,18 +216,23 @@ function removeStale(lockPath: string, stale: string): void {
   }
 }
 
-/** The refusal for a lock whose text is `held`, or null if it is stale (a dead pid of this host). */
-function inUse(resultsPath: string, held: string, host: string): ResultsError | null {
+/** Whether `owner`'s pid can be checked from here: this host, and the same pid space when both name one. */
+const checkableFrom = (owner: LockOwner, me: LockOwner): boolean =>
+  owner.host === me.host && (owner.space === undefined || me.space === undefined || owner.space === me.space);
+
+/** The refusal for a lock whose text is `held`, or null if it is stale (a dead pid of this machine). */
+function inUse(resultsPath: string, held: string, me: LockOwner): ResultsError | null {
   const found = parseOwner(held);
-  if (found !== null && found.host === host && !isAlive(found.pid)) return null;
-  return new ResultsError(inUseMessage(resultsPath, `${resultsPath}.lock`, found, host));
+  if (found !== null && checkableFrom(found, me) && !isAlive(found.pid)) return null;
+  return new ResultsError(inUseMessage(resultsPath, `${resultsPath}.lock`, found, me));
 }
 
-function inUseMessage(resultsPath: string, lockPath: string, owner: LockOwner | null, host: string): string {
+function inUseMessage(resultsPath: string, lockPath: string, owner: LockOwner | null, me: LockOwner): string {
   if (owner === null) {
     return `${resultsPath} is locked by ${lockPath}, which is unreadable: remove it if no run uses ${resultsPath}`;
   }
   const who = `pid ${owner.pid} on host ${owner.host}, since ${owner.startedAt}`;
-  if (owner.host === host) return `${resultsPath} is in use by another run (${who}): wait for it to end, or choose another --out`;
-  return `${resultsPath} is in use by a run on another host (${who}): wait for it to end; if it no longer runs, remove ${lockPath}`;
+  if (checkableFrom(owner, me)) return `${resultsPath} is in use by another run (${who}): wait for it to end, or choose another --out`;
+  const where = owner.host === me.host ? 'another machine or container of the same host name' : 'another host';
+  return `${resultsPath} is in use by a run on ${where} (${who}): wait for it to end; if it no longer runs, remove ${lockPath}`;
 }

@@ -4,12 +4,13 @@
  * file matches an embedded run of the same inputs; several submitters share a queue, and a
  * queue is served only by its own workers.
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { ResultRecord } from '../../src/core/types.js';
 import { expectAllDoneOnce, freshQueue, paramArgs, processes, writePrompts } from '../fixtures/redis-workers.js';
 import { redisPerFile } from '../redis/server.js';
-import { fileLines, readResults, run, tempDirsPerFile, waitFor } from './run.js';
+import { fileLines, processorFixture, readResults, run, tempDirsPerFile, waitFor } from './run.js';
 
 const redis = redisPerFile();
 const newDir = tempDirsPerFile();
@@ -125,27 +126,41 @@ describe('slowwork submit --redis with slowwork workers', () => {
     for (const r of gotA.values()) expect(r.worker).toBe(a.name);
   });
 
-  test('work-conserving: a worker with one slot never holds items a wider worker could run (it takes only what it can start)', async ({ onTestFinished }) => {
+  test('work-conserving: a worker takes only what it can start; what it cannot start stays for a worker that comes later', async ({ onTestFinished }) => {
     const procs = processes(onTestFinished);
     const cwd = await newDir();
     const queue = freshQueue('conserve');
-    // 200 ms an item; 60 items on 1 + 8 slots take about 7 waves.
-    const STEADY = { first_token_ms: '200', tokens_per_s: '0', length: '2' };
-    const narrow = await procs.worker(redis().url, queue, cwd, ['-n', '1', '--threads', '1', '--heartbeat', '200']);
-    const wide = await procs.worker(redis().url, queue, cwd, ['-n', '8', '--threads', '1', '--heartbeat', '200']);
-    const prompts = Array.from({ length: 60 }, (_, k) => `conserve ${k + 1}`);
+    // Every item waits for a gate file: no slot frees up until the test opens it, so what each
+    // worker starts is decided by what it took, not by timing.
+    const gate = path.join(cwd, 'open');
+    const GATE = ['--processor', processorFixture('gate.mjs'), '--threads', '1', '--heartbeat', '200'];
+    const narrow = await procs.worker(redis().url, queue, cwd, ['-n', '1', ...GATE]);
+    const wide = await procs.worker(redis().url, queue, cwd, ['-n', '8', ...GATE]);
+    const prompts = Array.from({ length: 24 }, () => `wait ${gate}`);
     writePrompts(cwd, 'prompts.txt', prompts);
-    const res = await run(['submit', 'prompts.txt', '--redis', redis().url, '--queue', queue, ...paramArgs(STEADY), '--batch-size', '16', '--no-tui', '--out', 'out.jsonl'], { cwd, timeoutMs: 40_000 });
+    const sub = procs.submit(['submit', 'prompts.txt', '--processor', processorFixture('gate.mjs'), '--redis', redis().url, '--queue', queue, '--batch-size', '16', '--json', '--out', 'out.jsonl'], cwd, 60_000);
+    const startsBy = (): Map<string, number> => {
+      const by = new Map<string, number>();
+      for (const line of sub.stdout().split('\n')) {
+        if (!line.includes('"type":"item-start"')) continue;
+        const worker = (JSON.parse(line) as { worker: string }).worker;
+        by.set(worker, (by.get(worker) ?? 0) + 1);
+      }
+      return by;
+    };
+    const started = (): number => [...startsBy().values()].reduce((a, b) => a + b, 0);
+    await waitFor(() => started() === 9, 'one item started on the narrow worker and eight on the wide one', 30_000);
+    expect(Object.fromEntries(startsBy())).toEqual({ [narrow.name]: 1, [wide.name]: 8 });
+    // Fifteen are left. Had the narrow worker taken a batch of 16, none would be: the late one starts eight.
+    const late = await procs.worker(redis().url, queue, cwd, ['-n', '8', ...GATE]);
+    await waitFor(() => started() === 17, 'eight items started on the late worker', 30_000);
+    expect(Object.fromEntries(startsBy())).toEqual({ [narrow.name]: 1, [wide.name]: 8, [late.name]: 8 });
+    writeFileSync(gate, '');
+    const res = await sub.exited;
     expect(res.code, res.stdout + res.stderr).toBe(0);
-    const got = expectAllDoneOnce(path.join(cwd, 'out.jsonl'), prompts, STEADY);
-    const byWorker = (name: string) => [...got.values()].filter((r) => r.worker === name).length;
-    // One slot runs about one item in nine; had it taken a batch of 16 it would hold 16 at once.
-    expect(byWorker(narrow.name)).toBeGreaterThanOrEqual(1);
-    expect(byWorker(narrow.name)).toBeLessThanOrEqual(14);
-    expect(byWorker(wide.name)).toBeGreaterThanOrEqual(46);
-    // No item waited for the narrow worker while the wide one had a free slot: an item's queue
-    // time is at most a few waves, never the narrow worker's serial backlog.
-    const queued = [...got.values()].map((r) => r.durations.queuedMs).sort((a, b) => a - b);
-    expect(queued.at(-1)!).toBeLessThan(60 * 200);
+    const records = readResults(path.join(cwd, 'out.jsonl'));
+    expect(records).toHaveLength(24);
+    expect(new Set(records.map((r) => r.id)).size).toBe(24);
+    expect(records.every((r) => r.status === 'done' && r.output === `opened ${gate}`)).toBe(true);
   });
 });

@@ -86,6 +86,18 @@ describe('ResultsLock', () => {
     expect(err.message).toContain(`remove ${file}.lock`);
   });
 
+  it('names its pid space; refuses a dead pid of this host name from another pid space (another machine or container)', () => {
+    const own = JSON.parse(fs.readFileSync(acquire(path.join(dir, 'mine.jsonl')).path, 'utf8')) as LockOwner;
+    if (process.platform === 'linux') expect(own.space).toMatch(/^[0-9a-f-]{36}\/\d+$/);
+    writeLock({ pid: deadPid(), host: os.hostname(), space: 'another-boot/4026531836', startedAt: '2020-01-01T00:00:00.000Z' });
+    const err = refusal(() => acquire());
+    expect(err.message).toContain('another machine or container of the same host name');
+    expect(err.message).toContain(`remove ${file}.lock`);
+    // A lock written before locks named their pid space is judged by host alone, as it was.
+    writeLock({ pid: deadPid(), host: os.hostname(), startedAt: '2020-01-01T00:00:00.000Z' });
+    expect(JSON.parse(fs.readFileSync(acquire().path, 'utf8'))).toMatchObject({ pid: process.pid });
+  });
+
   it('refuses an unreadable lock, naming it', () => {
     writeLock('not json');
     expect(refusal(() => acquire()).message).toContain(`${file}.lock`);
