@@ -81,7 +81,15 @@ export function SubmitView(props: SubmitViewProps): ReactNode {
       <FinishedLines batch={props.finished ?? EMPTY_BATCH} columns={columns} onPrinted={props.onPrinted} />
       <ViewErrorBoundary columns={columns}>
         {props.panels ? (
-          <DashboardView view={props.panels} columns={columns} rows={props.rows} selected={props.info.jobId} keys={PANEL_KEYS} />
+          <DashboardView
+            view={props.panels}
+            columns={columns}
+            rows={props.rows}
+            selected={props.info.jobId}
+            keys={PANEL_KEYS}
+            // A broken link says so on the panels too, where the key line was.
+            prompt={props.link ? noticeLine(props.link, null, columns) : null}
+          />
         ) : (
           <LiveArea {...props} columns={columns} />
         )}

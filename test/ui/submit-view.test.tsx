@@ -6,6 +6,7 @@ import { JobState, type JobSnapshot, type FinishedLine } from '../../src/core/jo
 import type { Phase } from '../../src/ui/reporter.js';
 import { SubmitView, planHeight, type FinishedBatch } from '../../src/ui/submit-view.js';
 import { INFO, ev, renderAt, stripAnsi } from './helpers.js';
+import { scenarios, viewOf } from './dashboard-fixtures.js';
 
 afterEach(() => cleanup());
 
@@ -261,5 +262,22 @@ describe('planHeight', () => {
         }
       }
     }
+  });
+});
+
+describe('SubmitView with the dashboard panels (the d key)', () => {
+  it('shows the panels, and says so when Redis is unreachable, in place of the key line', () => {
+    const panels = viewOf(scenarios()[1]!.sample);
+    const snapshot = new JobState({ total: 3, skipped: 0, startedAt: 0 }).snapshot(0);
+    const since = new Date(2026, 0, 2, 12, 3, 11).getTime();
+    const frame = (link: { service: string; since: number } | null): string =>
+      stripAnsi(renderTesting(<SubmitView info={INFO} snapshot={snapshot} phase="running" columns={100} rows={30} panels={panels} link={link} />).lastFrame() ?? '');
+    const up = frame(null);
+    expect(up).toContain('dashboard');
+    expect(up).toContain('back to the streams');
+    expect(up).not.toContain('unreachable');
+    const down = frame({ service: 'redis', since });
+    expect(down).toContain('redis unreachable since 12:03:11, retrying');
+    expect(down).toContain('dashboard');
   });
 });
