@@ -4,7 +4,7 @@
  * The resume must take that job's results from Redis and run only what nobody finished: every
  * run of an item is counted from outside the workers (the `runs` fixture processor).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { freshQueue, processes, writePrompts } from '../fixtures/redis-workers.js';
@@ -32,10 +32,10 @@ function runsById(file: string): Map<string, number> {
 }
 
 /** A submit of N items of `ms` each on one worker of 4 slots, killed (SIGKILL) once five are recorded. */
-async function killedSubmit(procs: ReturnType<typeof processes>, cwd: string, queue: string, ms: number) {
+async function killedSubmit(procs: ReturnType<typeof processes>, cwd: string, queue: string, ms: number, extra: readonly string[] = []) {
   writePrompts(cwd, 'prompts.txt', Array.from({ length: N }, (_, k) => `resume prompt ${k + 1}`));
   await procs.worker(redis().url, queue, cwd, ['-n', '4', '--threads', '1', '--heartbeat', '200', '--processor', RUNS]);
-  const args = ['submit', 'prompts.txt', '--processor', RUNS, '--param', `runs_file=${path.join(cwd, 'runs.txt')}`, '--param', `ms=${ms}`,
+  const args = ['submit', 'prompts.txt', '--processor', RUNS, '--param', `runs_file=${path.join(cwd, 'runs.txt')}`, '--param', `ms=${ms}`, ...extra,
     '--redis', redis().url, '--queue', queue, '--no-tui', '--out', 'out.jsonl'];
   const first = procs.submit(args, cwd, 60_000);
   await waitFor(() => (first.stdout().match(/^done {3}\[/gm) ?? []).length >= 5, 'five items done', 30_000);
@@ -74,11 +74,14 @@ describe('submit --resume after its Redis job ended without it', () => {
     const procs = processes(onTestFinished);
     const cwd = await newDir();
     const queue = freshQueue('resume-cancelled');
-    // Slow items (5 s of work in all): the job is still running when cancelled. Running items
-    // finish (--drain), so every item runs at most once, here or in the resume.
-    const { args, jobId } = await killedSubmit(procs, cwd, queue, 500);
+    // Items from the ninth on wait for a gate: the job is surely still running when cancelled,
+    // however slow the machine. Running items finish (--drain) once the gate opens, so every
+    // item runs at most once, here or in the resume.
+    const gate = path.join(cwd, 'gate');
+    const { args, jobId } = await killedSubmit(procs, cwd, queue, 100, ['--param', `gate=${gate}`, '--param', 'gate_from=9']);
     const cancel = await run(['cancel', jobId, '--drain', '--redis', redis().url, '--queue', queue], { cwd });
     expect(cancel.code, cancel.stderr).toBe(0);
+    writeFileSync(gate, '');
     const watched = await run(['watch', 'job', jobId, '--json', '--redis', redis().url, '--queue', queue], { cwd, timeoutMs: 60_000 });
     const doneInJob = watched.stdout.split('\n').filter((l) => l.includes('"type":"item-done"')).length;
     expect(doneInJob).toBeLessThan(N);

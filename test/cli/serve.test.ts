@@ -115,8 +115,9 @@ describe('slowwork serve refuses what it cannot do, in one line', () => {
     const slow = ['--param', 'first_token_ms=200', '--param', 'tokens_per_s=0', '--param', 'length=3'];
     const env = { ...process.env, API_PORT: String(port), MAX_REQUESTS_PER_JOB: '3', LOG_LEVEL: 'info' };
     const s = start(['serve', ...slow], { cwd: await dir(), timeoutMs: 30_000, env });
-    for (let i = 0; i < 200 && !/listening on/.test(s.stdout()); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(s.stdout()).toContain(`listening on http://127.0.0.1:${port} `);
+    // Until it says where it listens, or exits (then the assertion below says why).
+    await waitFor(() => /listening on/.test(s.stdout()) || s.child.exitCode !== null, 'serve to listen', 25_000, 50);
+    expect(s.stdout(), s.stderr()).toContain(`listening on http://127.0.0.1:${port} `);
     const url = `http://127.0.0.1:${port}`;
     const answers = await Promise.all(Array.from({ length: 9 }, (_, k) => generate(url, `burst ${k}`).then(readSse)));
     for (const events of answers) expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: 'completed' });
