@@ -91,6 +91,7 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
       maxOutputChars: opts.maxOutputChars,
       actionConcurrency: opts.concurrency,
       keepActions: { finishedMs: opts.keepActionsMs, maxFinished: opts.keepActions },
+      dashboardQueue: opts.redis ? 'redis' : 'pool',
     },
     remote,
   );

@@ -52,6 +52,8 @@ export interface ManagerSettings {
   readonly actionConcurrency: number;
   /** Finished actions kept for `GET /actions/:id`: this long, and at most this many (default 1 hour, 1000). */
   readonly keepActions?: { readonly finishedMs: number; readonly maxFinished: number };
+  /** The dashboard's name for where the broker's items wait (default `pool`; `redis`), told by whoever chose the broker. */
+  readonly dashboardQueue?: string;
 }
 
 export interface ActionRequest {
@@ -257,7 +259,7 @@ export class Manager {
       heartbeatMs: null,
       alive: p.healthy,
     }));
-    return this.board.sample(this.broker.describe(), this.broker.kind === 'redis' ? 'redis' : 'pool', remote);
+    return this.board.sample(this.broker.describe(), this.settings.dashboardQueue ?? 'pool', remote);
   }
 
   /** Stops any job this server runs (a group of requests or an action). */
