@@ -204,7 +204,7 @@ export class Manager {
     return action;
   }
 
-  /** Set by drain(): the server takes no new requests (they get 503). */
+  /** Set by drain(): the server takes no new requests (the app refuses them). */
   draining = false;
 
   /** Stop taking requests into jobs; running items go on. */
