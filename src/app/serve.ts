@@ -15,7 +15,6 @@ import { isLoopback, serverUrls, type ServerUrls } from '../server/public-url.js
 import { Manager, type RemoteProcessors } from '../server/manager.js';
 import { RemoteProcessorRegistry } from '../brokers/remote/registry.js';
 import { RemoteBroker } from '../brokers/remote/broker.js';
-import { processorRoutes } from '../server/routes/processors.js';
 import { resolvePipeline } from './pipeline.js';
 
 export interface ServeOptions {
@@ -92,6 +91,7 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
       maxOutputChars: opts.maxOutputChars,
       actionConcurrency: opts.concurrency,
       keepActions: { finishedMs: opts.keepActionsMs, maxFinished: opts.keepActions },
+      dashboardQueue: opts.redis ? 'redis' : 'pool',
     },
     remote,
   );
@@ -103,7 +103,7 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
     maxPromptChars: opts.maxPromptChars,
     maxActionItems: opts.maxActionItems,
     logLevel: opts.logLevel,
-    extraRoutes: (a) => processorRoutes(a, { registry, broker: remoteBroker }),
+    remoteProcessors: { registry, broker: remoteBroker },
   });
   try {
     await app.listen({ host: opts.host, port: opts.port });

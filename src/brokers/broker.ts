@@ -8,7 +8,11 @@ import type { LinkDown } from '../core/link.js';
 import type { ItemSpec, JobSpec } from '../core/types.js';
 
 export interface Broker {
-  /** `embedded` or `redis`, for display only. */
+  /**
+   * `embedded`, `redis` or `remote`: a label for display only. Nothing branches on it: what
+   * differs between brokers is an optional capability (`JobRun.cancelItem`, `detach`,
+   * `runningJobFor`) or is decided where the broker is chosen (src/app/serve.ts, submit.ts).
+   */
   readonly kind: string;
   /** How many workers (threads, or processes' slots) serve this broker, for display. */
   describe(): string;

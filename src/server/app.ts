@@ -7,7 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { HttpError, errorBody, errorTypeFor } from './http-error.js';
+import { HttpError, errorBody, errorTypeFor, httpErrorOf } from './http-error.js';
 import type { Manager } from './manager.js';
 import { actionRoutes } from './routes/actions.js';
 import type { RouteContext } from './routes/context.js';
@@ -15,6 +15,7 @@ import { generateRoutes } from './routes/generate.js';
 import { jobRoutes } from './routes/jobs.js';
 import { metaRoutes } from './routes/meta.js';
 import { openaiRoutes } from './routes/openai.js';
+import { processorRoutes, type ProcessorRoutesOptions } from './routes/processors.js';
 
 export interface ServerOptions {
   readonly manager: Manager;
@@ -30,13 +31,11 @@ export interface ServerOptions {
   readonly requestTimeoutMs: number;
   /** pino level (fatal … trace, silent); logs go to stderr. */
   readonly logLevel: string;
-  /** More routes (the remote processors' registration), given the app. */
-  readonly extraRoutes?: (app: FastifyInstance) => void;
+  /** The remote processors' registry and broker, when they are enabled: their routes (register, complete, list) come with them. */
+  readonly remoteProcessors?: ProcessorRoutesOptions;
 }
 
 const OPEN_ROUTES = new Set(['/healthz']);
-/** Served while draining: remote processors post the results of items still running there. */
-const DRAINING_ROUTES = new Set(['/complete']);
 
 export function buildServer(opts: ServerOptions): FastifyInstance {
   const app = Fastify({
@@ -63,9 +62,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
 
   // Draining (the first SIGINT/SIGTERM): the listener stays open so new requests hear 503, as
-  // documented, rather than find the port closed; running items finish meanwhile.
+  // documented, rather than find the port closed; running items finish meanwhile (a route they
+  // need says so in its config).
   app.addHook('onRequest', async (request, reply) => {
-    if (!opts.manager.draining || DRAINING_ROUTES.has(request.url.split('?', 1)[0]!)) return;
+    if (!opts.manager.draining || request.routeOptions.config.whileDraining === true) return;
     reply.header('connection', 'close').header('retry-after', '5');
     throw new HttpError(503, 'the server is stopping: it takes no new requests (retry against another server, or once it is back)', 'server_error', 'server_stopping');
   });
@@ -85,10 +85,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     opts.manager.metrics.request(request.routeOptions.url ?? 'unmatched', reply.statusCode);
   });
 
-  app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
-    if (err instanceof HttpError) {
-      return reply.code(err.status).send(errorBody(err.message, err.type, err.code, err.param));
-    }
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const known = httpErrorOf(err);
+    if (known) return reply.code(known.status).send(errorBody(known.message, known.type, known.code, known.param));
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) request.log.error({ err }, 'request failed');
     if (status === 500) return reply.code(500).send(errorBody('internal error: the server could not answer (see its log)', 'server_error'));
@@ -106,7 +105,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   actionRoutes(app, ctx);
   metaRoutes(app, ctx);
   jobRoutes(app, ctx);
-  opts.extraRoutes?.(app);
+  if (opts.remoteProcessors) void app.register(processorRoutes, opts.remoteProcessors);
   return app;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The manager behind `slowwork serve`: knows the processors (local ones on the broker, remote
  * ones registered over HTTP), groups single requests into jobs, runs actions, and counts
- * everything for `/meta` and `/metrics`. Routes talk only to this; it talks only to brokers.
+ * everything for `/meta` and `/metrics`. Routes talk only to this; it talks only to brokers. It
+ * knows no HTTP: what it refuses it throws as a domain error (errors.ts) the app maps to a status.
  */
 import { randomBytes } from 'node:crypto';
 import type { Broker, JobRun } from '../brokers/broker.js';
@@ -14,7 +15,7 @@ import { outputLimitOf } from '../core/output-limit.js';
 import { checkParams } from '../processors/params.js';
 import { loadProcessor } from '../processors/registry.js';
 import { Action, ActionStore } from './actions.js';
-import { HttpError } from './http-error.js';
+import { EmptyPipelineError, InvalidParamsError, PipelineNotAllowedError, UnknownProcessorError } from './errors.js';
 import type { RemoteEndpointInfo } from '../brokers/remote/registry.js';
 import { JobBoard, type BoardJob, type BoardJobKind } from './job-board.js';
 import { ServerMetrics } from './metrics.js';
@@ -52,6 +53,8 @@ export interface ManagerSettings {
   readonly actionConcurrency: number;
   /** Finished actions kept for `GET /actions/:id`: this long, and at most this many (default 1 hour, 1000). */
   readonly keepActions?: { readonly finishedMs: number; readonly maxFinished: number };
+  /** The dashboard's name for where the broker's items wait (default `pool`; `redis`), told by whoever chose the broker. */
+  readonly dashboardQueue?: string;
 }
 
 export interface ActionRequest {
@@ -161,7 +164,7 @@ export class Manager {
     try {
       checkParams(processors, { ...this.settings.params, ...(params ?? {}) }, { keys: Object.keys(params ?? {}) });
     } catch (err) {
-      throw new HttpError(400, describeError(err), 'invalid_request_error', 'invalid_param', 'params');
+      throw new InvalidParamsError(describeError(err));
     }
   }
 
@@ -210,7 +213,7 @@ export class Manager {
     return action;
   }
 
-  /** Set by drain(): the server takes no new requests (they get 503). */
+  /** Set by drain(): the server takes no new requests (the app refuses them). */
   draining = false;
 
   /** Stop taking requests into jobs; running items go on. */
@@ -236,16 +239,13 @@ export class Manager {
   private readonly actionRuns = new Map<string, JobRun>();
 
   private checkProcessors(names: readonly string[]): void {
-    if (names.length === 0) throw new HttpError(400, 'a pipeline needs at least one processor', 'invalid_request_error', null, 'pipeline');
+    if (names.length === 0) throw new EmptyPipelineError();
     for (const name of names) {
-      if (!this.hasProcessor(name)) {
-        const known = this.models().map((m) => m.name).join(', ');
-        throw new HttpError(404, `unknown processor "${name}": this server offers ${known}`, 'invalid_request_error', 'model_not_found');
-      }
+      if (!this.hasProcessor(name)) throw new UnknownProcessorError(name, this.models().map((m) => m.name));
     }
     const remote = names.filter((n) => !this.settings.processors.has(n));
     if (remote.length > 0 && names.length > 1) {
-      throw new HttpError(400, `a remote processor (${remote[0]}) runs alone: pipelines of several processors take local ones only`, 'invalid_request_error', null, 'pipeline');
+      throw new PipelineNotAllowedError(remote[0]!);
     }
   }
 
@@ -268,7 +268,7 @@ export class Manager {
       heartbeatMs: null,
       alive: p.healthy,
     }));
-    return this.board.sample(this.broker.describe(), this.broker.kind === 'redis' ? 'redis' : 'pool', remote);
+    return this.board.sample(this.broker.describe(), this.settings.dashboardQueue ?? 'pool', remote);
   }
 
   /** Stops any job this server runs (a group of requests or an action). */

@@ -38,6 +38,9 @@ describe('slowwork serve --redis', () => {
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const answer = await client.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: 'via redis' }] });
     expect(answer.choices[0]!.message.content).toBe(demoTokens('via redis', settings).join(''));
+    // The dashboard names the queue after the broker serve chose.
+    const dash = (await (await fetch(`${url}/dashboard`)).json()) as { queues: { name: string }[] };
+    expect(dash.queues.map((q) => q.name)).toEqual(['redis']);
 
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);

@@ -4,9 +4,11 @@
  *   POST /complete             {id, output|error} → 200 {accepted: true} | 400 | 404
  *   GET  /processors                             → 200 {processors: [RemoteEndpointInfo]}
  * Bad bodies get 400 with {"error": {"message", "type"}}. The bearer token, when the server has
- * one, is the app's global hook; nothing here checks it. Call with the app: processorRoutes(app, opts).
+ * one, is the app's global hook; nothing here checks it. A fastify plugin:
+ * `app.register(processorRoutes, {registry, broker})`; the serve app registers it when remote
+ * processors are enabled.
  */
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { RegistrationError } from '../../brokers/remote/errors.js';
 import type { RemoteBroker } from '../../brokers/remote/broker.js';
@@ -23,7 +25,14 @@ const REGISTER_BODY_LIMIT = 64 * 1024;
 /** A /complete carries a whole output. */
 const COMPLETE_BODY_LIMIT = 32 * 1024 * 1024;
 
-export function processorRoutes(app: FastifyInstance, opts: ProcessorRoutesOptions): void {
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served while the server drains (other routes answer 503): see app.ts. */
+    readonly whileDraining?: boolean;
+  }
+}
+
+export const processorRoutes: FastifyPluginAsync<ProcessorRoutesOptions> = async (app, opts) => {
   const { registry, broker } = opts;
 
   app.post('/processors/register', { bodyLimit: REGISTER_BODY_LIMIT, errorHandler: bodyErrors }, async (request, reply) => {
@@ -38,7 +47,8 @@ export function processorRoutes(app: FastifyInstance, opts: ProcessorRoutesOptio
     }
   });
 
-  app.post('/complete', { bodyLimit: COMPLETE_BODY_LIMIT, errorHandler: bodyErrors }, async (request, reply) => {
+  // Items still running while the server drains post their results here.
+  app.post('/complete', { bodyLimit: COMPLETE_BODY_LIMIT, errorHandler: bodyErrors, config: { whileDraining: true } }, async (request, reply) => {
     const body = parse(completeRequestSchema, request.body, reply);
     if (!body) return reply;
     if (!broker.complete(body)) {
@@ -50,7 +60,7 @@ export function processorRoutes(app: FastifyInstance, opts: ProcessorRoutesOptio
   });
 
   app.get('/processors', async () => ({ processors: registry.list() }));
-}
+};
 
 /** The body as `schema` wants it, or null after answering 400. */
 function parse<S extends z.ZodType>(schema: S, body: unknown, reply: FastifyReply): z.infer<S> | null {

@@ -47,7 +47,7 @@ export async function startManager(opts: RegistryOptions & { start?: boolean; id
       if (request.headers.authorization !== `Bearer ${opts.token}`) await reply.code(401).send({ error: { message: 'missing or wrong token', type: 'authentication_error' } });
     });
   }
-  processorRoutes(app, { registry, broker });
+  await app.register(processorRoutes, { registry, broker });
   url = await app.listen({ port: 0, host: '127.0.0.1' });
   if (opts.start !== false) registry.start();
   closers.push(async () => {
