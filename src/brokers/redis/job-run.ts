@@ -15,6 +15,7 @@ import { EventsReader } from './events-reader.js';
 import { toWireSpec } from './job-spec.js';
 import type { JobKeys, QueueKeys } from './keys.js';
 import type { LinkWatch } from './link-watch.js';
+import { LookAhead } from './look-ahead.js';
 import type { ScriptedRedis } from './scripts.js';
 import { MAX_ENTRY_ITEMS, itemHeader } from './work-entry.js';
 
@@ -26,6 +27,11 @@ import { MAX_ENTRY_ITEMS, itemHeader } from './work-entry.js';
  */
 const ENQUEUE_CHUNK = 500;
 const ENQUEUE_BYTES = 4 * 1024 * 1024;
+/**
+ * Most payload bytes held in Redis ahead of the workers (sent, not final yet): 16 enqueue calls'
+ * worth. The item bound alone let 1000 prompts of 1 MB, 1 GB, wait there.
+ */
+export const LOOK_AHEAD_BYTES = 64 * 1024 * 1024;
 /**
  * How long an abort waits for Redis to take its cancel before the submit stops following the
  * job (it goes on in Redis; resume attaches to it again). An unreachable Redis is not waited on.
@@ -58,15 +64,13 @@ export class RedisJobRun implements JobRun {
   private readonly created: Promise<void>;
   private readonly reader: EventsReader;
   /** Items handed to Redis but not final yet, which bounds how far ahead the submitter runs. */
-  private outstanding = 0;
-  private readonly highWater: number;
+  private readonly ahead: LookAhead;
   /** Items per work stream entry: the job's batch size (a batch is what a worker claims at once). */
   private readonly entryItems: number;
   private added = 0;
   private inputOpen = true;
   private stopping = false;
   private sending: Promise<void> = Promise.resolve();
-  private roomWaiters: Array<() => void> = [];
   /** Items whose final result came: one bit each, as a job may hold millions. */
   private readonly finalItems = new IndexSet();
   /** Replayed results waiting for their input (and a job end behind them), in order. */
@@ -100,7 +104,7 @@ export class RedisJobRun implements JobRun {
   ) {
     this.jobId = spec.jobId;
     this.jk = deps.keys.job(spec.jobId);
-    this.highWater = Math.max(1000, 4 * spec.concurrency);
+    this.ahead = new LookAhead(Math.max(1000, 4 * spec.concurrency), LOOK_AHEAD_BYTES);
     this.entryItems = Math.min(MAX_ENTRY_ITEMS, Math.max(1, spec.batchSize));
     this.finished = new Promise<JobCounts>((resolve, reject) => {
       this.resolveFinished = resolve;
@@ -142,7 +146,7 @@ export class RedisJobRun implements JobRun {
     if (this.stopping) return Promise.resolve();
     if (!this.inputOpen) return Promise.reject(new Error('add() after end()'));
     this.added += items.length;
-    this.outstanding += items.length;
+    this.ahead.added(items.length);
     for (const item of items) this.inputs.set(item.index, item.input);
     this.releaseHeld(false);
     for (let k = 0; k < items.length; k += ENQUEUE_CHUNK) {
@@ -150,8 +154,8 @@ export class RedisJobRun implements JobRun {
       this.sending = this.sending.then(() => this.enqueue(chunk));
     }
     // After a stop nothing waits on Redis (it may be unreachable): the feeder moves on.
-    if (this.outstanding < this.highWater) return Promise.race([this.sending, this.stopped]);
-    return new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    if (this.ahead.hasItemRoom) return Promise.race([this.sending, this.stopped]);
+    return this.ahead.roomForItems();
   }
 
   private async enqueue(all: readonly ItemSpec[]): Promise<void> {
@@ -159,10 +163,13 @@ export class RedisJobRun implements JobRun {
     await this.created;
     const items = this.carried.size > 0 ? this.takeCarried(all) : all;
     if (items.length === 0) return;
-    // Calls of ENQUEUE_BYTES of payload at most, one after the other.
+    // Calls of ENQUEUE_BYTES of payload at most, one after the other, each once it fits the look-ahead.
     let args: (string | number)[] = [];
     let bytes = 0;
     const send = async () => {
+      await this.ahead.roomForBytes(bytes);
+      if (this.stopping) return;
+      for (let k = 0; k < args.length; k += 3) this.ahead.sent(args[k] as number, (args[k + 2] as string).length);
       try {
         await this.deps.cmd.enqueue(this.deps.keys.items, this.jk.hash, this.jk.input, this.jobId, Date.now(), this.entryItems, ...args);
       } catch (err) {
@@ -193,14 +200,13 @@ export class RedisJobRun implements JobRun {
       }
       this.carried.delete(item.index);
       if (!this.finalItems.add(item.index)) continue;
-      this.outstanding--;
+      this.ahead.settled(item.index);
       const kind = e.type === 'item-done' ? 'done' : 'failed';
       this.delivered[kind]++;
       this.carriedFinal[kind]++;
       events.push({ ...e, input: item.input });
       this.inputs.delete(item.index);
     }
-    if (this.outstanding < this.highWater / 2) this.releaseRoomWaiters();
     this.deliver(events);
     return rest;
   }
@@ -240,8 +246,7 @@ export class RedisJobRun implements JobRun {
         if (Number(given) !== 1 || this.finalItems.has(index)) return;
         this.finalItems.add(index);
         this.inputs.delete(index);
-        this.outstanding--;
-        if (this.outstanding < this.highWater / 2) this.releaseRoomWaiters();
+        this.ahead.settled(index);
       } catch {
         // the item runs to its end unheard
       }
@@ -262,7 +267,7 @@ export class RedisJobRun implements JobRun {
     this.inputOpen = false;
     this.markStopped();
     this.releaseHeld(true);
-    this.releaseRoomWaiters();
+    this.ahead.release();
     let answered = false;
     void this.created
       .then(() => this.deps.cmd.cancel(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, Date.now(), mode, reason, this.deps.keys.ctl, this.jobId))
@@ -318,7 +323,7 @@ export class RedisJobRun implements JobRun {
       }
       if (e.type === 'item-done' || e.type === 'item-failed') {
         if (this.finalItems.add(e.index)) {
-          this.outstanding--;
+          this.ahead.settled(e.index);
           this.delivered[e.type === 'item-done' ? 'done' : 'failed']++;
         }
         if (e.input === undefined && !this.inputs.has(e.index) && this.inputOpen) {
@@ -354,7 +359,6 @@ export class RedisJobRun implements JobRun {
       }
       events.push(e);
     }
-    if (this.outstanding < this.highWater / 2) this.releaseRoomWaiters();
     this.deliver(events);
   }
 
@@ -370,7 +374,7 @@ export class RedisJobRun implements JobRun {
     const end = events[events.length - 1]!;
     if (end.type === 'job-done' || end.type === 'job-cancelled') {
       this.unwatch();
-      this.releaseRoomWaiters();
+      this.ahead.release();
       this.resolveFinished(end.counts);
     }
   }
@@ -407,7 +411,7 @@ export class RedisJobRun implements JobRun {
     this.stopping = true;
     this.markStopped();
     this.unwatch();
-    this.releaseRoomWaiters();
+    this.ahead.release();
     this.reader.stop();
     this.rejectFinished(err instanceof Error ? err : new Error(describeError(err)));
   }
@@ -418,17 +422,11 @@ export class RedisJobRun implements JobRun {
     this.markStopped();
     this.unwatch();
     this.reader.stop();
-    this.releaseRoomWaiters();
+    this.ahead.release();
     const total = this.spec.total ?? this.added;
     const done = this.delivered.done;
     const failed = this.delivered.failed;
     this.resolveFinished({ total, done, failed, unfinished: Math.max(0, total - done - failed) });
-  }
-
-  private releaseRoomWaiters(): void {
-    const waiters = this.roomWaiters;
-    this.roomWaiters = [];
-    for (const resolve of waiters) resolve();
   }
 }
 
