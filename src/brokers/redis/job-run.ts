@@ -16,6 +16,7 @@ import { toWireSpec } from './job-spec.js';
 import type { JobKeys, QueueKeys } from './keys.js';
 import type { LinkWatch } from './link-watch.js';
 import { LookAhead } from './look-ahead.js';
+import * as scripts from './script-calls.js';
 import type { ScriptedRedis } from './scripts.js';
 import { MAX_ENTRY_ITEMS, itemHeader } from './work-entry.js';
 
@@ -135,9 +136,16 @@ export class RedisJobRun implements JobRun {
   private async create(): Promise<void> {
     const { cmd, keys, recorded, outPath } = this.deps;
     if (recorded) this.carried = await carriedResults(cmd, keys, { outPath, recorded, retryFailed: this.deps.retryFailed ?? false });
-    const total = this.carried.size > 0 ? -1 : (this.spec.total ?? -1);
-    const wire = toWireSpec(this.spec, this.deps.processorUrls);
-    const status = await cmd.createJob(this.jk.hash, keys.jobs, this.jk.events, this.jobId, Date.now(), total, this.deps.ttlMs, this.spec.retries, JSON.stringify(wire), this.deps.submitter, outPath);
+    const status = await scripts.createJob(cmd, keys, {
+      id: this.jobId,
+      now: Date.now(),
+      total: this.carried.size > 0 ? null : (this.spec.total ?? null),
+      ttlMs: this.deps.ttlMs,
+      retries: this.spec.retries,
+      spec: JSON.stringify(toWireSpec(this.spec, this.deps.processorUrls)),
+      submitter: this.deps.submitter,
+      out: outPath,
+    });
     // Attached to a job that runs still: it holds its items itself.
     if (status !== 'created') this.carried.clear();
   }
@@ -164,28 +172,24 @@ export class RedisJobRun implements JobRun {
     const items = this.carried.size > 0 ? this.takeCarried(all) : all;
     if (items.length === 0) return;
     // Calls of ENQUEUE_BYTES of payload at most, one after the other, each once it fits the look-ahead.
-    let args: (string | number)[] = [];
+    let call: scripts.NewItem[] = [];
     let bytes = 0;
     const send = async () => {
       await this.ahead.roomForBytes(bytes);
       if (this.stopping) return;
-      for (let k = 0; k < args.length; k += 3) this.ahead.sent(args[k] as number, (args[k + 2] as string).length);
-      try {
-        await this.deps.cmd.enqueue(this.deps.keys.items, this.jk.hash, this.jk.input, this.jobId, Date.now(), this.entryItems, ...args);
-      } catch (err) {
-        if (/NOJOB/.test(describeError(err))) throw this.lost();
-        throw err;
-      }
-      args = [];
+      for (const item of call) this.ahead.sent(item.index, item.payload.length);
+      const reply = await scripts.enqueue(this.deps.cmd, this.deps.keys, this.jobId, { now: Date.now(), entryItems: this.entryItems, items: call });
+      if (reply === null) throw this.lost();
+      call = [];
       bytes = 0;
     };
     for (const item of items) {
       const payload = JSON.stringify(item.input ?? null);
-      if (args.length > 0 && bytes + payload.length > ENQUEUE_BYTES) await send();
-      args.push(item.index, itemHeader(item.index, 1, 0, 0, item.id), payload);
+      if (call.length > 0 && bytes + payload.length > ENQUEUE_BYTES) await send();
+      call.push({ index: item.index, header: itemHeader(item.index, 1, 0, 0, item.id), payload });
       bytes += payload.length;
     }
-    if (args.length > 0) await send();
+    if (call.length > 0) await send();
   }
 
   /** Delivers the results earlier jobs finished for these items; returns the items left to run. */
@@ -224,8 +228,7 @@ export class RedisJobRun implements JobRun {
     this.sending = this.sending.then(async () => {
       if (this.stopping) return;
       await this.created;
-      const status = await this.deps.cmd.seal(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, Date.now());
-      if (status === 'NOJOB') throw this.lost();
+      if ((await scripts.seal(this.deps.cmd, this.deps.keys, this.jobId, Date.now())) === null) throw this.lost();
     });
     this.sending.catch((err: unknown) => this.fail(err));
   }
@@ -241,9 +244,8 @@ export class RedisJobRun implements JobRun {
     // Redis by then. Best effort: an error leaves the item to run its course, the job unharmed.
     this.sending = this.sending.then(async () => {
       try {
-        const keys = this.deps.keys;
-        const given = await this.deps.cmd.cancelItem(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, index, Date.now(), keys.ctl, this.jobId);
-        if (Number(given) !== 1 || this.finalItems.has(index)) return;
+        const given = await scripts.cancelItem(this.deps.cmd, this.deps.keys, this.jobId, index, Date.now());
+        if (!given || this.finalItems.has(index)) return;
         this.finalItems.add(index);
         this.inputs.delete(index);
         this.ahead.settled(index);
@@ -270,10 +272,10 @@ export class RedisJobRun implements JobRun {
     this.ahead.release();
     let answered = false;
     void this.created
-      .then(() => this.deps.cmd.cancel(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, Date.now(), mode, reason, this.deps.keys.ctl, this.jobId))
+      .then(() => scripts.cancel(this.deps.cmd, this.deps.keys, this.jobId, { now: Date.now(), mode, reason }))
       .then((status) => {
         answered = true;
-        if (status === 'NOJOB') this.fail(this.lost());
+        if (status === null) this.fail(this.lost());
       })
       .catch((err: unknown) => this.fail(err));
     if (mode !== 'abort' || this.aborting) return;
