@@ -8,7 +8,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openRedis, parseRedisUrl } from '../../src/brokers/redis/connection.js';
 import { GROUP, queueKeys, type QueueKeys } from '../../src/brokers/redis/keys.js';
 import type { ScriptedRedis } from '../../src/brokers/redis/scripts.js';
-import { ensureGroup } from '../../src/brokers/redis/worker.js';
+import * as scripts from '../../src/brokers/redis/script-calls.js';
+import { ensureGroup } from '../../src/brokers/redis/group.js';
 import { itemHeader, parseReadReply, type ReadEntry } from '../../src/brokers/redis/work-entry.js';
 import { decodeEntry, wireDone, wireStart, type DecodedEvent } from '../../src/brokers/redis/wire.js';
 import { Reaper } from '../../src/brokers/redis/reaper.js';
@@ -31,14 +32,12 @@ beforeEach(async () => {
 const spec = JSON.stringify({ processors: [{ name: 'demo', url: 'demo' }], params: {}, timeoutMs: 0, retries: 1, batchSize: 16 });
 
 async function createJob(id: string, total: number, ttlMs = 0): Promise<void> {
-  const jk = keys.job(id);
-  expect(await redis.createJob(jk.hash, keys.jobs, jk.events, id, Date.now(), total, ttlMs, 1, spec, 'test', '/tmp/out.jsonl')).toBe('created');
+  expect(await scripts.createJob(redis, keys, { id, now: Date.now(), total, ttlMs, retries: 1, spec, submitter: 'test', out: '/tmp/out.jsonl' })).toBe('created');
 }
 
 async function enqueue(id: string, items: number[], perEntry = 1): Promise<void> {
-  const args: (string | number)[] = [id, Date.now(), perEntry];
-  for (const i of items) args.push(i, itemHeader(i, 1, 0, 0, String(i + 1)), JSON.stringify(`prompt ${i}`));
-  await redis.enqueue(keys.items, keys.job(id).hash, keys.job(id).input, ...args);
+  const call = items.map((i) => ({ index: i, header: itemHeader(i, 1, 0, 0, String(i + 1)), payload: JSON.stringify(`prompt ${i}`) }));
+  await scripts.enqueue(redis, keys, id, { now: Date.now(), entryItems: perEntry, items: call });
 }
 
 async function read(consumer: string, count = 100): Promise<ReadEntry[]> {
@@ -52,31 +51,21 @@ async function claim(jobId: string, consumer: string, entries: ReadEntry[], free
 
 /** Claims as `claim` does; returns each claimed entry with the payloads of the items taken. */
 async function claimWithPayloads(jobId: string, consumer: string, entries: ReadEntry[], free = 1000, bytes = 1 << 30) {
-  const jk = keys.job(jobId);
-  const args: (string | number)[] = [consumer, GROUP, '0', free, bytes];
-  for (const e of entries) {
-    args.push(e.id, e.entry!.items.length, e.entry!.items.every((it) => it.a === 1 && it.r === 0) ? '1' : '0');
-    for (const item of e.entry!.items) args.push(item.i);
-  }
-  const reply = (await redis.claim(keys.items, jk.hash, jk.run, jk.fin, jk.input, ...args)) as unknown[];
-  const out: { id: string; flags: string; payloads: (string | null)[] }[] = [];
-  for (let k = 3; k + 2 < reply.length; k += 3) out.push({ id: reply[k] as string, flags: reply[k + 1] as string, payloads: reply[k + 2] as (string | null)[] });
-  return out;
+  const reply = await scripts.claim(redis, keys, jobId, { worker: consumer, wantSpec: false, freeSlots: free, maxBytes: bytes, entries: entries.map((e) => e.entry!) });
+  return [...reply.claimed].map(([id, c]) => ({ id, flags: c.taken, payloads: c.payloads }));
 }
 
 let reportSeq = 0;
 /** A record: [kind, entry id] for E; [kind, entry id, item index, event] for S, C, D; plus x1, x2 for R and F. */
 type Rec = [kind: string, entryId: string, i?: number, event?: string, x1?: string, x2?: string];
 async function report(jobId: string, consumer: string, records: Rec[]): Promise<{ status: string | null; stale: string[] }> {
-  const jk = keys.job(jobId);
   const args: string[] = [];
   for (const [kind, entryId, i, event = '', x1 = '', x2 = ''] of records) {
     args.push(kind, entryId);
     if (kind !== 'E') args.push(String(i), event);
     if (kind === 'R' || kind === 'F') args.push(x1, x2);
   }
-  const reply = (await redis.report(keys.items, jk.hash, jk.events, jk.run, jk.fin, keys.delayed, keys.dlq, jk.seq, jk.input, consumer, GROUP, Date.now(), jobId, ++reportSeq, ...args)) as (string | null)[];
-  return { status: reply[0] ?? null, stale: reply.slice(1) as string[] };
+  return scripts.report(redis, keys, jobId, { worker: consumer, now: Date.now(), seq: ++reportSeq, records: args });
 }
 
 async function events(jobId: string): Promise<DecodedEvent[]> {
@@ -99,14 +88,14 @@ describe('create and enqueue', () => {
   it('creating a job twice changes nothing, and enqueue skips indexes already enqueued (a resumed submit sends all again)', async () => {
     await createJob('j1', 3);
     const jk = keys.job('j1');
-    expect(await redis.createJob(jk.hash, keys.jobs, jk.events, 'j1', Date.now(), 99, 0, 1, spec, 'other', '')).toBe('running');
+    expect(await scripts.createJob(redis, keys, { id: 'j1', now: Date.now(), total: 99, ttlMs: 0, retries: 1, spec, submitter: 'other', out: '' })).toBe('running');
     await enqueue('j1', [0, 1], 2);
     await enqueue('j1', [0, 1, 2], 2);
     expect(await redis.hmget(jk.hash, 'total', 'n', 'enq')).toEqual(['3', '3', '3']);
     // Items go as batches: entries of two at most, each item with its id, attempt 1 and payload.
     const entries = await read('w');
-    expect(entries.map((e) => items(e).map((it) => it.i))).toEqual([[0, 1], [2]]);
-    expect(items(entries[0])[1]).toEqual({ i: 1, k: '2', a: 1, c: 0, r: 0, p: '' });
+    expect(entries.map((e) => items(e).map((it) => it.index))).toEqual([[0, 1], [2]]);
+    expect(items(entries[0])[1]).toEqual({ index: 1, id: '2', attempt: 1, charged: 0, reclaims: 0 });
     expect(entries[0]!.entry!.jobId).toBe('j1');
     // The payloads wait in the job's input hash; a claim hands them out with the items it takes.
     expect(await redis.hgetall(jk.input)).toEqual({ 0: '"prompt 0"', 1: '"prompt 1"', 2: '"prompt 2"' });
@@ -115,9 +104,9 @@ describe('create and enqueue', () => {
 
   it('an item id with commas and newlines survives the entry layout', async () => {
     await createJob('j', 1);
-    await redis.enqueue(keys.items, keys.job('j').hash, keys.job('j').input, 'j', Date.now(), 4, 0, itemHeader(0, 1, 0, 0, 'a,b\nc'), '{"x":[1,2]}');
+    await scripts.enqueue(redis, keys, 'j', { now: Date.now(), entryItems: 4, items: [{ index: 0, header: itemHeader(0, 1, 0, 0, 'a,b\nc'), payload: '{"x":[1,2]}' }] });
     const entries = await read('w');
-    expect(items(entries[0])).toEqual([{ i: 0, k: 'a,b\nc', a: 1, c: 0, r: 0, p: '' }]);
+    expect(items(entries[0])).toEqual([{ index: 0, id: 'a,b\nc', attempt: 1, charged: 0, reclaims: 0 }]);
     expect((await claimWithPayloads('j', 'w', entries))[0]!.payloads).toEqual(['{"x":[1,2]}']);
   });
 });
@@ -134,7 +123,7 @@ describe('fencing and idempotent commit', () => {
     const reaper = new Reaper(redis, keys, { self: 'reaper', ttlMs: 1000, maxReclaims: 5, log: () => undefined });
     await reapTwice(reaper);
     const [second] = await read('alive');
-    expect(items(second)[0]!.a).toBe(2);
+    expect(items(second)[0]!.attempt).toBe(2);
     expect(await claim('j', 'alive', [second!])).toEqual([`${second!.id}:1`]);
 
     const late = await report('j', 'zombie', [['C', first!.id, 0, JSON.stringify(['c', 0, 1, 'zombie text', 1, 0])], ['D', first!.id, 0, done(0, 1, 'zombie result', 'zombie')]]);
@@ -164,9 +153,8 @@ describe('fencing and idempotent commit', () => {
     await enqueue('j', [0]);
     const [entry] = await read('w');
     await claim('j', 'w', [entry!]);
-    const jk = keys.job('j');
-    const args = ['S', entry!.id, '0', wireStart(0, '1', 1, 'w', 0), 'C', entry!.id, '0', JSON.stringify(['c', 0, 1, 'piece', 1, 0])];
-    const send = () => redis.report(keys.items, jk.hash, jk.events, jk.run, jk.fin, keys.delayed, keys.dlq, jk.seq, jk.input, 'w', GROUP, Date.now(), 'j', 41, ...args);
+    const records = ['S', entry!.id, '0', wireStart(0, '1', 1, 'w', 0), 'C', entry!.id, '0', JSON.stringify(['c', 0, 1, 'piece', 1, 0])];
+    const send = () => scripts.report(redis, keys, 'j', { worker: 'w', now: Date.now(), seq: 41, records });
     await send();
     await send();
     expect((await events('j')).filter((e) => e.type === 'chunk')).toHaveLength(1);
@@ -180,7 +168,7 @@ describe('fencing and idempotent commit', () => {
     expect(await claim('j', 'slow', [entry!])).toEqual([]);
     const [again] = await read('other');
     // Never started, so the attempt numbers are unchanged and no retry event was written.
-    expect(items(again).map((it) => [it.i, it.a, it.r])).toEqual([[0, 1, 0], [1, 1, 0]]);
+    expect(items(again).map((it) => [it.index, it.attempt, it.reclaims])).toEqual([[0, 1, 0], [1, 1, 0]]);
     expect((await events('j')).filter((e) => e.type === 'item-retry')).toEqual([]);
   });
 });
@@ -193,7 +181,7 @@ describe('batches: claiming what fits, and reclaiming what was claimed', () => {
     expect(await claim('j', 'w1', [entry!], 3)).toEqual([`${entry!.id}:1110`]);
     expect(await redis.hget(keys.job('j').run, entry!.id)).toBe('3:0,1,2');
     const [rest] = await read('w2');
-    expect(items(rest).map((it) => it.i)).toEqual([3]);
+    expect(items(rest).map((it) => it.index)).toEqual([3]);
     expect(await claim('j', 'w2', [rest!])).toEqual([`${rest!.id}:1`]);
     expect(await redis.hget(keys.job('j').run, rest!.id)).toBe('1:3');
   });
@@ -220,14 +208,14 @@ describe('batches: claiming what fits, and reclaiming what was claimed', () => {
     await report('j', 'dead', [['D', entry!.id, 1, done(1)]]);
     await reapTwice(new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined }));
     const back = await read('alive');
-    const byI = back.flatMap((e) => items(e).map((it) => [it.i, it.a, it.r]));
+    const byI = back.flatMap((e) => items(e).map((it) => [it.index, it.attempt, it.reclaims]));
     expect(byI.sort()).toEqual([[0, 2, 1], [2, 2, 1], [3, 1, 0]]);
     const retried = (await events('j')).filter((e) => e.type === 'item-retry').map((e) => ('index' in e ? e.index : -1));
     expect(retried.sort()).toEqual([0, 2]);
     // The finished item stays finished; the others complete once each.
     for (const e of back) {
       await claim('j', 'alive', [e]);
-      await report('j', 'alive', [...items(e).map((it): Rec => ['D', e.id, it.i, done(it.i, it.a)]), ['E', e.id]]);
+      await report('j', 'alive', [...items(e).map((it): Rec => ['D', e.id, it.index, done(it.index, it.attempt)]), ['E', e.id]]);
     }
     expect(await redis.hmget(keys.job('j').hash, 'status', 'done')).toEqual(['done', '4']);
     expect((await events('j')).filter((e) => e.type === 'item-done')).toHaveLength(4);
@@ -244,13 +232,12 @@ describe('batches: claiming what fits, and reclaiming what was claimed', () => {
     expect(await redis.hget(keys.job('j').run, entry!.id)).toBe('2:0,2');
     await reapTwice(new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined }));
     const back = await read('alive');
-    expect(back.flatMap((e) => items(e).map((it) => it.i))).toEqual([0, 2]);
+    expect(back.flatMap((e) => items(e).map((it) => it.index))).toEqual([0, 2]);
     // Item 1 exists once: in the delayed set, as its second attempt.
     expect(await redis.zcard(keys.delayed)).toBe(1);
     // A retry of an item given up meanwhile is dropped, not delayed.
     await claim('j', 'alive', back);
-    const jk = keys.job('j');
-    expect(await redis.cancelItem(jk.hash, jk.events, jk.run, jk.fin, jk.input, 0, Date.now(), keys.ctl, 'j')).toBe(1);
+    expect(await scripts.cancelItem(redis, keys, 'j', 0, Date.now())).toBe(true);
     const again = JSON.stringify({ j: 'j', i: '0', k: '1', a: '3', c: '1', r: '1', q: '0' });
     await report('j', 'alive', [['R', back[0]!.id, 0, JSON.stringify(['r', 0, '1', 2, 'boom', 10, true]), '10', again]]);
     expect(await redis.zcard(keys.delayed)).toBe(1);
@@ -284,12 +271,12 @@ describe('retries, dead letters, and the end of a job', () => {
       ['E', entry!.id],
     ]);
     expect(await redis.zcard(keys.delayed)).toBe(1);
-    const early = (await redis.promote(keys.delayed, keys.items, Date.now(), 100)) as [number, string | null];
-    expect(early[0]).toBe(0);
+    const early = await scripts.promote(redis, keys, Date.now(), 100);
+    expect(early.moved).toBe(0);
     await new Promise((r) => setTimeout(r, 80));
-    expect(((await redis.promote(keys.delayed, keys.items, Date.now(), 100)) as [number])[0]).toBe(1);
+    expect((await scripts.promote(redis, keys, Date.now(), 100)).moved).toBe(1);
     const [retry] = await read('w');
-    expect(items(retry)).toEqual([{ i: 0, k: '1', a: 2, c: 1, r: 0, p: '' }]);
+    expect(items(retry)).toEqual([{ index: 0, id: '1', attempt: 2, charged: 1, reclaims: 0 }]);
     await claim('j', 'w', [retry!]);
     const failed = JSON.stringify(['f', 0, '1', 2, 'boom again', 'w', 0, false, 5, '"prompt 0"']);
     expect((await report('j', 'w', [['F', retry!.id, 0, failed, '"prompt 0"', 'boom again'], ['E', retry!.id]])).status).toBe('done');
@@ -341,8 +328,7 @@ describe('cancel', () => {
     await enqueue('j', [0, 1, 2]);
     const [running] = await read('w', 1);
     await claim('j', 'w', [running!]);
-    const jk = keys.job('j');
-    expect(await redis.cancel(jk.hash, jk.events, jk.run, jk.fin, jk.input, Date.now(), 'abort', 'test', keys.ctl, 'j')).toBe('aborting');
+    expect(await scripts.cancel(redis, keys, 'j', { now: Date.now(), mode: 'abort', reason: 'test' })).toBe('aborting');
     // Reports from the worker now answer "aborting", so it aborts its items and finishes the entry.
     const { status } = await report('j', 'w', [['S', running!.id, 0, wireStart(0, '1', 1, 'w', 0)]]);
     expect(status).toBe('aborting');
@@ -356,10 +342,8 @@ describe('cancel', () => {
 
   it('drain with nothing running ends the job at once', async () => {
     await createJob('j', 2);
-    const jk = keys.job('j');
-    expect(await redis.cancel(jk.hash, jk.events, jk.run, jk.fin, jk.input, Date.now(), 'drain', 'interrupted', keys.ctl, 'j')).toBe('cancelled');
-    const none = keys.job('nope');
-    expect(await redis.cancel(none.hash, none.events, none.run, none.fin, none.input, Date.now(), 'abort', 'x', keys.ctl, 'nope')).toBe('NOJOB');
+    expect(await scripts.cancel(redis, keys, 'j', { now: Date.now(), mode: 'drain', reason: 'interrupted' })).toBe('cancelled');
+    expect(await scripts.cancel(redis, keys, 'nope', { now: Date.now(), mode: 'abort', reason: 'x' })).toBeNull();
   });
 });
 
@@ -371,7 +355,7 @@ describe('trim', () => {
     await claim('j', 'w', entries);
     // Items 0-3 and 5 finish; 4 stays pending; 6-9 were never delivered.
     await report('j', 'w', [0, 1, 2, 3, 5].flatMap((i): Rec[] => [['D', entries[i]!.id, i, done(i)], ['E', entries[i]!.id]]));
-    await redis.trim(keys.items, GROUP);
+    await scripts.trim(redis, keys);
     const left = (await redis.xrange(keys.items, '-', '+')).map(([id]) => id);
     expect(left).toContain(entries[4]!.id);
     expect(left).toHaveLength(5);
@@ -380,10 +364,7 @@ describe('trim', () => {
 });
 
 describe('cancel-item (a client that went away)', () => {
-  const cancelItem = (jobId: string, i: number) => {
-    const jk = keys.job(jobId);
-    return redis.cancelItem(jk.hash, jk.events, jk.run, jk.fin, jk.input, i, Date.now(), keys.ctl, jobId);
-  };
+  const cancelItem = (jobId: string, i: number) => scripts.cancelItem(redis, keys, jobId, i, Date.now());
 
   it('a running item: its worker woken, its result refused; a waiting one dropped at claim; the job ends without them', async () => {
     await createJob('j', 3);
@@ -395,7 +376,7 @@ describe('cancel-item (a client that went away)', () => {
     const heard: string[] = [];
     await sub.subscribe(keys.ctl);
     sub.on('message', (_c: string, m: string) => heard.push(m));
-    expect(await cancelItem('j', 0)).toBe(1);
+    expect(await cancelItem('j', 0)).toBe(true);
     for (let k = 0; k < 50 && heard.length === 0; k++) await new Promise((r) => setTimeout(r, 10));
     expect(heard).toEqual(['item j 0']);
     sub.disconnect();
@@ -406,7 +387,7 @@ describe('cancel-item (a client that went away)', () => {
 
     // Item 2 is given up while it waits (read but not yet claimed): claim drops its entry.
     const [rest] = await read('w2');
-    expect(await cancelItem('j', 2)).toBe(1);
+    expect(await cancelItem('j', 2)).toBe(true);
     expect(await claim('j', 'w2', [rest!])).toEqual([]);
     expect(await redis.hmget(jk.hash, 'status', 'done', 'failed', 'dropped')).toEqual(['done', '1', '0', '2']);
     const ev = await events('j');
@@ -421,9 +402,9 @@ describe('cancel-item (a client that went away)', () => {
     const [e0] = await read('w1');
     await claim('j', 'w1', [e0!]);
     await report('j', 'w1', [['D', e0!.id, 0, done(0)], ['E', e0!.id]]);
-    expect(await cancelItem('j', 0)).toBe(0);
+    expect(await cancelItem('j', 0)).toBe(false);
     expect(await redis.hget(keys.job('j').hash, 'dropped')).toBeNull();
-    expect(await cancelItem('nosuchjob', 0)).toBe(0);
+    expect(await cancelItem('nosuchjob', 0)).toBe(false);
     expect(await redis.exists(keys.job('nosuchjob').hash, keys.job('nosuchjob').fin)).toBe(0);
   });
 });
@@ -439,7 +420,7 @@ describe('payloads: in the job input hash, never copied by a claim', () => {
     const [rest] = await read('w2');
     const raw = await redis.xrange(keys.items, rest!.id, rest!.id);
     expect(raw[0]![1].filter((_, k) => k >= 4 && k % 2 === 1)).toEqual(['', '']);
-    expect(items(rest).map((it) => it.i)).toEqual([2, 3]);
+    expect(items(rest).map((it) => it.index)).toEqual([2, 3]);
     expect((await claimWithPayloads('j', 'w2', [rest!], 1000, 0))[0]).toEqual({ id: rest!.id, flags: '10', payloads: ['"prompt 2"'] });
   });
 
@@ -465,7 +446,7 @@ describe('the reaper and a slow Redis', () => {
     await claim('j', 'slow', [entry!]);
     const reaper = new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined });
     await reaper.tick(); // no heartbeat key: a suspect only
-    await redis.heartbeat(keys.workers, keys.worker('slow'), 'slow', Date.now(), 60_000, 'slots', '1');
+    await scripts.heartbeat(redis, keys, 'slow', { now: Date.now(), ttlMs: 60_000, fields: ['slots', '1'] });
     await reaper.tick();
     expect(await redis.hlen(keys.job('j').run)).toBe(1);
     expect((await redis.xpending(keys.items, GROUP, '-', '+', 10, 'slow')) as unknown[]).toHaveLength(1);
@@ -476,7 +457,7 @@ describe('the reaper and a slow Redis', () => {
     await enqueue('j', [0]);
     const [entry] = await read('w');
     await claim('j', 'w', [entry!]);
-    await redis.heartbeat(keys.workers, keys.worker('w'), 'w', Date.now(), 60_000, 'slots', '1');
+    await scripts.heartbeat(redis, keys, 'w', { now: Date.now(), ttlMs: 60_000, fields: ['slots', '1'] });
     const reaper = new Reaper(redis, keys, { self: 'r', ttlMs: 1000, maxReclaims: 5, log: () => undefined });
     expect(await reaper.requeue('w', [entry!.id], new Map([[entry!.id, 'j']]), 'reclaim', 'test')).toBe(-1);
     expect(await redis.hlen(keys.job('j').run)).toBe(1);

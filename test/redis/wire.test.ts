@@ -1,8 +1,9 @@
 /** Pure parts of the Redis broker: the events wire format, report coalescing, URL checks. */
 import { describe, expect, it } from 'vitest';
 import { parseRedisUrl } from '../../src/brokers/redis/connection.js';
-import { ReportBuffer, ReportRecord, reportArgs, reportParts } from '../../src/brokers/redis/report-buffer.js';
+import { ReportBuffer, ReportRecord, reportArgs, reportParts } from '../../src/brokers/redis/worker/report-buffer.js';
 import { decodeEntry, wireChunk, wireDone, wireFailed, wireOutcome, wireRetry, wireStart } from '../../src/brokers/redis/wire.js';
+import { delayedMember, parseWorkEntry } from '../../src/brokers/redis/work-entry.js';
 import { UsageError } from '../../src/core/errors.js';
 
 describe('wire events', () => {
@@ -40,6 +41,26 @@ describe('wire events', () => {
       { type: 'stopping', status: 'aborting', reason: 'why' },
     ]);
     expect(decodeEntry('not json')).toEqual([]);
+  });
+});
+
+describe('work stream and delayed set layout', () => {
+  it('a retry\'s delayed-set member keeps the one-letter names and string values promote.lua and older versions read', () => {
+    const member = delayedMember({ jobId: 'j', item: { index: 3, id: 'a,b', attempt: 2, charged: 1, reclaims: 0 }, enqueuedAt: 1700000000000 });
+    expect(member).toBe('{"j":"j","i":"3","k":"a,b","a":"2","c":"1","r":"0","q":"1700000000000"}');
+  });
+
+  it('an entry written by an older version reads into the named fields', () => {
+    const entry = parseWorkEntry('1-0', ['j', 'job', 'q', '42', '0,1,0,0,x', '', '5,3,2,1,id,with,commas', '']);
+    expect(entry).toEqual({
+      id: '1-0',
+      jobId: 'job',
+      enqueuedAt: 42,
+      items: [
+        { index: 0, id: 'x', attempt: 1, charged: 0, reclaims: 0 },
+        { index: 5, id: 'id,with,commas', attempt: 3, charged: 2, reclaims: 1 },
+      ],
+    });
   });
 });
 
@@ -120,7 +141,7 @@ describe('report buffer', () => {
     for (let i = 0; i < 5; i++) b.done('j', 'e1', i, `id${i}`, 1, 'x'.repeat(i === 2 ? 50 : 10), 'w', d, null);
     b.add('j', new ReportRecord('E', 'e1', -1));
     const parts = reportParts(b.take().get('j')!, 25);
-    expect(parts.map((p) => p.map((r) => `${r.kind}${r.i}`))).toEqual([['D0', 'D1'], ['D2'], ['D3', 'D4', 'E-1']]);
+    expect(parts.map((p) => p.map((r) => `${r.kind}${r.index}`))).toEqual([['D0', 'D1'], ['D2'], ['D3', 'D4', 'E-1']]);
   });
 });
 

@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { QueueKeys } from './keys.js';
+import { cancel } from './script-calls.js';
 import type { ScriptedRedis } from './scripts.js';
 import { fencedItems } from './work-entry.js';
 
@@ -143,7 +144,5 @@ export function toJobRow(id: string, h: (string | null)[], running: number): Job
 
 /** Stops a job everywhere; returns its status afterwards, or null if there is no such job. */
 export async function cancelJob(redis: ScriptedRedis, keys: QueueKeys, id: string, mode: 'drain' | 'abort', reason: string): Promise<string | null> {
-  const jk = keys.job(id);
-  const status = String(await redis.cancel(jk.hash, jk.events, jk.run, jk.fin, jk.input, Date.now(), mode, reason, keys.ctl, id));
-  return status === 'NOJOB' ? null : status;
+  return cancel(redis, keys, id, { now: Date.now(), mode, reason });
 }

@@ -13,7 +13,7 @@ import { queueKeys, type QueueKeys } from './keys.js';
 import { RedisJobRun } from './job-run.js';
 import { LinkWatch } from './link-watch.js';
 import type { ScriptedRedis } from './scripts.js';
-import { ensureGroup } from './worker.js';
+import { ensureGroup } from './group.js';
 import { listJobs, liveWorkers, type WorkerRow } from './admin.js';
 
 export interface RedisBrokerOptions {

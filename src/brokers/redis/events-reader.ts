@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { JobLostError, describeError } from '../../core/errors.js';
 import { decodeEntry, type DecodedEvent } from './wire.js';
-import { withWatchdog } from './watchdog.js';
+import { HungReadError, withWatchdog } from './watchdog.js';
 
 const BLOCK_MS = 5000;
 const COUNT = 1000;
@@ -58,7 +58,7 @@ export class EventsReader {
         reply = await withWatchdog(this.redis.xread('COUNT', COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', this.key, this.lastId), this.redis);
       } catch (err) {
         if (this.stopped) return;
-        if (/blocking read got no answer/.test(describeError(err))) continue; // reconnected: read on from lastId
+        if (err instanceof HungReadError) continue; // reconnected: read on from lastId
         throw new Error(`reading the job's events failed: ${describeError(err)}`);
       }
       const entries = (reply as [string, [string, string[]][]][] | null)?.[0]?.[1] ?? [];

@@ -15,6 +15,8 @@ import { EventsReader } from './events-reader.js';
 import { toWireSpec } from './job-spec.js';
 import type { JobKeys, QueueKeys } from './keys.js';
 import type { LinkWatch } from './link-watch.js';
+import { LookAhead } from './look-ahead.js';
+import * as scripts from './script-calls.js';
 import type { ScriptedRedis } from './scripts.js';
 import { MAX_ENTRY_ITEMS, itemHeader } from './work-entry.js';
 
@@ -26,6 +28,11 @@ import { MAX_ENTRY_ITEMS, itemHeader } from './work-entry.js';
  */
 const ENQUEUE_CHUNK = 500;
 const ENQUEUE_BYTES = 4 * 1024 * 1024;
+/**
+ * Most payload bytes held in Redis ahead of the workers (sent, not final yet): 16 enqueue calls'
+ * worth. The item bound alone let 1000 prompts of 1 MB, 1 GB, wait there.
+ */
+export const LOOK_AHEAD_BYTES = 64 * 1024 * 1024;
 /**
  * How long an abort waits for Redis to take its cancel before the submit stops following the
  * job (it goes on in Redis; resume attaches to it again). An unreachable Redis is not waited on.
@@ -58,15 +65,13 @@ export class RedisJobRun implements JobRun {
   private readonly created: Promise<void>;
   private readonly reader: EventsReader;
   /** Items handed to Redis but not final yet, which bounds how far ahead the submitter runs. */
-  private outstanding = 0;
-  private readonly highWater: number;
+  private readonly ahead: LookAhead;
   /** Items per work stream entry: the job's batch size (a batch is what a worker claims at once). */
   private readonly entryItems: number;
   private added = 0;
   private inputOpen = true;
   private stopping = false;
   private sending: Promise<void> = Promise.resolve();
-  private roomWaiters: Array<() => void> = [];
   /** Items whose final result came: one bit each, as a job may hold millions. */
   private readonly finalItems = new IndexSet();
   /** Replayed results waiting for their input (and a job end behind them), in order. */
@@ -100,7 +105,7 @@ export class RedisJobRun implements JobRun {
   ) {
     this.jobId = spec.jobId;
     this.jk = deps.keys.job(spec.jobId);
-    this.highWater = Math.max(1000, 4 * spec.concurrency);
+    this.ahead = new LookAhead(Math.max(1000, 4 * spec.concurrency), LOOK_AHEAD_BYTES);
     this.entryItems = Math.min(MAX_ENTRY_ITEMS, Math.max(1, spec.batchSize));
     this.finished = new Promise<JobCounts>((resolve, reject) => {
       this.resolveFinished = resolve;
@@ -131,9 +136,16 @@ export class RedisJobRun implements JobRun {
   private async create(): Promise<void> {
     const { cmd, keys, recorded, outPath } = this.deps;
     if (recorded) this.carried = await carriedResults(cmd, keys, { outPath, recorded, retryFailed: this.deps.retryFailed ?? false });
-    const total = this.carried.size > 0 ? -1 : (this.spec.total ?? -1);
-    const wire = toWireSpec(this.spec, this.deps.processorUrls);
-    const status = await cmd.createJob(this.jk.hash, keys.jobs, this.jk.events, this.jobId, Date.now(), total, this.deps.ttlMs, this.spec.retries, JSON.stringify(wire), this.deps.submitter, outPath);
+    const status = await scripts.createJob(cmd, keys, {
+      id: this.jobId,
+      now: Date.now(),
+      total: this.carried.size > 0 ? null : (this.spec.total ?? null),
+      ttlMs: this.deps.ttlMs,
+      retries: this.spec.retries,
+      spec: JSON.stringify(toWireSpec(this.spec, this.deps.processorUrls)),
+      submitter: this.deps.submitter,
+      out: outPath,
+    });
     // Attached to a job that runs still: it holds its items itself.
     if (status !== 'created') this.carried.clear();
   }
@@ -142,7 +154,7 @@ export class RedisJobRun implements JobRun {
     if (this.stopping) return Promise.resolve();
     if (!this.inputOpen) return Promise.reject(new Error('add() after end()'));
     this.added += items.length;
-    this.outstanding += items.length;
+    this.ahead.added(items.length);
     for (const item of items) this.inputs.set(item.index, item.input);
     this.releaseHeld(false);
     for (let k = 0; k < items.length; k += ENQUEUE_CHUNK) {
@@ -150,8 +162,8 @@ export class RedisJobRun implements JobRun {
       this.sending = this.sending.then(() => this.enqueue(chunk));
     }
     // After a stop nothing waits on Redis (it may be unreachable): the feeder moves on.
-    if (this.outstanding < this.highWater) return Promise.race([this.sending, this.stopped]);
-    return new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    if (this.ahead.hasItemRoom) return Promise.race([this.sending, this.stopped]);
+    return this.ahead.roomForItems();
   }
 
   private async enqueue(all: readonly ItemSpec[]): Promise<void> {
@@ -159,26 +171,25 @@ export class RedisJobRun implements JobRun {
     await this.created;
     const items = this.carried.size > 0 ? this.takeCarried(all) : all;
     if (items.length === 0) return;
-    // Calls of ENQUEUE_BYTES of payload at most, one after the other.
-    let args: (string | number)[] = [];
+    // Calls of ENQUEUE_BYTES of payload at most, one after the other, each once it fits the look-ahead.
+    let call: scripts.NewItem[] = [];
     let bytes = 0;
     const send = async () => {
-      try {
-        await this.deps.cmd.enqueue(this.deps.keys.items, this.jk.hash, this.jk.input, this.jobId, Date.now(), this.entryItems, ...args);
-      } catch (err) {
-        if (/NOJOB/.test(describeError(err))) throw this.lost();
-        throw err;
-      }
-      args = [];
+      await this.ahead.roomForBytes(bytes);
+      if (this.stopping) return;
+      for (const item of call) this.ahead.sent(item.index, item.payload.length);
+      const reply = await scripts.enqueue(this.deps.cmd, this.deps.keys, this.jobId, { now: Date.now(), entryItems: this.entryItems, items: call });
+      if (reply === null) throw this.lost();
+      call = [];
       bytes = 0;
     };
     for (const item of items) {
       const payload = JSON.stringify(item.input ?? null);
-      if (args.length > 0 && bytes + payload.length > ENQUEUE_BYTES) await send();
-      args.push(item.index, itemHeader(item.index, 1, 0, 0, item.id), payload);
+      if (call.length > 0 && bytes + payload.length > ENQUEUE_BYTES) await send();
+      call.push({ index: item.index, header: itemHeader(item.index, 1, 0, 0, item.id), payload });
       bytes += payload.length;
     }
-    if (args.length > 0) await send();
+    if (call.length > 0) await send();
   }
 
   /** Delivers the results earlier jobs finished for these items; returns the items left to run. */
@@ -193,14 +204,13 @@ export class RedisJobRun implements JobRun {
       }
       this.carried.delete(item.index);
       if (!this.finalItems.add(item.index)) continue;
-      this.outstanding--;
+      this.ahead.settled(item.index);
       const kind = e.type === 'item-done' ? 'done' : 'failed';
       this.delivered[kind]++;
       this.carriedFinal[kind]++;
       events.push({ ...e, input: item.input });
       this.inputs.delete(item.index);
     }
-    if (this.outstanding < this.highWater / 2) this.releaseRoomWaiters();
     this.deliver(events);
     return rest;
   }
@@ -218,8 +228,7 @@ export class RedisJobRun implements JobRun {
     this.sending = this.sending.then(async () => {
       if (this.stopping) return;
       await this.created;
-      const status = await this.deps.cmd.seal(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, Date.now());
-      if (status === 'NOJOB') throw this.lost();
+      if ((await scripts.seal(this.deps.cmd, this.deps.keys, this.jobId, Date.now())) === null) throw this.lost();
     });
     this.sending.catch((err: unknown) => this.fail(err));
   }
@@ -235,13 +244,11 @@ export class RedisJobRun implements JobRun {
     // Redis by then. Best effort: an error leaves the item to run its course, the job unharmed.
     this.sending = this.sending.then(async () => {
       try {
-        const keys = this.deps.keys;
-        const given = await this.deps.cmd.cancelItem(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, index, Date.now(), keys.ctl, this.jobId);
-        if (Number(given) !== 1 || this.finalItems.has(index)) return;
+        const given = await scripts.cancelItem(this.deps.cmd, this.deps.keys, this.jobId, index, Date.now());
+        if (!given || this.finalItems.has(index)) return;
         this.finalItems.add(index);
         this.inputs.delete(index);
-        this.outstanding--;
-        if (this.outstanding < this.highWater / 2) this.releaseRoomWaiters();
+        this.ahead.settled(index);
       } catch {
         // the item runs to its end unheard
       }
@@ -262,13 +269,13 @@ export class RedisJobRun implements JobRun {
     this.inputOpen = false;
     this.markStopped();
     this.releaseHeld(true);
-    this.releaseRoomWaiters();
+    this.ahead.release();
     let answered = false;
     void this.created
-      .then(() => this.deps.cmd.cancel(this.jk.hash, this.jk.events, this.jk.run, this.jk.fin, this.jk.input, Date.now(), mode, reason, this.deps.keys.ctl, this.jobId))
+      .then(() => scripts.cancel(this.deps.cmd, this.deps.keys, this.jobId, { now: Date.now(), mode, reason }))
       .then((status) => {
         answered = true;
-        if (status === 'NOJOB') this.fail(this.lost());
+        if (status === null) this.fail(this.lost());
       })
       .catch((err: unknown) => this.fail(err));
     if (mode !== 'abort' || this.aborting) return;
@@ -318,7 +325,7 @@ export class RedisJobRun implements JobRun {
       }
       if (e.type === 'item-done' || e.type === 'item-failed') {
         if (this.finalItems.add(e.index)) {
-          this.outstanding--;
+          this.ahead.settled(e.index);
           this.delivered[e.type === 'item-done' ? 'done' : 'failed']++;
         }
         if (e.input === undefined && !this.inputs.has(e.index) && this.inputOpen) {
@@ -354,7 +361,6 @@ export class RedisJobRun implements JobRun {
       }
       events.push(e);
     }
-    if (this.outstanding < this.highWater / 2) this.releaseRoomWaiters();
     this.deliver(events);
   }
 
@@ -370,7 +376,7 @@ export class RedisJobRun implements JobRun {
     const end = events[events.length - 1]!;
     if (end.type === 'job-done' || end.type === 'job-cancelled') {
       this.unwatch();
-      this.releaseRoomWaiters();
+      this.ahead.release();
       this.resolveFinished(end.counts);
     }
   }
@@ -407,7 +413,7 @@ export class RedisJobRun implements JobRun {
     this.stopping = true;
     this.markStopped();
     this.unwatch();
-    this.releaseRoomWaiters();
+    this.ahead.release();
     this.reader.stop();
     this.rejectFinished(err instanceof Error ? err : new Error(describeError(err)));
   }
@@ -418,17 +424,11 @@ export class RedisJobRun implements JobRun {
     this.markStopped();
     this.unwatch();
     this.reader.stop();
-    this.releaseRoomWaiters();
+    this.ahead.release();
     const total = this.spec.total ?? this.added;
     const done = this.delivered.done;
     const failed = this.delivered.failed;
     this.resolveFinished({ total, done, failed, unfinished: Math.max(0, total - done - failed) });
-  }
-
-  private releaseRoomWaiters(): void {
-    const waiters = this.roomWaiters;
-    this.roomWaiters = [];
-    for (const resolve of waiters) resolve();
   }
 }
 

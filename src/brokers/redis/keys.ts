@@ -4,7 +4,7 @@
  *
  *   sw:{q}:items          STREAM, group `workers`: one entry per batch of a job's items (work-entry.ts)
  *   sw:{q}:delayed        ZSET: retries waiting for their backoff, member = the next attempt as JSON
- *                         {j,i,k,a,c,r,p,q}, promoted as a one-item entry
+ *                         (work-entry.ts delayedMember), promoted as a one-item entry
  *   sw:{q}:dlq            STREAM (MAXLEN ~ 10000): items out of attempts, with their error
  *   sw:{q}:jobs           ZSET: job ids by creation time
  *   sw:{q}:workers        ZSET: worker (consumer) names by last heartbeat

@@ -14,6 +14,7 @@
  */
 import type { Redis } from 'ioredis';
 import { GROUP, type QueueKeys } from './keys.js';
+import { forgetWorker, requeue, trim } from './script-calls.js';
 import type { ScriptedRedis } from './scripts.js';
 
 export interface ReaperOptions {
@@ -58,11 +59,11 @@ export class Reaper {
           continue;
         }
         if (c.pending > 0 && !(await this.reap(c.name))) continue;
-        await this.redis.forgetWorker(this.keys.items, this.keys.workers, this.keys.worker(c.name), GROUP, c.name, Date.now() - FORGET_AFTER_MS);
+        await forgetWorker(this.redis, this.keys, c.name, Date.now() - FORGET_AFTER_MS);
       }
     }
     this.suspects = suspects;
-    if (this.ticks % TRIM_EVERY_TICKS === 0) await this.redis.trim(this.keys.items, GROUP);
+    if (this.ticks % TRIM_EVERY_TICKS === 0) await trim(this.redis, this.keys);
   }
 
   /** Requeues everything a dead consumer holds, a page at a time; false if it turned out alive. */
@@ -107,11 +108,7 @@ export class Reaper {
     }
     let moved = 0;
     for (const [jobId, list] of jobs) {
-      const jk = this.keys.job(jobId);
-      const n = Number(
-        await this.redis.requeue(this.keys.items, jk.hash, jk.events, jk.run, jk.fin, this.keys.dlq, jk.input, this.keys.worker(from),
-          from, GROUP, Date.now(), mode, this.opts.maxReclaims, reason, ...list),
-      );
+      const n = await requeue(this.redis, this.keys, jobId, { from, now: Date.now(), mode, maxReclaims: this.opts.maxReclaims, reason, entries: list });
       if (n < 0) return -1;
       moved += n;
     }

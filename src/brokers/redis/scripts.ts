@@ -2,6 +2,7 @@
  * The Lua scripts, one per atomic operation (lua/*.lua, each documents its KEYS and ARGV), loaded
  * with ioredis `defineCommand` (EVALSHA, falling back to EVAL once after a restart). A line
  * `--@include name` pulls in lua/includes/name.lua, so shared steps such as finalize exist once.
+ * Callers go through script-calls.ts, one typed function per script that names its KEYS once.
  */
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';

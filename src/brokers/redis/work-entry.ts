@@ -13,27 +13,25 @@
  *
  * The item's id comes last in its header so it may hold commas; a header starts with a digit, so
  * it never collides with `j` or `q`. Lua scripts read the same layout (see enqueue.lua).
+ * The one-letter names stay on the wire (here and in the scripts); the types below use words.
  */
 
 export interface WorkItem {
-  readonly i: number;
-  /** The item's id. */
-  readonly k: string;
+  readonly index: number;
+  readonly id: string;
   /** Attempt number (1 for the first run). */
-  readonly a: number;
+  readonly attempt: number;
   /** Charged failures before this attempt. */
-  readonly c: number;
+  readonly charged: number;
   /** Times the item was reclaimed from a dead worker. */
-  readonly r: number;
-  /** The entry's value for the item: '' (the payload is in the job's input hash). */
-  readonly p: string;
+  readonly reclaims: number;
 }
 
 export interface WorkEntry {
   readonly id: string;
   readonly jobId: string;
   /** When its items were first enqueued (epoch ms). */
-  readonly q: number;
+  readonly enqueuedAt: number;
   readonly items: readonly WorkItem[];
 }
 
@@ -46,8 +44,32 @@ export interface ReadEntry {
 /** Most items in one entry: bounds a script's argument lists. */
 export const MAX_ENTRY_ITEMS = 256;
 
-export function itemHeader(i: number, a: number, c: number, r: number, k: string): string {
-  return `${i},${a},${c},${r},${k}`;
+/** An item's header in an entry (the wire's layout above). */
+export function itemHeader(index: number, attempt: number, charged: number, reclaims: number, id: string): string {
+  return `${index},${attempt},${charged},${reclaims},${id}`;
+}
+
+/** An item's next attempt, waiting out its backoff in the delayed set (its input stays in `:in`). */
+export interface NextAttempt {
+  readonly jobId: string;
+  readonly item: WorkItem;
+  readonly enqueuedAt: number;
+}
+
+/**
+ * Its member of the delayed set, in the one-letter names and string values promote.lua reads
+ * (`j`, `i`, `k`, `a`, `c`, `r`, `q`; members written by older versions have the same form).
+ */
+export function delayedMember({ jobId, item, enqueuedAt }: NextAttempt): string {
+  return JSON.stringify({
+    j: jobId,
+    i: String(item.index),
+    k: item.id,
+    a: String(item.attempt),
+    c: String(item.charged),
+    r: String(item.reclaims),
+    q: String(enqueuedAt),
+  });
 }
 
 /** Parses an entry's fields; null when it is not a work entry of this layout. */
@@ -60,14 +82,14 @@ export function parseWorkEntry(id: string, kv: readonly string[]): WorkEntry | n
     if (f === 'j') jobId = kv[n + 1]!;
     else if (f === 'q') q = Number(kv[n + 1]) || 0;
     else {
-      const item = parseHeader(f, kv[n + 1]!);
+      const item = parseHeader(f);
       if (item) items.push(item);
     }
   }
-  return jobId === null ? null : { id, jobId, q: q || Date.now(), items };
+  return jobId === null ? null : { id, jobId, enqueuedAt: q || Date.now(), items };
 }
 
-function parseHeader(h: string, p: string): WorkItem | null {
+function parseHeader(h: string): WorkItem | null {
   const c1 = h.indexOf(',');
   const c2 = h.indexOf(',', c1 + 1);
   const c3 = h.indexOf(',', c2 + 1);
@@ -75,7 +97,7 @@ function parseHeader(h: string, p: string): WorkItem | null {
   if (c1 < 1 || c4 < 0) return null;
   const i = Number(h.slice(0, c1));
   if (!Number.isInteger(i) || i < 0) return null;
-  return { i, a: Number(h.slice(c1 + 1, c2)) || 1, c: Number(h.slice(c2 + 1, c3)) || 0, r: Number(h.slice(c3 + 1, c4)) || 0, k: h.slice(c4 + 1), p };
+  return { index: i, attempt: Number(h.slice(c1 + 1, c2)) || 1, charged: Number(h.slice(c2 + 1, c3)) || 0, reclaims: Number(h.slice(c3 + 1, c4)) || 0, id: h.slice(c4 + 1) };
 }
 
 /** XREADGROUP's reply: [[stream, [[id, [k, v, ...] | null], ...]]] or null. */

@@ -9,8 +9,8 @@
  * stage's chunks in, and becomes the item's outcome when its result comes before the report is
  * sent. Records all have one shape, so the hot path stays monomorphic.
  */
-import type { ItemDurations } from '../../core/types.js';
-import { wireChunk, wireDone, wireOutcome, wireStart } from './wire.js';
+import type { ItemDurations } from '../../../core/types.js';
+import { wireChunk, wireDone, wireOutcome, wireStart } from '../wire.js';
 
 /** Start, chunk, done, retry, failed; E: an entry is finished (every item taken from it settled). */
 export type RecordKind = 'S' | 'C' | 'D' | 'R' | 'F' | 'E';
@@ -20,7 +20,7 @@ export class ReportRecord {
   gen = 0;
   /** The item's id, attempt and worker (S and D). */
   id = '';
-  a = 0;
+  attempt = 0;
   worker = '';
   /** The pipeline stage (S and C; > 0: a later processor). */
   stage = 0;
@@ -36,13 +36,27 @@ export class ReportRecord {
   constructor(
     public kind: RecordKind,
     readonly entryId: string,
-    readonly i: number,
+    readonly index: number,
     /** The wire event of R and F records, and of an S record that is a local rerun's retry notice. */
     readonly event = '',
     readonly x1 = '',
     readonly x2 = '',
   ) {}
 }
+
+/** The entry is finished: every item taken from it is settled (or let go). */
+export const entryFinished = (entryId: string): ReportRecord => new ReportRecord('E', entryId, -1);
+
+/** A charged failure tried again later: its delay and its next attempt's delayed-set member. */
+export const retryLater = (entryId: string, index: number, event: string, delayMs: number, next: string): ReportRecord =>
+  new ReportRecord('R', entryId, index, event, String(delayMs), next);
+
+/** A failure for good: dead-lettered with its input and error. */
+export const failedForGood = (entryId: string, index: number, event: string, payload: string, error: string): ReportRecord =>
+  new ReportRecord('F', entryId, index, event, payload, error);
+
+/** A local rerun through no fault of the item (an `item-retry` event, sent as a start record). */
+export const rerunNotice = (entryId: string, index: number, event: string): ReportRecord => new ReportRecord('S', entryId, index, event);
 
 export class ReportBuffer {
   private jobs = new Map<string, ReportRecord[]>();
@@ -67,10 +81,10 @@ export class ReportBuffer {
   }
 
   /** An item attempt begins a stage; returns the record (kept to fold the item's next events into). */
-  start(jobId: string, entryId: string, i: number, id: string, a: number, worker: string, stage: number): ReportRecord {
-    const r = new ReportRecord('S', entryId, i);
+  start(jobId: string, entryId: string, index: number, id: string, attempt: number, worker: string, stage: number): ReportRecord {
+    const r = new ReportRecord('S', entryId, index);
     r.id = id;
-    r.a = a;
+    r.attempt = attempt;
     r.worker = worker;
     r.stage = stage;
     return this.add(jobId, r);
@@ -80,21 +94,21 @@ export class ReportBuffer {
    * Chunks of an item attempt: into its first stage's start record if that goes with this
    * report, else merged with the previous record when that is a chunk of the same attempt.
    */
-  chunk(jobId: string, entryId: string, i: number, a: number, text: string, n: number, stage: number, started: ReportRecord | null): void {
-    if (started && this.foldable(started, a) && stage === 0) {
+  chunk(jobId: string, entryId: string, index: number, attempt: number, text: string, n: number, stage: number, started: ReportRecord | null): void {
+    if (started && this.foldable(started, attempt) && stage === 0) {
       started.text += text;
       started.n += n;
       return;
     }
     const list = this.listOf(jobId);
     const last = list[list.length - 1];
-    if (last !== undefined && last.kind === 'C' && last.i === i && last.entryId === entryId && last.a === a && last.stage === stage) {
+    if (last !== undefined && last.kind === 'C' && last.index === index && last.entryId === entryId && last.attempt === attempt && last.stage === stage) {
       last.text += text;
       last.n += n;
       return;
     }
-    const r = new ReportRecord('C', entryId, i);
-    r.a = a;
+    const r = new ReportRecord('C', entryId, index);
+    r.attempt = attempt;
     r.text = text;
     r.n = n;
     r.stage = stage;
@@ -102,17 +116,17 @@ export class ReportBuffer {
   }
 
   /** An item attempt's result: folded into its start record if that goes with this report. */
-  done(jobId: string, entryId: string, i: number, id: string, a: number, output: string, worker: string, durations: ItemDurations, started: ReportRecord | null): void {
+  done(jobId: string, entryId: string, index: number, id: string, attempt: number, output: string, worker: string, durations: ItemDurations, started: ReportRecord | null): void {
     let r: ReportRecord;
-    if (started && this.foldable(started, a)) {
+    if (started && this.foldable(started, attempt)) {
       r = started;
       r.kind = 'D';
       r.folded = true;
       this.urgent = true;
     } else {
-      r = this.add(jobId, new ReportRecord('D', entryId, i));
+      r = this.add(jobId, new ReportRecord('D', entryId, index));
       r.id = id;
-      r.a = a;
+      r.attempt = attempt;
       r.worker = worker;
     }
     r.output = output;
@@ -125,8 +139,8 @@ export class ReportBuffer {
     return list;
   }
 
-  private foldable(started: ReportRecord, a: number): boolean {
-    return started.gen === this.gen && started.kind === 'S' && started.stage === 0 && started.a === a && started.event === '';
+  private foldable(started: ReportRecord, attempt: number): boolean {
+    return started.gen === this.gen && started.kind === 'S' && started.stage === 0 && started.attempt === attempt && started.event === '';
   }
 
   /** Takes everything gathered so far, per job. */
@@ -159,21 +173,21 @@ export function reportArgs(records: readonly ReportRecord[]): string[] {
         args.push('E', r.entryId);
         break;
       case 'C':
-        args.push('C', r.entryId, String(r.i), wireChunk(r.i, r.a, r.text, r.n, r.stage));
+        args.push('C', r.entryId, String(r.index), wireChunk(r.index, r.attempt, r.text, r.n, r.stage));
         break;
       case 'S':
         if (r.event !== '') {
-          args.push('S', r.entryId, String(r.i), r.event);
+          args.push('S', r.entryId, String(r.index), r.event);
           break;
         }
-        args.push('S', r.entryId, String(r.i), wireStart(r.i, r.id, r.a, r.worker, r.stage));
-        if (r.n > 0) args.push('C', r.entryId, String(r.i), wireChunk(r.i, r.a, r.text, r.n, r.stage));
+        args.push('S', r.entryId, String(r.index), wireStart(r.index, r.id, r.attempt, r.worker, r.stage));
+        if (r.n > 0) args.push('C', r.entryId, String(r.index), wireChunk(r.index, r.attempt, r.text, r.n, r.stage));
         break;
       case 'D':
-        args.push('D', r.entryId, String(r.i), r.folded ? wireOutcome(r.i, r.id, r.a, r.worker, r.text, r.n, r.output, r.durations!) : wireDone(r.i, r.id, r.a, r.output, r.worker, r.durations!));
+        args.push('D', r.entryId, String(r.index), r.folded ? wireOutcome(r.index, r.id, r.attempt, r.worker, r.text, r.n, r.output, r.durations!) : wireDone(r.index, r.id, r.attempt, r.output, r.worker, r.durations!));
         break;
       default:
-        args.push(r.kind, r.entryId, String(r.i), r.event, r.x1, r.x2);
+        args.push(r.kind, r.entryId, String(r.index), r.event, r.x1, r.x2);
     }
   }
   return args;
