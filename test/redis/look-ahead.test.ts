@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RedisBroker } from '../../src/brokers/redis/broker.js';
 import { openRedis, parseRedisUrl } from '../../src/brokers/redis/connection.js';
 import { queueKeys } from '../../src/brokers/redis/keys.js';
+import { LookAhead } from '../../src/brokers/redis/look-ahead.js';
 import { RedisWorker } from '../../src/brokers/redis/worker.js';
 import type { JobSpec } from '../../src/core/types.js';
 import { fixtureUrl } from '../brokers/helpers.js';
@@ -55,4 +56,32 @@ describe('the look-ahead of a submit on Redis', () => {
     expect(most).toBeGreaterThanOrEqual(48);
     expect(most).toBeLessThanOrEqual(64);
   }, 60_000);
+});
+
+describe('LookAhead (the bookkeeping alone)', () => {
+  const settledNow = async (p: Promise<void>): Promise<boolean> => {
+    let done = false;
+    void p.then(() => (done = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    return done;
+  };
+
+  it('never holds back the items the concurrency needs, however big; past them, waits for bytes to free', async () => {
+    const ahead = new LookAhead(1000, 10 * MiB, 3);
+    for (let i = 0; i < 3; i++) {
+      expect(await settledNow(ahead.roomForBytes(8 * MiB))).toBe(true);
+      ahead.sent(i, 8 * MiB);
+    }
+    // 24 MiB held, over the bound: the fourth waits until one of them is final.
+    const fourth = ahead.roomForBytes(8 * MiB);
+    expect(await settledNow(fourth)).toBe(false);
+    // One is final: 16 + 8 MiB is still over the bound, but two items held are fewer than the
+    // three the concurrency needs, so it goes.
+    ahead.settled(0);
+    expect(await settledNow(fourth)).toBe(true);
+    ahead.sent(3, 8 * MiB);
+    // Three held again, 24 MiB: a small call past the bound waits too.
+    expect(await settledNow(ahead.roomForBytes(1))).toBe(false);
+    ahead.release();
+  });
 });

@@ -105,7 +105,8 @@ export class RedisJobRun implements JobRun {
   ) {
     this.jobId = spec.jobId;
     this.jk = deps.keys.job(spec.jobId);
-    this.ahead = new LookAhead(Math.max(1000, 4 * spec.concurrency), LOOK_AHEAD_BYTES);
+    // Whatever the bytes, twice the concurrency may be held: every slot busy, its next item waiting.
+    this.ahead = new LookAhead(Math.max(1000, 4 * spec.concurrency), LOOK_AHEAD_BYTES, 2 * spec.concurrency);
     this.entryItems = Math.min(MAX_ENTRY_ITEMS, Math.max(1, spec.batchSize));
     this.finished = new Promise<JobCounts>((resolve, reject) => {
       this.resolveFinished = resolve;

@@ -4,7 +4,9 @@
  * long prompts do not pile up in Redis: 1000 items of 1 MB ahead would be 1 GB held there).
  *
  * Items count from `add()`; bytes count when an enqueue call is about to be sent, which waits
- * for room first (one call always goes when nothing is held, however big).
+ * for room first. The byte bound never holds back the job's own concurrency: while fewer than
+ * `minItems` items are held (enough to keep every slot of the job busy), a call goes however big
+ * it is, so long prompts cost Redis memory in proportion to the concurrency asked for, no more.
  */
 
 export class LookAhead {
@@ -20,6 +22,8 @@ export class LookAhead {
   constructor(
     private readonly maxItems: number,
     private readonly maxBytes: number,
+    /** Items held below which the byte bound does not apply (at least 1). */
+    private readonly minItems: number = 1,
   ) {}
 
   /** Items the feeder added. */
@@ -40,7 +44,7 @@ export class LookAhead {
 
   /** Resolves once a call of `bytes` fits (or on `release`). */
   async roomForBytes(bytes: number): Promise<void> {
-    while (!this.released && this.bytes > 0 && this.bytes + bytes > this.maxBytes) await new Promise<void>((resolve) => this.byteWaiters.push(resolve));
+    while (!this.released && this.sizes.size >= Math.max(1, this.minItems) && this.bytes + bytes > this.maxBytes) await new Promise<void>((resolve) => this.byteWaiters.push(resolve));
   }
 
   /** An item's payload goes to Redis. */
