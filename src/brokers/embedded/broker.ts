@@ -12,7 +12,8 @@ import type { EventListener } from '../../core/events.js';
 import type { JobSpec } from '../../core/types.js';
 import type { Broker, JobRun, JobRunOptions } from '../broker.js';
 import { isBatchEnvelope, isClosedMessage, type BatchTask, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
-import { EmbeddedJobRun, type ItemScopes, type LocalRunOptions, type ThreadDeath } from './job-run.js';
+import { EmbeddedJobRun } from './job-run.js';
+import type { ItemScopes, LocalRunOptions, ThreadDeath } from './pool-port.js';
 
 export interface EmbeddedBrokerOptions {
   /** Worker threads; default: the number of cores. */

@@ -1,8 +1,11 @@
 /**
- * Delivers a run's events once per event-loop tick, as the embedded run does, merging the chunks
- * one attempt streams within a tick into one chunk event (`n` counts the pieces).
+ * Delivers a job run's events to its listener once per event-loop tick, one array a tick: the
+ * results writer, the reporters and HTTP streams then do their work per tick, not per event.
+ * Chunks a run hands over one piece at a time (`chunk`) merge within the tick into one chunk
+ * event of their item's attempt (`n` counts the pieces); runs whose chunks come merged already
+ * (the embedded pool's threads) `emit` them as they are.
  */
-import type { EventListener, JobEvent } from '../../core/events.js';
+import type { EventListener, JobEvent } from '../core/events.js';
 
 interface OpenChunk {
   type: 'chunk';
@@ -12,7 +15,7 @@ interface OpenChunk {
   n: number;
 }
 
-export class EventBatcher {
+export class TickEvents {
   private pending: JobEvent[] = [];
   /** The chunk event of each item still open for merging in this tick. */
   private readonly open = new Map<number, OpenChunk>();
@@ -25,12 +28,13 @@ export class EventBatcher {
   ) {}
 
   emit(event: JobEvent): void {
-    // Anything but a chunk closes its item's merge window, so per-item order holds.
-    if ('index' in event) this.open.delete(event.index);
+    // Anything but a merged chunk closes its item's merge window, so per-item order holds.
+    if (this.open.size > 0 && 'index' in event) this.open.delete(event.index);
     this.pending.push(event);
     this.schedule();
   }
 
+  /** One piece of an attempt's stream, merged with the item's other pieces of this tick. */
   chunk(index: number, attempt: number, text: string): void {
     const open = this.open.get(index);
     if (open && open.attempt === attempt) {
