@@ -22,7 +22,8 @@
 //
 // Env: BENCH_DASH_SECONDS (60), DASH_WARMUP_SECONDS (5), DASH_CMD_SECONDS (10),
 //      DASH_PLAIN_SECONDS (30), BENCH_ROUND (1, names the round's directory), BENCH_OUT.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, num, record } from './lib/common.mjs';
@@ -97,7 +98,8 @@ process.on('exit', cleanup);
 await sleep(2500); // a few beats: counters have moved, rates exist
 
 // ---- (a) the dashboard's own count: one sample, --once --json ---------------------------------------
-const once = JSON.parse(execFileSync(process.execPath, [CLI, ...DASH_ARGS, '--once', '--json'], { cwd: REPO, encoding: 'utf8', timeout: 30_000 }));
+// Asynchronously: this process beats for the seeded workers, and must go on beating meanwhile.
+const once = JSON.parse((await promisify(execFile)(process.execPath, [CLI, ...DASH_ARGS, '--once', '--json'], { cwd: REPO, encoding: 'utf8', timeout: 30_000 })).stdout);
 writeFileSync(join(OUT, 'once.json'), JSON.stringify(once, null, 1));
 const expectCost = 6 + (SEED.workers + SEED.deadWorkers) + 2 * SEED.jobs + (once.queues?.[0]?.waiting > 0 ? 1 : 0);
 if (once.totals?.alive !== SEED.workers || once.totals?.dead !== SEED.deadWorkers || once.jobs?.length !== SEED.jobs) {
