@@ -1,7 +1,7 @@
 /** `slowwork submit`: parses flags and hands them to the submit flow. */
 import { Command } from 'commander';
-import { runSubmit, type UiMode } from '../app/submit.js';
-import { defaultThreads } from '../brokers/embedded/broker.js';
+import type { UiMode } from '../app/submit.js';
+import { defaultThreads } from '../brokers/embedded/default-threads.js';
 import { UsageError } from '../core/errors.js';
 import { DEFAULT_MAX_OUTPUT_CHARS, MAX_OUTPUT_CHARS_LIMIT } from '../core/output-limit.js';
 import { isQueueName } from '../brokers/redis/keys.js';
@@ -58,6 +58,8 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
     .action(async (inputs: string[], flags: SubmitFlags, cmd: Command) => {
       if (flags.retryFailed && !flags.resume) throw new UsageError('--retry-failed only makes sense with --resume');
       const ui: UiMode = flags.json ? 'json' : flags.tui ? 'tui' : 'plain';
+      // Loaded only when a submit runs: `--help`, `--version` and the other commands skip it.
+      const { runSubmit } = await import('../app/submit.js');
       const code = await runSubmit(
         {
           files: inputs,

@@ -4,7 +4,6 @@
  * pool is sized by threads and the run by `concurrency`.
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { SlowworkError, UsageError, describeError } from '../../core/errors.js';
@@ -13,6 +12,9 @@ import type { JobSpec } from '../../core/types.js';
 import type { Broker, JobRun, JobRunOptions } from '../broker.js';
 import { isBatchEnvelope, isClosedMessage, type BatchTask, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
 import { EmbeddedJobRun, type ItemScopes, type LocalRunOptions, type ThreadDeath } from './job-run.js';
+import { defaultThreads } from './default-threads.js';
+
+export { defaultThreads };
 
 export interface EmbeddedBrokerOptions {
   /** Worker threads; default: the number of cores. */
@@ -64,8 +66,6 @@ interface BatchLoad {
 
 /** How long processors get to `close` when the pool shuts down. */
 const CLOSE_WAIT_MS = 2000;
-
-export const defaultThreads = (): number => Math.max(1, availableParallelism());
 
 export class EmbeddedBroker implements Broker {
   readonly kind = 'embedded';
