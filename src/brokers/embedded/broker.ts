@@ -107,7 +107,7 @@ export class EmbeddedBroker implements Broker {
       atomics: 'disabled',
       recordTiming: false,
       closeTimeout: 2000,
-      workerData: { control: this.controlName } satisfies ThreadData,
+      workerData: { control: this.controlName, preload: options.processorUrls } satisfies ThreadData,
       ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}),
     } as const;
     this.pool = new Piscina({
