@@ -4,6 +4,7 @@
  * and checks the pipeline and the inputs. This module loads only the broker and the registry.
  */
 import { EmbeddedBroker } from '../brokers/embedded/broker.js';
+import { defaultThreads } from '../brokers/embedded/default-threads.js';
 import { resolveProcessorRef } from '../processors/registry.js';
 
 export interface EarlyPool {
@@ -13,6 +14,8 @@ export interface EarlyPool {
 }
 
 export interface PoolChoice {
+  readonly files: readonly string[];
+  readonly prompts: readonly string[];
   readonly processors: readonly string[];
   readonly threads: number | undefined;
   readonly concurrency: number;
@@ -31,5 +34,14 @@ export function startPool(opts: PoolChoice, cwd: string): EarlyPool | null {
   } catch {
     return null;
   }
-  return { broker: new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency, processorUrls }), handedOver: false };
+  return { broker: new EmbeddedBroker({ threads: opts.threads ?? threadsFor(opts), maxConcurrency: opts.concurrency, processorUrls }), handedOver: false };
+}
+
+/**
+ * The default size, or fewer threads when the work is known to be smaller: `-p` prompts alone
+ * (no file, no stdin) are that many items, and a thread more than items only slows the start
+ * (on two cores, a second thread starting costs the first one about half of Node's start).
+ */
+function threadsFor(opts: PoolChoice): number | undefined {
+  return opts.files.length === 0 && opts.prompts.length > 0 ? Math.min(defaultThreads(), opts.prompts.length) : undefined;
 }
