@@ -194,6 +194,22 @@ dash.perCommand = rows.filter((r) => r.bench === 'slowwork-dashboard' && r.metri
   .sort((a, b) => b.calls.median - a.calls.median || a.name.localeCompare(b.name));
 const DASH_TARGET_PCT = 10;
 
+// Cold start (bench/cold-start.mjs): spawn -> exit of `node -e 0` and `slowwork --version`, spawn ->
+// first item start of `slowwork submit`; each run's median and p90 over its spawns, the ratios of
+// the medians to `node -e 0`'s taken within each run (spawns interleaved).
+const cs = (bench, start) => rows.find((r) => r.bench === bench && r.metric.startsWith(start)) ?? null;
+const cold = {
+  node: cs('node-bare', 'spawn to exit, node -e 0, median'), node90: cs('node-bare', 'spawn to exit, node -e 0, p90'),
+  version: cs('slowwork-coldstart', 'spawn to exit, --version, median'), version90: cs('slowwork-coldstart', 'spawn to exit, --version, p90'),
+  prompt: cs('slowwork-coldstart', 'spawn to first item start, submit -p x, median'), prompt90: cs('slowwork-coldstart', 'spawn to first item start, submit -p x, p90'),
+  promptExit: cs('slowwork-coldstart', 'spawn to exit, submit -p x, median'), promptExit90: cs('slowwork-coldstart', 'spawn to exit, submit -p x, p90'),
+  file: cs('slowwork-coldstart', 'spawn to first item start, submit FILE of'), 
+  qPrompt: cs('slowwork-coldstart', 'ratio: submit -p x first item start'), qVersion: cs('slowwork-coldstart', 'ratio: --version'),
+  qFile: cs('slowwork-coldstart', 'ratio: submit FILE of'),
+};
+cold.file90 = cold.file ? find('slowwork-coldstart', cold.file.metric.replace(', median of', ', p90 of')) : null;
+const COLD_SUBMIT_X = 2.0, COLD_VERSION_X = 1.3;
+
 // ---- the document --------------------------------------------------------------------------------
 const L = [];
 const p = (...lines) => L.push(...lines);
@@ -218,7 +234,7 @@ if (anyRedis) p(`- **Redis mode** runs the same way, once per persistence mode, 
 if (source.serve) p(`- **HTTP server** (\`slowwork serve\`, section 6): ${runsOf('serve')} rounds, each running the raw node:http anchor and slowwork's throughput benchmark back to back (the order alternating), then the overhead and the concurrent-streams benchmarks. Every benchmark starts its own server (\`node bin/slowwork.js serve --port 0 ...\`, or \`bench/serve-anchor-http.mjs\`) on a free loopback port and stops it with SIGTERM, waiting for its exit; the client is the benchmark script, a process apart from the server's.`);
 if (source.dashboard) p(`- **Dashboard** (\`slowwork watch dashboard\`, section 7): ${runsOf('dashboard')} rounds on one throwaway redis-server (loopback, free port, \`--save ''\`), flushed and seeded again by every round with a simulated system (no worker process runs: the benchmark writes the keys real workers and submitters write); each round measures the interactive dashboard in tmux, the Redis commands it issues with the seeder paused, then the \`--no-tui\` text snapshots, and stops each by itself (\`q\`, SIGTERM).`);
 if (carriedRuns.length) {
-  const what = { dispatch: 'embedded dispatch', chunks: 'embedded chunk streaming', slow: 'slow work', ui: 'the live view', redis: 'Redis mode', serve: 'the HTTP server', dashboard: 'the dashboard' };
+  const what = { dispatch: 'embedded dispatch', chunks: 'embedded chunk streaming', slow: 'slow work', ui: 'the live view', redis: 'Redis mode', serve: 'the HTTP server', dashboard: 'the dashboard', coldstart: 'cold start' };
   const ranList = SUITES.filter((s) => source[s] && !source[s].carried).map((s) => what[s]);
   const textDirs = carriedRuns.filter((dir) => loaded.get(resolve(REPO, dir)).textOnly);
   p(`- **Figures from more than one run.** This run (\`${relative(REPO, OUT)}\`, BENCH_ONLY=${run.only}) measured ${ranList.join(', ') || 'nothing'}. Carried over unchanged from earlier runs, with their own anchors: ${carriedRuns.map((dir) => {
@@ -232,7 +248,7 @@ p(`- **Duration:** this \`make bench\` took ${tookS === null ? '?' : `${Math.flo
 p(`- Raw rows, in the anchors' JSONL format: \`.bench-tmp/<run>/results.jsonl\` (this run: \`${relative(REPO, OUT)}\`); compare two runs with the anchors' \`lib/compare.mjs\`.`, '');
 
 p('## Targets', '');
-p(`| target (docs/DESIGN.md${anyRedis ? '; Redis rows: the Redis-mode issue' : ''}${source.dashboard ? '; Dashboard rows: the dashboard issue' : ''}) | slowwork | anchor, same run | ratio | target | status |`);
+p(`| target (docs/DESIGN.md${anyRedis ? '; Redis rows: the Redis-mode issue' : ''}${source.dashboard ? '; Dashboard rows: the dashboard issue' : ''}${source.coldstart ? '; Cold start rows: issue 16' : ''}) | slowwork | anchor, same run | ratio | target | status |`);
 p('|---|---:|---:|---:|---:|---|');
 /** A benchmark's Targets rows: rendered from its rows, or copied as published. */
 const T = (suite, render) => (asText(suite) ? p(...(published.targets[suite] ?? [])) : render());
@@ -251,6 +267,7 @@ if (anyRedis) T('redis', () => { for (const [m, label] of MODES) {
 } });
 T('serve', () => serveTargets());
 if (source.dashboard) T('dashboard', () => dashboardTargets());
+if (source.coldstart) T('coldstart', () => coldTargets());
 p('');
 const tableSettings = [
   ...(asText('dispatch') ? published.settings.dispatch ?? [] : []),
@@ -424,6 +441,9 @@ S('serve', () => serveSection());
 // ---- 7 ----
 if (source.dashboard) S('dashboard', () => dashboardSection());
 
+// ---- 8 ----
+if (source.coldstart) S('coldstart', () => coldSection());
+
 // ---- observations, computed from the figures above ----
 const obs = [];
 const syncRow = chunkRows.find((r) => r.metric.includes('stream100-sync'));
@@ -451,6 +471,7 @@ for (const [m, label] of MODES) {
 if (redis.default.disp && redis.aof.disp) obs.push(`AOF everysec against no persistence, slowwork: dispatch ${num(redis.aof.disp.median / redis.default.disp.median, 2)}×${redis.default.chunk && redis.aof.chunk ? `, chunks ${num(redis.aof.chunk.median / redis.default.chunk.median, 2)}×` : ''}${redis.default.pick50 && redis.aof.pick50 ? `, pickup p50 ${num(redis.aof.pick50.median / redis.default.pick50.median, 2)}×` : ''}; BullMQ c100 ${redis.default.bc100 && redis.aof.bc100 ? `${num(redis.aof.bc100.median / redis.default.bc100.median, 2)}×` : '—'}.`);
 obs.push(...serveObservations());
 obs.push(...dashboardObservations());
+obs.push(...coldObservations());
 // per benchmark, in the order of the sections; those carried as text keep their published ones
 const allObs = [
   ...SUITES.flatMap((s) => (asText(s) ? published.observations[s] ?? [] : obs.filter((o) => observationSuite(o) === s))),
@@ -482,6 +503,7 @@ p('RUNS=3 BENCH_ONLY=dispatch,chunks make bench # a subset (its report stays in 
 p('BENCH_ONLY=redis RUNS=3 BENCH_WRITE_DOC=1 make bench  # Redis mode only, into this file (the rest carried over)');
 p('BENCH_ONLY=serve RUNS=3 make bench            # the HTTP server only (~3 min)');
 p('BENCH_ONLY=dashboard RUNS=3 BENCH_DASH_SECONDS=60 make bench  # the dashboard only (~6 min)');
+p('BENCH_ONLY=coldstart RUNS=3 make bench       # cold start only (~2 min)');
 p('ANCHORS_DIR=/path/to/anchors BENCH_UI_SECONDS=180 make bench  # other anchors, a shorter live-view run');
 p('```');
 p('Knobs are listed at the top of `bench/run.sh` and of each `bench/*.mjs`.');
@@ -670,4 +692,36 @@ function pkgVersion(name) {
   } catch {
     return '?';
   }
+}
+
+// ---- cold start's parts of the document ------------------------------------------------------------
+function ms(r) {
+  return r ? `**${num(r.median, 0)}** ms (${range(r, 0)})` : 'not run';
+}
+function xq(r) {
+  return r ? `**${num(r.median, 2)}×** (${range(r, 2)})` : '—';
+}
+
+function coldTargets() {
+  p(`| Cold start: spawn → first item start, \`slowwork submit -p x\` (embedded, stamping processor) | ${ms(cold.prompt)} | \`node -e 0\` spawn → exit ${ms(cold.node)} | ${xq(cold.qPrompt)} | ≤ ${num(COLD_SUBMIT_X, 1)}× | ${verdict(cold.qPrompt ? cold.qPrompt.median <= COLD_SUBMIT_X : null)} |`);
+  p(`| Cold start: spawn → exit, \`slowwork --version\` | ${ms(cold.version)} | \`node -e 0\` spawn → exit ${ms(cold.node)} | ${xq(cold.qVersion)} | ≤ ${num(COLD_VERSION_X, 1)}× | ${verdict(cold.qVersion ? cold.qVersion.median <= COLD_VERSION_X : null)} |`);
+}
+
+function coldSection() {
+  p('## 8. Cold start', '');
+  if (!cold.node) { p('Not run in this pass.', ''); return; }
+  const n = cold.node.settings.spawns;
+  p(`\`bench/cold-start.mjs\`: ${n} spawns of each kind per run, interleaved spawn by spawn with the order rotating, from one Node process that reads CLOCK_MONOTONIC (\`process.hrtime\`) just before \`spawn()\` and again at the child's exit. The first item's start is stamped by the processor itself (\`bench/processors/start-stamp.mjs\`: the first item each thread starts appends \`process.hrtime\` to a file named by an environment variable; the earliest stamp counts), so it includes Node's start, loading slowwork, checking the pipeline and the input, starting the worker threads and loading the processor in them. Embedded pool, default threads (the number of cores), \`--no-tui\`, stdout ignored. Each run gives a median and a p90 (nearest rank) per kind; the table shows the median of those over the rounds (min – max), and the ratios are of the medians within each run.`, '');
+  p('| ms | median | p90 | ÷ `node -e 0` (medians, per run) |', '|---|---:|---:|---:|');
+  p(`| \`node -e 0\`, spawn → exit (the anchor) | ${ms(cold.node)} | ${num(cold.node90?.median, 0)} | 1 |`);
+  p(`| \`slowwork --version\`, spawn → exit | ${ms(cold.version)} | ${num(cold.version90?.median, 0)} | ${xq(cold.qVersion)} (target ≤ ${num(COLD_VERSION_X, 1)}×) |`);
+  p(`| \`slowwork submit -p x\`, spawn → first item start | ${ms(cold.prompt)} | ${num(cold.prompt90?.median, 0)} | ${xq(cold.qPrompt)} (target ≤ ${num(COLD_SUBMIT_X, 1)}×) |`);
+  p(`| \`slowwork submit -p x\`, spawn → exit | ${ms(cold.promptExit)} | ${num(cold.promptExit90?.median, 0)} | ${cold.promptExit ? num(cold.promptExit.median / cold.node.median, 2) + '× (of medians)' : '—'} |`);
+  if (cold.file) p(`| \`slowwork submit FILE\` (${num(cold.file.settings.fileItems)} lines), spawn → first item start | ${ms(cold.file)} | ${num(cold.file90?.median, 0)} | ${xq(cold.qFile)} |`);
+  p('');
+}
+
+function coldObservations() {
+  if (!cold.prompt || !cold.node || !cold.version) return [];
+  return [`Cold start: of the ${num(cold.prompt.median, 0)} ms a one-prompt submit takes to start its item, ${num(cold.node.median, 0)} ms is Node's own start (\`node -e 0\`) and ${num(cold.prompt.median - cold.node.median, 0)} ms is slowwork's: loading the submit flow, checking the pipeline and the input, and the worker threads' start (begun before the submit flow loads) with the processor loaded in them.`];
 }

@@ -16,13 +16,15 @@
 #             overhead to the first token at light load, p50/p99, batch window 2 ms and 0 (bench/serve-overhead.mjs)
 #             1000 concurrent /generate streams: all completed, wall time, server RSS     (bench/serve-streams.mjs)
 #             raw node:http anchor vs /v1/chat/completions requests/s, 64 clients      (bench/serve-throughput.mjs)
+#   coldstart spawn -> exit of `node -e 0` (the anchor) and `slowwork --version`, spawn -> first item
+#             start of `slowwork submit -p x` and of a 1000-line file, interleaved spawns  (bench/cold-start.mjs)
 #   dashboard `slowwork watch dashboard` on a throwaway redis-server seeded with a simulated system of
 #             50 workers and 20 jobs (bench/lib/dashboard-seed.mjs): its CPU and RSS in tmux 120x40
 #             and with --no-tui, Redis commands and redis-server µs per refresh   (bench/dashboard.mjs)
 #
 # The anchor and slowwork figures that are compared run interleaved, in RUNS rounds of one run
 # each (order alternating), so both see the same machine; ratios are taken per round.
-# Env: RUNS (5), BENCH_ONLY (dispatch,chunks,slow,ui,redis,serve,dashboard), ANCHORS_DIR (<repo>/../shared/anchors),
+# Env: RUNS (5), BENCH_ONLY (dispatch,chunks,slow,ui,redis,serve,dashboard,coldstart), ANCHORS_DIR (<repo>/../shared/anchors),
 #      BENCH_UI_SECONDS (600), BENCH_UI_BASELINE_SECONDS (60), BENCH_DASH_SECONDS (60), BENCH_QUIET_WAIT (5 s at most,
 #      before each step, for a >= 80% idle machine), BENCH_WRITE_DOC (default: 1 for a full run,
 #      0 for a BENCH_ONLY subset, whose report stays in .bench-tmp/<run>/benchmarks.md; either way
@@ -34,7 +36,7 @@ REPO="$(cd "$(dirname "$0")" && git rev-parse --show-toplevel 2>/dev/null || (cd
 cd "$REPO"
 ANCHORS_DIR="${ANCHORS_DIR:-$REPO/../shared/anchors}"
 export RUNS="${RUNS:-5}"
-ALL=dispatch,chunks,slow,ui,redis,serve,dashboard
+ALL=dispatch,chunks,slow,ui,redis,serve,dashboard,coldstart
 ONLY="${BENCH_ONLY:-$ALL}"
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 for w in ${ONLY//,/ }; do [[ ",$ALL," == *",$w,"* ]] || { echo "BENCH_ONLY: unknown benchmark '$w' (known: $ALL)" >&2; exit 2; }; done
@@ -179,6 +181,14 @@ if want dashboard; then
     step "round $r: slowwork dashboard" "$OUT/rounds/r$r.jsonl" env RUNS=1 BENCH_ROUND="$r" node bench/dashboard.mjs
   done
   stop_redis
+fi
+# ---- cold start: how long slowwork takes to begin, beside a bare `node -e 0` ------------------------
+# Each round is one run of bench/cold-start.mjs: COLD_SPAWNS (20) spawns of each kind, interleaved
+# spawn by spawn (the order rotating), so the anchor and slowwork see the same machine.
+if want coldstart; then
+  for r in $(seq 1 "$RUNS"); do
+    step "round $r: slowwork cold start" "$OUT/rounds/r$r.jsonl" env RUNS=1 node bench/cold-start.mjs
+  done
 fi
 node bench/lib/merge.mjs "$OUT"
 

@@ -11,10 +11,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const SUITES = ['dispatch', 'chunks', 'slow', 'ui', 'redis', 'serve', 'dashboard'];
+export const SUITES = ['dispatch', 'chunks', 'slow', 'ui', 'redis', 'serve', 'dashboard', 'coldstart'];
 
 /** Which benchmark a result row belongs to. */
 export function suiteOfRow(r) {
+  if (r.bench === 'slowwork-coldstart' || r.bench === 'node-bare') return 'coldstart';
   if (r.bench === 'slowwork-dashboard') return 'dashboard';
   if (r.bench === 'slowwork-serve' || r.bench === 'node-http') return 'serve';
   if (r.bench === 'slowwork-redis' || r.bench === 'bullmq' || r.bench === 'redis-chunks') return 'redis';
@@ -28,6 +29,7 @@ export function suiteOfRow(r) {
 
 /** Which benchmarks a step of conditions.jsonl served. */
 export function suitesOfStep(label) {
+  if (/cold start/.test(label)) return ['coldstart'];
   if (/slowwork dashboard/.test(label)) return ['dashboard'];
   if (/slowwork serve|anchor node:http/.test(label)) return ['serve'];
   if (/redis|bullmq|streams chunks/.test(label)) return ['redis'];
@@ -85,7 +87,8 @@ const targetSuite = (line) =>
   : /^\| live view/.test(line) ? 'ui'
   : /^\| Redis/.test(line) ? 'redis'
   : /^\| HTTP server/.test(line) ? 'serve'
-  : /^\| Dashboard/.test(line) ? 'dashboard' : null;
+  : /^\| Dashboard/.test(line) ? 'dashboard'
+  : /^\| Cold start/.test(line) ? 'coldstart' : null;
 const sectionSuite = (header) =>
   /Embedded dispatch/.test(header) ? 'dispatch'
   : /Embedded chunk/.test(header) ? 'chunks'
@@ -93,9 +96,11 @@ const sectionSuite = (header) =>
   : /Live view/.test(header) ? 'ui'
   : /Redis mode/.test(header) ? 'redis'
   : /HTTP server/.test(header) ? 'serve'
-  : /Dashboard/.test(header) ? 'dashboard' : null;
+  : /Dashboard/.test(header) ? 'dashboard'
+  : /Cold start/.test(header) ? 'coldstart' : null;
 export const observationSuite = (text) =>
   /^Dashboard/.test(text) ? 'dashboard'
+  : /^Cold start/.test(text) ? 'coldstart'
   : /^HTTP server/.test(text) ? 'serve'
   : /^(Redis|AOF)/.test(text) ? 'redis'
   : /^The same 100 chunks/.test(text) ? 'chunks'

@@ -9,6 +9,7 @@ import { appendFileSync, existsSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Broker, JobRun } from '../brokers/broker.js';
 import { EmbeddedBroker } from '../brokers/embedded/broker.js';
+import { startPool, type EarlyPool } from './early-pool.js';
 import { ExitCode, UsageError, describeError } from '../core/errors.js';
 import type { JobCounts, JobEvent } from '../core/events.js';
 import { DEFAULT_SAME_CAUSE, FailFast, type FailureLimit } from '../core/fail-fast.js';
@@ -63,7 +64,16 @@ export interface SubmitIO {
   readonly signals?: NodeJS.EventEmitter;
 }
 
-export async function runSubmit(opts: SubmitOptions, io: SubmitIO): Promise<number> {
+export async function runSubmit(opts: SubmitOptions, io: SubmitIO, early: EarlyPool | null = startPool(opts, io.cwd)): Promise<number> {
+  try {
+    return await submit(opts, io, early);
+  } finally {
+    // Not handed over: a check failed before the run began.
+    if (early && !early.handedOver) await early.broker.close();
+  }
+}
+
+async function submit(opts: SubmitOptions, io: SubmitIO, early: EarlyPool | null): Promise<number> {
   const pipeline = await resolvePipeline(opts.processors, opts.params, io.cwd);
   if (opts.resume && !opts.out) {
     throw new UsageError('--resume needs --out FILE: the results file of the run to continue (the interrupted run printed it)');
@@ -82,7 +92,11 @@ export async function runSubmit(opts: SubmitOptions, io: SubmitIO): Promise<numb
     const note = ledger?.skippedNote();
     if (note) io.stderr.write(`${note}\n`);
     const todo = ledger ? await countTodo(inputs, ledger, opts.retryFailed) : inputs.total;
-    const broker = await openBroker(opts, pipeline.urls);
+    let broker: Broker;
+    if (early) {
+      broker = early.broker;
+      early.handedOver = true;
+    } else broker = await openBroker(opts, pipeline.urls);
     let writer: ResultsWriter | null = null;
     try {
       // A distributed job of the interrupted submit may still run: attach to it.

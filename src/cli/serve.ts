@@ -1,11 +1,10 @@
 /** `slowwork serve`: parses flags (and the service's environment variables) and starts the server. */
 import { Command } from 'commander';
-import { defaultThreads } from '../brokers/embedded/broker.js';
+import { defaultThreads } from '../brokers/embedded/default-threads.js';
 import { UsageError } from '../core/errors.js';
 import { DEFAULT_MAX_OUTPUT_CHARS, MAX_OUTPUT_CHARS_LIMIT } from '../core/output-limit.js';
 import { collect, parseIntFlag, parseParams } from './options.js';
 import { parseQueue } from './submit.js';
-import { normalizeEndpointUrl } from '../brokers/remote/wire.js';
 
 interface ServeFlags {
   port?: string;
@@ -78,7 +77,7 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
       const code = await runServe(
         {
           host: flags.host,
-          publicUrl: parsePublicUrl(flags.publicUrl),
+          publicUrl: await parsePublicUrl(flags.publicUrl),
           port: parseIntFlag('--port', flags.port, 0, 65_535)!,
           token: flags.token === '' ? undefined : flags.token,
           processors: flags.processor ?? [],
@@ -110,8 +109,10 @@ export function serveCommand(setExitCode: (code: number) => void): Command {
     });
 }
 
-function parsePublicUrl(raw: string | undefined): string | undefined {
+async function parsePublicUrl(raw: string | undefined): Promise<string | undefined> {
   if (raw === undefined || raw === '') return undefined;
+  // wire.js brings zod: loaded only when the flag is given.
+  const { normalizeEndpointUrl } = await import('../brokers/remote/wire.js');
   const url = normalizeEndpointUrl(raw);
   if (url === null) throw new UsageError(`--public-url must be an http: or https: URL such as http://box.example:8000 (got "${raw}")`);
   return url;

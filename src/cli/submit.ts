@@ -1,7 +1,7 @@
 /** `slowwork submit`: parses flags and hands them to the submit flow. */
 import { Command } from 'commander';
-import { runSubmit, type UiMode } from '../app/submit.js';
-import { defaultThreads } from '../brokers/embedded/broker.js';
+import type { SubmitOptions, UiMode } from '../app/submit.js';
+import { defaultThreads } from '../brokers/embedded/default-threads.js';
 import { UsageError } from '../core/errors.js';
 import { DEFAULT_MAX_OUTPUT_CHARS, MAX_OUTPUT_CHARS_LIMIT } from '../core/output-limit.js';
 import { isQueueName } from '../brokers/redis/keys.js';
@@ -58,30 +58,34 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
     .action(async (inputs: string[], flags: SubmitFlags, cmd: Command) => {
       if (flags.retryFailed && !flags.resume) throw new UsageError('--retry-failed only makes sense with --resume');
       const ui: UiMode = flags.json ? 'json' : flags.tui ? 'tui' : 'plain';
-      const code = await runSubmit(
-        {
-          files: inputs,
-          prompts: flags.prompt ?? [],
-          format: parseFormat(flags.format),
-          processors: flags.processor ?? [],
-          params: parseParams(flags.param ?? []),
-          concurrency: parseIntFlag('--concurrency', flags.concurrency, 1, 100_000)!,
-          threads: parseIntFlag('--threads', flags.threads, 1, 256),
-          batchSize: parseIntFlag('--batch-size', flags.batchSize, 1, 100_000)!,
-          batchWindowMs: parseIntFlag('--batch-window', flags.batchWindow, 0, 60_000)!,
-          retries: parseIntFlag('--retries', flags.retries, 0, 100)!,
-          timeoutMs: parseIntFlag('--timeout', flags.timeout, 0, 86_400_000)!,
-          maxOutputChars: parseIntFlag('--max-output-chars', flags.maxOutputChars, 0, MAX_OUTPUT_CHARS_LIMIT)!,
-          maxFailures: parseMaxFailures(flags.maxFailures),
-          out: flags.out,
-          resume: flags.resume ?? false,
-          retryFailed: flags.retryFailed ?? false,
-          ui,
-          argv: cmd.parent ? process.argv.slice(process.argv.indexOf('submit') + 1) : [],
-          redis: redisChoice(flags.redis, flags.queue, parseIntFlag('--keep', flags.keep, 1, 365 * 86_400)!),
-        },
-        { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() },
-      );
+      const opts: SubmitOptions = {
+        files: inputs,
+        prompts: flags.prompt ?? [],
+        format: parseFormat(flags.format),
+        processors: flags.processor ?? [],
+        params: parseParams(flags.param ?? []),
+        concurrency: parseIntFlag('--concurrency', flags.concurrency, 1, 100_000)!,
+        threads: parseIntFlag('--threads', flags.threads, 1, 256),
+        batchSize: parseIntFlag('--batch-size', flags.batchSize, 1, 100_000)!,
+        batchWindowMs: parseIntFlag('--batch-window', flags.batchWindow, 0, 60_000)!,
+        retries: parseIntFlag('--retries', flags.retries, 0, 100)!,
+        timeoutMs: parseIntFlag('--timeout', flags.timeout, 0, 86_400_000)!,
+        maxOutputChars: parseIntFlag('--max-output-chars', flags.maxOutputChars, 0, MAX_OUTPUT_CHARS_LIMIT)!,
+        maxFailures: parseMaxFailures(flags.maxFailures),
+        out: flags.out,
+        resume: flags.resume ?? false,
+        retryFailed: flags.retryFailed ?? false,
+        ui,
+        argv: cmd.parent ? process.argv.slice(process.argv.indexOf('submit') + 1) : [],
+        redis: redisChoice(flags.redis, flags.queue, parseIntFlag('--keep', flags.keep, 1, 365 * 86_400)!),
+      };
+      const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() };
+      // The pool's threads start first and come up while the rest of the submit flow loads;
+      // that flow is loaded only when a submit runs (`--help`, `--version` and other commands skip it).
+      const { startPool } = await import('../app/early-pool.js');
+      const early = startPool(opts, io.cwd);
+      const { runSubmit } = await import('../app/submit.js');
+      const code = await runSubmit(opts, io, early);
       setExitCode(code);
     });
 }

@@ -1,6 +1,6 @@
 /** `slowwork workers`: parses flags and hands them to the worker process. */
 import { Command } from 'commander';
-import { defaultThreads } from '../brokers/embedded/broker.js';
+import { defaultThreads } from '../brokers/embedded/default-threads.js';
 import { UsageError } from '../core/errors.js';
 import { collect, parseIntFlag } from './options.js';
 import { parseQueue } from './submit.js';

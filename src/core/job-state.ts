@@ -5,7 +5,7 @@
  */
 import type { JobEvent } from './events.js';
 import type { ItemStatus } from './types.js';
-import { headCodePoints, sanitizeForLine, tailCodePoints, toOneLine, toWellFormed } from './text.js';
+import { headCodePoints, sanitizeForLine, tailCodePoints, toOneLine, toWellFormed } from './code-points.js';
 
 /** How many code points of each stream's newest text a live row keeps. */
 export const TAIL_CODE_POINTS = 400;

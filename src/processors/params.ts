@@ -6,7 +6,6 @@
  * Params are shared by every stage, so a key is unknown when no processor of the pipeline
  * declares it; if any processor declares nothing, it may read any key, and none is unknown.
  */
-import { z } from 'zod';
 import { closestName } from '../core/closest.js';
 import { ProcessorError, describeError } from '../core/errors.js';
 import type { Params } from '../core/types.js';
@@ -16,26 +15,34 @@ import type { ParamDeclaration, ParamSpec, Processor } from './contract.js';
 export class ParamError extends ProcessorError {}
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
-const Declaration = z.record(
-  z.string(),
-  z.object({
-    description: z.string({ error: 'needs a description' }),
-    type: z.enum(['string', 'number', 'integer', 'boolean']).optional(),
-    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
-    required: z.boolean().optional(),
-  }),
-);
+const TYPES: readonly unknown[] = ['string', 'number', 'integer', 'boolean'];
+const SPEC_SHAPE = 'must be { description, type?, default?, required? }';
 
-/** What is wrong with a module's `params` export, or undefined if it is a declaration. */
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isDefault = (v: unknown): boolean => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+
+/** What is wrong with one param's spec, as `.field: problem` (or `: problem`), or undefined. */
+function specProblem(spec: unknown): string | undefined {
+  if (!isObject(spec)) return `: ${SPEC_SHAPE}`;
+  if (typeof spec.description !== 'string') return '.description: needs a description';
+  if (spec.type !== undefined && !TYPES.includes(spec.type)) return `.type: must be one of ${TYPES.join(', ')}`;
+  if (spec.default !== undefined && !isDefault(spec.default)) return '.default: must be a string, a number or a boolean';
+  if (spec.required !== undefined && typeof spec.required !== 'boolean') return '.required: must be true or false';
+  return undefined;
+}
+
+/**
+ * What is wrong with a module's `params` export, or undefined if it is a declaration. Checked
+ * by hand, not with zod: this runs on every submit, and zod is a hundred modules to load.
+ */
 export function declarationProblem(value: unknown): string | undefined {
-  const result = Declaration.safeParse(value);
-  if (result.success) {
-    const bad = Object.keys(result.data).find((key) => !PARAM_NAME.test(key));
-    return bad === undefined ? undefined : `params: "${bad}" is not a param name (letters, digits and _ . -, starting with a letter or _)`;
+  if (!isObject(value)) return 'params: must be an object of { description, type?, default? } by param name';
+  for (const [key, spec] of Object.entries(value)) {
+    const problem = specProblem(spec);
+    if (problem) return `params.${key}${problem}`;
   }
-  const issue = result.error.issues[0];
-  const at = issue && issue.path.length > 0 ? `params.${issue.path.join('.')}: ` : 'params: ';
-  return `${at}${issue?.message ?? 'must be an object of { description, type?, default? } by param name'}`;
+  const bad = Object.keys(value).find((key) => !PARAM_NAME.test(key));
+  return bad === undefined ? undefined : `params: "${bad}" is not a param name (letters, digits and _ . -, starting with a letter or _)`;
 }
 
 /** `processor NAME: message`, without naming it twice when the message already starts so. */

@@ -46,6 +46,8 @@ export const newProbe = (): Int32Array => new Int32Array(new SharedArrayBuffer(3
 export interface ThreadData {
   /** Name of the BroadcastChannel that carries control messages. */
   readonly control: string;
+  /** Processor modules to import as the thread starts, so the first batch finds them loaded. */
+  readonly preload?: readonly string[];
 }
 
 /** What a thread posts on its parentPort. */

@@ -14,7 +14,10 @@ import {
   progressBar,
 } from '../core/format.js';
 import { displayWidth, fitWidth, sanitizeForLine, truncateEnd, truncateMiddle, truncateStart } from '../core/text.js';
-import type { FinalSummary, Phase, RunInfo } from './reporter.js';
+import type { Phase, RunInfo } from './reporter.js';
+import { oneLine, plural, summaryLines } from './summary.js';
+
+export { oneLine, plural, summaryLines };
 
 export type SegColor = 'green' | 'red' | 'yellow' | 'cyan' | 'magenta' | 'gray' | 'blue';
 
@@ -87,9 +90,6 @@ export function truncateSegs(segs: readonly Seg[], width: number): Seg[] {
   return out;
 }
 
-export function plural(n: number, one: string, many: string = `${one}s`): string {
-  return `${formatCount(n)} ${n === 1 ? one : many}`;
-}
 
 /** Line 1: who and where. */
 export function titleLine(info: RunInfo, snapshot: JobSnapshot | null, columns: number): Seg[] {
@@ -287,21 +287,4 @@ export function omittedLineSegs(count: number, columns: number): Seg[] {
   return truncateSegs([{ text: `… ${plural(count, 'more item')} finished (see the results file)`, dim: true }], columns);
 }
 
-/** The final summary as plain lines (no styling, no width limit: paths must stay whole). */
-export function summaryLines(summary: FinalSummary, skipped = 0): string[] {
-  const c = summary.counts;
-  const parts = [`${formatCount(c.done)} done`, `${formatCount(c.failed)} failed`];
-  if (c.unfinished > 0) parts.push(`${formatCount(c.unfinished)} unfinished`);
-  const how = summary.cancelReason ? 'cancelled' : summary.stopReason ? 'stopped' : summary.interrupted ? 'interrupted' : 'finished';
-  let first = `${how}: ${parts.join(', ')} of ${formatCount(c.total)} in ${formatDuration(summary.elapsedMs)}`;
-  if (summary.cancelReason) first += ` (${oneLine(summary.cancelReason)})`;
-  if (skipped > 0) first += ` (${formatCount(skipped)} skipped, done before)`;
-  const lines = [first];
-  if (summary.stopReason) lines.push(`cause:   ${oneLine(summary.stopReason)}`);
-  lines.push(`results: ${oneLine(summary.outPath)}`);
-  if (summary.resumeCommand) lines.push(`resume:  ${oneLine(summary.resumeCommand)}`);
-  return lines;
-}
 
-/** Display text from user data: no control characters, no line breaks. */
-export const oneLine = sanitizeForLine;

@@ -18,8 +18,8 @@ import type { JobEvent } from '../core/events.js';
 import { formatCompact, formatCount, formatDuration, formatEta } from '../core/format.js';
 import { JobState, errorLine, type FinishedLine } from '../core/job-state.js';
 import { linkDownDetail, linkDownText, type LinkDown } from '../core/link.js';
-import { sanitizeForLine } from '../core/text.js';
-import { plural, summaryLines } from './layout.js';
+import { sanitizeForLine } from '../core/code-points.js';
+import { plural, summaryLines } from './summary.js';
 import type { FinalSummary, Phase, Reporter, RunInfo } from './reporter.js';
 
 export interface PlainReporterOptions {

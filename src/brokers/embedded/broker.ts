@@ -4,7 +4,6 @@
  * pool is sized by threads and the run by `concurrency`.
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { SlowworkError, UsageError, describeError } from '../../core/errors.js';
@@ -14,6 +13,9 @@ import type { Broker, JobRun, JobRunOptions } from '../broker.js';
 import { isBatchEnvelope, isClosedMessage, type BatchTask, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
 import { EmbeddedJobRun } from './job-run.js';
 import type { ItemScopes, LocalRunOptions, ThreadDeath } from './pool-port.js';
+import { defaultThreads } from './default-threads.js';
+
+export { defaultThreads };
 
 export interface EmbeddedBrokerOptions {
   /** Worker threads; default: the number of cores. */
@@ -66,8 +68,6 @@ interface BatchLoad {
 /** How long processors get to `close` when the pool shuts down. */
 const CLOSE_WAIT_MS = 2000;
 
-export const defaultThreads = (): number => Math.max(1, availableParallelism());
-
 export class EmbeddedBroker implements Broker {
   readonly kind = 'embedded';
   readonly threads: number;
@@ -108,7 +108,7 @@ export class EmbeddedBroker implements Broker {
       atomics: 'disabled',
       recordTiming: false,
       closeTimeout: 2000,
-      workerData: { control: this.controlName } satisfies ThreadData,
+      workerData: { control: this.controlName, preload: options.processorUrls } satisfies ThreadData,
       ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}),
     } as const;
     this.pool = new Piscina({

@@ -1,0 +1,31 @@
+/**
+ * Plain lines shared by every reporter: counts with their noun, and the final summary. Apart from
+ * layout.ts (widths, string-width) so that the plain and JSON reporters load without it.
+ */
+import { formatCount, formatDuration } from '../core/format.js';
+import { sanitizeForLine } from '../core/code-points.js';
+import type { FinalSummary } from './reporter.js';
+
+/** Display text from user data: no control characters, no line breaks. */
+export const oneLine = sanitizeForLine;
+
+/** `1 item`, `2 items`, `1,000 items`. */
+export function plural(n: number, one: string, many: string = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
+/** The final summary as plain lines (no styling, no width limit: paths must stay whole). */
+export function summaryLines(summary: FinalSummary, skipped = 0): string[] {
+  const c = summary.counts;
+  const parts = [`${formatCount(c.done)} done`, `${formatCount(c.failed)} failed`];
+  if (c.unfinished > 0) parts.push(`${formatCount(c.unfinished)} unfinished`);
+  const how = summary.cancelReason ? 'cancelled' : summary.stopReason ? 'stopped' : summary.interrupted ? 'interrupted' : 'finished';
+  let first = `${how}: ${parts.join(', ')} of ${formatCount(c.total)} in ${formatDuration(summary.elapsedMs)}`;
+  if (summary.cancelReason) first += ` (${oneLine(summary.cancelReason)})`;
+  if (skipped > 0) first += ` (${formatCount(skipped)} skipped, done before)`;
+  const lines = [first];
+  if (summary.stopReason) lines.push(`cause:   ${oneLine(summary.stopReason)}`);
+  lines.push(`results: ${oneLine(summary.outPath)}`);
+  if (summary.resumeCommand) lines.push(`resume:  ${oneLine(summary.resumeCommand)}`);
+  return lines;
+}
