@@ -8,7 +8,6 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { ProcessorError, UsageError, describeError } from '../core/errors.js';
 import type { Params } from '../core/types.js';
-import { loadProcessor } from '../processors/registry.js';
 import { buildProcessorApp, type ProcessorStats } from '../processor-server/processor-app.js';
 import { registerWithManager } from '../processor-server/processor-client.js';
 import { normalizeEndpointUrl } from '../brokers/remote/wire.js';
@@ -61,8 +60,7 @@ export async function startProcessorServer(opts: ProcessorServerOptions, io: Pro
   if (manager === null) throw new UsageError(`--manager must be an http: or https: URL such as http://127.0.0.1:8000 (got "${opts.manager}")`);
   const advertised = opts.advertiseUrl === undefined ? undefined : normalizeEndpointUrl(opts.advertiseUrl);
   if (advertised === null) throw new UsageError(`--advertise must be an http: or https: URL (got "${opts.advertiseUrl}")`);
-  const pipeline = await resolvePipeline([opts.processor], opts.params, io.cwd);
-  const processor = await loadProcessor(pipeline.urls[0]!);
+  const processor = (await resolvePipeline([opts.processor], opts.params, io.cwd)).processors[0]!;
   try {
     await processor.init?.(opts.params);
   } catch (err) {

@@ -66,7 +66,7 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
     throw new UsageError(`--host ${opts.host} opens the server beyond this machine: give --token (or SLOWWORK_TOKEN) so only your clients get in`);
   }
   const offered = await localProcessors(opts, io.cwd);
-  const broker = await openBroker(opts, [...offered.urls.values()]);
+  const broker = await openBroker(opts);
   const registry = new RemoteProcessorRegistry({ healthIntervalMs: opts.healthIntervalMs, token: opts.token });
   let urls: ServerUrls = { listening: '', advertised: '' };
   const remoteBroker = new RemoteBroker(registry, { callbackUrl: () => `${urls.advertised}/complete`, token: opts.token, unhealthyWaitMs: opts.remoteWaitMs });
@@ -148,19 +148,19 @@ async function localProcessors(opts: ServeOptions, cwd: string): Promise<{ urls:
   const resolved = await resolvePipeline(refs, opts.params, cwd);
   const urls = new Map<string, string>();
   const messages = new Set<string>();
-  resolved.names.forEach((name, k) => {
+  resolved.stages.forEach(({ name, url }, k) => {
     if (urls.has(name)) throw new UsageError(`two --processor modules are both named "${name}": a server offers each name once`);
-    urls.set(name, resolved.urls[k]!);
+    urls.set(name, url);
     if (resolved.processors[k]!.accepts === 'messages') messages.add(name);
   });
   return { urls, messages };
 }
 
-async function openBroker(opts: ServeOptions, processorUrls: readonly string[]): Promise<Broker> {
-  if (!opts.redis) return new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency, processorUrls });
+async function openBroker(opts: ServeOptions): Promise<Broker> {
+  if (!opts.redis) return new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency });
   const { RedisBroker } = await import('../brokers/redis/broker.js');
   const { parseRedisUrl } = await import('../brokers/redis/connection.js');
-  return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue, processorUrls });
+  return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue });
 }
 
 /**

@@ -12,7 +12,7 @@ import { EmbeddedBroker } from '../brokers/embedded/broker.js';
 import { ExitCode, UsageError, describeError } from '../core/errors.js';
 import type { JobCounts, JobEvent } from '../core/events.js';
 import { DEFAULT_SAME_CAUSE, FailFast, type FailureLimit } from '../core/fail-fast.js';
-import type { ItemSpec, JobSpec, Params, ResultRecord } from '../core/types.js';
+import type { ItemSpec, JobSpec, Params, Pipeline, ResultRecord } from '../core/types.js';
 import { prepareInputs, type InputFormat, type PreparedInputs } from '../inputs/index.js';
 import { compactResults } from '../results/compact.js';
 import { Ledger } from '../results/ledger.js';
@@ -82,13 +82,13 @@ export async function runSubmit(opts: SubmitOptions, io: SubmitIO): Promise<numb
     const note = ledger?.skippedNote();
     if (note) io.stderr.write(`${note}\n`);
     const todo = ledger ? await countTodo(inputs, ledger, opts.retryFailed) : inputs.total;
-    const broker = await openBroker(opts, pipeline.urls);
+    const broker = await openBroker(opts);
     let writer: ResultsWriter | null = null;
     try {
       // A distributed job of the interrupted submit may still run: attach to it.
       if (opts.resume) jobId = (await broker.runningJobFor?.(outPath)) ?? jobId;
       writer = ResultsWriter.open(outPath, { append: opts.resume });
-      return await runJob({ opts, io, jobId, inputs, ledger, todo, writer, broker, outPath, lock, processorNames: pipeline.names });
+      return await runJob({ opts, io, jobId, inputs, ledger, todo, writer, broker, outPath, lock, pipeline: pipeline.stages });
     } finally {
       writer?.close();
       await closeInterruptibly(broker, io.signals ?? process);
@@ -106,11 +106,11 @@ function refuseExisting(outPath: string, resume: boolean): void {
 }
 
 /** The embedded pool, or a Redis queue (checked before anything is written). */
-async function openBroker(opts: SubmitOptions, processorUrls: readonly string[]): Promise<Broker> {
-  if (!opts.redis) return new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency, processorUrls });
+async function openBroker(opts: SubmitOptions): Promise<Broker> {
+  if (!opts.redis) return new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency });
   const { RedisBroker } = await import('../brokers/redis/broker.js');
   const { parseRedisUrl } = await import('../brokers/redis/connection.js');
-  return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue, processorUrls, ttlMs: opts.redis.keepMs });
+  return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue, ttlMs: opts.redis.keepMs });
 }
 
 interface JobContext {
@@ -126,7 +126,7 @@ interface JobContext {
   readonly outPath: string;
   /** Held for a results file (not for a device or pipe): the file is compacted when the run ends. */
   readonly lock: ResultsLock | null;
-  readonly processorNames: readonly string[];
+  readonly pipeline: Pipeline;
 }
 
 async function runJob(ctx: JobContext): Promise<number> {
@@ -177,7 +177,7 @@ async function runJob(ctx: JobContext): Promise<number> {
 
   const spec: JobSpec = {
     jobId: ctx.jobId,
-    processors: ctx.processorNames.map((ref) => ({ ref })),
+    pipeline: ctx.pipeline,
     params: opts.params,
     concurrency: opts.concurrency,
     batchSize: opts.batchSize,
@@ -190,7 +190,7 @@ async function runJob(ctx: JobContext): Promise<number> {
   const skipped = ctx.inputs.total - ctx.todo;
   reporter.start({
     jobId: ctx.jobId,
-    processors: ctx.processorNames,
+    processors: ctx.pipeline.map((s) => s.name),
     broker: ctx.broker.describe(),
     concurrency: opts.concurrency,
     outPath: ctx.outPath,

@@ -27,18 +27,14 @@ export interface WorkersIO {
 
 export async function runWorkers(opts: WorkersOptions, io: WorkersIO): Promise<number> {
   const target = parseRedisUrl(opts.redisUrl);
-  const own = new Map<string, string>();
-  if (opts.processors.length > 0) {
-    const pipeline = await resolvePipeline(opts.processors, {}, io.cwd);
-    pipeline.names.forEach((name, k) => own.set(name, pipeline.urls[k]!));
-  }
+  const own = opts.processors.length > 0 ? (await resolvePipeline(opts.processors, {}, io.cwd)).stages : [];
   const log = (line: string): void => void io.stderr.write(`${line}\n`);
   const worker = await RedisWorker.start({
     target,
     queue: opts.queue,
     slots: opts.slots,
     threads: opts.threads,
-    processors: own,
+    processors: new Map(own.map((s) => [s.name, s.url])),
     heartbeatMs: opts.heartbeatMs,
     log,
   });

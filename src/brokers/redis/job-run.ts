@@ -37,7 +37,6 @@ export interface RedisJobRunDeps {
   /** A connection of its own for the blocking event reads. */
   readonly reader: ScriptedRedis;
   readonly keys: QueueKeys;
-  readonly processorUrls: readonly string[];
   /** How long a finished job's keys are kept. */
   readonly ttlMs: number;
   readonly submitter: string;
@@ -132,7 +131,7 @@ export class RedisJobRun implements JobRun {
     const { cmd, keys, recorded, outPath } = this.deps;
     if (recorded) this.carried = await carriedResults(cmd, keys, { outPath, recorded, retryFailed: this.deps.retryFailed ?? false });
     const total = this.carried.size > 0 ? -1 : (this.spec.total ?? -1);
-    const wire = toWireSpec(this.spec, this.deps.processorUrls);
+    const wire = toWireSpec(this.spec);
     const status = await cmd.createJob(this.jk.hash, keys.jobs, this.jk.events, this.jobId, Date.now(), total, this.deps.ttlMs, this.spec.retries, JSON.stringify(wire), this.deps.submitter, outPath);
     // Attached to a job that runs still: it holds its items itself.
     if (status !== 'created') this.carried.clear();

@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import { describeError } from '../../core/errors.js';
 import type { JobEvent } from '../../core/events.js';
 import { backoffMs, defaultRetryPolicy } from '../../core/retry.js';
-import type { ItemInput } from '../../core/types.js';
+import type { ItemInput, Pipeline } from '../../core/types.js';
 import { EmbeddedBroker } from '../embedded/broker.js';
 import type { EmbeddedJobRun } from '../embedded/job-run.js';
 import { openRedis, type RedisTarget } from './connection.js';
@@ -83,7 +83,7 @@ interface Lease {
 interface JobLocal {
   readonly spec: WireJobSpec;
   /** Null when this worker cannot load the job's processors; `error` says why. */
-  readonly urls: string[] | null;
+  readonly pipeline: Pipeline | null;
   readonly error: string | null;
   run: EmbeddedJobRun | null;
   leases: number;
@@ -146,7 +146,7 @@ export class RedisWorker {
     this.heartbeatTtlMs = opts.heartbeatTtlMs ?? 5 * this.heartbeatMs;
     this.chunkFlushMs = opts.chunkFlushMs ?? DEFAULT_CHUNK_FLUSH_MS;
     this.stats = new WorkerStats(opts.slots, opts.threads ?? 0);
-    this.pool = new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.slots, processorUrls: [] });
+    this.pool = new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.slots,  });
   }
 
   /** Connects (failing fast with one line), registers, and starts serving. */
@@ -355,19 +355,19 @@ export class RedisWorker {
     try {
       const spec = parseWireSpec(specJson ?? '');
       try {
-        return { spec, urls: resolveOnWorker(spec, this.opts.processors), error: null, run: null, leases: 0, idleSince: 0 };
+        return { spec, pipeline: resolveOnWorker(spec, this.opts.processors), error: null, run: null, leases: 0, idleSince: 0 };
       } catch (err) {
-        return { spec, urls: null, error: describeError(err), run: null, leases: 0, idleSince: 0 };
+        return { spec, pipeline: null, error: describeError(err), run: null, leases: 0, idleSince: 0 };
       }
     } catch (err) {
       const spec: WireJobSpec = { processors: [{ name: '?', url: '' }], params: {}, timeoutMs: 0, retries: 0, batchSize: 1 };
-      return { spec, urls: null, error: `job ${jobId} has an unreadable spec (${describeError(err)})`, run: null, leases: 0, idleSince: 0 };
+      return { spec, pipeline: null, error: `job ${jobId} has an unreadable spec (${describeError(err)})`, run: null, leases: 0, idleSince: 0 };
     }
   }
 
   private startLocal(job: JobLocal, jobId: string, started: readonly [number, Lease][]): void {
     if (started.length === 0) return;
-    if (!job.urls) {
+    if (!job.pipeline) {
       // This worker cannot run the job: a charged failure, so it retries (maybe elsewhere).
       for (const [local, lease] of started) {
         this.onFailed(lease, job, job.error ?? 'cannot run this job', null, { queuedMs: 0, firstChunkMs: null, totalMs: 0 });
@@ -379,7 +379,7 @@ export class RedisWorker {
       job.run = this.pool.startLocalRun(
         {
           jobId,
-          processors: job.spec.processors.map((p) => ({ ref: p.name })),
+          pipeline: job.pipeline,
           params: job.spec.params,
           concurrency: this.opts.slots,
           batchSize: job.spec.batchSize,
@@ -388,7 +388,6 @@ export class RedisWorker {
           timeoutMs: job.spec.timeoutMs,
           maxOutputChars: job.spec.maxOutputChars,
         },
-        job.urls,
         (events) => this.onLocalEvents(events),
         {
           onLog: (line) => this.opts.log(`[${jobId}] ${line}`),

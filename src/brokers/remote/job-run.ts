@@ -118,11 +118,11 @@ export class RemoteJobRun implements JobRun {
     listener: EventListener,
     _options: JobRunOptions = {},
   ) {
-    if (spec.processors.length !== 1) {
-      throw new RemoteJobError(`a remote job runs one processor, not a pipeline of ${spec.processors.length}`);
+    if (spec.pipeline.length !== 1) {
+      throw new RemoteJobError(`a remote job runs one processor, not a pipeline of ${spec.pipeline.length}`);
     }
     this.jobId = spec.jobId;
-    this.processorName = spec.processors[0]!.ref;
+    this.processorName = spec.pipeline[0]!.name;
     this.policy = defaultRetryPolicy(spec.retries);
     this.highWater = Math.max(4 * spec.concurrency, 512);
     this.events = new EventBatcher(listener, (err) => this.fail(err));
