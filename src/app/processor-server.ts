@@ -12,6 +12,7 @@ import { buildProcessorApp, type ProcessorStats } from '../processor-server/proc
 import { registerWithManager } from '../processor-server/processor-client.js';
 import { normalizeEndpointUrl } from '../brokers/remote/wire.js';
 import { resolvePipeline } from './pipeline.js';
+import { onStopSignals } from './signal-ladder.js';
 
 export interface ProcessorServerOptions {
   /** The manager's base URL (`http://host:8000`). */
@@ -128,15 +129,13 @@ export async function runProcessorServer(opts: ProcessorServerOptions, io: Proce
   const signals = io.signals ?? process;
   let stopRequested!: () => void;
   const stop = new Promise<void>((resolve) => (stopRequested = resolve));
-  signals.on('SIGINT', stopRequested);
-  signals.on('SIGTERM', stopRequested);
+  const unlisten = onStopSignals(signals, () => stopRequested());
   let server: ProcessorServer;
   try {
     server = await startProcessorServer(opts, io);
     await stop;
   } finally {
-    signals.off('SIGINT', stopRequested);
-    signals.off('SIGTERM', stopRequested);
+    unlisten();
   }
   const { inflight } = server.stats();
   await server.close();

@@ -17,6 +17,7 @@ import { RemoteProcessorRegistry } from '../brokers/remote/registry.js';
 import { RemoteBroker } from '../brokers/remote/broker.js';
 import { processorRoutes } from '../server/routes/processors.js';
 import { resolvePipeline } from './pipeline.js';
+import { SignalLadder } from './signal-ladder.js';
 
 export interface ServeOptions {
   readonly host: string;
@@ -175,33 +176,27 @@ function untilStopped(
   closeServer: () => Promise<void>,
 ): Promise<number> {
   return new Promise((resolve) => {
-    let stops = 0;
-    const onSignal = (): void => {
-      stops++;
-      if (stops === 1) {
+    const ladder = new SignalLadder({
+      drain: () => {
         io.stderr.write(`slowwork serve: stopping: no new requests; running items get ${Math.round(drainTimeoutMs / 1000)} s to finish (signal again to abort them)\n`);
         manager.drain();
         void (async () => {
           const finished = await manager.settled(drainTimeoutMs);
           if (!finished) await manager.abortAll('the server is stopping', 2000);
           await closeServer();
-          cleanup();
+          unlisten();
           resolve(ExitCode.ok);
         })();
-      } else if (stops === 2) {
+      },
+      abort: () => {
         io.stderr.write('slowwork serve: aborting running items\n');
         void manager.abortAll('the server is stopping', 2000).then(async () => {
           await closeServer();
-          cleanup();
+          unlisten();
           resolve(ExitCode.interrupted);
         });
-      }
-    };
-    const cleanup = (): void => {
-      signals.off('SIGINT', onSignal);
-      signals.off('SIGTERM', onSignal);
-    };
-    signals.on('SIGINT', onSignal);
-    signals.on('SIGTERM', onSignal);
+      },
+    });
+    const unlisten = ladder.listen(signals);
   });
 }

@@ -22,6 +22,7 @@ import type { Phase } from '../ui/reporter.js';
 import { pickReporter } from './reporters.js';
 import { resolvePipeline } from './pipeline.js';
 import { resumeCommand } from './resume-command.js';
+import { SignalLadder, onStopSignals } from './signal-ladder.js';
 
 export type { UiMode } from './reporters.js';
 import type { UiMode } from './reporters.js';
@@ -132,7 +133,6 @@ interface JobContext {
 async function runJob(ctx: JobContext): Promise<number> {
   const { opts, io, writer } = ctx;
   const started = performance.now();
-  let interrupts = 0;
   let feedError: unknown = null;
   let cancelled: string | null = null;
   /** Why the job stopped itself (see core/fail-fast.ts): the same way out as one Ctrl+C. */
@@ -141,37 +141,34 @@ async function runJob(ctx: JobContext): Promise<number> {
   let run: JobRun | null = null;
   let reported = false;
 
-  const onInterrupt = (): void => {
-    interrupts++;
-    if (interrupts === 1) {
+  const interrupts = new SignalLadder({
+    drain: () => {
       setPhase('draining');
       run?.drain('interrupted');
-    } else if (interrupts === 2) {
+    },
+    abort: () => {
       setPhase('aborting');
       run?.abort('aborted by a second Ctrl+C');
-    } else {
+    },
+    beyond: () => {
       // A third signal: leave now; everything finished is already on disk.
       writer.close();
       process.exit(ExitCode.interrupted);
-    }
-  };
-  const reporter = await pickReporter(opts.ui, io, onInterrupt);
+    },
+  });
+  const reporter = await pickReporter(opts.ui, io, () => interrupts.climb());
   const log = processorLog(reporter.kind === 'tui' ? `${ctx.outPath}.log` : null, io.stderr);
   const setPhase = (phase: Phase): void => reporter.setPhase(phase);
   const signals = io.signals ?? process;
-  const onTerm = (): void => {
-    // SIGTERM asks us to stop soon: skip the polite drain, abort in-flight items, write, exit.
-    while (interrupts < 2) onInterrupt();
-  };
-  signals.on('SIGINT', onInterrupt);
-  signals.on('SIGTERM', onTerm);
+  // SIGTERM asks us to stop soon: skip the polite drain, abort in-flight items, write, exit.
+  const unlisten = interrupts.listen(signals, { termAborts: true });
   // The terminal went away: a distributed job goes on without us (resume re-attaches); an
   // embedded one cannot, so it stops like on SIGTERM.
   const onHangup = (): void => {
     if (run?.detach) {
-      interrupts = Math.max(interrupts, 1);
+      interrupts.drained();
       run.detach();
-    } else onTerm();
+    } else interrupts.abort();
   };
   signals.on('SIGHUP', onHangup);
 
@@ -204,17 +201,17 @@ async function runJob(ctx: JobContext): Promise<number> {
       (events) => {
         for (const e of events) {
           // Cancelled from elsewhere (`slowwork cancel`), not by our own Ctrl+C.
-          if (e.type === 'job-cancelled' && interrupts === 0) cancelled = e.reason;
+          if (e.type === 'job-cancelled' && interrupts.step === 0) cancelled = e.reason;
           const record = toRecord(e);
           if (!record) continue;
           writer.write(record);
         }
         reporter.onEvents(events);
         const why = failFast.observe(events);
-        if (why !== null && interrupts === 0) {
+        if (why !== null && interrupts.step === 0) {
           // As one Ctrl+C (a Ctrl+C now aborts), but the run ends with the cause and exit code 3.
           stopReason = why;
-          interrupts = 1;
+          interrupts.drained();
           setPhase('draining');
           // Not from inside the run's own listener call.
           queueMicrotask(() => run?.drain(why));
@@ -228,7 +225,7 @@ async function runJob(ctx: JobContext): Promise<number> {
         retryFailed: opts.retryFailed,
       },
     );
-    const feeding = feed(run, ctx, () => interrupts > 0).catch((err: unknown) => {
+    const feeding = feed(run, ctx, () => interrupts.step > 0).catch((err: unknown) => {
       feedError = err;
       run?.drain(describeError(err));
     });
@@ -240,8 +237,8 @@ async function runJob(ctx: JobContext): Promise<number> {
 
     // Stopped here (Ctrl+C) or elsewhere (`slowwork cancel`) with items left: exit 130, not 0.
     const left = counts.unfinished + (ctx.todo - counts.total) > 0;
-    const interrupted = (interrupts > 0 || cancelled !== null) && left;
-    const stopped = stopReason !== null && interrupts === 1 && cancelled === null && left;
+    const interrupted = (interrupts.step > 0 || cancelled !== null) && left;
+    const stopped = stopReason !== null && interrupts.step === 1 && cancelled === null && left;
     const final = compacted ? countsOfFile(compacted, ctx) : finalCounts(counts, ctx);
     setPhase('finished');
     reported = true;
@@ -284,8 +281,7 @@ async function runJob(ctx: JobContext): Promise<number> {
       .catch(() => undefined);
     throw err;
   } finally {
-    signals.off('SIGINT', onInterrupt);
-    signals.off('SIGTERM', onTerm);
+    unlisten();
     signals.off('SIGHUP', onHangup);
   }
 }
@@ -295,14 +291,11 @@ async function runJob(ctx: JobContext): Promise<number> {
  * then, so a Ctrl+C here just leaves at once.
  */
 async function closeInterruptibly(broker: Broker, signals: NodeJS.EventEmitter): Promise<void> {
-  const leave = (): never => process.exit(ExitCode.interrupted);
-  signals.on('SIGINT', leave);
-  signals.on('SIGTERM', leave);
+  const unlisten = onStopSignals(signals, () => process.exit(ExitCode.interrupted));
   try {
     await broker.close();
   } finally {
-    signals.off('SIGINT', leave);
-    signals.off('SIGTERM', leave);
+    unlisten();
   }
 }
 

@@ -8,6 +8,7 @@ import { RedisWorker } from '../brokers/redis/worker.js';
 import { parseRedisUrl } from '../brokers/redis/connection.js';
 import { formatDuration } from '../core/format.js';
 import { resolvePipeline } from './pipeline.js';
+import { SignalLadder } from './signal-ladder.js';
 
 export interface WorkersOptions {
   readonly redisUrl: string;
@@ -39,20 +40,17 @@ export async function runWorkers(opts: WorkersOptions, io: WorkersIO): Promise<n
     log,
   });
   const signals = io.signals ?? process;
-  let signalled = 0;
   let leaving: Promise<void> | null = null;
-  const onSignal = (): void => {
-    signalled++;
-    if (signalled === 1) {
+  const unlisten = new SignalLadder({
+    drain: () => {
       log(`slowwork workers: draining (up to ${formatDuration(opts.drainTimeoutMs)} for running items; again to stop now)`);
       leaving = worker.drain(opts.drainTimeoutMs);
-    } else if (signalled === 2) {
+    },
+    abort: () => {
       log('slowwork workers: stopping now; running items go back to the queue');
       leaving = worker.stop();
-    }
-  };
-  signals.on('SIGINT', onSignal);
-  signals.on('SIGTERM', onSignal);
+    },
+  }).listen(signals);
   // Only now: whoever reads this line may signal at once, and the default action would kill us.
   log(`slowwork workers: ${worker.describe()} on ${target.display}; Ctrl+C drains, twice stops at once`);
   try {
@@ -64,7 +62,6 @@ export async function runWorkers(opts: WorkersOptions, io: WorkersIO): Promise<n
     log('slowwork workers: stopped');
     return 0;
   } finally {
-    signals.off('SIGINT', onSignal);
-    signals.off('SIGTERM', onSignal);
+    unlisten();
   }
 }
