@@ -6,8 +6,6 @@
  */
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import type { Broker } from '../brokers/broker.js';
-import { EmbeddedBroker } from '../brokers/embedded/broker.js';
 import { ExitCode, UsageError, describeError } from '../core/errors.js';
 import type { Params } from '../core/types.js';
 import { buildServer } from '../server/app.js';
@@ -16,6 +14,7 @@ import { Manager, type RemoteProcessors } from '../server/manager.js';
 import { RemoteProcessorRegistry } from '../brokers/remote/registry.js';
 import { RemoteBroker } from '../brokers/remote/broker.js';
 import { processorRoutes } from '../server/routes/processors.js';
+import { openBroker } from './open-broker.js';
 import { resolvePipeline } from './pipeline.js';
 import { SignalLadder } from './signal-ladder.js';
 
@@ -155,13 +154,6 @@ async function localProcessors(opts: ServeOptions, cwd: string): Promise<{ urls:
     if (resolved.processors[k]!.accepts === 'messages') messages.add(name);
   });
   return { urls, messages };
-}
-
-async function openBroker(opts: ServeOptions): Promise<Broker> {
-  if (!opts.redis) return new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency });
-  const { RedisBroker } = await import('../brokers/redis/broker.js');
-  const { parseRedisUrl } = await import('../brokers/redis/connection.js');
-  return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue });
 }
 
 /**

@@ -8,17 +8,18 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Broker, JobRun } from '../brokers/broker.js';
-import { EmbeddedBroker } from '../brokers/embedded/broker.js';
 import { ExitCode, UsageError, describeError } from '../core/errors.js';
-import type { JobCounts, JobEvent } from '../core/events.js';
+import type { JobCounts } from '../core/events.js';
 import { DEFAULT_SAME_CAUSE, FailFast, type FailureLimit } from '../core/fail-fast.js';
-import type { ItemSpec, JobSpec, Params, Pipeline, ResultRecord } from '../core/types.js';
+import type { ItemSpec, JobSpec, Params, Pipeline } from '../core/types.js';
 import { prepareInputs, type InputFormat, type PreparedInputs } from '../inputs/index.js';
 import { compactResults } from '../results/compact.js';
 import { Ledger } from '../results/ledger.js';
+import { resultRecordOf } from '../results/record.js';
 import { lockResults, refuseIfInUse, type ResultsLock } from '../results/lock.js';
 import { ResultsWriter, defaultResultsPath } from '../results/writer.js';
 import type { Phase } from '../ui/reporter.js';
+import { openBroker } from './open-broker.js';
 import { pickReporter } from './reporters.js';
 import { resolvePipeline } from './pipeline.js';
 import { resumeCommand } from './resume-command.js';
@@ -104,14 +105,6 @@ function refuseExisting(outPath: string, resume: boolean): void {
   if (!resume && existsSync(outPath) && statSync(outPath).isFile() && statSync(outPath).size > 0) {
     throw new UsageError(`${outPath} already exists: add --resume to continue that run, or choose another --out`);
   }
-}
-
-/** The embedded pool, or a Redis queue (checked before anything is written). */
-async function openBroker(opts: SubmitOptions): Promise<Broker> {
-  if (!opts.redis) return new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency });
-  const { RedisBroker } = await import('../brokers/redis/broker.js');
-  const { parseRedisUrl } = await import('../brokers/redis/connection.js');
-  return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue, ttlMs: opts.redis.keepMs });
 }
 
 interface JobContext {
@@ -202,7 +195,7 @@ async function runJob(ctx: JobContext): Promise<number> {
         for (const e of events) {
           // Cancelled from elsewhere (`slowwork cancel`), not by our own Ctrl+C.
           if (e.type === 'job-cancelled' && interrupts.step === 0) cancelled = e.reason;
-          const record = toRecord(e);
+          const record = resultRecordOf(e);
           if (!record) continue;
           writer.write(record);
         }
@@ -349,36 +342,6 @@ function finalCounts(counts: JobCounts, ctx: JobContext): JobCounts {
   const done = previous.done + counts.done;
   const failed = previouslyFailedKept + counts.failed;
   return { total: ctx.inputs.total, done, failed, unfinished: Math.max(0, ctx.inputs.total - done - failed) };
-}
-
-function toRecord(e: JobEvent): ResultRecord | null {
-  if (e.type === 'item-done') {
-    return {
-      id: e.id,
-      index: e.index,
-      input: e.input ?? null,
-      output: e.output,
-      status: 'done',
-      error: null,
-      attempts: e.attempt,
-      durations: e.durations,
-      worker: e.worker,
-    };
-  }
-  if (e.type === 'item-failed') {
-    return {
-      id: e.id,
-      index: e.index,
-      input: e.input ?? null,
-      output: null,
-      status: 'failed',
-      error: e.error,
-      attempts: e.attempts,
-      durations: e.durations,
-      worker: e.worker,
-    };
-  }
-  return null;
 }
 
 /**
