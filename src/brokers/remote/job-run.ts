@@ -353,14 +353,14 @@ export class RemoteJobRun implements JobRun {
     attempt.accepted = true;
     // It may have left the rotation while the request was on its way: its change is past.
     if (!this.ports.registry.isUsable(attempt.endpoint)) {
-      this.endpointFailed(rec, attempt, new AttemptFailure(`went out of rotation before completing (${attempt.endpoint.lastError ?? 'replaced'})`, false));
+      this.endpointFailed(rec, attempt, new AttemptFailure(`went out of rotation before completing (${attempt.endpoint.lastError ?? 'replaced'})`, { charged: false }));
     }
   }
 
   private onComplete(rec: ItemRecord, attempt: Attempt, completion: Completion): void {
     if (!this.isCurrent(rec, attempt)) return;
     if (completion.error !== undefined) {
-      this.endpointFailed(rec, attempt, new AttemptFailure(completion.error, true, false, true));
+      this.endpointFailed(rec, attempt, new AttemptFailure(completion.error, { charged: true, fromProcessor: true }));
       return;
     }
     const output = completion.output ?? '';
@@ -382,7 +382,7 @@ export class RemoteJobRun implements JobRun {
       this.failFinal(rec, err.message, true);
       return;
     }
-    const failure = err instanceof AttemptFailure ? err : new AttemptFailure(describeError(err), false);
+    const failure = err instanceof AttemptFailure ? err : new AttemptFailure(describeError(err), { charged: false });
     this.endpointFailed(rec, attempt, failure);
   }
 
@@ -400,7 +400,7 @@ export class RemoteJobRun implements JobRun {
         const call = rec.call;
         if (call && call.accepted && call.endpoint === change.endpoint) {
           const why = change.kind === 'replaced' ? 'registered again (restarted)' : `went out of rotation (${change.endpoint.lastError ?? change.kind})`;
-          this.endpointFailed(rec, call, new AttemptFailure(`${why} before completing`, false));
+          this.endpointFailed(rec, call, new AttemptFailure(`${why} before completing`, { charged: false }));
         }
       }
     }
