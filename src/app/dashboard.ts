@@ -9,6 +9,7 @@ import { dashboardLines } from '../ui/dashboard-layout.js';
 import { segsText } from '../ui/layout.js';
 import { Sampler, type DashboardSource } from './dashboard-source.js';
 import { inCi } from './reporters.js';
+import { onStopSignals } from './signal-ladder.js';
 
 export interface DashboardOptions {
   readonly source: () => Promise<DashboardSource>;
@@ -73,9 +74,7 @@ async function runInteractive(source: DashboardSource, state: DashboardState, in
     },
   });
   const signals = io.signals ?? process;
-  const onSignal = (): void => quit();
-  signals.on('SIGINT', onSignal);
-  signals.on('SIGTERM', onSignal);
+  const unlisten = onStopSignals(signals, () => quit());
   // While no sample lands (reconnecting), the time in the title still moves; otherwise each
   // sample is the one repaint of its interval.
   const clock = setInterval(() => {
@@ -88,8 +87,7 @@ async function runInteractive(source: DashboardSource, state: DashboardState, in
   } finally {
     clearInterval(clock);
     sampler.stop();
-    signals.off('SIGINT', onSignal);
-    signals.off('SIGTERM', onSignal);
+    unlisten();
     await tui.close();
   }
   return ExitCode.ok;
@@ -115,13 +113,10 @@ async function runSnapshots(source: DashboardSource, state: DashboardState, inte
   });
   const signals = io.signals ?? process;
   await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      signals.off('SIGINT', stop);
-      signals.off('SIGTERM', stop);
+    const unlisten = onStopSignals(signals, () => {
+      unlisten();
       resolve();
-    };
-    signals.on('SIGINT', stop);
-    signals.on('SIGTERM', stop);
+    });
     sampler.start();
   });
   sampler.stop();

@@ -34,7 +34,7 @@ export function startPool(opts: PoolChoice, cwd: string): EarlyPool | null {
   } catch {
     return null;
   }
-  return { broker: new EmbeddedBroker({ threads: opts.threads ?? threadsFor(opts), maxConcurrency: opts.concurrency, processorUrls }), handedOver: false };
+  return { broker: new EmbeddedBroker({ threads: opts.threads ?? threadsFor(opts), maxConcurrency: opts.concurrency, preload: processorUrls }), handedOver: false };
 }
 
 /**

@@ -3,23 +3,21 @@
  * unknown names, missing modules, modules that are not processors, and bad params (unknown
  * keys too, against what the processors declare) all fail here with one line.
  */
-import type { Params } from '../core/types.js';
+import type { Params, Pipeline, PipelineStage } from '../core/types.js';
 import type { Processor } from '../processors/contract.js';
 import { ProcessorError } from '../core/errors.js';
 import { checkParams, declarationProblem } from '../processors/params.js';
 import { loadProcessor, resolveProcessorRef } from '../processors/registry.js';
 
 export interface ResolvedPipeline {
-  /** Module URLs, in order, for the workers. */
-  readonly urls: string[];
-  /** Processor names, in order, for display. */
-  readonly names: string[];
-  /** The processors as loaded here, to check params again later (actions). */
+  /** Each processor's name and module URL, in order: what a job carries to its workers. */
+  readonly stages: Pipeline;
+  /** The processors as loaded here, stage by stage (their params and `accepts`). */
   readonly processors: Processor[];
 }
 
 export async function resolvePipeline(refs: readonly string[], params: Params, cwd: string): Promise<ResolvedPipeline> {
-  const urls: string[] = [];
+  const stages: PipelineStage[] = [];
   const processors: Processor[] = [];
   for (const ref of refs.length > 0 ? refs : ['demo']) {
     const url = resolveProcessorRef(ref, cwd);
@@ -27,8 +25,8 @@ export async function resolvePipeline(refs: readonly string[], params: Params, c
     const problem = processor.params === undefined ? undefined : declarationProblem(processor.params);
     if (problem) throw new ProcessorError(`processor ${processor.name}: ${problem}`);
     processors.push(processor);
-    urls.push(url);
+    stages.push({ name: processor.name, url });
   }
   checkParams(processors, params);
-  return { urls, names: processors.map((p) => p.name), processors };
+  return { stages, processors };
 }

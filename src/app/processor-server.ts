@@ -8,11 +8,11 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { ProcessorError, UsageError, describeError } from '../core/errors.js';
 import type { Params } from '../core/types.js';
-import { loadProcessor } from '../processors/registry.js';
 import { buildProcessorApp, type ProcessorStats } from '../processor-server/processor-app.js';
 import { registerWithManager } from '../processor-server/processor-client.js';
 import { normalizeEndpointUrl } from '../brokers/remote/wire.js';
 import { resolvePipeline } from './pipeline.js';
+import { onStopSignals } from './signal-ladder.js';
 
 export interface ProcessorServerOptions {
   /** The manager's base URL (`http://host:8000`). */
@@ -61,8 +61,7 @@ export async function startProcessorServer(opts: ProcessorServerOptions, io: Pro
   if (manager === null) throw new UsageError(`--manager must be an http: or https: URL such as http://127.0.0.1:8000 (got "${opts.manager}")`);
   const advertised = opts.advertiseUrl === undefined ? undefined : normalizeEndpointUrl(opts.advertiseUrl);
   if (advertised === null) throw new UsageError(`--advertise must be an http: or https: URL (got "${opts.advertiseUrl}")`);
-  const pipeline = await resolvePipeline([opts.processor], opts.params, io.cwd);
-  const processor = await loadProcessor(pipeline.urls[0]!);
+  const processor = (await resolvePipeline([opts.processor], opts.params, io.cwd)).processors[0]!;
   try {
     await processor.init?.(opts.params);
   } catch (err) {
@@ -130,15 +129,13 @@ export async function runProcessorServer(opts: ProcessorServerOptions, io: Proce
   const signals = io.signals ?? process;
   let stopRequested!: () => void;
   const stop = new Promise<void>((resolve) => (stopRequested = resolve));
-  signals.on('SIGINT', stopRequested);
-  signals.on('SIGTERM', stopRequested);
+  const unlisten = onStopSignals(signals, () => stopRequested());
   let server: ProcessorServer;
   try {
     server = await startProcessorServer(opts, io);
     await stop;
   } finally {
-    signals.off('SIGINT', stopRequested);
-    signals.off('SIGTERM', stopRequested);
+    unlisten();
   }
   const { inflight } = server.stats();
   await server.close();

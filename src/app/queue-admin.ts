@@ -14,6 +14,7 @@ import { ExitCode, UsageError } from '../core/errors.js';
 import type { JobCounts, JobEvent } from '../core/events.js';
 import { formatDuration } from '../core/format.js';
 import { pickReporter, type UiMode } from './reporters.js';
+import { onStopSignals } from './signal-ladder.js';
 import { LinkWatch } from '../brokers/redis/link-watch.js';
 
 export interface QueueTarget {
@@ -158,8 +159,7 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
     readerRef = reader;
     // From the dashboard, keys arrive raw (Esc, Ctrl+C) and a signal is the dashboard's to handle.
     const signals = attached ? null : (io.signals ?? process);
-    signals?.on('SIGINT', leave);
-    signals?.on('SIGTERM', leave);
+    const unlisten = signals ? onStopSignals(signals, leave) : () => undefined;
     // The dashboard quitting (q, a signal) while attached ends this view first.
     target.signal?.addEventListener('abort', leave);
     if (target.signal?.aborted) leave();
@@ -170,8 +170,7 @@ export async function runWatchJob(target: QueueTarget & { jobId: string; ui: UiM
     } catch (err) {
       if (!left) failure = err;
     } finally {
-      signals?.off('SIGINT', leave);
-      signals?.off('SIGTERM', leave);
+      unlisten();
       target.signal?.removeEventListener('abort', leave);
     }
     const counts: JobCounts = end ?? { total: job.total, done: job.done, failed: job.failed, unfinished: Math.max(0, job.total - job.done - job.failed) };

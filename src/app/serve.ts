@@ -6,8 +6,6 @@
  */
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import type { Broker } from '../brokers/broker.js';
-import { EmbeddedBroker } from '../brokers/embedded/broker.js';
 import { ExitCode, UsageError, describeError } from '../core/errors.js';
 import type { Params } from '../core/types.js';
 import { buildServer } from '../server/app.js';
@@ -15,7 +13,9 @@ import { isLoopback, serverUrls, type ServerUrls } from '../server/public-url.js
 import { Manager, type RemoteProcessors } from '../server/manager.js';
 import { RemoteProcessorRegistry } from '../brokers/remote/registry.js';
 import { RemoteBroker } from '../brokers/remote/broker.js';
+import { openBroker } from './open-broker.js';
 import { resolvePipeline } from './pipeline.js';
+import { SignalLadder } from './signal-ladder.js';
 
 export interface ServeOptions {
   readonly host: string;
@@ -65,7 +65,7 @@ export async function runServe(opts: ServeOptions, io: ServeIO): Promise<number>
     throw new UsageError(`--host ${opts.host} opens the server beyond this machine: give --token (or SLOWWORK_TOKEN) so only your clients get in`);
   }
   const offered = await localProcessors(opts, io.cwd);
-  const broker = await openBroker(opts, [...offered.urls.values()]);
+  const broker = await openBroker(opts);
   const registry = new RemoteProcessorRegistry({ healthIntervalMs: opts.healthIntervalMs, token: opts.token });
   let urls: ServerUrls = { listening: '', advertised: '' };
   const remoteBroker = new RemoteBroker(registry, { callbackUrl: () => `${urls.advertised}/complete`, token: opts.token, unhealthyWaitMs: opts.remoteWaitMs });
@@ -148,19 +148,12 @@ async function localProcessors(opts: ServeOptions, cwd: string): Promise<{ urls:
   const resolved = await resolvePipeline(refs, opts.params, cwd);
   const urls = new Map<string, string>();
   const messages = new Set<string>();
-  resolved.names.forEach((name, k) => {
+  resolved.stages.forEach(({ name, url }, k) => {
     if (urls.has(name)) throw new UsageError(`two --processor modules are both named "${name}": a server offers each name once`);
-    urls.set(name, resolved.urls[k]!);
+    urls.set(name, url);
     if (resolved.processors[k]!.accepts === 'messages') messages.add(name);
   });
   return { urls, messages };
-}
-
-async function openBroker(opts: ServeOptions, processorUrls: readonly string[]): Promise<Broker> {
-  if (!opts.redis) return new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency, processorUrls });
-  const { RedisBroker } = await import('../brokers/redis/broker.js');
-  const { parseRedisUrl } = await import('../brokers/redis/connection.js');
-  return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue, processorUrls });
 }
 
 /**
@@ -175,33 +168,27 @@ function untilStopped(
   closeServer: () => Promise<void>,
 ): Promise<number> {
   return new Promise((resolve) => {
-    let stops = 0;
-    const onSignal = (): void => {
-      stops++;
-      if (stops === 1) {
+    const ladder = new SignalLadder({
+      drain: () => {
         io.stderr.write(`slowwork serve: stopping: no new requests; running items get ${Math.round(drainTimeoutMs / 1000)} s to finish (signal again to abort them)\n`);
         manager.drain();
         void (async () => {
           const finished = await manager.settled(drainTimeoutMs);
           if (!finished) await manager.abortAll('the server is stopping', 2000);
           await closeServer();
-          cleanup();
+          unlisten();
           resolve(ExitCode.ok);
         })();
-      } else if (stops === 2) {
+      },
+      abort: () => {
         io.stderr.write('slowwork serve: aborting running items\n');
         void manager.abortAll('the server is stopping', 2000).then(async () => {
           await closeServer();
-          cleanup();
+          unlisten();
           resolve(ExitCode.interrupted);
         });
-      }
-    };
-    const cleanup = (): void => {
-      signals.off('SIGINT', onSignal);
-      signals.off('SIGTERM', onSignal);
-    };
-    signals.on('SIGINT', onSignal);
-    signals.on('SIGTERM', onSignal);
+      },
+    });
+    const unlisten = ladder.listen(signals);
   });
 }

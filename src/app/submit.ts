@@ -8,21 +8,23 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Broker, JobRun } from '../brokers/broker.js';
-import { EmbeddedBroker } from '../brokers/embedded/broker.js';
 import { startPool, type EarlyPool } from './early-pool.js';
 import { ExitCode, UsageError, describeError } from '../core/errors.js';
-import type { JobCounts, JobEvent } from '../core/events.js';
+import type { JobCounts } from '../core/events.js';
 import { DEFAULT_SAME_CAUSE, FailFast, type FailureLimit } from '../core/fail-fast.js';
-import type { ItemSpec, JobSpec, Params, ResultRecord } from '../core/types.js';
+import type { ItemSpec, JobSpec, Params, Pipeline } from '../core/types.js';
 import { prepareInputs, type InputFormat, type PreparedInputs } from '../inputs/index.js';
 import { compactResults } from '../results/compact.js';
 import { Ledger } from '../results/ledger.js';
+import { resultRecordOf } from '../results/record.js';
 import { lockResults, refuseIfInUse, type ResultsLock } from '../results/lock.js';
 import { ResultsWriter, defaultResultsPath } from '../results/writer.js';
 import type { Phase } from '../ui/reporter.js';
+import { openBroker } from './open-broker.js';
 import { pickReporter } from './reporters.js';
 import { resolvePipeline } from './pipeline.js';
 import { resumeCommand } from './resume-command.js';
+import { SignalLadder, onStopSignals } from './signal-ladder.js';
 
 export type { UiMode } from './reporters.js';
 import type { UiMode } from './reporters.js';
@@ -96,13 +98,13 @@ async function submit(opts: SubmitOptions, io: SubmitIO, early: EarlyPool | null
     if (early) {
       broker = early.broker;
       early.handedOver = true;
-    } else broker = await openBroker(opts, pipeline.urls);
+    } else broker = await openBroker(opts);
     let writer: ResultsWriter | null = null;
     try {
       // A distributed job of the interrupted submit may still run: attach to it.
       if (opts.resume) jobId = (await broker.runningJobFor?.(outPath)) ?? jobId;
       writer = ResultsWriter.open(outPath, { append: opts.resume });
-      return await runJob({ opts, io, jobId, inputs, ledger, todo, writer, broker, outPath, lock, processorNames: pipeline.names });
+      return await runJob({ opts, io, jobId, inputs, ledger, todo, writer, broker, outPath, lock, pipeline: pipeline.stages });
     } finally {
       writer?.close();
       await closeInterruptibly(broker, io.signals ?? process);
@@ -119,14 +121,6 @@ function refuseExisting(outPath: string, resume: boolean): void {
   }
 }
 
-/** The embedded pool, or a Redis queue (checked before anything is written). */
-async function openBroker(opts: SubmitOptions, processorUrls: readonly string[]): Promise<Broker> {
-  if (!opts.redis) return new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.concurrency, processorUrls });
-  const { RedisBroker } = await import('../brokers/redis/broker.js');
-  const { parseRedisUrl } = await import('../brokers/redis/connection.js');
-  return RedisBroker.connect({ target: parseRedisUrl(opts.redis.url), queue: opts.redis.queue, processorUrls, ttlMs: opts.redis.keepMs });
-}
-
 interface JobContext {
   readonly opts: SubmitOptions;
   readonly io: SubmitIO;
@@ -140,13 +134,12 @@ interface JobContext {
   readonly outPath: string;
   /** Held for a results file (not for a device or pipe): the file is compacted when the run ends. */
   readonly lock: ResultsLock | null;
-  readonly processorNames: readonly string[];
+  readonly pipeline: Pipeline;
 }
 
 async function runJob(ctx: JobContext): Promise<number> {
   const { opts, io, writer } = ctx;
   const started = performance.now();
-  let interrupts = 0;
   let feedError: unknown = null;
   let cancelled: string | null = null;
   /** Why the job stopped itself (see core/fail-fast.ts): the same way out as one Ctrl+C. */
@@ -155,43 +148,40 @@ async function runJob(ctx: JobContext): Promise<number> {
   let run: JobRun | null = null;
   let reported = false;
 
-  const onInterrupt = (): void => {
-    interrupts++;
-    if (interrupts === 1) {
+  const interrupts = new SignalLadder({
+    drain: () => {
       setPhase('draining');
       run?.drain('interrupted');
-    } else if (interrupts === 2) {
+    },
+    abort: () => {
       setPhase('aborting');
       run?.abort('aborted by a second Ctrl+C');
-    } else {
+    },
+    beyond: () => {
       // A third signal: leave now; everything finished is already on disk.
       writer.close();
       process.exit(ExitCode.interrupted);
-    }
-  };
-  const reporter = await pickReporter(opts.ui, io, onInterrupt);
+    },
+  });
+  const reporter = await pickReporter(opts.ui, io, () => interrupts.climb());
   const log = processorLog(reporter.kind === 'tui' ? `${ctx.outPath}.log` : null, io.stderr);
   const setPhase = (phase: Phase): void => reporter.setPhase(phase);
   const signals = io.signals ?? process;
-  const onTerm = (): void => {
-    // SIGTERM asks us to stop soon: skip the polite drain, abort in-flight items, write, exit.
-    while (interrupts < 2) onInterrupt();
-  };
-  signals.on('SIGINT', onInterrupt);
-  signals.on('SIGTERM', onTerm);
+  // SIGTERM asks us to stop soon: skip the polite drain, abort in-flight items, write, exit.
+  const unlisten = interrupts.listen(signals, { termAborts: true });
   // The terminal went away: a distributed job goes on without us (resume re-attaches); an
   // embedded one cannot, so it stops like on SIGTERM.
   const onHangup = (): void => {
     if (run?.detach) {
-      interrupts = Math.max(interrupts, 1);
+      interrupts.drained();
       run.detach();
-    } else onTerm();
+    } else interrupts.abort();
   };
   signals.on('SIGHUP', onHangup);
 
   const spec: JobSpec = {
     jobId: ctx.jobId,
-    processors: ctx.processorNames.map((ref) => ({ ref })),
+    pipeline: ctx.pipeline,
     params: opts.params,
     concurrency: opts.concurrency,
     batchSize: opts.batchSize,
@@ -204,7 +194,7 @@ async function runJob(ctx: JobContext): Promise<number> {
   const skipped = ctx.inputs.total - ctx.todo;
   reporter.start({
     jobId: ctx.jobId,
-    processors: ctx.processorNames,
+    processors: ctx.pipeline.map((s) => s.name),
     broker: ctx.broker.describe(),
     concurrency: opts.concurrency,
     outPath: ctx.outPath,
@@ -218,17 +208,17 @@ async function runJob(ctx: JobContext): Promise<number> {
       (events) => {
         for (const e of events) {
           // Cancelled from elsewhere (`slowwork cancel`), not by our own Ctrl+C.
-          if (e.type === 'job-cancelled' && interrupts === 0) cancelled = e.reason;
-          const record = toRecord(e);
+          if (e.type === 'job-cancelled' && interrupts.step === 0) cancelled = e.reason;
+          const record = resultRecordOf(e);
           if (!record) continue;
           writer.write(record);
         }
         reporter.onEvents(events);
         const why = failFast.observe(events);
-        if (why !== null && interrupts === 0) {
+        if (why !== null && interrupts.step === 0) {
           // As one Ctrl+C (a Ctrl+C now aborts), but the run ends with the cause and exit code 3.
           stopReason = why;
-          interrupts = 1;
+          interrupts.drained();
           setPhase('draining');
           // Not from inside the run's own listener call.
           queueMicrotask(() => run?.drain(why));
@@ -242,7 +232,7 @@ async function runJob(ctx: JobContext): Promise<number> {
         retryFailed: opts.retryFailed,
       },
     );
-    const feeding = feed(run, ctx, () => interrupts > 0).catch((err: unknown) => {
+    const feeding = feed(run, ctx, () => interrupts.step > 0).catch((err: unknown) => {
       feedError = err;
       run?.drain(describeError(err));
     });
@@ -254,8 +244,8 @@ async function runJob(ctx: JobContext): Promise<number> {
 
     // Stopped here (Ctrl+C) or elsewhere (`slowwork cancel`) with items left: exit 130, not 0.
     const left = counts.unfinished + (ctx.todo - counts.total) > 0;
-    const interrupted = (interrupts > 0 || cancelled !== null) && left;
-    const stopped = stopReason !== null && interrupts === 1 && cancelled === null && left;
+    const interrupted = (interrupts.step > 0 || cancelled !== null) && left;
+    const stopped = stopReason !== null && interrupts.step === 1 && cancelled === null && left;
     const final = compacted ? countsOfFile(compacted, ctx) : finalCounts(counts, ctx);
     setPhase('finished');
     reported = true;
@@ -298,8 +288,7 @@ async function runJob(ctx: JobContext): Promise<number> {
       .catch(() => undefined);
     throw err;
   } finally {
-    signals.off('SIGINT', onInterrupt);
-    signals.off('SIGTERM', onTerm);
+    unlisten();
     signals.off('SIGHUP', onHangup);
   }
 }
@@ -309,14 +298,11 @@ async function runJob(ctx: JobContext): Promise<number> {
  * then, so a Ctrl+C here just leaves at once.
  */
 async function closeInterruptibly(broker: Broker, signals: NodeJS.EventEmitter): Promise<void> {
-  const leave = (): never => process.exit(ExitCode.interrupted);
-  signals.on('SIGINT', leave);
-  signals.on('SIGTERM', leave);
+  const unlisten = onStopSignals(signals, () => process.exit(ExitCode.interrupted));
   try {
     await broker.close();
   } finally {
-    signals.off('SIGINT', leave);
-    signals.off('SIGTERM', leave);
+    unlisten();
   }
 }
 
@@ -370,36 +356,6 @@ function finalCounts(counts: JobCounts, ctx: JobContext): JobCounts {
   const done = previous.done + counts.done;
   const failed = previouslyFailedKept + counts.failed;
   return { total: ctx.inputs.total, done, failed, unfinished: Math.max(0, ctx.inputs.total - done - failed) };
-}
-
-function toRecord(e: JobEvent): ResultRecord | null {
-  if (e.type === 'item-done') {
-    return {
-      id: e.id,
-      index: e.index,
-      input: e.input ?? null,
-      output: e.output,
-      status: 'done',
-      error: null,
-      attempts: e.attempt,
-      durations: e.durations,
-      worker: e.worker,
-    };
-  }
-  if (e.type === 'item-failed') {
-    return {
-      id: e.id,
-      index: e.index,
-      input: e.input ?? null,
-      output: null,
-      status: 'failed',
-      error: e.error,
-      attempts: e.attempts,
-      durations: e.durations,
-      worker: e.worker,
-    };
-  }
-  return null;
 }
 
 /**

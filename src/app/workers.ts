@@ -8,6 +8,7 @@ import { RedisWorker } from '../brokers/redis/worker.js';
 import { parseRedisUrl } from '../brokers/redis/connection.js';
 import { formatDuration } from '../core/format.js';
 import { resolvePipeline } from './pipeline.js';
+import { SignalLadder } from './signal-ladder.js';
 
 export interface WorkersOptions {
   readonly redisUrl: string;
@@ -27,36 +28,29 @@ export interface WorkersIO {
 
 export async function runWorkers(opts: WorkersOptions, io: WorkersIO): Promise<number> {
   const target = parseRedisUrl(opts.redisUrl);
-  const own = new Map<string, string>();
-  if (opts.processors.length > 0) {
-    const pipeline = await resolvePipeline(opts.processors, {}, io.cwd);
-    pipeline.names.forEach((name, k) => own.set(name, pipeline.urls[k]!));
-  }
+  const own = opts.processors.length > 0 ? (await resolvePipeline(opts.processors, {}, io.cwd)).stages : [];
   const log = (line: string): void => void io.stderr.write(`${line}\n`);
   const worker = await RedisWorker.start({
     target,
     queue: opts.queue,
     slots: opts.slots,
     threads: opts.threads,
-    processors: own,
+    processors: new Map(own.map((s) => [s.name, s.url])),
     heartbeatMs: opts.heartbeatMs,
     log,
   });
   const signals = io.signals ?? process;
-  let signalled = 0;
   let leaving: Promise<void> | null = null;
-  const onSignal = (): void => {
-    signalled++;
-    if (signalled === 1) {
+  const unlisten = new SignalLadder({
+    drain: () => {
       log(`slowwork workers: draining (up to ${formatDuration(opts.drainTimeoutMs)} for running items; again to stop now)`);
       leaving = worker.drain(opts.drainTimeoutMs);
-    } else if (signalled === 2) {
+    },
+    abort: () => {
       log('slowwork workers: stopping now; running items go back to the queue');
       leaving = worker.stop();
-    }
-  };
-  signals.on('SIGINT', onSignal);
-  signals.on('SIGTERM', onSignal);
+    },
+  }).listen(signals);
   // Only now: whoever reads this line may signal at once, and the default action would kill us.
   log(`slowwork workers: ${worker.describe()} on ${target.display}; Ctrl+C drains, twice stops at once`);
   try {
@@ -68,7 +62,6 @@ export async function runWorkers(opts: WorkersOptions, io: WorkersIO): Promise<n
     log('slowwork workers: stopped');
     return 0;
   } finally {
-    signals.off('SIGINT', onSignal);
-    signals.off('SIGTERM', onSignal);
+    unlisten();
   }
 }

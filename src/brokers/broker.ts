@@ -43,11 +43,6 @@ export interface JobRunOptions {
    */
   readonly retryFailed?: boolean;
   /**
-   * Module URLs of this job's pipeline, when it is not the broker's own (a server runs many
-   * pipelines on one pool).
-   */
-  readonly processorUrls?: readonly string[];
-  /**
    * The link to the broker's server went down (since when) or came back (null). Brokers without
    * a server (embedded) never call it.
    */

@@ -23,19 +23,26 @@ export interface ItemSpec {
   readonly reruns?: number;
 }
 
-/** A processor named on the command line: a built-in name or a module path, with its params. */
-export interface ProcessorRef {
-  /** Built-in name (`demo`) or an absolute file URL / path of a user module. */
-  readonly ref: string;
+/** One processor of a pipeline: its name and the module that runs it. */
+export interface PipelineStage {
+  /** The processor's own name (`demo`, or what a module's `name` says): what users and workers see. */
+  readonly name: string;
+  /**
+   * The module URL a thread imports, as resolved where the pipeline was made. Empty for a remote
+   * processor (serve's registry), whose endpoints are found by name.
+   */
+  readonly url: string;
 }
+
+/** Processors in order: each one's output is the next one's input. */
+export type Pipeline = readonly PipelineStage[];
 
 export type Params = Readonly<Record<string, string>>;
 
 /** Everything a broker needs to run a job's items. Cloneable (crosses thread and process lines). */
 export interface JobSpec {
   readonly jobId: string;
-  /** Pipeline: each processor's output is the next one's input. */
-  readonly processors: readonly ProcessorRef[];
+  readonly pipeline: Pipeline;
   readonly params: Params;
   /** Items in flight at once, over all workers. */
   readonly concurrency: number;

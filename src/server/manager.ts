@@ -289,7 +289,8 @@ export class Manager {
     const broker = local ? this.broker : this.remote!.broker;
     const spec: JobSpec = {
       jobId: randomBytes(4).toString('hex'),
-      processors: pipeline.map((ref) => ({ ref })),
+      // A remote processor's endpoints are found by name: it has no module here.
+      pipeline: pipeline.map((name) => ({ name, url: local ? this.settings.processors.get(name)! : '' })),
       params: { ...this.settings.params, ...(o.params ?? {}) },
       concurrency: o.concurrency,
       batchSize: this.settings.batchSize,
@@ -306,7 +307,6 @@ export class Manager {
         if (track.board) this.board.observe(track.board, events);
         listener(events);
       },
-      local ? { processorUrls: pipeline.map((n) => this.settings.processors.get(n)!) } : {},
     );
     // A group of requests learns its size as requests join: count what is added.
     const counted: JobRun = board.total === null ? countingAdds(run, (n) => void (track.board && (track.board.total = (track.board.total ?? 0) + n))) : run;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../src/brokers/embedded/broker.js';
-import { Recorder, builtinUrl, fixtureUrl, itemsOf, outcomes, runAll, spec, type EventOf, poolPerTest } from './helpers.js';
+import { Recorder, TestPool, builtinUrl, fixtureUrl, itemsOf, outcomes, pipelineOf, runAll, spec, type EventOf, poolPerTest } from './helpers.js';
 import { waitFor } from '../cli/run.js';
 
 const open = poolPerTest();
@@ -316,7 +316,7 @@ describe('chunk coalescing', () => {
 
 describe('close', () => {
   it('closes an unused broker', async () => {
-    const b = new EmbeddedBroker({ threads: 2, maxConcurrency: 4, processorUrls: [fixtureUrl('noop')] });
+    const b = new EmbeddedBroker({ threads: 2, maxConcurrency: 4 });
     // Resolves (no thread started, so none to wait for; a hang is caught by the test's limit).
     await expect(b.close()).resolves.toBeUndefined();
   });
@@ -324,7 +324,7 @@ describe('close', () => {
   it('calls each processor\'s close once per thread that used it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'slowwork-close-'));
     try {
-      const b = new EmbeddedBroker({ threads: 2, maxConcurrency: 4, processorUrls: [fixtureUrl('closing')] });
+      const b = new TestPool({ threads: 2, maxConcurrency: 4 }, pipelineOf([fixtureUrl('closing')]));
       const { counts, rec } = await runAll(b, Array.from({ length: 8 }, (_, k) => `c${k}`), { params: { dir }, concurrency: 4, batchSize: 2 });
       expect(counts.done).toBe(8);
       await b.close();

@@ -1,8 +1,10 @@
 /** Shared helpers for the broker tests: fixture URLs, a job runner and an event recorder. */
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { JobCounts, JobEvent, JobEventType } from '../../src/core/events.js';
-import type { ItemInput, ItemSpec, JobSpec } from '../../src/core/types.js';
+import type { EventListener, JobCounts, JobEvent, JobEventType } from '../../src/core/events.js';
+import type { ItemInput, ItemSpec, JobSpec, Pipeline } from '../../src/core/types.js';
 import type { Broker, JobRun } from '../../src/brokers/broker.js';
+import type { EmbeddedJobRun, LocalRunOptions } from '../../src/brokers/embedded/job-run.js';
 import { resolveProcessorRef } from '../../src/processors/registry.js';
 import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../../src/brokers/embedded/broker.js';
 import { afterEach } from 'vitest';
@@ -19,18 +21,41 @@ export const fixtureUrl = (name: string): string => resolveProcessorRef(`${fixtu
  */
 export const builtinUrl = (name: string): string => resolveProcessorRef(name);
 
+/** A pipeline of these module URLs, each stage named after its file. */
+export const pipelineOf = (urls: readonly string[]): Pipeline => urls.map((url) => ({ name: basename(url).replace(/\.m?js$/, ''), url }));
+
+/** What `spec()` runs unless told otherwise: a stand-in that a TestPool replaces with its own pipeline. */
+export const FIXTURE_PIPELINE: Pipeline = [{ name: 'fixture', url: 'file:///fake.mjs' }];
+
+/**
+ * An embedded pool whose jobs run its own pipeline when their spec names the stand-in: a test
+ * picks the processors once, when it opens the pool, as it reads best.
+ */
+export class TestPool extends EmbeddedBroker {
+  constructor(
+    options: EmbeddedBrokerOptions,
+    private readonly pipeline: Pipeline,
+  ) {
+    super(options);
+  }
+
+  override startLocalRun(spec: JobSpec, listener: EventListener, options?: LocalRunOptions): EmbeddedJobRun {
+    return super.startLocalRun(spec.pipeline === FIXTURE_PIPELINE ? { ...spec, pipeline: this.pipeline } : spec, listener, options);
+  }
+}
+
 /**
  * A pool per test, closed after it. `const open = poolPerTest()`, then `open(urls)` in a test
- * gives a fresh 2-thread broker.
+ * gives a fresh 2-thread broker whose jobs run those modules.
  */
-export function poolPerTest(): (processorUrls: string[], maxConcurrency?: number, options?: Partial<EmbeddedBrokerOptions>) => EmbeddedBroker {
+export function poolPerTest(): (processorUrls: string[], maxConcurrency?: number, options?: Partial<EmbeddedBrokerOptions>) => TestPool {
   const opened: EmbeddedBroker[] = [];
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((b) => b.close()));
   });
   /** A 2-thread broker; `options` may change that and the rest. */
   return (processorUrls, maxConcurrency = 16, options = {}) => {
-    const broker = new EmbeddedBroker({ threads: 2, maxConcurrency, processorUrls, ...options });
+    const broker = new TestPool({ threads: 2, maxConcurrency, ...options }, pipelineOf(processorUrls));
     opened.push(broker);
     return broker;
   };
@@ -91,7 +116,7 @@ export class Recorder {
 
 export const spec = (over: Partial<JobSpec> = {}): JobSpec => ({
   jobId: 'job-test',
-  processors: [{ ref: 'fixture' }],
+  pipeline: FIXTURE_PIPELINE,
   params: {},
   concurrency: 8,
   batchSize: 4,

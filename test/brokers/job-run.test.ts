@@ -19,7 +19,6 @@ interface FakeBatch {
 
 class FakePool implements PoolPort {
   readonly threads = 2;
-  readonly processorUrls = ['file:///fake.mjs'];
   readonly batches: FakeBatch[] = [];
   readonly controls: ControlMessage[] = [];
   readonly terminated: number[] = [];

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../src/brokers/embedded/broker.js';
 import { SlowworkError } from '../../src/core/errors.js';
-import { fixtureUrl, itemsOf, spec } from './helpers.js';
+import { fixtureUrl, itemsOf, pipelineOf, spec } from './helpers.js';
 
 let broker: EmbeddedBroker | null = null;
 afterEach(async () => {
@@ -17,10 +17,9 @@ describe('embedded broker: threads that cannot start', () => {
     broker = new EmbeddedBroker({
       threads: 2,
       maxConcurrency: 16,
-      processorUrls: [fixtureUrl('noop')],
       threadFile: pathToFileURL(resolve(import.meta.dirname, '../fixtures/broken-thread.mjs')).href,
     });
-    const run = broker.startJob(spec({ concurrency: 16, retries: 2 }), () => undefined);
+    const run = broker.startJob(spec({ pipeline: pipelineOf([fixtureUrl('noop')]), concurrency: 16, retries: 2 }), () => undefined);
     void run.add(itemsOf(Array.from({ length: n }, (_, i) => `p${i}`))).catch(() => undefined);
     run.end();
     // Fails, rather than restarting threads forever (a hang is caught by the test's limit).

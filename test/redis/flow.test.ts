@@ -11,7 +11,7 @@ import { queueKeys } from '../../src/brokers/redis/keys.js';
 import { RedisWorker } from '../../src/brokers/redis/worker.js';
 import type { DecodedEvent } from '../../src/brokers/redis/wire.js';
 import type { JobSpec } from '../../src/core/types.js';
-import { Recorder, fixtureUrl } from '../brokers/helpers.js';
+import { Recorder, fixtureUrl, pipelineOf } from '../brokers/helpers.js';
 import { redisPerFile } from './server.js';
 
 const server = redisPerFile();
@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 let queueN = 0;
 
-async function setup(processorUrls: string[], workers = 1, slots = 4) {
+async function setup(workers = 1, slots = 4) {
   const queue = `flow${++queueN}`;
   const target = parseRedisUrl(server().url);
   const started: RedisWorker[] = [];
@@ -30,14 +30,15 @@ async function setup(processorUrls: string[], workers = 1, slots = 4) {
     started.push(w);
     closers.push(() => w.stop());
   }
-  const broker = await RedisBroker.connect({ target, queue, processorUrls });
+  const broker = await RedisBroker.connect({ target, queue });
   closers.push(() => broker.close());
   return { broker, workers: started, queue, target };
 }
 
-const spec = (jobId: string, name: string, over: Partial<JobSpec> = {}): JobSpec => ({
+/** A job of one processor module, named after its file. */
+const spec = (jobId: string, url: string, over: Partial<JobSpec> = {}): JobSpec => ({
   jobId,
-  processors: [{ ref: name }],
+  pipeline: pipelineOf([url]),
   params: {},
   concurrency: 16,
   batchSize: 16,
@@ -49,14 +50,14 @@ const spec = (jobId: string, name: string, over: Partial<JobSpec> = {}): JobSpec
 
 describe('a job through Redis', () => {
   it('attached to again while it runs, replayed results wait for the inputs this submit reads again, and the end comes after them', async () => {
-    const { broker } = await setup([fixtureUrl('echo')], 1);
-    const first = broker.startJob(spec('r1', 'echo', { total: 6 }), () => undefined);
+    const { broker } = await setup(1);
+    const first = broker.startJob(spec('r1', fixtureUrl('echo'), { total: 6 }), () => undefined);
     await first.add(Array.from({ length: 6 }, (_, i) => ({ id: `id${i}`, index: i, input: `hello ${i}` })));
     first.end();
     await first.finished;
     // A second submit of the same job: the replay arrives before it has read its inputs.
     const rec = new Recorder();
-    const again = broker.startJob(spec('r1', 'echo', { total: 6 }), rec.listener);
+    const again = broker.startJob(spec('r1', fixtureUrl('echo'), { total: 6 }), rec.listener);
     await new Promise((r) => setTimeout(r, 300));
     expect(rec.count('item-done')).toBe(0);
     expect(rec.count('job-done')).toBe(0);
@@ -72,9 +73,9 @@ describe('a job through Redis', () => {
   });
 
   it('delivers every item once, in the same events as the embedded pool, and ends with job-done', async () => {
-    const { broker, workers } = await setup([fixtureUrl('echo')], 2);
+    const { broker, workers } = await setup(2);
     const rec = new Recorder();
-    const run = broker.startJob(spec('e1', 'echo', { total: 20 }), rec.listener);
+    const run = broker.startJob(spec('e1', fixtureUrl('echo'), { total: 20 }), rec.listener);
     await run.add(Array.from({ length: 20 }, (_, i) => ({ id: `id${i}`, index: i, input: `hello ${i}` })));
     run.end();
     const counts = await run.finished;
@@ -94,9 +95,9 @@ describe('a job through Redis', () => {
   });
 
   it('abort reaches running items at once, even ones that send nothing, and the job ends cancelled', async () => {
-    const { broker } = await setup([fixtureUrl('sleep')], 1, 4);
+    const { broker } = await setup(1, 4);
     const rec = new Recorder();
-    const run = broker.startJob(spec('c1', 'sleep', { total: 10 }), rec.listener);
+    const run = broker.startJob(spec('c1', fixtureUrl('sleep'), { total: 10 }), rec.listener);
     await run.add(Array.from({ length: 10 }, (_, i) => ({ id: String(i + 1), index: i, input: 'sleep 60000' })));
     run.end();
     await rec.until(() => rec.count('item-start') === 4, 'four items running');
@@ -108,11 +109,11 @@ describe('a job through Redis', () => {
   });
 
   it('an item given up that finishes anyway frees its slot and its entry: a drained job still ends', async () => {
-    const { broker, workers, queue, target } = await setup([fixtureUrl('sleep')], 1, 2);
+    const { broker, workers, queue, target } = await setup(1, 2);
     const redis = await openRedis(target, 'command', { name: 'probe' });
     closers.push(async () => redis.disconnect());
     const rec = new Recorder();
-    const run = broker.startJob(spec('given-up', 'sleep', { total: 4, batchSize: 2, batchWindowMs: 0 }), rec.listener);
+    const run = broker.startJob(spec('given-up', fixtureUrl('sleep'), { total: 4, batchSize: 2, batchWindowMs: 0 }), rec.listener);
     // Item 0 blocks its thread: the abort that follows its cancel arrives after its result.
     await run.add(['block 1500', 'sleep 2000', 'sleep 10', 'sleep 10'].map((input, index) => ({ id: String(index + 1), index, input })));
     run.end();
@@ -138,9 +139,9 @@ describe('a job through Redis', () => {
   }, 20_000);
 
   it('a worker without the job\'s processor fails its items with a line that says what to do', async () => {
-    const { broker } = await setup(['file:///nowhere/ghost.mjs']);
+    const { broker } = await setup();
     const rec = new Recorder();
-    const run = broker.startJob(spec('g1', 'ghost', { total: 2 }), rec.listener);
+    const run = broker.startJob(spec('g1', 'file:///nowhere/ghost.mjs', { total: 2 }), rec.listener);
     await run.add([
       { id: 'a', index: 0, input: 'x' },
       { id: 'b', index: 1, input: 'y' },
@@ -152,8 +153,8 @@ describe('a job through Redis', () => {
   });
 
   it('a reader attaching after the end replays the whole job from its first event', async () => {
-    const { broker, queue, target } = await setup([fixtureUrl('echo')]);
-    const run = broker.startJob(spec('r1', 'echo', { total: 3 }), () => undefined);
+    const { broker, queue, target } = await setup();
+    const run = broker.startJob(spec('r1', fixtureUrl('echo'), { total: 3 }), () => undefined);
     await run.add([0, 1, 2].map((i) => ({ id: String(i + 1), index: i, input: `p${i}` })));
     run.end();
     await run.finished;

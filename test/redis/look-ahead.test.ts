@@ -9,7 +9,7 @@ import { queueKeys } from '../../src/brokers/redis/keys.js';
 import { LookAhead } from '../../src/brokers/redis/look-ahead.js';
 import { RedisWorker } from '../../src/brokers/redis/worker.js';
 import type { JobSpec } from '../../src/core/types.js';
-import { fixtureUrl } from '../brokers/helpers.js';
+import { fixtureUrl, pipelineOf } from '../brokers/helpers.js';
 import { redisPerFile } from './server.js';
 
 const server = redisPerFile();
@@ -24,11 +24,11 @@ describe('the look-ahead of a submit on Redis', () => {
   it('holds at most 64 MiB of inputs in Redis ahead of the workers, whatever the item count allows', async () => {
     const queue = 'ahead1';
     const target = parseRedisUrl(server().url);
-    const broker = await RedisBroker.connect({ target, queue, processorUrls: [fixtureUrl('sleep')] });
+    const broker = await RedisBroker.connect({ target, queue });
     closers.push(() => broker.close());
     const probe = await openRedis(target, 'command', { name: 'probe' });
     closers.push(async () => probe.disconnect());
-    const spec: JobSpec = { jobId: 'big', processors: [{ ref: 'sleep' }], params: {}, concurrency: 4, batchSize: 1, batchWindowMs: 0, retries: 0, timeoutMs: 0, total: 100 };
+    const spec: JobSpec = { jobId: 'big', pipeline: pipelineOf([fixtureUrl('sleep')]), params: {}, concurrency: 4, batchSize: 1, batchWindowMs: 0, retries: 0, timeoutMs: 0, total: 100 };
     const run = broker.startJob(spec, () => undefined);
     // 100 prompts of 1 MiB each ("0" and padding: the sleep fixture answers at once), far fewer
     // than the 1000 items the item bound lets through: 100 MiB in Redis without a byte bound.

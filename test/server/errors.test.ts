@@ -40,7 +40,7 @@ describe('a server with remote processors enabled', () => {
   let close: () => Promise<void>;
 
   beforeAll(async () => {
-    const broker = new EmbeddedBroker({ threads: 1, maxConcurrency: 16, processorUrls: [builtinUrl('demo')] });
+    const broker = new EmbeddedBroker({ threads: 1, maxConcurrency: 16 });
     const registry = new RemoteProcessorRegistry();
     const remoteBroker = new RemoteBroker(registry, { callbackUrl: () => `${url}/complete` });
     // `far` stands for a registered remote processor: the manager only asks the registry by name.

@@ -26,7 +26,7 @@ export async function startTestServer(
   server: Partial<Omit<ServerOptions, 'manager'>> = {},
 ): Promise<TestServer> {
   const processors = new Map<string, string>(TEST_PROCESSORS.map((n) => [n, n === 'demo' ? builtinUrl('demo') : fixtureUrl(n)]));
-  const broker = new EmbeddedBroker({ threads: 2, maxConcurrency: 1024, processorUrls: [processors.get('demo')!] });
+  const broker = new EmbeddedBroker({ threads: 2, maxConcurrency: 1024 });
   const manager = new Manager(broker, {
     processors,
     params: FAST_DEMO,

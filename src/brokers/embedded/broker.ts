@@ -22,8 +22,6 @@ export interface EmbeddedBrokerOptions {
   readonly threads?: number;
   /** Upper bound of items in flight across all jobs of this broker (sizes the per-thread task cap). */
   readonly maxConcurrency: number;
-  /** Module URLs of the pipeline, resolved by the caller. */
-  readonly processorUrls: readonly string[];
   /** The thread entry module; only tests change it (to one that cannot load). */
   readonly threadFile?: string;
   /**
@@ -37,6 +35,12 @@ export interface EmbeddedBrokerOptions {
    * item's would, instead of the process. Default: SLOWWORK_THREAD_HEAP_MB, else Node's default.
    */
   readonly threadHeapMb?: number;
+  /**
+   * Processor modules each thread imports as it starts, so the first batch finds them loaded (a
+   * hint for a start-up: jobs name their own pipeline; a module that fails here fails later, in
+   * its batch, as it would have).
+   */
+  readonly preload?: readonly string[];
 }
 
 /** SLOWWORK_THREAD_HEAP_MB, checked: a whole number of MB, 16 at least. */
@@ -78,7 +82,6 @@ export class EmbeddedBroker implements Broker {
    */
   private readonly alonePool: Piscina;
   private aloneRunning = 0;
-  private readonly processorUrls: readonly string[];
   private readonly routes = new Map<number, (messages: ThreadMessage[]) => void>();
   private readonly controlName = `slowwork-control-${process.pid}-${randomBytes(4).toString('hex')}`;
   private readonly control = new BroadcastChannel(this.controlName);
@@ -99,7 +102,6 @@ export class EmbeddedBroker implements Broker {
 
   constructor(options: EmbeddedBrokerOptions) {
     this.threads = options.threads ?? defaultThreads();
-    this.processorUrls = options.processorUrls;
     this.scopes = { tracked: options.trackItemScopes === true };
     const heapMb = options.threadHeapMb ?? threadHeapFromEnv();
     const common = {
@@ -108,7 +110,7 @@ export class EmbeddedBroker implements Broker {
       atomics: 'disabled',
       recordTiming: false,
       closeTimeout: 2000,
-      workerData: { control: this.controlName, preload: options.processorUrls } satisfies ThreadData,
+      workerData: { control: this.controlName, preload: options.preload } satisfies ThreadData,
       ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}),
     } as const;
     this.pool = new Piscina({
@@ -196,11 +198,11 @@ export class EmbeddedBroker implements Broker {
   }
 
   startJob(spec: JobSpec, listener: EventListener, options: JobRunOptions = {}): JobRun {
-    return this.startLocalRun(spec, options.processorUrls ?? this.processorUrls, listener, options);
+    return this.startLocalRun(spec, listener, options);
   }
 
-  /** A run of a given pipeline on this pool: what a Redis worker uses for each job it serves. */
-  startLocalRun(spec: JobSpec, processorUrls: readonly string[], listener: EventListener, options: LocalRunOptions = {}): EmbeddedJobRun {
+  /** A run on this pool with the options only a local run has: what a Redis worker uses for each job it serves. */
+  startLocalRun(spec: JobSpec, listener: EventListener, options: LocalRunOptions = {}): EmbeddedJobRun {
     const run = new EmbeddedJobRun(
       spec,
       {
@@ -229,7 +231,6 @@ export class EmbeddedBroker implements Broker {
           const worker = [...this.pool.threads, ...this.alonePool.threads].find((w) => w.threadId === threadId);
           void worker?.terminate();
         },
-        processorUrls,
         deaths: this.deaths,
         scopes: this.scopes,
         assignedThread: (batchId) => this.batchLoad.get(batchId)?.thread ?? -1,

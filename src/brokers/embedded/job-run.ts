@@ -180,7 +180,7 @@ export class EmbeddedJobRun extends BookedRun<PoolItem> {
     this.pool.listen(batch.id, (messages) => this.onMessages(batch, messages));
     const task = {
       batchId: batch.id,
-      processors: this.pool.processorUrls,
+      processors: this.spec.pipeline.map((stage) => stage.url),
       params: this.spec.params,
       timeoutMs: this.spec.timeoutMs,
       maxOutputChars: outputLimitOf(this.spec),

@@ -31,8 +31,6 @@ export interface PoolPort {
   readonly deaths?: Map<number, ThreadDeath>;
   /** The thread a batch was handed to, if known (-1 if not). */
   assignedThread?(batchId: number): number;
-  /** Module URLs of the pipeline. */
-  readonly processorUrls: readonly string[];
   /**
    * Whether batches run scoped (see BatchTask.scoped), shared by all jobs of the pool: once any
    * thread of it died without a named culprit. A job keeps its own when absent.

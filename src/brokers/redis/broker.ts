@@ -19,8 +19,6 @@ import { listJobs, liveWorkers, type WorkerRow } from './admin.js';
 export interface RedisBrokerOptions {
   readonly target: RedisTarget;
   readonly queue: string;
-  /** Module URLs of the pipeline, resolved by the caller (workers may find them by name). */
-  readonly processorUrls: readonly string[];
   /** How long a finished job stays in Redis (its events, for `watch job`). */
   readonly ttlMs?: number;
 }
@@ -73,7 +71,6 @@ export class RedisBroker implements Broker {
         cmd: this.cmd,
         reader,
         keys: this.keys,
-        processorUrls: options.processorUrls ?? this.opts.processorUrls,
         ttlMs: this.opts.ttlMs ?? DEFAULT_JOB_TTL_MS,
         submitter: `${hostname()}:${process.pid}`,
         outPath: options.outPath ? resolve(options.outPath) : '',

@@ -44,7 +44,6 @@ export interface RedisJobRunDeps {
   /** A connection of its own for the blocking event reads. */
   readonly reader: ScriptedRedis;
   readonly keys: QueueKeys;
-  readonly processorUrls: readonly string[];
   /** How long a finished job's keys are kept. */
   readonly ttlMs: number;
   readonly submitter: string;
@@ -143,7 +142,7 @@ export class RedisJobRun implements JobRun {
       total: this.carried.size > 0 ? null : (this.spec.total ?? null),
       ttlMs: this.deps.ttlMs,
       retries: this.spec.retries,
-      spec: JSON.stringify(toWireSpec(this.spec, this.deps.processorUrls)),
+      spec: JSON.stringify(toWireSpec(this.spec)),
       submitter: this.deps.submitter,
       out: outPath,
     });

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ProcessorError } from '../../core/errors.js';
-import type { JobSpec } from '../../core/types.js';
+import type { JobSpec, Pipeline } from '../../core/types.js';
 import { builtinProcessorNames, resolveProcessorRef } from '../../processors/registry.js';
 
 const wireSpec = z.object({
@@ -23,9 +23,9 @@ const wireSpec = z.object({
 
 export type WireJobSpec = z.infer<typeof wireSpec>;
 
-export function toWireSpec(spec: JobSpec, processorUrls: readonly string[]): WireJobSpec {
+export function toWireSpec(spec: JobSpec): WireJobSpec {
   return {
-    processors: spec.processors.map((p, k) => ({ name: p.ref, url: processorUrls[k] ?? p.ref })),
+    processors: spec.pipeline.map(({ name, url }) => ({ name, url })),
     params: { ...spec.params },
     timeoutMs: spec.timeoutMs,
     ...(spec.maxOutputChars === undefined ? {} : { maxOutputChars: spec.maxOutputChars }),
@@ -39,15 +39,16 @@ export function parseWireSpec(json: string): WireJobSpec {
 }
 
 /**
- * The module URLs a worker loads for a job. `own` maps names to the worker's `--processor`
- * modules. Throws a ProcessorError naming what to do when this worker cannot run the job.
+ * The job's pipeline as this worker runs it: each stage's module found here. `own` maps names to
+ * the worker's `--processor` modules. Throws a ProcessorError naming what to do when this worker
+ * cannot run the job.
  */
-export function resolveOnWorker(spec: WireJobSpec, own: ReadonlyMap<string, string>): string[] {
+export function resolveOnWorker(spec: WireJobSpec, own: ReadonlyMap<string, string>): Pipeline {
   return spec.processors.map(({ name, url }) => {
     const mine = own.get(name);
-    if (mine) return mine;
-    if (builtinProcessorNames().includes(name)) return resolveProcessorRef(name);
-    if (url.startsWith('file:') && existsSync(fileURLToPath(url))) return url;
+    if (mine) return { name, url: mine };
+    if (builtinProcessorNames().includes(name)) return { name, url: resolveProcessorRef(name) };
+    if (url.startsWith('file:') && existsSync(fileURLToPath(url))) return { name, url };
     throw new ProcessorError(`this worker has no processor "${name}" (start it with --processor PATH for that module)`);
   });
 }

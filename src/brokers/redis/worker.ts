@@ -133,7 +133,7 @@ export class RedisWorker {
   /** Connects (failing fast with one line), registers, and starts serving. */
   static async start(opts: WorkerOptions): Promise<RedisWorker> {
     const name = `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
-    const pool = new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.slots, processorUrls: [] });
+    const pool = new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.slots });
     let worker: RedisWorker;
     try {
       const { target } = opts;

@@ -1,7 +1,7 @@
 /**
  * The broker for remote processors: items of a job go one by one to the endpoints registered
  * under the job's processor name (see registry.ts, job-run.ts, and wire.ts for the contract).
- * Single-stage jobs only; `spec.processors[0].ref` is the remote processor's name.
+ * Single-stage jobs only; `spec.pipeline[0].name` is the remote processor's name.
  */
 import type { Broker, JobRunOptions } from '../broker.js';
 import type { EventListener } from '../../core/events.js';

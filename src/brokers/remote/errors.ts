@@ -13,22 +13,31 @@ export class RegistrationError extends Error {
   }
 }
 
-/**
- * One attempt on an endpoint that did not give a result. `charged` says whose fault it was: the
- * item's (an {"error"} line, a 4xx) counts against its retries; the endpoint's (connection
- * lost, idle, 5xx, a broken stream) does not. `endpointDown` means the endpoint itself looks
- * gone (connection refused or reset): take it out of rotation until its next good check.
- */
+/** Whose fault a failed attempt was, and what it says of the endpoint. */
+export interface AttemptFault {
+  /**
+   * The item's (an {"error"} line, a 4xx): counts against its retries. Not the endpoint's
+   * (connection lost, idle, 5xx, a broken stream).
+   */
+  readonly charged: boolean;
+  /** The endpoint itself looks gone (connection refused or reset): out of rotation until its next good check. */
+  readonly endpointDown?: boolean;
+  /** The processor's own message (an {"error"} line or a /complete error), shown as it is. */
+  readonly fromProcessor?: boolean;
+}
+
+/** One attempt on an endpoint that did not give a result; see AttemptFault for the fields. */
 export class AttemptFailure extends Error {
-  constructor(
-    message: string,
-    readonly charged: boolean,
-    readonly endpointDown: boolean = false,
-    /** The processor's own message (an {"error"} line or a /complete error), shown as it is. */
-    readonly fromProcessor: boolean = false,
-  ) {
+  readonly charged: boolean;
+  readonly endpointDown: boolean;
+  readonly fromProcessor: boolean;
+
+  constructor(message: string, fault: AttemptFault) {
     super(message);
     this.name = 'AttemptFailure';
+    this.charged = fault.charged;
+    this.endpointDown = fault.endpointDown ?? false;
+    this.fromProcessor = fault.fromProcessor ?? false;
   }
 }
 

@@ -85,10 +85,10 @@ export class RemoteJobRun extends BookedRun<RemoteItem> {
     _options: JobRunOptions = {},
   ) {
     super(spec.jobId, listener, { retries: spec.retries, highWater: Math.max(4 * spec.concurrency, 512) });
-    if (spec.processors.length !== 1) {
-      throw new RemoteJobError(`a remote job runs one processor, not a pipeline of ${spec.processors.length}`);
+    if (spec.pipeline.length !== 1) {
+      throw new RemoteJobError(`a remote job runs one processor, not a pipeline of ${spec.pipeline.length}`);
     }
-    this.processorName = spec.processors[0]!.ref;
+    this.processorName = spec.pipeline[0]!.name;
     this.waiting = this.book.lanes[0]!;
     this.unsubscribe = ports.registry.onChange((change) => this.onEndpointChange(change));
   }
@@ -246,14 +246,14 @@ export class RemoteJobRun extends BookedRun<RemoteItem> {
     attempt.accepted = true;
     // It may have left the rotation while the request was on its way: its change is past.
     if (!this.ports.registry.isUsable(attempt.endpoint)) {
-      this.endpointFailed(rec, attempt, new AttemptFailure(`went out of rotation before completing (${attempt.endpoint.lastError ?? 'replaced'})`, false));
+      this.endpointFailed(rec, attempt, new AttemptFailure(`went out of rotation before completing (${attempt.endpoint.lastError ?? 'replaced'})`, { charged: false }));
     }
   }
 
   private onComplete(rec: RemoteItem, attempt: Attempt, completion: Completion): void {
     if (!this.isCurrent(rec, attempt)) return;
     if (completion.error !== undefined) {
-      this.endpointFailed(rec, attempt, new AttemptFailure(completion.error, true, false, true));
+      this.endpointFailed(rec, attempt, new AttemptFailure(completion.error, { charged: true, fromProcessor: true }));
       return;
     }
     const output = completion.output ?? '';
@@ -274,7 +274,7 @@ export class RemoteJobRun extends BookedRun<RemoteItem> {
       this.book.retryOrFail(rec, err.message, performance.now(), { charged: true, final: true });
       return;
     }
-    const failure = err instanceof AttemptFailure ? err : new AttemptFailure(describeError(err), false);
+    const failure = err instanceof AttemptFailure ? err : new AttemptFailure(describeError(err), { charged: false });
     this.endpointFailed(rec, attempt, failure);
   }
 
@@ -292,7 +292,7 @@ export class RemoteJobRun extends BookedRun<RemoteItem> {
         const call = rec.call;
         if (call && call.accepted && call.endpoint === change.endpoint) {
           const why = change.kind === 'replaced' ? 'registered again (restarted)' : `went out of rotation (${change.endpoint.lastError ?? change.kind})`;
-          this.endpointFailed(rec, call, new AttemptFailure(`${why} before completing`, false));
+          this.endpointFailed(rec, call, new AttemptFailure(`${why} before completing`, { charged: false }));
         }
       }
     }

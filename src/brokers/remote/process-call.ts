@@ -38,9 +38,9 @@ export async function callProcess(call: ProcessCall): Promise<ProcessOutcome> {
   const signal = AbortSignal.any([call.signal, idle.signal]);
   const failure = (err: unknown): unknown => {
     if (call.signal.aborted) return call.signal.reason;
-    if (idle.signal.aborted) return new AttemptFailure(`no answer for ${call.idleTimeoutMs} ms`, false);
+    if (idle.signal.aborted) return new AttemptFailure(`no answer for ${call.idleTimeoutMs} ms`, { charged: false });
     if (err instanceof AttemptFailure || err instanceof OutputTooLongError) return err;
-    return new AttemptFailure(describeFetchError(err), false, true);
+    return new AttemptFailure(describeFetchError(err), { charged: false, endpointDown: true });
   };
   try {
     let res: Response;
@@ -73,11 +73,11 @@ async function httpFailure(res: Response): Promise<AttemptFailure> {
   const text = await readCapped(res, 64 * 1024).catch(() => '');
   const detail = errorMessageOf(tryJson(text));
   const charged = res.status >= 400 && res.status <= 499;
-  return new AttemptFailure(`answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`, charged);
+  return new AttemptFailure(`answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`, { charged });
 }
 
 async function readStream(res: Response, call: ProcessCall, touch: () => void): Promise<ProcessOutcome> {
-  if (!res.body) throw new AttemptFailure('answered 200 without a body', false);
+  if (!res.body) throw new AttemptFailure('answered 200 without a body', { charged: false });
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   const lines = new LineSplitter();
@@ -86,9 +86,9 @@ async function readStream(res: Response, call: ProcessCall, touch: () => void): 
   const take = (batch: string[]): ProcessOutcome | null => {
     for (const raw of batch) {
       const line = parseStreamLine(raw);
-      if (line === null) throw new AttemptFailure(`sent a line outside the protocol: ${raw.slice(0, 80)}`, false);
+      if (line === null) throw new AttemptFailure(`sent a line outside the protocol: ${raw.slice(0, 80)}`, { charged: false });
       if (line.kind === 'done') return { kind: 'done', output: output.toString() };
-      if (line.kind === 'error') throw new AttemptFailure(line.message, true, false, true);
+      if (line.kind === 'error') throw new AttemptFailure(line.message, { charged: true, fromProcessor: true });
       if (line.text.length === 0) continue;
       output.append(line.text);
       if (call.maxOutputChars > 0 && output.length > call.maxOutputChars) throw new OutputTooLongError(call.maxOutputChars);
@@ -103,11 +103,11 @@ async function readStream(res: Response, call: ProcessCall, touch: () => void): 
       touch();
       const outcome = take(lines.push(decoder.decode(value, { stream: true })));
       if (outcome) return outcome;
-      if (lines.pendingLength > MAX_LINE_CHARS) throw new AttemptFailure(`sent a line longer than ${MAX_LINE_CHARS} characters`, false);
+      if (lines.pendingLength > MAX_LINE_CHARS) throw new AttemptFailure(`sent a line longer than ${MAX_LINE_CHARS} characters`, { charged: false });
     }
     const outcome = take([...lines.push(decoder.decode()), ...lines.end()]);
     if (outcome) return outcome;
-    throw new AttemptFailure('ended its stream without {"done":true} or {"error"}', false);
+    throw new AttemptFailure('ended its stream without {"done":true} or {"error"}', { charged: false });
   } finally {
     reader.cancel().catch(() => undefined);
   }

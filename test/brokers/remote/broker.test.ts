@@ -118,12 +118,12 @@ describe('RemoteBroker', () => {
     const manager = await startManager();
     await startProcessor(manager.url, { id: 'p', name: 'demo' });
     const rec = new Recorder();
-    const run = manager.broker.startJob(spec({ processors: [{ ref: 'summarize' }] }), rec.listener);
+    const run = manager.broker.startJob(spec({ pipeline: [{ name: 'summarize', url: '' }] }), rec.listener);
     await run.add(itemsOf(['a', 'b']));
     run.end();
     expect(await run.finished).toEqual({ total: 2, done: 0, failed: 2, unfinished: 0 });
     expect(rec.of('item-failed')[0]!.error).toBe('no remote processor named "summarize" is registered (registered: demo)');
-    expect(() => manager.broker.startJob(spec({ processors: [{ ref: 'demo' }, { ref: 'demo' }] }), () => undefined)).toThrow(/one processor, not a pipeline of 2/);
+    expect(() => manager.broker.startJob(spec({ pipeline: [{ name: 'demo', url: '' }, { name: 'demo', url: '' }] }), () => undefined)).toThrow(/one processor, not a pipeline of 2/);
   });
 
   it('re-sends the items of a server killed mid-stream to the other one, uncharged, nothing lost or doubled', async () => {

@@ -38,7 +38,7 @@ describe('slowwork processor serve', () => {
     await waitFor(() => LINE.test(child.stdout()), 'the listening line', 15_000);
     expect(LINE.exec(child.stdout())?.slice(1, 3)).toEqual(['cli', 'cli-1']);
     const rec = new Recorder();
-    const job = manager.broker.startJob(spec({ processors: [{ ref: 'cli' }] }), rec.listener);
+    const job = manager.broker.startJob(spec({ pipeline: [{ name: 'cli', url: '' }] }), rec.listener);
     const inputs = inputsOf(10, 'cli');
     await job.add(itemsOf(inputs));
     job.end();

@@ -111,7 +111,7 @@ export async function listenProcessorApp(over: { name?: string; id: string; para
 }
 
 /** A job for the remote broker: items go one by one to the endpoints named `demo`. */
-export const spec = (over: Partial<JobSpec> = {}): JobSpec => baseSpec({ jobId: 'job-remote', processors: [{ ref: 'demo' }], batchSize: 1, ...over });
+export const spec = (over: Partial<JobSpec> = {}): JobSpec => baseSpec({ jobId: 'job-remote', pipeline: [{ name: 'demo', url: '' }], batchSize: 1, ...over });
 
 export const inputsOf = (n: number, prefix = 'prompt'): string[] => Array.from({ length: n }, (_, k) => `${prefix} number ${k + 1}`);
 

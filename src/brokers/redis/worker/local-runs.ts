@@ -6,7 +6,7 @@
  */
 import { describeError } from '../../../core/errors.js';
 import type { JobEvent } from '../../../core/events.js';
-import type { ItemInput } from '../../../core/types.js';
+import type { ItemInput, Pipeline } from '../../../core/types.js';
 import type { EmbeddedBroker } from '../../embedded/broker.js';
 import type { EmbeddedJobRun } from '../../embedded/job-run.js';
 import { parseWireSpec, resolveOnWorker, type WireJobSpec } from '../job-spec.js';
@@ -16,8 +16,8 @@ import type { Lease } from './leases.js';
 export interface LocalJob {
   readonly id: string;
   readonly spec: WireJobSpec;
-  /** Null when this worker cannot load the job's processors; `error` says why. */
-  readonly urls: string[] | null;
+  /** The job's pipeline as this worker runs it; null when it cannot load the job's processors (`error` says why). */
+  readonly pipeline: Pipeline | null;
   readonly error: string | null;
   run: EmbeddedJobRun | null;
   /** Its items held here. */
@@ -62,25 +62,25 @@ export class LocalRuns {
     try {
       const spec = parseWireSpec(specJson ?? '');
       try {
-        return { ...base, spec, urls: resolveOnWorker(spec, this.processors), error: null };
+        return { ...base, spec, pipeline: resolveOnWorker(spec, this.processors), error: null };
       } catch (err) {
-        return { ...base, spec, urls: null, error: describeError(err) };
+        return { ...base, spec, pipeline: null, error: describeError(err) };
       }
     } catch (err) {
       const spec: WireJobSpec = { processors: [{ name: '?', url: '' }], params: {}, timeoutMs: 0, retries: 0, batchSize: 1 };
-      return { ...base, spec, urls: null, error: `job ${id} has an unreadable spec (${describeError(err)})` };
+      return { ...base, spec, pipeline: null, error: `job ${id} has an unreadable spec (${describeError(err)})` };
     }
   }
 
-  /** Runs claimed items of a job this worker can run (`urls` set), under their local numbers. */
+  /** Runs claimed items of a job this worker can run (`pipeline` set), under their local numbers. */
   run(job: LocalJob, items: readonly [number, Lease][]): void {
-    if (items.length === 0 || !job.urls) return;
+    if (items.length === 0 || !job.pipeline) return;
     if (!job.run) {
       const jobId = job.id;
       job.run = this.pool.startLocalRun(
         {
           jobId,
-          processors: job.spec.processors.map((p) => ({ ref: p.name })),
+          pipeline: job.pipeline,
           params: job.spec.params,
           concurrency: this.slots,
           batchSize: job.spec.batchSize,
@@ -89,7 +89,6 @@ export class LocalRuns {
           timeoutMs: job.spec.timeoutMs,
           maxOutputChars: job.spec.maxOutputChars,
         },
-        job.urls,
         this.hooks.onEvents,
         {
           onLog: (line) => this.hooks.log(`[${jobId}] ${line}`),

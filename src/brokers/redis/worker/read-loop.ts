@@ -190,7 +190,7 @@ export class ReadLoop {
     }
     this.p.stats.busy(leases.size);
     if (started.length === 0) return;
-    if (job.urls) runs.run(job, started);
+    if (job.pipeline) runs.run(job, started);
     else this.p.outcomes.cannotRun(job, started);
   }
 }
