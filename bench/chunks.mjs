@@ -26,8 +26,8 @@ const { EmbeddedBroker } = await dist('brokers/embedded/broker.js');
 
 for (const [k, name] of PROCESSORS.entries()) {
   const ITEMS = name === 'stream100-tick' ? ITEMS_TICK : ITEMS_DEFAULT;
-  const broker = new EmbeddedBroker({ threads: THREADS, maxConcurrency: CONC, processorUrls: [benchProcessor(`${name}.mjs`)] });
-  const spec = { concurrency: CONC, batchSize: BATCH };
+  const broker = new EmbeddedBroker({ threads: THREADS, maxConcurrency: CONC });
+  const spec = { pipeline: [{ name, url: benchProcessor(`${name}.mjs`) }], concurrency: CONC, batchSize: BATCH };
   await runJob(broker, spec, 500); // warm-up
   const rates = [], perMsg = [];
   for (let r = 0; r < RUNS; r++) {

@@ -18,8 +18,8 @@ const { EmbeddedBroker } = await dist('brokers/embedded/broker.js');
 const url = benchProcessor('noop.mjs');
 
 for (const [k, cfg] of CONFIGS.entries()) {
-  const broker = new EmbeddedBroker({ threads: THREADS, maxConcurrency: cfg.concurrency, processorUrls: [url] });
-  const spec = { concurrency: cfg.concurrency, batchSize: cfg.batchSize, batchWindowMs: WINDOW };
+  const broker = new EmbeddedBroker({ threads: THREADS, maxConcurrency: cfg.concurrency });
+  const spec = { pipeline: [{ name: 'noop', url }], concurrency: cfg.concurrency, batchSize: cfg.batchSize, batchWindowMs: WINDOW };
   await runJob(broker, spec, 10_000); // warm-up: threads up, processor loaded, JIT warm
   const rates = [];
   let last;

@@ -20,8 +20,8 @@ deadline(60 + RUNS * 60, 'redis-chunks');
 const server = await serverInfo();
 const queue = queueName('chunks');
 const workers = await startWorkers(1, { queue, slots: SLOTS, threads: THREADS });
-const broker = await connect(queue, [benchProcessor(`${PROCESSOR}.mjs`)]);
-const spec = { concurrency: SLOTS, batchSize: 16 };
+const broker = await connect(queue);
+const spec = { pipeline: [{ name: PROCESSOR, url: benchProcessor(`${PROCESSOR}.mjs`) }], concurrency: SLOTS, batchSize: 16 };
 await runJob(broker, spec, 200); // warm-up
 
 const rates = [], perEvent = [], cpus = [];

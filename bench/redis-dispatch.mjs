@@ -39,8 +39,8 @@ const WARMUP = num('REDIS_DISPATCH_WARMUP', 100_000);
 async function measure({ slots, concurrency, batchSize }) {
   const queue = queueName('dispatch');
   const workers = await startWorkers(WORKERS, { queue, slots, threads: THREADS });
-  const broker = await connect(queue, [url]);
-  const spec = { concurrency, batchSize, batchWindowMs: 5 };
+  const broker = await connect(queue);
+  const spec = { pipeline: [{ name: 'noop', url }], concurrency, batchSize, batchWindowMs: 5 };
   await runJob(broker, spec, WARMUP);
   const rates = [], cpus = [], stats = [];
   for (let r = 0; r < RUNS; r++) {

@@ -18,12 +18,12 @@ deadline(60 + RUNS * (ITEMS / RATE + 30), 'redis-latency');
 const server = await serverInfo();
 const queue = queueName('latency');
 const workers = await startWorkers(1, { queue, slots: SLOTS, threads: THREADS });
-const broker = await connect(queue, [benchProcessor('pickup.mjs')]);
+const broker = await connect(queue);
 
 /** One paced job: returns the pickup and add->done samples (ms). */
 async function pacedRun(items, rate) {
   const tAdd = new Float64Array(items), pickup = [], done = [];
-  const spec = { jobId: `bench-lat-${Math.random().toString(16).slice(2, 10)}`, processors: [{ ref: 'pickup' }], params: {}, concurrency: SLOTS, batchSize: 1, batchWindowMs: 0, retries: 0, timeoutMs: 0 };
+  const spec = { jobId: `bench-lat-${Math.random().toString(16).slice(2, 10)}`, pipeline: [{ name: 'pickup', url: benchProcessor('pickup.mjs') }], params: {}, concurrency: SLOTS, batchSize: 1, batchWindowMs: 0, retries: 0, timeoutMs: 0 };
   const run = broker.startJob(spec, (events) => {
     const t = nowMs();
     for (const e of events) {

@@ -23,9 +23,9 @@ const { resolveProcessorRef } = await dist('processors/registry.js');
 const server = await serverInfo();
 const queue = queueName('slow');
 const workers = await startWorkers(WORKERS, { queue, slots: SLOTS, threads: THREADS });
-const broker = await connect(queue, [resolveProcessorRef('demo')]);
+const broker = await connect(queue);
 const params = { first_token_ms: String(ITEM_MS), tokens_per_s: '0', length: '1' };
-const spec = { processors: [{ ref: 'demo' }], params, concurrency: CONC, batchSize: 16, timeoutMs: 600_000 };
+const spec = { pipeline: [{ name: 'demo', url: resolveProcessorRef('demo') }], params, concurrency: CONC, batchSize: 16, timeoutMs: 600_000 };
 await runJob(broker, spec, CONC * 2); // warm-up: two waves
 
 const walls = [], cpus = [];

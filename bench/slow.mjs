@@ -29,8 +29,8 @@ const { resolveProcessorRef } = await dist('processors/registry.js');
 const params = { first_token_ms: String(ITEM_MS), tokens_per_s: '0', length: '1' };
 
 for (const [k, batchSize] of BATCHES.entries()) {
-  const broker = new EmbeddedBroker({ threads: THREADS, maxConcurrency: CONC, processorUrls: [resolveProcessorRef('demo')] });
-  const spec = { processors: [{ ref: 'demo' }], params, concurrency: CONC, batchSize, batchWindowMs: WINDOW, timeoutMs: 600_000 };
+  const broker = new EmbeddedBroker({ threads: THREADS, maxConcurrency: CONC });
+  const spec = { pipeline: [{ name: 'demo', url: resolveProcessorRef('demo') }], params, concurrency: CONC, batchSize, batchWindowMs: WINDOW, timeoutMs: 600_000 };
   await runJob(broker, spec, CONC * 2); // warm-up: two waves
   const walls = [], chains = [];
   for (let r = 0; r < RUNS; r++) {

@@ -48,7 +48,6 @@ export async function feed(run, total, slice = 1024, input = (i) => `p${i}`) {
 export async function runJob(broker, specPatch, total, { slice = 1024, input } = {}) {
   const spec = {
     jobId: `bench-${Math.random().toString(16).slice(2, 10)}`,
-    processors: [{ ref: 'bench' }],
     params: {},
     concurrency: 16,
     batchSize: 16,

@@ -81,8 +81,8 @@ export async function startWorkers(count, { queue, slots, threads, processors = 
 }
 
 /** A RedisBroker for `queue`; its finished jobs' keys expire after a minute (not a day). */
-export async function connect(queue, processorUrls) {
-  return RedisBroker.connect({ target: parseRedisUrl(REDIS_URL), queue, processorUrls, ttlMs: 60_000 });
+export async function connect(queue) {
+  return RedisBroker.connect({ target: parseRedisUrl(REDIS_URL), queue, ttlMs: 60_000 });
 }
 
 /** A plain connection for looking at the server (its pid, INFO). */
