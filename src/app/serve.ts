@@ -147,12 +147,11 @@ async function localProcessors(opts: ServeOptions, cwd: string): Promise<{ urls:
   const refs = [...opts.processors, ...(opts.processors.includes('demo') ? [] : ['demo'])];
   const resolved = await resolvePipeline(refs, opts.params, cwd);
   const urls = new Map<string, string>();
-  const messages = new Set<string>();
-  resolved.stages.forEach(({ name, url }, k) => {
+  for (const { name, url } of resolved.stages) {
     if (urls.has(name)) throw new UsageError(`two --processor modules are both named "${name}": a server offers each name once`);
     urls.set(name, url);
-    if (resolved.processors[k]!.accepts === 'messages') messages.add(name);
-  });
+  }
+  const messages = new Set(resolved.processors.filter((p) => p.accepts === 'messages').map((p) => p.name));
   return { urls, messages };
 }
 
