@@ -6,6 +6,8 @@
  */
 import type { ItemInput, Params } from '../core/types.js';
 import type { Chunks, ProcessContext, Processor } from '../processors/contract.js';
+import { TextBuilder } from '../core/text-builder.js';
+import { chunkText } from '../runtime/chunk-text.js';
 
 export interface LocalItem {
   readonly itemId: string;
@@ -29,14 +31,14 @@ export async function runLocal(processor: Processor, item: LocalItem, onChunk: (
   const chunks: Chunks = await Promise.race([Promise.resolve(processor.process(item.input, ctx)), aborted]);
   const asyncIt = (chunks as AsyncIterable<unknown>)[Symbol.asyncIterator];
   const it: AsyncIterator<unknown> | Iterator<unknown> = asyncIt ? asyncIt.call(chunks) : (chunks as Iterable<unknown>)[Symbol.iterator]();
-  let text = '';
+  const text = new TextBuilder();
   try {
     for (;;) {
       const r = await Promise.race([Promise.resolve(it.next()), aborted]);
-      if (r.done) return text;
-      const piece = toText(r.value);
+      if (r.done) return text.toString();
+      const piece = chunkText(r.value);
       if (piece.length === 0) continue;
-      text += piece;
+      text.append(piece);
       const wait = onChunk(piece);
       if (wait) await Promise.race([wait, aborted]);
     }
@@ -45,12 +47,4 @@ export async function runLocal(processor: Processor, item: LocalItem, onChunk: (
     Promise.resolve(it.return?.()).catch(() => undefined);
     throw err;
   }
-}
-
-const decoder = new TextDecoder();
-function toText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value instanceof Uint8Array) return decoder.decode(value);
-  if (value === null || value === undefined) return '';
-  return String(value);
 }

@@ -12,6 +12,7 @@ import { TextBuilder } from '../core/text-builder.js';
 import type { ItemInput, Params } from '../core/types.js';
 import { systemicCause, type Chunks, type ProcessContext, type Processor } from '../processors/contract.js';
 import { loadProcessor } from '../processors/registry.js';
+import { chunkText } from './chunk-text.js';
 import type { Outbox } from './outbox.js';
 import { PROBE_BUSY, PROBE_CALLS, type BatchItem } from './protocol.js';
 
@@ -229,7 +230,7 @@ async function drain(
       }
       aborted.throwIfAborted();
       if (r.done) return text.toString();
-      const piece = toText(r.value);
+      const piece = chunkText(r.value);
       if (piece.length === 0) continue;
       text.append(piece);
       if (maxChars > 0 && text.length > maxChars) throw new OutputTooLongError(maxChars);
@@ -240,14 +241,6 @@ async function drain(
     Promise.resolve(it.return?.()).catch(() => undefined);
     throw err;
   }
-}
-
-const decoder = new TextDecoder();
-function toText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value instanceof Uint8Array) return decoder.decode(value);
-  if (value === null || value === undefined) return '';
-  return String(value);
 }
 
 function isPromise<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
