@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { ProcessorError, describeError } from '../core/errors.js';
 import { isProcessor, type Processor } from './contract.js';
 
@@ -49,7 +50,7 @@ export function resolveProcessorRef(ref: string, cwd: string = process.cwd()): s
 export async function loadProcessor(url: string): Promise<Processor> {
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(url)) as Record<string, unknown>;
+    mod = (await importGuarded(url)) as Record<string, unknown>;
   } catch (err) {
     const where = err instanceof SyntaxError ? syntaxErrorPlace(url) : undefined;
     if (where) throw new ProcessorError(`syntax error in processor ${where}: ${describeError(err)}`);
@@ -60,6 +61,31 @@ export async function loadProcessor(url: string): Promise<Processor> {
   throw new ProcessorError(
     `processor ${displayRef(url)} must export default { name: string, process(input, ctx) } (an async iterable of text chunks)`,
   );
+}
+
+/** A module's `process.exit` while it loads, turned into an error. */
+class ExitWhileLoading extends Error {
+  constructor(code: unknown) {
+    super(`it called process.exit(${code === undefined ? '' : String(code)}) while loading`);
+  }
+}
+
+/**
+ * Imports a processor module. On the main thread, `process.exit` is an error while it loads: a
+ * module that calls it would end slowwork itself, silently, mid-check. (On a worker thread it
+ * ends only that thread, which the pool handles as any thread death.)
+ */
+async function importGuarded(url: string): Promise<unknown> {
+  if (!isMainThread) return import(url);
+  const exit = process.exit;
+  process.exit = ((code?: unknown) => {
+    throw new ExitWhileLoading(code);
+  }) as typeof process.exit;
+  try {
+    return await import(url);
+  } finally {
+    process.exit = exit;
+  }
 }
 
 /**

@@ -87,6 +87,12 @@ const cases: Case[] = [
     message: ['throws-on-import.mjs', /refuses to load/],
   },
   {
+    name: 'a processor module that calls process.exit on import',
+    files: { 'p.txt': GOOD },
+    args: ['p.txt', '--processor', processorFixture('exits-on-import.mjs')],
+    message: ['exits-on-import.mjs', /called process\.exit\(3\) while loading/],
+  },
+  {
     name: 'bad --param for demo',
     files: { 'p.txt': GOOD },
     args: ['p.txt', '--param', 'tokens_per_s=abc'],
