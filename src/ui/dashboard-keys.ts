@@ -74,7 +74,9 @@ export function onKey(state: KeyState, key: Key, jobs: readonly JobView[]): { st
   if (key.input === 'g') return { state: move(-jobs.length), effect: null };
   if (key.input === 'G') return { state: move(jobs.length), effect: null };
   if (key.input === 'q' || key.escape) return { state: s, effect: key.escape ? null : { kind: 'quit' } };
-  if (key.return) {
+  // A line feed is Enter too: Enter pressed before the view put the terminal in raw mode comes
+  // as '\n' (the tty turned its CR into LF), which ink does not call `return`.
+  if (key.return || key.input === '\n') {
     if (s.selected === null) return { state: { ...s, message: [{ text: 'no job to attach to', color: 'yellow' }] }, effect: null };
     return { state: s, effect: { kind: 'attach', jobId: s.selected } };
   }

@@ -93,6 +93,8 @@ describe('onKey: moving the selection', () => {
 describe('onKey: attach, quit', () => {
   it('Enter attaches to the selected job', () => {
     expect(onKey(at('b'), ENTER, JOBS).effect).toEqual({ kind: 'attach', jobId: 'b' });
+    // Enter typed before the view set raw mode arrives as a line feed, which ink does not call return.
+    expect(onKey(at('b'), k('\n'), JOBS).effect).toEqual({ kind: 'attach', jobId: 'b' });
     expect(press([k('j'), k('j'), ENTER], JOBS, at('a')).effects.at(-1)).toEqual({ kind: 'attach', jobId: 'c' });
   });
 
