@@ -37,6 +37,25 @@ function clocksBetween(from: number, to: number): string[] {
   return out;
 }
 
+/**
+ * A submit of 200 items on one worker and a Redis of its own, with 5 results written; then that
+ * Redis stopped, and the submit saying so.
+ */
+async function submitThenRedisDown(onTestFinished: (fn: () => Promise<void>) => void, label: string) {
+  const procs = processes(onTestFinished);
+  const redis = await ownRedis(onTestFinished);
+  const cwd = await newDir();
+  writePrompts(cwd, 'prompts.txt', Array.from({ length: 200 }, (_, k) => `${label} prompt ${k + 1}`));
+  const queue = freshQueue(label);
+  await procs.worker(redis.url, queue, cwd, WORKER_ARGS);
+  const out = path.join(cwd, 'out.jsonl');
+  const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis.url, '--queue', queue, ...paramArgs(PARAMS), '--no-tui', '--out', 'out.jsonl'], cwd, 50_000);
+  await waitFor(() => fileLines(out).lines.length >= 5, '5 results', 30_000);
+  await redis.stop();
+  await waitFor(() => UNREACHABLE.test(sub.stdout()), 'the submit to say Redis is unreachable', 15_000);
+  return { redis, cwd, out, sub };
+}
+
 describe('submit --redis while Redis is away', () => {
   test('down a few seconds, back on the same port: plain and --json say since when, the jobs complete, each item once', { timeout: 90_000 }, async ({ onTestFinished }) => {
     const procs = processes(onTestFinished);
@@ -89,18 +108,7 @@ describe('submit --redis while Redis is away', () => {
 
   for (const how of ['SIGTERM', 'a second Ctrl+C (SIGINT)'] as const) {
     test(`gone for good: ${how} ends the submit within seconds, exit 130, with the resume command`, { timeout: 60_000 }, async ({ onTestFinished }) => {
-      const procs = processes(onTestFinished);
-      const redis = await ownRedis(onTestFinished);
-      const cwd = await newDir();
-      const prompts = Array.from({ length: 200 }, (_, k) => `gone prompt ${k + 1}`);
-      writePrompts(cwd, 'prompts.txt', prompts);
-      const queue = freshQueue('gone');
-      await procs.worker(redis.url, queue, cwd, WORKER_ARGS);
-      const out = path.join(cwd, 'out.jsonl');
-      const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis.url, '--queue', queue, ...paramArgs(PARAMS), '--no-tui', '--out', 'out.jsonl'], cwd, 50_000);
-      await waitFor(() => fileLines(out).lines.length >= 5, '5 results', 30_000);
-      await redis.stop();
-      await waitFor(() => UNREACHABLE.test(sub.stdout()), 'the submit to say Redis is unreachable', 15_000);
+      const { redis, out, sub } = await submitThenRedisDown(onTestFinished, 'gone');
 
       let signalled: number;
       if (how === 'SIGTERM') {
@@ -125,18 +133,8 @@ describe('submit --redis while Redis is away', () => {
   }
 
   test('back without its data: one clear line, exit 4, the resume command', { timeout: 60_000 }, async ({ onTestFinished }) => {
-    const procs = processes(onTestFinished);
-    const redis = await ownRedis(onTestFinished); // no AOF: a restart loses everything
-    const cwd = await newDir();
-    const prompts = Array.from({ length: 200 }, (_, k) => `lost prompt ${k + 1}`);
-    writePrompts(cwd, 'prompts.txt', prompts);
-    const queue = freshQueue('lost');
-    await procs.worker(redis.url, queue, cwd, WORKER_ARGS);
-    const out = path.join(cwd, 'out.jsonl');
-    const sub = procs.submit(['submit', 'prompts.txt', '--redis', redis.url, '--queue', queue, ...paramArgs(PARAMS), '--no-tui', '--out', 'out.jsonl'], cwd, 50_000);
-    await waitFor(() => fileLines(out).lines.length >= 5, '5 results', 30_000);
-    await redis.stop();
-    await waitFor(() => UNREACHABLE.test(sub.stdout()), 'the submit to say Redis is unreachable', 15_000);
+    // (Its Redis has no AOF: a restart loses everything.)
+    const { redis, out, sub } = await submitThenRedisDown(onTestFinished, 'lost');
     await redis.start();
     const res = await sub.exited;
     expect(res.code, `stdout:\n${res.stdout.slice(-2000)}\nstderr:\n${res.stderr}`).toBe(4);
