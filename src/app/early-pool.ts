@@ -1,8 +1,12 @@
 /**
- * The embedded pool, started before the rest of a submit loads. Worker threads take about as
- * long to start as Node itself, so they come up while the main thread loads the submit flow
- * and checks the pipeline and the inputs. This module loads only the broker and the registry.
+ * The embedded pool, started before the rest of a submit loads. Worker threads take longer to come
+ * up than the main thread takes to load slowwork, so a submit starts them first: bin/slowwork.js
+ * calls `startSpeculativePool` with the raw arguments before the command line is even parsed, and
+ * the submit flow adopts that pool when the parsed options want the same one (else it starts its
+ * own, and the guess costs nothing but a thread start). This module loads only the broker and
+ * the registry.
  */
+import { parseArgs } from 'node:util';
 import { EmbeddedBroker } from '../brokers/embedded/broker.js';
 import { defaultThreads } from '../brokers/embedded/default-threads.js';
 import { resolveProcessorRef } from '../processors/registry.js';
@@ -22,19 +26,111 @@ export interface PoolChoice {
   readonly redis?: unknown;
 }
 
+/** What makes one pool another: a pool is adopted only when all three match. */
+interface PoolSettings {
+  readonly threads: number | undefined;
+  readonly maxConcurrency: number;
+  readonly preload: readonly string[];
+}
+
 /**
- * Starts the pool a submit will run on: null for Redis, or when a processor reference is wrong
- * (resolvePipeline then says so, in its own order).
+ * The submit options that take a value, by long name (with the short one): what the look at the
+ * raw arguments must know to tell a flag's value from an input file. A flag missing here makes the
+ * guess wrong (a slower start), never the run: test/app/early-pool.test.ts checks it against the command.
  */
-export function startPool(opts: PoolChoice, cwd: string): EarlyPool | null {
-  if (opts.redis) return null;
-  let processorUrls: string[];
+export const SUBMIT_VALUE_FLAGS: Readonly<Record<string, string | undefined>> = {
+  prompt: 'p',
+  processor: undefined,
+  param: undefined,
+  concurrency: 'c',
+  threads: undefined,
+  'batch-size': undefined,
+  'batch-window': undefined,
+  retries: undefined,
+  timeout: undefined,
+  'max-output-chars': undefined,
+  'max-failures': undefined,
+  out: 'o',
+  format: undefined,
+  redis: undefined,
+  queue: undefined,
+  keep: undefined,
+};
+
+/** The commander default of `--concurrency`, for a guess made before commander runs. */
+const DEFAULT_CONCURRENCY = 16;
+
+let speculative: { pool: EarlyPool; settings: PoolSettings } | null = null;
+
+/**
+ * Starts the pool the arguments of `slowwork submit ...` most likely want, before anything else
+ * loads; `adoptPool` hands it to the run. Nothing for `--help`, `--redis` or SLOWWORK_REDIS_URL.
+ */
+export function startSpeculativePool(args: readonly string[], cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): EarlyPool | null {
+  const choice = guessChoice(args, env);
+  const settings = choice && poolSettings(choice, cwd);
+  if (!settings) return null;
   try {
-    processorUrls = (opts.processors.length > 0 ? opts.processors : ['demo']).map((ref) => resolveProcessorRef(ref, cwd));
+    speculative = { pool: { broker: new EmbeddedBroker(settings), handedOver: false }, settings };
+  } catch {
+    return null; // a bad setting (SLOWWORK_THREAD_HEAP_MB): the submit flow says so, in one line
+  }
+  return speculative.pool;
+}
+
+/**
+ * The pool a submit with these options runs on: the speculative one when it fits (else it is
+ * closed), or a new one; null for Redis, or when a processor reference is wrong (resolvePipeline
+ * then says so, in its own order).
+ */
+export function adoptPool(opts: PoolChoice, cwd: string): EarlyPool | null {
+  const settings = poolSettings(opts, cwd);
+  const guess = speculative;
+  speculative = null;
+  if (guess && settings && sameSettings(guess.settings, settings)) return guess.pool;
+  if (guess) void guess.pool.broker.close();
+  return settings && { broker: new EmbeddedBroker(settings), handedOver: false };
+}
+
+/** The pool for a run that did not start early (`runSubmit` called directly). */
+export function startPool(opts: PoolChoice, cwd: string): EarlyPool | null {
+  const settings = poolSettings(opts, cwd);
+  return settings && { broker: new EmbeddedBroker(settings), handedOver: false };
+}
+
+function poolSettings(opts: PoolChoice, cwd: string): PoolSettings | null {
+  if (opts.redis) return null;
+  try {
+    const preload = (opts.processors.length > 0 ? opts.processors : ['demo']).map((ref) => resolveProcessorRef(ref, cwd));
+    return { threads: opts.threads ?? threadsFor(opts), maxConcurrency: opts.concurrency, preload };
   } catch {
     return null;
   }
-  return { broker: new EmbeddedBroker({ threads: opts.threads ?? threadsFor(opts), maxConcurrency: opts.concurrency, preload: processorUrls }), handedOver: false };
+}
+
+const sameSettings = (a: PoolSettings, b: PoolSettings): boolean =>
+  a.threads === b.threads && a.maxConcurrency === b.maxConcurrency && a.preload.length === b.preload.length && a.preload.every((url, i) => url === b.preload[i]);
+
+/** The submit's pool choice as the raw arguments suggest it, or null when no early pool is wanted. */
+function guessChoice(args: readonly string[], env: NodeJS.ProcessEnv): PoolChoice | null {
+  const options = Object.fromEntries(
+    Object.entries(SUBMIT_VALUE_FLAGS).map(([name, short]) => [name, { type: 'string' as const, multiple: true, ...(short ? { short } : {}) }]),
+  );
+  const { values, positionals } = parseArgs({ args: [...args], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: false, allowPositionals: true });
+  const last = (name: string): string | undefined => {
+    const v = values[name];
+    return Array.isArray(v) ? (v.at(-1) as string | undefined) : undefined;
+  };
+  const list = (name: string): string[] => (Array.isArray(values[name]) ? (values[name] as string[]) : []);
+  if (values.help || last('redis') || env.SLOWWORK_REDIS_URL) return null;
+  const whole = (raw: string | undefined): number | undefined => (raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined);
+  return {
+    files: positionals,
+    prompts: list('prompt'),
+    processors: list('processor'),
+    threads: whole(last('threads')),
+    concurrency: whole(last('concurrency')) ?? DEFAULT_CONCURRENCY,
+  };
 }
 
 /**

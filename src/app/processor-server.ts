@@ -4,7 +4,6 @@
  * runs until SIGINT or SIGTERM. Stopping aborts the items under way: the manager sees their
  * streams end without `done` and sends them to another endpoint, not charged.
  */
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import { ProcessorError, UsageError, describeError } from '../core/errors.js';
 import type { Params } from '../core/types.js';
@@ -13,6 +12,7 @@ import { registerWithManager } from '../processor-server/processor-client.js';
 import { normalizeEndpointUrl } from '../brokers/remote/wire.js';
 import { resolvePipeline } from './pipeline.js';
 import { onStopSignals } from './signal-ladder.js';
+import { packageVersion } from '../install-dir.js';
 
 export interface ProcessorServerOptions {
   /** The manager's base URL (`http://host:8000`). */
@@ -53,7 +53,6 @@ export interface ProcessorServer {
   close(): Promise<void>;
 }
 
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** Starts the server and registers it; throws a SlowworkError (exit 2) if either fails. */
 export async function startProcessorServer(opts: ProcessorServerOptions, io: ProcessorServerIO): Promise<ProcessorServer> {
@@ -79,7 +78,7 @@ export async function startProcessorServer(opts: ProcessorServerOptions, io: Pro
     get id() {
       return identity.id;
     },
-    version,
+    version: packageVersion(),
     params: opts.params,
     concurrency: opts.concurrency,
     async: opts.async,

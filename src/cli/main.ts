@@ -3,7 +3,6 @@
  * with the right exit code: never a stack trace.
  */
 import { Command, CommanderError } from 'commander';
-import { createRequire } from 'node:module';
 import { ExitCode, SlowworkError, describeError } from '../core/errors.js';
 import { submitCommand } from './submit.js';
 import { workersCommand } from './workers.js';
@@ -11,8 +10,8 @@ import { cancelCommand, jobsCommand, watchCommand } from './queue.js';
 import { serveCommand } from './serve.js';
 import { processorCommand } from './processor.js';
 import { helpSettings } from './help.js';
+import { packageVersion } from '../install-dir.js';
 
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** commander's parse errors in our format: `slowwork: unknown option '--x' (see slowwork submit --help)`. */
 function oneLineErrors(command: string) {
@@ -29,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const program = new Command('slowwork')
     .description('run slow streaming generation work on worker pools, and watch it live')
-    .version(version, '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .exitOverride()
     .configureOutput(oneLineErrors('slowwork'))
     .configureHelp(helpSettings);

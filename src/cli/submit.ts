@@ -80,10 +80,10 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
         redis: redisChoice(flags.redis, flags.queue, parseIntFlag('--keep', flags.keep, 1, 365 * 86_400)!),
       };
       const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() };
-      // The pool's threads start first and come up while the rest of the submit flow loads;
-      // that flow is loaded only when a submit runs (`--help`, `--version` and other commands skip it).
-      const { startPool } = await import('../app/early-pool.js');
-      const early = startPool(opts, io.cwd);
+      // The pool's threads started first (bin/slowwork.js) and come up while the rest of the submit
+      // flow loads; that flow is loaded only when a submit runs (`--help` and other commands skip it).
+      const { adoptPool } = await import('../app/early-pool.js');
+      const early = adoptPool(opts, io.cwd);
       const { runSubmit } = await import('../app/submit.js');
       const code = await runSubmit(opts, io, early);
       setExitCode(code);

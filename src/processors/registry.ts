@@ -10,17 +10,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { ProcessorError, describeError } from '../core/errors.js';
 import { isProcessor, type Processor } from './contract.js';
+import { compiledUrl } from '../install-dir.js';
 
 const BUILTINS: Readonly<Record<string, string>> = {
-  demo: './demo.js',
-  openai: './openai.js',
+  demo: 'processors/demo.js',
+  openai: 'processors/openai.js',
 };
-
-/** Under vitest this module runs from src/*.ts; threads load the compiled built-ins from dist/. */
-function builtinUrl(rel: string): string {
-  const url = new URL(rel, import.meta.url).href;
-  return import.meta.url.endsWith('.ts') ? url.replace('/src/', '/dist/') : url;
-}
 
 export const builtinProcessorNames = (): string[] => Object.keys(BUILTINS);
 
@@ -30,7 +25,7 @@ const looksLikePath = (ref: string): boolean =>
 /** A built-in name or a path (relative to `cwd`) → the URL a thread can import. */
 export function resolveProcessorRef(ref: string, cwd: string = process.cwd()): string {
   const builtin = BUILTINS[ref];
-  if (builtin) return builtinUrl(builtin);
+  if (builtin) return compiledUrl(builtin).href;
   if (ref.startsWith('file:')) return ref;
   if (!looksLikePath(ref)) {
     throw new ProcessorError(
@@ -107,6 +102,6 @@ function syntaxErrorPlace(url: string): string | undefined {
 }
 
 function displayRef(url: string): string {
-  for (const [name, rel] of Object.entries(BUILTINS)) if (builtinUrl(rel) === url) return name;
+  for (const [name, rel] of Object.entries(BUILTINS)) if (compiledUrl(rel).href === url) return name;
   return url.startsWith('file:') ? decodeURIComponent(new URL(url).pathname) : url;
 }

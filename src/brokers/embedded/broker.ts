@@ -14,6 +14,7 @@ import { isBatchEnvelope, isClosedMessage, type BatchTask, type ControlMessage, 
 import { EmbeddedJobRun } from './job-run.js';
 import type { ItemScopes, LocalRunOptions, ThreadDeath } from './pool-port.js';
 import { defaultThreads } from './default-threads.js';
+import { compiledUrl } from '../../install-dir.js';
 
 export { defaultThreads };
 
@@ -52,15 +53,8 @@ export function threadHeapFromEnv(env: NodeJS.ProcessEnv = process.env): number 
   return mb;
 }
 
-/**
- * Under vitest the broker runs from src/*.ts, and Node 20 threads cannot load TypeScript:
- * run the compiled thread from dist/ then (`make test` builds first).
- */
-function threadFile(): string {
-  const url = new URL('./thread.js', import.meta.url);
-  if (import.meta.url.endsWith('.ts')) return url.href.replace('/src/', '/dist/');
-  return url.href;
-}
+/** The thread module, bundled (scripts/bundle.mjs); from dist/ under vitest too: `make test` builds first. */
+const threadFile = (): string => compiledUrl('slowwork-thread.js').href;
 
 type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
 

@@ -7,8 +7,9 @@
  * The culprit is the item whose code the runner is calling right now (the batch probes), or else
  * the item whose asynchronous code this is (its scope, in a scoped batch).
  */
-import { BroadcastChannel, parentPort, threadId } from 'node:worker_threads';
-import { workerData } from 'piscina';
+// workerData from node:worker_threads (piscina passes ours through as it is): importing piscina's
+// main module here would load all of it into every thread, a fifth of a thread's start.
+import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import { describeError } from '../../core/errors.js';
 import { Outbox } from '../../runtime/outbox.js';
 import { AbortedByUser, ItemControl, PipelineCache, itemScope, runBatch } from '../../runtime/item-runner.js';

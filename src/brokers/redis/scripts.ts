@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { ownUrl } from '../../install-dir.js';
 
 const SCRIPTS = {
   createJob: { file: 'create-job', keys: 3 },
@@ -28,8 +29,8 @@ type Arg = string | number;
 /** A connection with the scripts defined on it. */
 export type ScriptedRedis = Redis & { [K in ScriptName]: (...keysAndArgs: Arg[]) => Promise<unknown> };
 
-/** The compiled scripts live beside this module in dist/ (the build copies them). */
-const luaDir = new URL('./lua/', import.meta.url);
+/** The scripts live beside this module's sources (the build copies them into dist/). */
+const luaDir = ownUrl('brokers/redis/lua/');
 
 let sources: Map<ScriptName, string> | null = null;
 
