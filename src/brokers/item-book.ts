@@ -16,6 +16,7 @@ import { describeError } from '../core/errors.js';
 import { Deque, MinHeap } from '../core/queues.js';
 import { backoffMs, defaultRetryPolicy, shouldRetry, type RetryPolicy } from '../core/retry.js';
 import type { ItemDurations, ItemSpec } from '../core/types.js';
+import type { ItemMeta } from '../core/item-meta.js';
 import { TickEvents } from './tick-events.js';
 
 export type ItemState = 'waiting' | 'delayed' | 'running' | 'done' | 'failed' | 'unfinished';
@@ -79,6 +80,8 @@ export interface AttemptEnd {
   readonly final?: true;
   /** The wait before an uncharged rerun (default 0). */
   readonly freeDelayMs?: number;
+  /** What the attempt reported (`ctx.report`): its tokens were billed even though it failed. */
+  readonly meta?: ItemMeta;
 }
 
 export class ItemBook<R extends BookItem> {
@@ -212,11 +215,11 @@ export class ItemBook<R extends BookItem> {
 
   // ---- settling ----------------------------------------------------------------------------
 
-  settleDone(rec: R, output: string, now: number): void {
+  settleDone(rec: R, output: string, now: number, meta?: ItemMeta): void {
     rec.state = 'done';
     this.records.delete(rec.spec.index);
     this.done++;
-    this.events.emit({
+    const done = {
       type: 'item-done',
       index: rec.spec.index,
       id: rec.spec.id,
@@ -225,7 +228,8 @@ export class ItemBook<R extends BookItem> {
       worker: rec.worker ?? '?',
       durations: this.durations(rec, now),
       input: rec.spec.input,
-    });
+    } as const;
+    this.events.emit(meta === undefined ? done : { ...done, meta });
   }
 
   /**
@@ -233,15 +237,15 @@ export class ItemBook<R extends BookItem> {
    * with no retries left or `final`, the item fails. Draining, a retry ends it unfinished.
    */
   retryOrFail(rec: R, error: string, now: number, end: AttemptEnd): void {
-    const { charged, cause, final } = end;
+    const { charged, cause, final, meta } = end;
     if (charged) rec.charged++;
     if (final || (charged && !shouldRetry(this.policy, rec.charged))) {
-      this.settleFailed(rec, error, now, cause, final);
+      this.settleFailed(rec, error, now, end);
       return;
     }
     const delayMs = charged ? backoffMs(this.policy, rec.charged) : (end.freeDelayMs ?? 0);
     const retry = { type: 'item-retry', index: rec.spec.index, id: rec.spec.id, attempt: rec.attempt, error, delayMs, charged } as const;
-    this.events.emit(cause === undefined ? retry : { ...retry, cause });
+    this.events.emit(cause === undefined && meta === undefined ? retry : { ...retry, ...(cause === undefined ? {} : { cause }), ...(meta === undefined ? {} : { meta }) });
     if (this.draining_) {
       this.settleUnfinished(rec);
       return;
@@ -253,7 +257,8 @@ export class ItemBook<R extends BookItem> {
   }
 
   /** The item fails now, without (more) retries. */
-  settleFailed(rec: R, error: string, now: number, cause?: string, final?: true): void {
+  settleFailed(rec: R, error: string, now: number, how: Pick<AttemptEnd, 'cause' | 'final' | 'meta'> = {}): void {
+    const { cause, final, meta } = how;
     rec.state = 'failed';
     this.records.delete(rec.spec.index);
     this.failed++;
@@ -268,6 +273,7 @@ export class ItemBook<R extends BookItem> {
       input: rec.spec.input,
       ...(cause === undefined ? {} : { cause }),
       ...(final ? { final } : {}),
+      ...(meta === undefined ? {} : { meta }),
     });
   }
 

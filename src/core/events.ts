@@ -3,6 +3,7 @@
  * writer, `--json` and (later) HTTP streams and the Redis events stream all consume this union.
  */
 import type { ItemDurations, ItemInput } from './types.js';
+import type { ItemMeta } from './item-meta.js';
 
 export interface ItemStartEvent {
   readonly type: 'item-start';
@@ -35,6 +36,8 @@ export interface ItemDoneEvent {
   readonly worker: string;
   readonly durations: ItemDurations;
   readonly input?: ItemInput;
+  /** What the processor reported for this attempt (usage, model, finish reason, request id). */
+  readonly meta?: ItemMeta;
 }
 
 export interface ItemRetryEvent {
@@ -50,6 +53,8 @@ export interface ItemRetryEvent {
   readonly charged: boolean;
   /** Set when the processor said the error is no fault of the item: the cause, equal for each item it ends. */
   readonly cause?: string;
+  /** What the failed attempt reported: its tokens count in the run's totals. */
+  readonly meta?: ItemMeta;
 }
 
 export interface ItemFailedEvent {
@@ -65,6 +70,8 @@ export interface ItemFailedEvent {
   readonly cause?: string;
   /** Failed without its retries: retrying could not help (its output passed the bound). */
   readonly final?: true;
+  /** What the last attempt reported. */
+  readonly meta?: ItemMeta;
 }
 
 export interface JobCounts {

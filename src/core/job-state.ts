@@ -5,6 +5,7 @@
  */
 import type { JobEvent } from './events.js';
 import type { ItemStatus } from './types.js';
+import type { ItemMeta } from './item-meta.js';
 import { headCodePoints, sanitizeForLine, tailCodePoints, toOneLine, toWellFormed } from './code-points.js';
 
 /** How many code points of each stream's newest text a live row keeps. */
@@ -72,6 +73,13 @@ export interface JobSnapshot {
   readonly chunksPerSec: number;
   /** Processor chunks received over the whole run. */
   readonly chunksTotal: number;
+  /**
+   * Tokens the processors reported (`ctx.report`) over the whole run, failed attempts included
+   * (they were billed); null until one reported any.
+   */
+  readonly tokens: TokenTotals | null;
+  /** Completion tokens per second over the recent window. */
+  readonly tokensPerSec: number;
   /** Estimated time to finish the remaining items; null when unknown. */
   readonly etaMs: number | null;
   readonly elapsedMs: number;
@@ -79,6 +87,13 @@ export interface JobSnapshot {
   readonly ended: JobEnd | null;
   /** One per in-flight item, in start order. */
   readonly rows: readonly LiveRow[];
+}
+
+export interface TokenTotals {
+  readonly prompt: number;
+  readonly completion: number;
+  /** Some of them were counted by slowwork, not reported by the server. */
+  readonly estimated: boolean;
 }
 
 export interface JobStateOptions {
@@ -117,6 +132,7 @@ export class JobState {
   private done = 0;
   private failed = 0;
   private chunksTotal = 0;
+  private tokens: { prompt: number; completion: number; estimated: boolean } | null = null;
   private ended: JobEnd | null = null;
   private readonly rows = new Map<number, MutableRow>();
   private readonly retrying = new Set<number>();
@@ -127,6 +143,7 @@ export class JobState {
   /** One slot more than the window: where events older than the window go (never read). */
   private readonly itemBuckets = new Float64Array(WINDOW_BUCKETS + 1);
   private readonly chunkBuckets = new Float64Array(WINDOW_BUCKETS + 1);
+  private readonly tokenBuckets = new Float64Array(WINDOW_BUCKETS + 1);
   /** Absolute bucket number (floor(t / BUCKET_MS)) of the newest bucket; -1 before any. */
   private currentBucket = -1;
 
@@ -202,11 +219,13 @@ export class JobState {
           break;
         }
         case 'item-retry': {
+          if (ev.meta?.usage) this.countTokens(ev.meta, slot);
           this.rows.delete(ev.index);
           this.retrying.add(ev.index);
           break;
         }
         case 'item-done': {
+          if (ev.meta?.usage) this.countTokens(ev.meta, slot);
           const row = this.rows.get(ev.index);
           this.rows.delete(ev.index);
           this.retrying.delete(ev.index);
@@ -226,6 +245,7 @@ export class JobState {
           break;
         }
         case 'item-failed': {
+          if (ev.meta?.usage) this.countTokens(ev.meta, slot);
           const row = this.rows.get(ev.index);
           this.rows.delete(ev.index);
           this.retrying.delete(ev.index);
@@ -280,9 +300,11 @@ export class JobState {
     const span = Math.max(now - windowStart, MIN_RATE_SPAN_MS);
     let items = 0;
     let chunks = 0;
+    let tokens = 0;
     for (let i = 0; i < WINDOW_BUCKETS; i++) {
       items += this.itemBuckets[i]!;
       chunks += this.chunkBuckets[i]!;
+      tokens += this.tokenBuckets[i]!;
     }
     const itemsPerSec = (items * 1000) / span;
     const chunksPerSec = (chunks * 1000) / span;
@@ -317,11 +339,22 @@ export class JobState {
       itemsPerSec,
       chunksPerSec,
       chunksTotal: this.chunksTotal,
+      tokens: this.tokens && { ...this.tokens },
+      tokensPerSec: (tokens * 1000) / span,
       etaMs,
       elapsedMs,
       ended: this.ended,
       rows,
     };
+  }
+
+  private countTokens(meta: ItemMeta, slot: number): void {
+    const usage = meta.usage!;
+    this.tokens ??= { prompt: 0, completion: 0, estimated: false };
+    this.tokens.prompt += usage.prompt_tokens;
+    this.tokens.completion += usage.completion_tokens;
+    if (usage.estimated) this.tokens.estimated = true;
+    this.tokenBuckets[slot]! += usage.completion_tokens;
   }
 
   private restart(row: MutableRow, attempt: number, worker: string, stage: number | null, now: number): void {
@@ -356,6 +389,7 @@ export class JobState {
       const slot = (this.currentBucket + i) % WINDOW_BUCKETS;
       this.itemBuckets[slot] = 0;
       this.chunkBuckets[slot] = 0;
+      this.tokenBuckets[slot] = 0;
     }
     this.currentBucket = bucket;
   }

@@ -1,4 +1,5 @@
 /** Shared data shapes. Pure declarations: no runtime code lives here. */
+import type { TokenUsage } from './item-meta.js';
 
 /** What a processor receives: a prompt string, or any JSON value from a .jsonl line. */
 export type ItemInput = string | number | boolean | null | readonly unknown[] | { readonly [key: string]: unknown };
@@ -81,4 +82,9 @@ export interface ResultRecord {
   readonly attempts: number;
   readonly durations: ItemDurations;
   readonly worker: string | null;
+  /** What the processor reported of the final attempt (core/item-meta.ts), when it did. */
+  readonly usage?: TokenUsage;
+  readonly finish_reason?: string;
+  readonly model?: string;
+  readonly request_id?: string;
 }

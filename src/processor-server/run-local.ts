@@ -7,6 +7,7 @@
 import type { ItemInput, Params } from '../core/types.js';
 import type { Chunks, ProcessContext, Processor } from '../processors/contract.js';
 import { TextBuilder } from '../core/text-builder.js';
+import { checkedMeta, overlay, type ItemMeta } from '../core/item-meta.js';
 import { chunkText } from '../runtime/chunk-text.js';
 
 export interface LocalItem {
@@ -16,6 +17,8 @@ export interface LocalItem {
   readonly params: Params;
   readonly signal: AbortSignal;
   readonly log: (message: string) => void;
+  /** The processor's `ctx.report`, checked; what a stage said before is replaced field by field. */
+  readonly onReport?: (meta: ItemMeta) => void;
 }
 
 export async function runLocal(processor: Processor, item: LocalItem, onChunk: (text: string) => void | Promise<void>): Promise<string> {
@@ -27,7 +30,12 @@ export async function runLocal(processor: Processor, item: LocalItem, onChunk: (
     else signal.addEventListener('abort', onAbort, { once: true });
   });
   aborted.catch(() => undefined);
-  const ctx: ProcessContext = { signal, attempt: item.attempt, itemId: item.itemId, params: item.params, stage: 0, log: item.log };
+  let reported: ItemMeta | undefined;
+  const report = (meta: ItemMeta): void => {
+    reported = overlay(reported, checkedMeta(meta));
+    item.onReport?.(reported);
+  };
+  const ctx: ProcessContext = { signal, attempt: item.attempt, itemId: item.itemId, params: item.params, stage: 0, log: item.log, report };
   const chunks: Chunks = await Promise.race([Promise.resolve(processor.process(item.input, ctx)), aborted]);
   const asyncIt = (chunks as AsyncIterable<unknown>)[Symbol.asyncIterator];
   const it: AsyncIterator<unknown> | Iterator<unknown> = asyncIt ? asyncIt.call(chunks) : (chunks as Iterable<unknown>)[Symbol.iterator]();

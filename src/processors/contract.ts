@@ -3,6 +3,7 @@
  * `process(input, ctx)` that returns an async iterable of text chunks.
  */
 import type { ItemInput, Params } from '../core/types.js';
+import type { ItemMeta } from '../core/item-meta.js';
 
 /** One `--param` a processor takes. */
 export interface ParamSpec {
@@ -47,6 +48,13 @@ export interface ProcessContext {
   readonly stage: number;
   /** A diagnostic line for this item (kept out of the output). */
   log(message: string): void;
+  /**
+   * What this item cost and how it ended, for the results file and the run's totals: token usage,
+   * the model, the finish reason, the server's request id (see core/item-meta.ts). Call it any time
+   * during the item, e.g. when a stream's usage arrives; a later call replaces the fields it names.
+   * A failed attempt's report counts too: its tokens were billed.
+   */
+  report(meta: ItemMeta): void;
 }
 
 export type Chunks = AsyncIterable<string> | Iterable<string>;

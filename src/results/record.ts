@@ -15,6 +15,8 @@ export function resultRecordOf(e: JobEvent): ResultRecord | null {
       attempts: e.attempt,
       durations: e.durations,
       worker: e.worker,
+      // the processor's report (core/item-meta.ts): usage, model, finish_reason, request_id
+      ...e.meta,
     };
   }
   if (e.type === 'item-failed') {
@@ -28,6 +30,8 @@ export function resultRecordOf(e: JobEvent): ResultRecord | null {
       attempts: e.attempts,
       durations: e.durations,
       worker: e.worker,
+      // the processor's report (core/item-meta.ts): usage, model, finish_reason, request_id
+      ...e.meta,
     };
   }
   return null;

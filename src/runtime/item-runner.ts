@@ -10,6 +10,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ItemTimeoutError, OutputTooLongError, describeError } from '../core/errors.js';
 import { TextBuilder } from '../core/text-builder.js';
 import type { ItemInput, Params } from '../core/types.js';
+import { checkedMeta, foldStages, overlay, type ItemMeta } from '../core/item-meta.js';
 import { systemicCause, type Chunks, type ProcessContext, type Processor } from '../processors/contract.js';
 import { loadProcessor } from '../processors/registry.js';
 import { chunkText } from './chunk-text.js';
@@ -86,26 +87,34 @@ export async function runBatch(run: BatchRun, pipeline: Processor[], controllers
   if (single?.processBatch && run.items.length > 1) {
     await runNativeBatch(run, single, controllers);
   } else {
-    await Promise.all(run.items.map((item) => inScope(run, item.i, () => runItem(run, item, pipeline, controllers.get(item.i)!))));
+    await Promise.all(run.items.map((item) => inScope(run, item.i, () => runItem(run, item, pipeline, controllers.get(item.i)!, []))));
   }
 }
 
-async function runItem(run: BatchRun, item: BatchItem, pipeline: Processor[], control: ItemControl, firstChunks?: Chunks): Promise<void> {
+/** What each stage of an attempt reported (`ctx.report`), by stage; empty for most processors. */
+type Reports = (ItemMeta | undefined)[];
+
+async function runItem(run: BatchRun, item: BatchItem, pipeline: Processor[], control: ItemControl, reports: Reports, firstChunks?: Chunks): Promise<void> {
   const { outbox } = run;
   const timer = armTimeout(run.timeoutMs, control);
   const clock: ItemClock = { startedAt: performance.now(), firstChunkAt: 0 };
   try {
     // One race per item, not one per chunk: an abort (time limit, Ctrl+C) settles the item at
     // once even if the processor ignores its signal, while each chunk costs a plain await.
-    const text = await control.race(runStages(run, item, pipeline, control, clock, firstChunks));
+    const text = await control.race(runStages(run, item, pipeline, control, clock, reports, firstChunks));
     const ms = performance.now() - clock.startedAt;
-    outbox.push({ t: 'done', i: item.i, a: item.a, out: text, ms, fc: clock.firstChunkAt === 0 ? -1 : clock.firstChunkAt - clock.startedAt });
+    const fc = clock.firstChunkAt === 0 ? -1 : clock.firstChunkAt - clock.startedAt;
+    const meta = foldStages(reports);
+    outbox.push(meta ? { t: 'done', i: item.i, a: item.a, out: text, ms, fc, meta } : { t: 'done', i: item.i, a: item.a, out: text, ms, fc });
   } catch (err) {
     const reason: unknown = control.aborted ? control.reason : err;
     const sys = systemicCause(reason);
-    if (reason instanceof OutputTooLongError) outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(reason), aborted: false, final: true });
-    else if (sys === undefined) outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(reason), aborted: reason instanceof AbortedByUser });
-    else outbox.push({ t: 'error', i: item.i, a: item.a, err: describeError(reason), aborted: false, sys });
+    // A failed attempt's tokens were billed too: its report goes with its error.
+    const meta = foldStages(reports);
+    const failure = { t: 'error', i: item.i, a: item.a, err: describeError(reason), ...(meta ? { meta } : {}) } as const;
+    if (reason instanceof OutputTooLongError) outbox.push({ ...failure, aborted: false, final: true });
+    else if (sys === undefined) outbox.push({ ...failure, aborted: reason instanceof AbortedByUser });
+    else outbox.push({ ...failure, aborted: false, sys });
   } finally {
     if (timer) clearTimeout(timer);
   }
@@ -118,7 +127,15 @@ interface ItemClock {
   firstChunkAt: number;
 }
 
-async function runStages(run: BatchRun, item: BatchItem, pipeline: Processor[], control: ItemControl, clock: ItemClock, firstChunks?: Chunks): Promise<string> {
+async function runStages(
+  run: BatchRun,
+  item: BatchItem,
+  pipeline: Processor[],
+  control: ItemControl,
+  clock: ItemClock,
+  reports: Reports,
+  firstChunks?: Chunks,
+): Promise<string> {
   const { outbox } = run;
   let input: ItemInput = item.input;
   let text = '';
@@ -126,7 +143,7 @@ async function runStages(run: BatchRun, item: BatchItem, pipeline: Processor[], 
     outbox.push({ t: 'start', i: item.i, a: item.a, s });
     const stageInput = input;
     let chunks: Chunks | Promise<Chunks> =
-      s === 0 && firstChunks ? firstChunks : inItem(run.probe, item.i, () => pipeline[s]!.process(stageInput, makeContext(run, item, s, control)));
+      s === 0 && firstChunks ? firstChunks : inItem(run.probe, item.i, () => pipeline[s]!.process(stageInput, makeContext(run, item, s, control, reports)));
     if (isPromise(chunks)) chunks = await chunks;
     control.throwIfAborted();
     text = await drain(
@@ -146,7 +163,8 @@ async function runStages(run: BatchRun, item: BatchItem, pipeline: Processor[], 
 }
 
 async function runNativeBatch(run: BatchRun, processor: Processor, controllers: Map<number, ItemControl>): Promise<void> {
-  const ctxs = run.items.map((item) => makeContext(run, item, 0, controllers.get(item.i)!));
+  const reports = run.items.map((): Reports => []);
+  const ctxs = run.items.map((item, k) => makeContext(run, item, 0, controllers.get(item.i)!, reports[k]!));
   let streams: readonly Chunks[];
   try {
     streams = await processor.processBatch!(run.items.map((item) => item.input), ctxs);
@@ -157,11 +175,11 @@ async function runNativeBatch(run: BatchRun, processor: Processor, controllers: 
     return;
   }
   await Promise.all(
-    run.items.map((item, k) => inScope(run, item.i, () => runItem(run, item, [processor], controllers.get(item.i)!, streams[k]))),
+    run.items.map((item, k) => inScope(run, item.i, () => runItem(run, item, [processor], controllers.get(item.i)!, reports[k]!, streams[k]))),
   );
 }
 
-function makeContext(run: BatchRun, item: BatchItem, stage: number, control: ItemControl): ProcessContext {
+function makeContext(run: BatchRun, item: BatchItem, stage: number, control: ItemControl, reports: Reports): ProcessContext {
   return {
     get signal() {
       return control.signal;
@@ -171,6 +189,9 @@ function makeContext(run: BatchRun, item: BatchItem, stage: number, control: Ite
     params: run.params,
     stage,
     log: (message: string) => run.outbox.push({ t: 'log', i: item.i, line: String(message) }),
+    report: (meta: ItemMeta) => {
+      reports[stage] = overlay(reports[stage], checkedMeta(meta));
+    },
   };
 }
 

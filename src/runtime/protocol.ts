@@ -4,6 +4,7 @@
  * the batch id; control goes the other way on a BroadcastChannel, rare and tiny.
  */
 import type { ItemInput, Params } from '../core/types.js';
+import type { ItemMeta } from '../core/item-meta.js';
 
 export interface BatchItem {
   readonly i: number;
@@ -71,17 +72,37 @@ export type ThreadMessage =
    * first chunk's time after that start (-1: none). Measured there, because a thread kept busy by
    * its item posts start, chunks and result together, and the dispatcher would see 0 ms.
    */
-  | { readonly t: 'done'; readonly i: number; readonly a: number; readonly out: string; readonly ms?: number; readonly fc?: number }
+  | { readonly t: 'done'; readonly i: number; readonly a: number; readonly out: string; readonly ms?: number; readonly fc?: number; readonly meta?: ItemMeta }
   /**
    * An item's first-stage start, its chunks (n of them, merged into `text`) and its result, all
    * within one tick: what a short single-stage item sends, as one message instead of three.
    */
-  | { readonly t: 'outcome'; readonly i: number; readonly a: number; readonly text: string; readonly n: number; readonly out: string; readonly ms?: number; readonly fc?: number }
+  | {
+      readonly t: 'outcome';
+      readonly i: number;
+      readonly a: number;
+      readonly text: string;
+      readonly n: number;
+      readonly out: string;
+      readonly ms?: number;
+      readonly fc?: number;
+      readonly meta?: ItemMeta;
+    }
   /**
    * `sys`: the processor said the error is no fault of the item (its `systemic` cause); `final`:
    * fail the item now, without its retries (its output passed the bound).
    */
-  | { readonly t: 'error'; readonly i: number; readonly a: number; readonly err: string; readonly aborted: boolean; readonly sys?: string; readonly final?: true }
+  | {
+      readonly t: 'error';
+      readonly i: number;
+      readonly a: number;
+      readonly err: string;
+      readonly aborted: boolean;
+      readonly sys?: string;
+      readonly final?: true;
+      /** What the failed attempt reported (its tokens were billed). */
+      readonly meta?: ItemMeta;
+    }
   /** A diagnostic line from `ctx.log`. */
   | { readonly t: 'log'; readonly i: number; readonly line: string }
   /** The thread is about to die; `culprit` is the item whose code killed it, if known. */

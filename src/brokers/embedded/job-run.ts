@@ -246,17 +246,17 @@ export class EmbeddedJobRun extends BookedRun<PoolItem> {
         if (m.n > 0) this.onChunk(rec, m.text, m.n, 0, now);
         this.leaveBatch(batch, rec);
         this.clockFromThread(rec, now, m.ms, m.fc);
-        this.book.settleDone(rec, m.out, now);
+        this.book.settleDone(rec, m.out, now, m.meta);
         break;
       case 'done':
         this.leaveBatch(batch, rec);
         this.clockFromThread(rec, now, m.ms, m.fc);
-        this.book.settleDone(rec, m.out, now);
+        this.book.settleDone(rec, m.out, now, m.meta);
         break;
       case 'error':
         this.leaveBatch(batch, rec);
         if (m.aborted || this.book.aborting) this.book.settleUnfinished(rec);
-        else this.book.retryOrFail(rec, m.err, now, { charged: true, cause: m.sys, final: m.final });
+        else this.book.retryOrFail(rec, m.err, now, { charged: true, cause: m.sys, final: m.final, meta: m.meta });
         break;
     }
     if (batch.returned && batch.items.size === 0) this.retire(batch);
