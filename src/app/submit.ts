@@ -16,6 +16,7 @@ import type { ItemSpec, JobSpec, Params, Pipeline } from '../core/types.js';
 import { prepareInputs, type InputFormat, type PreparedInputs } from '../inputs/index.js';
 import { compactResults } from '../results/compact.js';
 import { Ledger } from '../results/ledger.js';
+import { TokenTally } from '../core/token-tally.js';
 import { resultRecordOf } from '../results/record.js';
 import { lockResults, refuseIfInUse, type ResultsLock } from '../results/lock.js';
 import { ResultsWriter, defaultResultsPath } from '../results/writer.js';
@@ -202,6 +203,8 @@ async function runJob(ctx: JobContext): Promise<number> {
     skipped,
   });
 
+  /** Every attempt's reported usage, for the summary (the reporters keep their own, for the live view). */
+  const tokens = new TokenTally();
   try {
     run = ctx.broker.startJob(
       spec,
@@ -209,6 +212,7 @@ async function runJob(ctx: JobContext): Promise<number> {
         for (const e of events) {
           // Cancelled from elsewhere (`slowwork cancel`), not by our own Ctrl+C.
           if (e.type === 'job-cancelled' && interrupts.step === 0) cancelled = e.reason;
+          tokens.addFrom(e);
           const record = resultRecordOf(e);
           if (!record) continue;
           writer.write(record);
@@ -257,6 +261,7 @@ async function runJob(ctx: JobContext): Promise<number> {
       interrupted,
       cancelReason: cancelled,
       stopReason: stopped ? stopReason : null,
+      tokens: tokens.totals(),
     });
     if (log.lines > 0 && log.path) io.stdout.write(`logs:    ${log.path} (${log.lines} lines from the processors)\n`);
     if (feedError) throw feedError;
@@ -284,6 +289,7 @@ async function runJob(ctx: JobContext): Promise<number> {
         interrupted: false,
         // Not "finished": the run stopped on this error (which follows on stderr).
         stopReason: describeError(err),
+        tokens: tokens.totals(),
       })
       .catch(() => undefined);
     throw err;

@@ -5,7 +5,7 @@
  */
 import type { JobEvent } from './events.js';
 import type { ItemStatus } from './types.js';
-import type { ItemMeta } from './item-meta.js';
+import { TokenTally, type TokenTotals } from './token-tally.js';
 import { headCodePoints, sanitizeForLine, tailCodePoints, toOneLine, toWellFormed } from './code-points.js';
 
 /** How many code points of each stream's newest text a live row keeps. */
@@ -52,6 +52,7 @@ export interface FinishedLine {
 }
 
 export type JobEnd = 'done' | 'cancelled';
+export type { TokenTotals };
 
 export interface JobSnapshot {
   /** The time the snapshot was taken at. */
@@ -87,13 +88,6 @@ export interface JobSnapshot {
   readonly ended: JobEnd | null;
   /** One per in-flight item, in start order. */
   readonly rows: readonly LiveRow[];
-}
-
-export interface TokenTotals {
-  readonly prompt: number;
-  readonly completion: number;
-  /** Some of them were counted by slowwork, not reported by the server. */
-  readonly estimated: boolean;
 }
 
 export interface JobStateOptions {
@@ -132,7 +126,7 @@ export class JobState {
   private done = 0;
   private failed = 0;
   private chunksTotal = 0;
-  private tokens: { prompt: number; completion: number; estimated: boolean } | null = null;
+  private readonly tokens = new TokenTally();
   private ended: JobEnd | null = null;
   private readonly rows = new Map<number, MutableRow>();
   private readonly retrying = new Set<number>();
@@ -219,13 +213,13 @@ export class JobState {
           break;
         }
         case 'item-retry': {
-          if (ev.meta?.usage) this.countTokens(ev.meta, slot);
+          if (ev.meta?.usage) this.tokenBuckets[slot]! += this.tokens.addFrom(ev);
           this.rows.delete(ev.index);
           this.retrying.add(ev.index);
           break;
         }
         case 'item-done': {
-          if (ev.meta?.usage) this.countTokens(ev.meta, slot);
+          if (ev.meta?.usage) this.tokenBuckets[slot]! += this.tokens.addFrom(ev);
           const row = this.rows.get(ev.index);
           this.rows.delete(ev.index);
           this.retrying.delete(ev.index);
@@ -245,7 +239,7 @@ export class JobState {
           break;
         }
         case 'item-failed': {
-          if (ev.meta?.usage) this.countTokens(ev.meta, slot);
+          if (ev.meta?.usage) this.tokenBuckets[slot]! += this.tokens.addFrom(ev);
           const row = this.rows.get(ev.index);
           this.rows.delete(ev.index);
           this.retrying.delete(ev.index);
@@ -339,22 +333,13 @@ export class JobState {
       itemsPerSec,
       chunksPerSec,
       chunksTotal: this.chunksTotal,
-      tokens: this.tokens && { ...this.tokens },
+      tokens: this.tokens.totals(),
       tokensPerSec: (tokens * 1000) / span,
       etaMs,
       elapsedMs,
       ended: this.ended,
       rows,
     };
-  }
-
-  private countTokens(meta: ItemMeta, slot: number): void {
-    const usage = meta.usage!;
-    this.tokens ??= { prompt: 0, completion: 0, estimated: false };
-    this.tokens.prompt += usage.prompt_tokens;
-    this.tokens.completion += usage.completion_tokens;
-    if (usage.estimated) this.tokens.estimated = true;
-    this.tokenBuckets[slot]! += usage.completion_tokens;
   }
 
   private restart(row: MutableRow, attempt: number, worker: string, stage: number | null, now: number): void {

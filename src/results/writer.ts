@@ -212,7 +212,8 @@ export class ResultsWriter {
 
 /**
  * One JSONL line, keys in the documented order. Nullable fields are normalized to null so a
- * missing value never drops a key. JSON.stringify escapes newlines and (Node >= 12) lone
+ * missing value never drops a key; what a processor may report (usage and the rest) is there only
+ * when it did. JSON.stringify escapes newlines and (Node >= 12) lone
  * surrogates, so a line is always one line of valid UTF-8.
  */
 export function serializeRecord(r: ResultRecord): string {
@@ -227,6 +228,11 @@ export function serializeRecord(r: ResultRecord): string {
     attempts: r.attempts,
     durations: { queuedMs: d.queuedMs, firstChunkMs: d.firstChunkMs ?? null, totalMs: d.totalMs },
     worker: r.worker ?? null,
+    // The processor's report (core/item-meta.ts); JSON.stringify leaves out the absent ones.
+    usage: r.usage,
+    finish_reason: r.finish_reason,
+    model: r.model,
+    request_id: r.request_id,
   });
 }
 

@@ -3,6 +3,7 @@
  * cells of a live row are, what a finished line says. Every function returns text that fits
  * the given width (display width, string-width), so the ink components only arrange it.
  */
+import type { TokenTotals } from '../core/token-tally.js';
 import type { FinishedLine, JobSnapshot, LiveRow } from '../core/job-state.js';
 import { linkDownText, type LinkDown } from '../core/link.js';
 import {
@@ -130,6 +131,7 @@ export function statsLine(snapshot: JobSnapshot, columns: number, final = false)
     { priority: 60, segs: s.retrying > 0 ? [{ text: `${formatCount(s.retrying)} retrying`, color: 'yellow' }] : [] },
     { priority: 70, segs: [{ text: `${formatCompact(s.itemsPerSec)} items/s` }] },
     { priority: 50, segs: [{ text: `${formatCompact(s.chunksPerSec)} chunks/s`, dim: true }] },
+    { priority: 65, segs: s.tokens ? tokenSegs(s.tokens, s.tokensPerSec) : [] },
     { priority: 80, segs: s.etaMs !== null && s.ended === null && !final ? [{ text: `ETA ${formatEta(s.etaMs)}`, bold: true }] : [] },
   ];
   if (s.total === null || s.total === 0 || columns < 40) return fitGroups(groups, columns);
@@ -141,6 +143,12 @@ export function statsLine(snapshot: JobSnapshot, columns: number, final = false)
   const filled = bar.replace(/\u0000+$/, '');
   const empty = '░'.repeat(bar.length - filled.length);
   return [{ text: filled, color: 'green' }, { text: empty, dim: true }, { text: ' ' }, ...withRoom];
+}
+
+/** `tokens 12.3k in · 45.6k out · 890/s`; a `~` before the counts when some are slowwork's estimate. */
+function tokenSegs(t: TokenTotals, perSec: number): Seg[] {
+  const about = t.estimated ? '~' : '';
+  return [{ text: `tokens ${about}${formatCompact(t.prompt)} in · ${about}${formatCompact(t.completion)} out · ${formatCompact(perSec)}/s`, color: 'cyan' }];
 }
 
 /** The phase notice, or null while running normally. A shorter wording when narrow. */

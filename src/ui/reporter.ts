@@ -2,6 +2,7 @@
  * What the submit flow talks to while a job runs: the live ink view on a TTY, plain lines when
  * piped, NDJSON with `--json`. Each reporter keeps its own JobState (the pure reducer).
  */
+import type { TokenTotals } from '../core/token-tally.js';
 import type { JobCounts, JobEvent } from '../core/events.js';
 import type { LinkDown } from '../core/link.js';
 
@@ -40,6 +41,8 @@ export interface FinalSummary {
   readonly cancelReason?: string | null;
   /** Why the job stopped itself (fail-fast, `--max-failures`), when it did. */
   readonly stopReason?: string | null;
+  /** Tokens the processors reported over the run (all attempts); null or absent when none did. */
+  readonly tokens?: TokenTotals | null;
 }
 
 export interface Reporter {

@@ -41,7 +41,7 @@ interface Run {
 function context(params: Params): Run {
   const abort = new AbortController();
   const logs: string[] = [];
-  const ctx: ProcessContext = { signal: abort.signal, attempt: 1, itemId: '1', params, stage: 0, log: (m) => logs.push(m) };
+  const ctx: ProcessContext = { signal: abort.signal, attempt: 1, itemId: '1', params, stage: 0, log: (m) => logs.push(m), report: () => undefined };
   return { ctx, logs, abort };
 }
 

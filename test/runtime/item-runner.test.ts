@@ -35,7 +35,7 @@ async function run(
 function unfold(m: ThreadMessage): ThreadMessage[] {
   if (m.t !== 'outcome') return [{ ...m }];
   const start: ThreadMessage = { t: 'start', i: m.i, a: m.a, s: 0 };
-  const done: ThreadMessage = { t: 'done', i: m.i, a: m.a, out: m.out };
+  const done: ThreadMessage = { t: 'done', i: m.i, a: m.a, out: m.out, ...(m.meta ? { meta: m.meta } : {}) };
   return m.n > 0 ? [start, { t: 'chunk', i: m.i, a: m.a, s: 0, text: m.text, n: m.n }, done] : [start, done];
 }
 
@@ -180,7 +180,7 @@ describe('runBatch', () => {
   });
 
   it('gives processors their context: attempt, itemId, params, stage, a lazily made signal', async () => {
-    const seen: Array<Omit<ProcessContext, 'signal' | 'log'> & { aborted: boolean }> = [];
+    const seen: Array<Omit<ProcessContext, 'signal' | 'log' | 'report'> & { aborted: boolean }> = [];
     const p = proc((input, ctx) => {
       seen.push({ attempt: ctx.attempt, itemId: ctx.itemId, params: ctx.params, stage: ctx.stage, aborted: ctx.signal.aborted });
       return [String(input)];
@@ -362,5 +362,68 @@ describe('PipelineCache', () => {
     } finally {
       delete (p as { close?: () => void }).close;
     }
+  });
+});
+
+describe('ctx.report: what an item cost and how it ended', () => {
+  const metaOf = (messages: ThreadMessage[], i: number) =>
+    messages.find((m): m is Extract<ThreadMessage, { t: 'done' | 'error' }> => (m.t === 'done' || m.t === 'error') && m.i === i)?.meta;
+
+  it('goes with the result; a later report replaces the fields it names; no report, no meta', async () => {
+    const p = proc(async function* (input, ctx) {
+      if (input === 'quiet') return yield 'q';
+      ctx.report({ usage: { prompt_tokens: 1, completion_tokens: 0 }, model: 'early' });
+      yield 'a';
+      ctx.report({ usage: { prompt_tokens: 3, completion_tokens: 2 }, finish_reason: 'stop', request_id: 'r1' });
+    });
+    const { messages } = await run([p], ['x', 'quiet']);
+    expect(metaOf(messages, 0)).toEqual({ usage: { prompt_tokens: 3, completion_tokens: 2 }, model: 'early', finish_reason: 'stop', request_id: 'r1' });
+    expect(metaOf(messages, 1)).toBeUndefined();
+  });
+
+  it("adds up the usage of pipeline stages; other fields are the last stage's that said them", async () => {
+    const first = proc(async function* (_input, ctx) {
+      ctx.report({ usage: { prompt_tokens: 10, completion_tokens: 5 }, model: 'small', finish_reason: 'stop' });
+      yield 'draft';
+    });
+    const second = proc(async function* (_input, ctx) {
+      ctx.report({ usage: { prompt_tokens: 7, completion_tokens: 4, estimated: true }, model: 'big' });
+      yield 'final';
+    });
+    const { messages } = await run([first, second], ['x']);
+    expect(metaOf(messages, 0)).toEqual({ usage: { prompt_tokens: 17, completion_tokens: 9, estimated: true }, model: 'big', finish_reason: 'stop' });
+  });
+
+  it("goes with a failed attempt's error too: its tokens were billed", async () => {
+    const p = proc(async function* (_input, ctx) {
+      yield 'partial';
+      ctx.report({ usage: { prompt_tokens: 4, completion_tokens: 1, estimated: true } });
+      throw new Error('connection reset');
+    });
+    const { messages } = await run([p], ['x']);
+    expect(finals(messages)[0]).toEqual({ err: 'connection reset', aborted: false });
+    expect(metaOf(messages, 0)).toEqual({ usage: { prompt_tokens: 4, completion_tokens: 1, estimated: true } });
+  });
+
+  it("refuses a malformed report as the item's error, naming the field", async () => {
+    const p = proc(async function* (_input, ctx) {
+      ctx.report({ usage: { prompt_tokens: -1, completion_tokens: 2 } });
+      yield 'never';
+    });
+    const { messages } = await run([p], ['x']);
+    expect(finals(messages)[0]).toMatchObject({ err: expect.stringMatching(/ctx\.report: usage must be \{prompt_tokens, completion_tokens\}/) });
+  });
+
+  it('works from processBatch contexts', async () => {
+    const p = proc(() => [], {
+      processBatch: (inputs, ctxs) =>
+        inputs.map((input, k) => {
+          ctxs[k]!.report({ usage: { prompt_tokens: k + 1, completion_tokens: 1 } });
+          return [String(input)];
+        }),
+    });
+    const { messages } = await run([p], ['a', 'b']);
+    expect(metaOf(messages, 0)?.usage).toEqual({ prompt_tokens: 1, completion_tokens: 1 });
+    expect(metaOf(messages, 1)?.usage).toEqual({ prompt_tokens: 2, completion_tokens: 1 });
   });
 });
