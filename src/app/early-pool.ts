@@ -50,6 +50,8 @@ export const SUBMIT_VALUE_FLAGS: Readonly<Record<string, string | undefined>> = 
   timeout: undefined,
   'max-output-chars': undefined,
   'max-failures': undefined,
+  budget: undefined,
+  'budget-tokens': undefined,
   out: 'o',
   format: undefined,
   redis: undefined,

@@ -17,6 +17,8 @@ import { prepareInputs, type InputFormat, type PreparedInputs } from '../inputs/
 import { compactResults } from '../results/compact.js';
 import { Ledger } from '../results/ledger.js';
 import { TokenTally } from '../core/token-tally.js';
+import { budgetReached, type BudgetLimits } from '../core/budget.js';
+import { PRICES_CHECKED, knownModels, pricerFor } from '../core/pricing.js';
 import { resultRecordOf } from '../results/record.js';
 import { lockResults, refuseIfInUse, type ResultsLock } from '../results/lock.js';
 import { ResultsWriter, defaultResultsPath } from '../results/writer.js';
@@ -47,6 +49,8 @@ export interface SubmitOptions {
   readonly maxOutputChars: number;
   /** `--max-failures`: stop once this many items failed; null for no limit. */
   readonly maxFailures?: FailureLimit | null;
+  /** Stop starting items once the run's tokens reach this (`--budget`, `--budget-tokens`). */
+  readonly budget?: BudgetLimits;
   readonly out: string | undefined;
   readonly resume: boolean;
   readonly retryFailed: boolean;
@@ -78,6 +82,11 @@ export async function runSubmit(opts: SubmitOptions, io: SubmitIO, early: EarlyP
 
 async function submit(opts: SubmitOptions, io: SubmitIO, early: EarlyPool | null): Promise<number> {
   const pipeline = await resolvePipeline(opts.processors, opts.params, io.cwd);
+  if (opts.budget?.usd !== undefined && pricerFor(opts.params)(undefined) === null) {
+    throw new UsageError(
+      `--budget needs prices: give --param price_in=… --param price_out=… ($ per 1M tokens), or a --param model the built-in table knows (${knownModels().join(', ')}; list prices checked ${PRICES_CHECKED})`,
+    );
+  }
   if (opts.resume && !opts.out) {
     throw new UsageError('--resume needs --out FILE: the results file of the run to continue (the interrupted run printed it)');
   }
@@ -193,7 +202,9 @@ async function runJob(ctx: JobContext): Promise<number> {
     total: ctx.todo,
   };
   const skipped = ctx.inputs.total - ctx.todo;
+  const pricer = pricerFor(opts.params);
   reporter.start({
+    pricer,
     jobId: ctx.jobId,
     processors: ctx.pipeline.map((s) => s.name),
     broker: ctx.broker.describe(),
@@ -204,7 +215,9 @@ async function runJob(ctx: JobContext): Promise<number> {
   });
 
   /** Every attempt's reported usage, for the summary (the reporters keep their own, for the live view). */
-  const tokens = new TokenTally();
+  const tokens = new TokenTally(pricer);
+  /** Why the budget stopped the run, once it did. */
+  let budgetStop: string | null = null;
   try {
     run = ctx.broker.startJob(
       spec,
@@ -218,7 +231,9 @@ async function runJob(ctx: JobContext): Promise<number> {
           writer.write(record);
         }
         reporter.onEvents(events);
-        const why = failFast.observe(events);
+        const spent = opts.budget && budgetStop === null ? budgetReached(opts.budget, tokens.totals()) : null;
+        if (spent !== null) budgetStop = spent;
+        const why = failFast.observe(events) ?? spent;
         if (why !== null && interrupts.step === 0) {
           // As one Ctrl+C (a Ctrl+C now aborts), but the run ends with the cause and exit code 3.
           stopReason = why;
@@ -265,7 +280,7 @@ async function runJob(ctx: JobContext): Promise<number> {
     });
     if (log.lines > 0 && log.path) io.stdout.write(`logs:    ${log.path} (${log.lines} lines from the processors)\n`);
     if (feedError) throw feedError;
-    if (stopped) return ExitCode.stopped;
+    if (stopped) return stopReason === budgetStop ? ExitCode.budget : ExitCode.stopped;
     if (interrupted) return ExitCode.interrupted;
     return final.failed > 0 ? ExitCode.itemsFailed : ExitCode.ok;
   } catch (err) {

@@ -1,4 +1,5 @@
 /** Parsers and validators for flag values: one clear line for each mistake. */
+import type { BudgetLimits } from '../core/budget.js';
 import { UsageError } from '../core/errors.js';
 import { parseFailureLimit, type FailureLimit } from '../core/fail-fast.js';
 
@@ -32,6 +33,17 @@ export function parseMaxFailures(value: string | undefined): FailureLimit | null
   const limit = parseFailureLimit(value);
   if (!limit) throw new UsageError(`--max-failures must be a whole number of items (at least 1) or a percentage such as 5% (got "${value}")`);
   return limit;
+}
+
+/** `--budget USD` and `--budget-tokens N`, checked; undefined when neither is given. */
+export function parseBudget(usd: string | undefined, tokens: string | undefined): BudgetLimits | undefined {
+  if (usd === undefined && tokens === undefined) return undefined;
+  const dollars = usd === undefined ? undefined : Number(usd);
+  if (dollars !== undefined && (usd!.trim() === '' || !Number.isFinite(dollars) || dollars <= 0)) {
+    throw new UsageError(`--budget must be an amount of $ above 0, e.g. 5 or 0.50 (got "${usd}")`);
+  }
+  const count = parseIntFlag('--budget-tokens', tokens, 1, Number.MAX_SAFE_INTEGER);
+  return { ...(dollars === undefined ? {} : { usd: dollars }), ...(count === undefined ? {} : { tokens: count }) };
 }
 
 /** Commander collector for repeatable flags. */

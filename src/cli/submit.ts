@@ -6,7 +6,7 @@ import { UsageError } from '../core/errors.js';
 import { DEFAULT_MAX_OUTPUT_CHARS, MAX_OUTPUT_CHARS_LIMIT } from '../core/output-limit.js';
 import { isQueueName } from '../brokers/redis/keys.js';
 import { builtinProcessorNames } from '../processors/registry.js';
-import { collect, parseFormat, parseIntFlag, parseMaxFailures, parseParams } from './options.js';
+import { collect, parseBudget, parseFormat, parseIntFlag, parseMaxFailures, parseParams } from './options.js';
 
 interface SubmitFlags {
   prompt?: string[];
@@ -20,6 +20,8 @@ interface SubmitFlags {
   timeout?: string;
   maxOutputChars?: string;
   maxFailures?: string;
+  budget?: string;
+  budgetTokens?: string;
   out?: string;
   resume?: boolean;
   retryFailed?: boolean;
@@ -46,6 +48,8 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
     .option('--timeout <ms>', 'time limit per item attempt, 0 for none', '600000')
     .option('--max-output-chars <n>', 'fail an item (without retries) whose output passes this many characters, 0 for no bound', String(DEFAULT_MAX_OUTPUT_CHARS))
     .option('--max-failures <n|p%>', 'stop the job (exit 3) once this many items, or this share of them, failed')
+    .option('--budget <usd>', 'stop starting items once the tokens reported cost this many $ (prices: --param price_in/price_out, or the built-in table); exit 5')
+    .option('--budget-tokens <n>', 'stop starting items once this many tokens (prompt + completion, every attempt) were reported; exit 5')
     .option('-o, --out <file>', 'results file (JSONL; default ./slowwork-results/<time>-<job>.jsonl)')
     .option('--resume', 'continue the run recorded in --out: skip the items it finished')
     .option('--retry-failed', 'with --resume, run again the items recorded as failed')
@@ -72,6 +76,7 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
         timeoutMs: parseIntFlag('--timeout', flags.timeout, 0, 86_400_000)!,
         maxOutputChars: parseIntFlag('--max-output-chars', flags.maxOutputChars, 0, MAX_OUTPUT_CHARS_LIMIT)!,
         maxFailures: parseMaxFailures(flags.maxFailures),
+        budget: parseBudget(flags.budget, flags.budgetTokens),
         out: flags.out,
         resume: flags.resume ?? false,
         retryFailed: flags.retryFailed ?? false,

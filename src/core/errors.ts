@@ -8,6 +8,8 @@ export const ExitCode = {
   stopped: 3,
   /** The job is gone from Redis (restarted without its data, deleted, expired): resume runs the rest. */
   jobLost: 4,
+  /** The run's --budget or --budget-tokens was reached: no new item started; resume runs the rest. */
+  budget: 5,
   /** The results file could not be written during the run (disk full, I/O error). */
   ioFailure: 74,
   interrupted: 130,

@@ -95,3 +95,9 @@ function clamp01(x: number): number {
   if (!Number.isFinite(x) || x <= 0) return 0;
   return x >= 1 ? 1 : x;
 }
+
+/** `$12.34`, `$0.0123`, `$0.0000080`: cents from a dollar up, then four decimals, then two significant digits. */
+export function formatUsd(usd: number): string {
+  if (!(usd > 0)) return '$0';
+  return `$${usd >= 1 ? usd.toFixed(2) : usd >= 0.01 ? usd.toFixed(4) : usd.toFixed(Math.min(12, 1 - Math.floor(Math.log10(usd))))}`;
+}

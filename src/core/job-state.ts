@@ -6,6 +6,7 @@
 import type { JobEvent } from './events.js';
 import type { ItemStatus } from './types.js';
 import { TokenTally, type TokenTotals } from './token-tally.js';
+import type { Pricer } from './pricing.js';
 import { headCodePoints, sanitizeForLine, tailCodePoints, toOneLine, toWellFormed } from './code-points.js';
 
 /** How many code points of each stream's newest text a live row keeps. */
@@ -102,6 +103,8 @@ export interface JobStateOptions {
    * (counted in `droppedFinished`). Default 10 000.
    */
   readonly maxPendingFinished?: number;
+  /** What tokens cost, for `tokens.costUsd` (core/pricing.ts). */
+  readonly pricer?: Pricer;
 }
 
 interface MutableRow {
@@ -126,7 +129,7 @@ export class JobState {
   private done = 0;
   private failed = 0;
   private chunksTotal = 0;
-  private readonly tokens = new TokenTally();
+  private readonly tokens: TokenTally;
   private ended: JobEnd | null = null;
   private readonly rows = new Map<number, MutableRow>();
   private readonly retrying = new Set<number>();
@@ -146,6 +149,7 @@ export class JobState {
     this.skipped = options.skipped ?? 0;
     this.startedAt = options.startedAt ?? null;
     this.maxPending = Math.max(1, options.maxPendingFinished ?? 10_000);
+    this.tokens = new TokenTally(options.pricer);
   }
 
   /** Finished lines dropped because nobody drained them in time. */

@@ -11,6 +11,8 @@ import { ProcessorError, describeError } from '../core/errors.js';
 import type { Params } from '../core/types.js';
 import type { ParamDeclaration, ParamSpec, Processor } from './contract.js';
 
+import { PRICE_PARAMS, priceParamsProblem } from '../core/pricing.js';
+
 /** A param the pipeline cannot take; the message is one line and names the processor. */
 export class ParamError extends ProcessorError {}
 
@@ -59,6 +61,9 @@ export interface CheckOptions {
 /** Throws a ParamError on the first unknown key or bad value; then runs each processor's `validate`. */
 export function checkParams(processors: readonly Processor[], params: Params, opts: CheckOptions = {}): void {
   refuseUnknown(processors, opts.keys ?? Object.keys(params));
+  // The run's prices are slowwork's, not a processor's: any pipeline takes them.
+  const prices = priceParamsProblem(params);
+  if (prices) throw new ParamError(prices);
   for (const p of processors) {
     try {
       p.validate?.(params);
@@ -77,7 +82,7 @@ function refuseUnknown(processors: readonly Processor[], keys: readonly string[]
   if (declarations.some((d) => d === undefined)) return;
   const known = [...new Set(declarations.flatMap((d) => Object.keys(d as ParamDeclaration)))];
   for (const key of keys) {
-    if (known.includes(key)) continue;
+    if (known.includes(key) || (PRICE_PARAMS as readonly string[]).includes(key)) continue;
     const near = closestName(key, known);
     const who = processors.map((p) => p.name).join(', ');
     const takes = known.length > 0 ? `${who} ${processors.length > 1 ? 'take' : 'takes'} ${known.join(', ')}` : `${who} takes no params`;

@@ -12,6 +12,7 @@ import {
   formatDuration,
   formatEta,
   formatPercent,
+  formatUsd,
   progressBar,
 } from '../core/format.js';
 import { displayWidth, fitWidth, sanitizeForLine, truncateEnd, truncateMiddle, truncateStart } from '../core/text.js';
@@ -148,7 +149,8 @@ export function statsLine(snapshot: JobSnapshot, columns: number, final = false)
 /** `tokens 12.3k in · 45.6k out · 890/s`; a `~` before the counts when some are slowwork's estimate. */
 function tokenSegs(t: TokenTotals, perSec: number): Seg[] {
   const about = t.estimated ? '~' : '';
-  return [{ text: `tokens ${about}${formatCompact(t.prompt)} in · ${about}${formatCompact(t.completion)} out · ${formatCompact(perSec)}/s`, color: 'cyan' }];
+  const cost = t.costUsd === undefined ? '' : ` · ${formatUsd(t.costUsd)}`;
+  return [{ text: `tokens ${about}${formatCompact(t.prompt)} in · ${about}${formatCompact(t.completion)} out · ${formatCompact(perSec)}/s${cost}`, color: 'cyan' }];
 }
 
 /** The phase notice, or null while running normally. A shorter wording when narrow. */

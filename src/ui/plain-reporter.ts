@@ -61,7 +61,7 @@ export function createPlainReporter(out: NodeJS.WritableStream, opts: PlainRepor
   return {
     start(runInfo: RunInfo): void {
       info = runInfo;
-      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt: runInfo.startedAt ?? now() });
+      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt: runInfo.startedAt ?? now(), pricer: runInfo.pricer });
       const items = runInfo.total === null ? 'items' : plural(runInfo.total, 'item');
       const skipped = runInfo.skipped > 0 ? ` (${formatCount(runInfo.skipped)} skipped, done before)` : '';
       write(

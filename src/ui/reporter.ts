@@ -3,6 +3,7 @@
  * piped, NDJSON with `--json`. Each reporter keeps its own JobState (the pure reducer).
  */
 import type { TokenTotals } from '../core/token-tally.js';
+import type { Pricer } from '../core/pricing.js';
 import type { JobCounts, JobEvent } from '../core/events.js';
 import type { LinkDown } from '../core/link.js';
 
@@ -25,6 +26,8 @@ export interface RunInfo {
   readonly startedAt?: number;
   /** The key hint under the live rows; default: what Ctrl+C does to a submit. */
   readonly hint?: string;
+  /** What the run's tokens cost, for the live view's `$` (core/pricing.ts); none: no cost shown. */
+  readonly pricer?: Pricer;
 }
 
 /** running → draining (Ctrl+C once) → aborting (twice) → finished. */

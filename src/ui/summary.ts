@@ -2,7 +2,7 @@
  * Plain lines shared by every reporter: counts with their noun, and the final summary. Apart from
  * layout.ts (widths, string-width) so that the plain and JSON reporters load without it.
  */
-import { formatCount, formatDuration } from '../core/format.js';
+import { formatCount, formatDuration, formatUsd } from '../core/format.js';
 import { sanitizeForLine } from '../core/code-points.js';
 import type { FinalSummary } from './reporter.js';
 import type { TokenTotals } from '../core/token-tally.js';
@@ -22,7 +22,11 @@ const exact = (): Intl.NumberFormat => (grouped ??= new Intl.NumberFormat('en-US
 /** `1,200 prompt + 3,400 completion = 4,600` (exact: it is a bill), `(some estimated)` when slowwork counted some itself. */
 export function tokensText(t: TokenTotals): string {
   const sum = `${exact().format(t.prompt)} prompt + ${exact().format(t.completion)} completion = ${exact().format(t.prompt + t.completion)}`;
-  return t.estimated ? `${sum} (some estimated)` : sum;
+  const parts = [t.estimated ? `${sum} (some estimated)` : sum];
+  if (t.costUsd !== undefined) parts.push(formatUsd(t.costUsd));
+  // Said only beside a cost: with none priced, the run simply has no cost line.
+  if (t.costUsd !== undefined && t.unpriced) parts.push(`${exact().format(t.unpriced)} unpriced (no price for their model: --param price_in/price_out)`);
+  return parts.join(' · ');
 }
 
 /** The final summary as plain lines (no styling, no width limit: paths must stay whole). */

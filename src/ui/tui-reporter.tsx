@@ -215,7 +215,7 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
       if (instance !== null || finishing !== null) return;
       info = runInfo;
       startedAt = runInfo.startedAt ?? now();
-      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt });
+      state ??= new JobState({ total: runInfo.total, skipped: runInfo.skipped, startedAt, pricer: runInfo.pricer });
       view = { ...view, info: runInfo, snapshot: state.snapshot(now()) };
       // Before ink's own listener: its resize frame then already has the new size.
       stdout.on('resize', onResize);

@@ -39,3 +39,48 @@ describe.concurrent('token usage on the embedded pool', () => {
     expect(readResults(path.join(cwd, 'plain.jsonl'))[0]).not.toHaveProperty('usage');
   });
 });
+
+describe.concurrent('budgets', () => {
+  test('--budget-tokens: once reached no new item starts; exit 5 with the resume command, which runs the rest on a fresh budget', async () => {
+    const cwd = await dir();
+    const prompts = ['a b c d', 'e f g h', 'i j k l', 'm n o p', 'q r s t', 'u v w x', 'y z a b', 'c d e f'].flatMap((p) => ['-p', p]);
+    const args = ['submit', ...prompts, '--processor', METERED, '--budget-tokens', '10', '--concurrency', '1', '--batch-size', '1', '--no-tui', '--out', 'out.jsonl'];
+    const res = await run(args, { cwd });
+    expect(res.code, res.stderr).toBe(5);
+    expect(res.stdout).toMatch(/^cause: {3}budget reached: \d+ tokens of --budget-tokens 10$/m);
+    const first = readResults(path.join(cwd, 'out.jsonl'));
+    // 8 tokens per item: the second reaches the budget; at most the one item already handed on runs too.
+    expect(first.length).toBeGreaterThanOrEqual(2);
+    expect(first.length).toBeLessThan(8);
+    expect(first.every((r) => r.status === 'done')).toBe(true);
+    const resume = /^resume: {2}slowwork (.*)$/m.exec(res.stdout)?.[1];
+    expect(resume).toContain('--resume');
+
+    // The resumed run's budget starts at zero: it does two or three more, not none.
+    const again = await run([...args, '--resume'], { cwd });
+    expect([0, 5]).toContain(again.code);
+    const after = readResults(path.join(cwd, 'out.jsonl'));
+    expect(after.length).toBeGreaterThan(first.length);
+    expect(new Set(after.map((r) => r.id)).size).toBe(after.length); // nothing ran twice
+  });
+
+  test("--budget counts dollars at the run's prices; without prices it is refused before any work", async () => {
+    const cwd = await dir();
+    const refused = await run(['submit', '-p', 'a', '--processor', METERED, '--budget', '1', '--no-tui', '--out', 'no.jsonl'], { cwd });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/^slowwork: --budget needs prices: give --param price_in=… --param price_out=…/);
+
+    const half = await run(['submit', '-p', 'a', '--processor', METERED, '--param', 'price_in=1', '--no-tui', '--out', 'no.jsonl'], { cwd });
+    expect(half.code).toBe(2);
+    expect(half.stderr).toMatch(/--param price_in needs --param price_out too/);
+
+    // $1 per 1M tokens each way: 8 tokens an item is $0.000008; the budget is two and a half items' worth.
+    const prompts = ['a b c d', 'e f g h', 'i j k l', 'm n o p', 'q r s t', 'u v w x', 'y z a b', 'c d e f'].flatMap((p) => ['-p', p]);
+    const res = await run(['submit', ...prompts, '--processor', METERED, '--param', 'price_in=1', '--param', 'price_out=1', '--budget', '0.00002', '--concurrency', '1', '--batch-size', '1', '--no-tui', '--out', 'out.jsonl'], { cwd });
+    expect(res.code, res.stderr).toBe(5);
+    expect(res.stdout).toMatch(/^cause: {3}budget reached: \$0\.0000(24|32|40) of --budget \$0\.000020$/m);
+    expect(readResults(path.join(cwd, 'out.jsonl')).length).toBeLessThan(8);
+    expect(res.stdout).toMatch(/^tokens: {2}\d+ prompt \+ \d+ completion = \d+ · \$0\.0000\d+$/m);
+  });
+});
