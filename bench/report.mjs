@@ -8,6 +8,7 @@
 // Usage: node bench/report.mjs OUT_DIR DOC_PATH
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { llmParts } from './lib/report-llm.mjs';
 import { SUITES, loadRun, observationSuite, parsePublished, previousSources, runsComment, sourcesComment, suiteOfRow, suitesOfStep, textRun } from './lib/carry.mjs';
 
 const [OUT, DOC] = process.argv.slice(2);
@@ -213,6 +214,7 @@ const COLD_SUBMIT_X = 2.0, COLD_VERSION_X = 1.3;
 // ---- the document --------------------------------------------------------------------------------
 const L = [];
 const p = (...lines) => L.push(...lines);
+const llm = llmParts(rows, { p, num, range, fig, xq, verdict });
 const started = Number(process.env.BENCH_STARTED || run.started || 0);
 const tookS = started ? Math.round(Date.now() / 1000 - started) : null;
 const date = env.date ? env.date.slice(0, 10) : new Date().toISOString().slice(0, 10);
@@ -234,7 +236,7 @@ if (anyRedis) p(`- **Redis mode** runs the same way, once per persistence mode, 
 if (source.serve) p(`- **HTTP server** (\`slowwork serve\`, section 6): ${runsOf('serve')} rounds, each running the raw node:http anchor and slowwork's throughput benchmark back to back (the order alternating), then the overhead and the concurrent-streams benchmarks. Every benchmark starts its own server (\`node bin/slowwork.js serve --port 0 ...\`, or \`bench/serve-anchor-http.mjs\`) on a free loopback port and stops it with SIGTERM, waiting for its exit; the client is the benchmark script, a process apart from the server's.`);
 if (source.dashboard) p(`- **Dashboard** (\`slowwork watch dashboard\`, section 7): ${runsOf('dashboard')} rounds on one throwaway redis-server (loopback, free port, \`--save ''\`), flushed and seeded again by every round with a simulated system (no worker process runs: the benchmark writes the keys real workers and submitters write); each round measures the interactive dashboard in tmux, the Redis commands it issues with the seeder paused, then the \`--no-tui\` text snapshots, and stops each by itself (\`q\`, SIGTERM).`);
 if (carriedRuns.length) {
-  const what = { dispatch: 'embedded dispatch', chunks: 'embedded chunk streaming', slow: 'slow work', ui: 'the live view', redis: 'Redis mode', serve: 'the HTTP server', dashboard: 'the dashboard', coldstart: 'cold start' };
+  const what = { dispatch: 'embedded dispatch', chunks: 'embedded chunk streaming', slow: 'slow work', ui: 'the live view', redis: 'Redis mode', serve: 'the HTTP server', dashboard: 'the dashboard', coldstart: 'cold start', llm: 'the LLM client' };
   const ranList = SUITES.filter((s) => source[s] && !source[s].carried).map((s) => what[s]);
   const textDirs = carriedRuns.filter((dir) => loaded.get(resolve(REPO, dir)).textOnly);
   p(`- **Figures from more than one run.** This run (\`${relative(REPO, OUT)}\`, BENCH_ONLY=${run.only}) measured ${ranList.join(', ') || 'nothing'}. Carried over unchanged from earlier runs, with their own anchors: ${carriedRuns.map((dir) => {
@@ -248,7 +250,7 @@ p(`- **Duration:** this \`make bench\` took ${tookS === null ? '?' : `${Math.flo
 p(`- Raw rows, in the anchors' JSONL format: \`.bench-tmp/<run>/results.jsonl\` (this run: \`${relative(REPO, OUT)}\`); compare two runs with the anchors' \`lib/compare.mjs\`.`, '');
 
 p('## Targets', '');
-p(`| target (docs/DESIGN.md${anyRedis ? '; Redis rows: the Redis-mode issue' : ''}${source.dashboard ? '; Dashboard rows: the dashboard issue' : ''}${source.coldstart ? '; Cold start rows: issue 16' : ''}) | slowwork | anchor, same run | ratio | target | status |`);
+p(`| target (docs/DESIGN.md${anyRedis ? '; Redis rows: the Redis-mode issue' : ''}${source.dashboard ? '; Dashboard rows: the dashboard issue' : ''}${source.coldstart ? '; Cold start rows: issue 16' : ''}${source.llm ? '; LLM client rows: issue 17' : ''}) | slowwork | anchor, same run | ratio | target | status |`);
 p('|---|---:|---:|---:|---:|---|');
 /** A benchmark's Targets rows: rendered from its rows, or copied as published. */
 const T = (suite, render) => (asText(suite) ? p(...(published.targets[suite] ?? [])) : render());
@@ -268,6 +270,7 @@ if (anyRedis) T('redis', () => { for (const [m, label] of MODES) {
 T('serve', () => serveTargets());
 if (source.dashboard) T('dashboard', () => dashboardTargets());
 if (source.coldstart) T('coldstart', () => coldTargets());
+if (source.llm) T('llm', () => llm.targets());
 p('');
 const tableSettings = [
   ...(asText('dispatch') ? published.settings.dispatch ?? [] : []),
@@ -444,6 +447,9 @@ if (source.dashboard) S('dashboard', () => dashboardSection());
 // ---- 8 ----
 if (source.coldstart) S('coldstart', () => coldSection());
 
+// ---- 9 ----
+if (source.llm) S('llm', () => llm.section());
+
 // ---- observations, computed from the figures above ----
 const obs = [];
 const syncRow = chunkRows.find((r) => r.metric.includes('stream100-sync'));
@@ -472,6 +478,7 @@ if (redis.default.disp && redis.aof.disp) obs.push(`AOF everysec against no pers
 obs.push(...serveObservations());
 obs.push(...dashboardObservations());
 obs.push(...coldObservations());
+obs.push(...llm.observations());
 // per benchmark, in the order of the sections; those carried as text keep their published ones
 const allObs = [
   ...SUITES.flatMap((s) => (asText(s) ? published.observations[s] ?? [] : obs.filter((o) => observationSuite(o) === s))),
@@ -504,6 +511,7 @@ p('BENCH_ONLY=redis RUNS=3 BENCH_WRITE_DOC=1 make bench  # Redis mode only, into
 p('BENCH_ONLY=serve RUNS=3 make bench            # the HTTP server only (~3 min)');
 p('BENCH_ONLY=dashboard RUNS=3 BENCH_DASH_SECONDS=60 make bench  # the dashboard only (~6 min)');
 p('BENCH_ONLY=coldstart RUNS=3 make bench       # cold start only (~2 min)');
+p('BENCH_ONLY=llm RUNS=3 make bench             # the LLM client only (~10 min; LLM_STREAMS=2000 for a shorter one)');
 p('ANCHORS_DIR=/path/to/anchors BENCH_UI_SECONDS=180 make bench  # other anchors, a shorter live-view run');
 p('```');
 p('Knobs are listed at the top of `bench/run.sh` and of each `bench/*.mjs`.');

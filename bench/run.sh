@@ -21,10 +21,15 @@
 #   dashboard `slowwork watch dashboard` on a throwaway redis-server seeded with a simulated system of
 #             50 workers and 20 jobs (bench/lib/dashboard-seed.mjs): its CPU and RSS in tmux 120x40
 #             and with --no-tui, Redis commands and redis-server µs per refresh   (bench/dashboard.mjs)
+#   llm       the openai processor against the local OpenAI-compatible server (its own process):
+#             client CPU per token of `slowwork submit --processor openai` vs a script on the official
+#             `openai` client, 2000 × 200 tokens unpaced, 64 at a time   (bench/llm-client.mjs)
+#             10,000 streams at 5 tokens/s through one process: all complete, memory per open stream
+#             (bench/llm-streams.mjs)
 #
 # The anchor and slowwork figures that are compared run interleaved, in RUNS rounds of one run
 # each (order alternating), so both see the same machine; ratios are taken per round.
-# Env: RUNS (5), BENCH_ONLY (dispatch,chunks,slow,ui,redis,serve,dashboard,coldstart), ANCHORS_DIR (<repo>/../shared/anchors),
+# Env: RUNS (5), BENCH_ONLY (dispatch,chunks,slow,ui,redis,serve,dashboard,coldstart,llm), ANCHORS_DIR (<repo>/../shared/anchors),
 #      BENCH_UI_SECONDS (600), BENCH_UI_BASELINE_SECONDS (60), BENCH_DASH_SECONDS (60), BENCH_QUIET_WAIT (5 s at most,
 #      before each step, for a >= 80% idle machine), BENCH_WRITE_DOC (default: 1 for a full run,
 #      0 for a BENCH_ONLY subset, whose report stays in .bench-tmp/<run>/benchmarks.md; either way
@@ -36,7 +41,7 @@ REPO="$(cd "$(dirname "$0")" && git rev-parse --show-toplevel 2>/dev/null || (cd
 cd "$REPO"
 ANCHORS_DIR="${ANCHORS_DIR:-$REPO/../shared/anchors}"
 export RUNS="${RUNS:-5}"
-ALL=dispatch,chunks,slow,ui,redis,serve,dashboard,coldstart
+ALL=dispatch,chunks,slow,ui,redis,serve,dashboard,coldstart,llm
 ONLY="${BENCH_ONLY:-$ALL}"
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 for w in ${ONLY//,/ }; do [[ ",$ALL," == *",$w,"* ]] || { echo "BENCH_ONLY: unknown benchmark '$w' (known: $ALL)" >&2; exit 2; }; done
@@ -45,6 +50,7 @@ if [ "$ONLY" = "$ALL" ]; then WRITE_DOC="${BENCH_WRITE_DOC:-1}"; else WRITE_DOC=
 [ -f "$ANCHORS_DIR/piscina-bench.mjs" ] || { echo "anchors not found at $ANCHORS_DIR (set ANCHORS_DIR)" >&2; exit 1; }
 [ -f dist/cli/main.js ] || { echo "dist/ is missing: run 'make build' (make bench does)" >&2; exit 1; }
 if want ui || want dashboard; then command -v tmux >/dev/null || { echo "tmux is required for the ui and dashboard benchmarks (apt-get install -y tmux)" >&2; exit 1; }; fi
+if want llm; then [ -d node_modules/openai ] || { echo "the llm benchmark's anchor needs the openai package (a devDependency): npm ci" >&2; exit 1; }; fi
 if want redis || want dashboard; then command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { echo "redis-server and redis-cli are required for the redis and dashboard benchmarks (apt-get install -y redis-server)" >&2; exit 1; }; fi
 
 RUN_ID="$(date +%Y%m%d-%H%M%S)"
@@ -188,6 +194,16 @@ fi
 if want coldstart; then
   for r in $(seq 1 "$RUNS"); do
     step "round $r: slowwork cold start" "$OUT/rounds/r$r.jsonl" env RUNS=1 node bench/cold-start.mjs
+  done
+fi
+# ---- the LLM client: the openai processor beside the official `openai` client ------------------------
+# Each step starts its own local OpenAI-compatible server (dist/testing/openai-server/main.js) per
+# client run and stops it with SIGTERM. llm-client runs slowwork and the anchor script one after the
+# other (the order alternating with BENCH_ROUND); llm-streams holds LLM_STREAMS streams in one process.
+if want llm; then
+  for r in $(seq 1 "$RUNS"); do
+    step "round $r: slowwork llm client" "$OUT/rounds/r$r.jsonl" env RUNS=1 BENCH_ROUND="$r" node bench/llm-client.mjs
+    step "round $r: slowwork llm streams" "$OUT/rounds/r$r.jsonl" env RUNS=1 node bench/llm-streams.mjs
   done
 fi
 node bench/lib/merge.mjs "$OUT"

@@ -11,10 +11,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const SUITES = ['dispatch', 'chunks', 'slow', 'ui', 'redis', 'serve', 'dashboard', 'coldstart'];
+export const SUITES = ['dispatch', 'chunks', 'slow', 'ui', 'redis', 'serve', 'dashboard', 'coldstart', 'llm'];
 
 /** Which benchmark a result row belongs to. */
 export function suiteOfRow(r) {
+  if (r.bench === 'slowwork-llm' || r.bench === 'openai-node') return 'llm';
   if (r.bench === 'slowwork-coldstart' || r.bench === 'node-bare') return 'coldstart';
   if (r.bench === 'slowwork-dashboard') return 'dashboard';
   if (r.bench === 'slowwork-serve' || r.bench === 'node-http') return 'serve';
@@ -29,6 +30,7 @@ export function suiteOfRow(r) {
 
 /** Which benchmarks a step of conditions.jsonl served. */
 export function suitesOfStep(label) {
+  if (/slowwork llm/.test(label)) return ['llm'];
   if (/cold start/.test(label)) return ['coldstart'];
   if (/slowwork dashboard/.test(label)) return ['dashboard'];
   if (/slowwork serve|anchor node:http/.test(label)) return ['serve'];
@@ -88,7 +90,8 @@ const targetSuite = (line) =>
   : /^\| Redis/.test(line) ? 'redis'
   : /^\| HTTP server/.test(line) ? 'serve'
   : /^\| Dashboard/.test(line) ? 'dashboard'
-  : /^\| Cold start/.test(line) ? 'coldstart' : null;
+  : /^\| Cold start/.test(line) ? 'coldstart'
+  : /^\| LLM client/.test(line) ? 'llm' : null;
 const sectionSuite = (header) =>
   /Embedded dispatch/.test(header) ? 'dispatch'
   : /Embedded chunk/.test(header) ? 'chunks'
@@ -97,10 +100,12 @@ const sectionSuite = (header) =>
   : /Redis mode/.test(header) ? 'redis'
   : /HTTP server/.test(header) ? 'serve'
   : /Dashboard/.test(header) ? 'dashboard'
-  : /Cold start/.test(header) ? 'coldstart' : null;
+  : /Cold start/.test(header) ? 'coldstart'
+  : /LLM client/.test(header) ? 'llm' : null;
 export const observationSuite = (text) =>
   /^Dashboard/.test(text) ? 'dashboard'
   : /^Cold start/.test(text) ? 'coldstart'
+  : /^LLM client/.test(text) ? 'llm'
   : /^HTTP server/.test(text) ? 'serve'
   : /^(Redis|AOF)/.test(text) ? 'redis'
   : /^The same 100 chunks/.test(text) ? 'chunks'
