@@ -94,6 +94,16 @@ export function adoptPool(opts: PoolChoice, cwd: string): EarlyPool | null {
   return settings && { broker: new EmbeddedBroker(settings), handedOver: false };
 }
 
+/**
+ * Closes the speculative pool if no submit adopted it (a wrong flag, a failed check): before the
+ * process exits, so its threads are not cut off while they load (see EmbeddedBroker.close).
+ */
+export async function discardSpeculativePool(): Promise<void> {
+  const guess = speculative;
+  speculative = null;
+  await guess?.pool.broker.close();
+}
+
 /** The pool for a run that did not start early (`runSubmit` called directly). */
 export function startPool(opts: PoolChoice, cwd: string): EarlyPool | null {
   const settings = poolSettings(opts, cwd);

@@ -75,6 +75,8 @@ process.on('uncaughtException', (err) => {
 });
 
 const code = await main(process.argv);
+// A submit that never ran (a wrong flag) leaves the pool bin/ started for it: end it cleanly.
+if (process.argv[2] === 'submit') await (await import('../app/early-pool.js')).discardSpeculativePool();
 // Let stdout drain (a piped reader may be slow), then leave even if a stray handle lingers.
 process.exitCode = code;
 process.stdout.write('', () => process.exit(code));

@@ -71,17 +71,40 @@ class ExitWhileLoading extends Error {
  * ends only that thread, which the pool handles as any thread death.)
  */
 async function importGuarded(url: string): Promise<unknown> {
-  if (!isMainThread) return import(url);
+  if (!isMainThread) return importOnce(url);
   const exit = process.exit;
   process.exit = ((code?: unknown) => {
     throw new ExitWhileLoading(code);
   }) as typeof process.exit;
   try {
-    return await import(url);
+    return await importOnce(url);
   } finally {
     process.exit = exit;
   }
 }
+
+/**
+ * One import() at a time per module URL in this thread: a thread preloads its pipeline's modules
+ * while its first batch may ask for them, and two dynamic imports of one module racing while it
+ * is linked can abort Node 20 (V8's "IsGraphAsync ... must be used on an instantiated module").
+ * A failed import is forgotten, so a later batch tries again.
+ */
+const imports = new Map<string, Promise<unknown>>();
+function importOnce(url: string): Promise<unknown> {
+  let pending = imports.get(url);
+  if (!pending) {
+    pending = import(url);
+    imports.set(url, pending);
+    pending.catch(() => imports.delete(url));
+  }
+  return pending;
+}
+
+/** Starts importing a processor module (a thread's preload); settles when it has loaded or failed. */
+export const preloadProcessor = (url: string): Promise<void> => importOnce(url).then(
+  () => undefined,
+  () => undefined,
+);
 
 /**
  * `file:line:column` of a module's syntax error. Node 20 gives an ES module's SyntaxError no

@@ -120,6 +120,18 @@ export type ControlMessage =
   /** The pool is shutting down: call every processor's `close`, then answer with a ClosedMessage. */
   | { readonly t: 'close' };
 
+/**
+ * A thread has loaded its module and the pipeline's (ThreadData.preload), on its parentPort.
+ * Terminating a thread while it still loads modules can abort the whole process (a V8 fatal
+ * error in Node 20), so the pool waits for this before it ends a thread.
+ */
+export interface LoadedMessage {
+  readonly swLoaded: number;
+}
+
+export const isLoadedMessage = (value: unknown): value is LoadedMessage =>
+  typeof value === 'object' && value !== null && typeof (value as { swLoaded?: unknown }).swLoaded === 'number';
+
 /** A thread's answer to `close`, on its parentPort. */
 export interface ClosedMessage {
   readonly swClosed: number;

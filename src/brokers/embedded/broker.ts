@@ -10,7 +10,7 @@ import { SlowworkError, UsageError, describeError } from '../../core/errors.js';
 import type { EventListener } from '../../core/events.js';
 import type { JobSpec } from '../../core/types.js';
 import type { Broker, JobRun, JobRunOptions } from '../broker.js';
-import { isBatchEnvelope, isClosedMessage, type BatchTask, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
+import { isBatchEnvelope, isClosedMessage, isLoadedMessage, type BatchTask, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
 import { EmbeddedJobRun } from './job-run.js';
 import type { ItemScopes, LocalRunOptions, ThreadDeath } from './pool-port.js';
 import { defaultThreads } from './default-threads.js';
@@ -65,6 +65,8 @@ interface BatchLoad {
 
 /** How long processors get to `close` when the pool shuts down. */
 const CLOSE_WAIT_MS = 2000;
+/** How long a shutdown waits for threads still loading modules (see LoadedMessage). */
+const LOAD_WAIT_MS = 3000;
 
 export class EmbeddedBroker implements Broker {
   readonly kind = 'embedded';
@@ -89,6 +91,9 @@ export class EmbeddedBroker implements Broker {
    * thread's first task) and listen for `close`; waiting on the others would always time out.
    */
   private readonly startedThreads = new Set<number>();
+  /** Threads done loading their modules: only they may be terminated safely. */
+  private readonly loadedThreads = new Set<number>();
+  private onLoaded: (() => void) | null = null;
   private readonly runs = new Set<EmbeddedJobRun>();
   /** Items in flight per thread, and which thread runs each batch: the balancer's view. */
   private readonly load = new Map<number, number>();
@@ -129,6 +134,10 @@ export class EmbeddedBroker implements Broker {
           if (first?.t === 'begin') this.startedThreads.add(first.thread);
           this.routes.get(message.sw)?.(message.m);
         } else if (isClosedMessage(message)) this.closedThreads.add(message.swClosed);
+        else if (isLoadedMessage(message)) {
+          this.loadedThreads.add(message.swLoaded);
+          this.onLoaded?.();
+        }
       });
     }
     this.control.unref();
@@ -187,6 +196,27 @@ export class EmbeddedBroker implements Broker {
     if (entry.items === 0) this.batchLoad.delete(batchId);
   }
 
+  /**
+   * Resolves once every thread of the pool has loaded its modules, or after `ms`: a run that ends
+   * at once (a bad input, a wrong flag) would otherwise terminate threads mid-load, which can
+   * abort Node 20 itself. (A module that never finishes loading is waiting, and may be terminated.)
+   */
+  private threadsLoaded(ms: number): Promise<void> {
+    const loading = (): boolean => [...this.pool.threads, ...this.alonePool.threads].some((w) => !this.loadedThreads.has(w.threadId));
+    if (!loading()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.onLoaded = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.onLoaded = () => {
+        if (!loading()) done();
+      };
+    });
+  }
+
   describe(): string {
     return `embedded: ${this.threads} thread${this.threads === 1 ? '' : 's'}`;
   }
@@ -242,6 +272,7 @@ export class EmbeddedBroker implements Broker {
 
   /** Lets every thread `close` its processors (bounded wait), then ends the pool. */
   async close(): Promise<void> {
+    await this.threadsLoaded(LOAD_WAIT_MS);
     const threads = [...this.pool.threads, ...this.alonePool.threads].map((w) => w.threadId).filter((id) => this.startedThreads.has(id));
     if (threads.length > 0) {
       this.control.postMessage({ t: 'close' } satisfies ControlMessage);

@@ -13,7 +13,18 @@ import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_
 import { describeError } from '../../core/errors.js';
 import { Outbox } from '../../runtime/outbox.js';
 import { AbortedByUser, ItemControl, PipelineCache, itemScope, runBatch } from '../../runtime/item-runner.js';
-import { PROBE_BUSY, PROBE_THREAD, type BatchEnvelope, type BatchTask, type ClosedMessage, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
+import {
+  PROBE_BUSY,
+  PROBE_THREAD,
+  type BatchEnvelope,
+  type BatchTask,
+  type ClosedMessage,
+  type ControlMessage,
+  type LoadedMessage,
+  type ThreadData,
+  type ThreadMessage,
+} from '../../runtime/protocol.js';
+import { preloadProcessor } from '../../processors/registry.js';
 
 const pipelines = new PipelineCache();
 /** Batches running here; `aborted` keeps an abort that came while the pipeline was loading. */
@@ -84,7 +95,7 @@ const data = workerData as ThreadData;
 listen(data.control);
 // Import the pipeline's modules now, while the main thread still checks the inputs: the first
 // batch then finds them loaded. A module that fails to load fails that batch, as before.
-for (const url of data.preload ?? []) import(url).catch(() => undefined);
+void Promise.all((data.preload ?? []).map(preloadProcessor)).then(() => parentPort!.postMessage({ swLoaded: threadId } satisfies LoadedMessage));
 
 export default async function runTask(task: BatchTask): Promise<number> {
   const outbox = new Outbox((messages) => post(task.batchId, messages));
