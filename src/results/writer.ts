@@ -227,6 +227,11 @@ export function serializeRecord(r: ResultRecord): string {
     attempts: r.attempts,
     durations: { queuedMs: d.queuedMs, firstChunkMs: d.firstChunkMs ?? null, totalMs: d.totalMs },
     worker: r.worker ?? null,
+    // what the processor reported (core/item-meta.ts); absent keys stay absent
+    usage: r.usage,
+    finish_reason: r.finish_reason,
+    model: r.model,
+    request_id: r.request_id,
   });
 }
 
