@@ -4,49 +4,30 @@
  */
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { Params } from '../../src/core/types.js';
-import type { ProcessContext } from '../../src/processors/contract.js';
 import openai from '../../src/processors/openai.js';
 import { OpenAIConnectionError, OpenAIHttpError, OpenAIStreamError, OpenAITimeoutError } from '../../src/processors/openai/errors.js';
 import {
   DONE,
   chatChunk,
+  processContext,
   scriptedServer,
   sendError,
+  serversPerTest,
   startStream,
   streamChat,
   textChunk,
   userText,
-  type Script,
+  type ContextRun,
   type ScriptedServer,
 } from './openai-server.js';
 
-const servers: ScriptedServer[] = [];
-afterEach(async () => {
+const serve = serversPerTest();
+afterEach(() => {
   vi.unstubAllEnvs();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function serve(script: Script): Promise<ScriptedServer> {
-  const server = await scriptedServer(script);
-  servers.push(server);
-  return server;
-}
-
-interface Run {
-  readonly ctx: ProcessContext;
-  readonly logs: string[];
-  readonly abort: AbortController;
-}
-
-function context(params: Params): Run {
-  const abort = new AbortController();
-  const logs: string[] = [];
-  const ctx: ProcessContext = { signal: abort.signal, attempt: 1, itemId: '1', params, stage: 0, log: (m) => logs.push(m), report: () => undefined };
-  return { ctx, logs, abort };
-}
-
 /** Runs the processor to its end; the chunks as yielded, or the error it threw. */
-async function collect(input: unknown, params: Params, run = context(params)): Promise<{ chunks: string[]; error?: unknown; logs: string[] }> {
+async function collect(input: unknown, params: Params, run = processContext(params)): Promise<{ chunks: string[]; error?: unknown; logs: string[] }> {
   const chunks: string[] = [];
   try {
     const stream = (await openai.process(input as string, run.ctx)) as AsyncIterable<string>;
@@ -86,7 +67,7 @@ describe('streamed answers', () => {
       res.write(chatChunk(null, 'stop'));
       res.end(DONE);
     });
-    const run = context(params(server, { system: 'Be brief.', max_tokens: '16', temperature: '0.5', api_key_env: 'SLOWWORK_TEST_KEY' }));
+    const run = processContext(params(server, { system: 'Be brief.', max_tokens: '16', temperature: '0.5', api_key_env: 'SLOWWORK_TEST_KEY' }));
     const stream = (await openai.process('hello', run.ctx)) as AsyncIterable<string>;
     const chunks: string[] = [];
     for await (const c of stream) {
@@ -107,6 +88,7 @@ describe('streamed answers', () => {
         { role: 'user', content: 'hello' },
       ],
       stream: true,
+      stream_options: { include_usage: true },
       max_tokens: 16,
       temperature: 0.5,
     });
@@ -125,7 +107,7 @@ describe('streamed answers', () => {
     expect(r.error).toBeUndefined();
     expect(r.chunks).toEqual(['Once', ' upon', ' a time']);
     expect(server.received[0]!.url).toBe('/v1/completions');
-    expect(server.received[0]!.body).toEqual({ model: 'm', prompt: 'Tell a story', stream: true });
+    expect(server.received[0]!.body).toEqual({ model: 'm', prompt: 'Tell a story', stream: true, stream_options: { include_usage: true } });
     expect(server.received[0]!.headers.authorization).toBe('Bearer sk-default');
   });
 
@@ -327,7 +309,7 @@ describe('failures after the first chunk, silence, abort', () => {
       startStream(res);
       res.write(chatChunk('one'));
     });
-    const run = context(params(server));
+    const run = processContext(params(server));
     const reason = new Error('cancelled by the test');
     const stream = (await openai.process('x', run.ctx)) as AsyncIterable<string>;
     const chunks: string[] = [];
@@ -347,7 +329,7 @@ describe('failures after the first chunk, silence, abort', () => {
 
   test('abort while waiting for the response', async () => {
     const server = await serve(() => undefined);
-    const run = context(params(server));
+    const run = processContext(params(server));
     const reason = new Error('stop');
     const pending = collect('x', run.ctx.params, run);
     await until(() => server.received.length === 1, 'the request');
@@ -359,7 +341,7 @@ describe('failures after the first chunk, silence, abort', () => {
 
   test('abort during a Retry-After wait ends it without another request', async () => {
     const server = await serve((_req, res) => sendError(res, 429, 'slow down', { 'retry-after': '30' }));
-    const run = context(params(server));
+    const run = processContext(params(server));
     const reason = new Error('stop waiting');
     const pending = collect('x', run.ctx.params, run);
     await until(() => run.logs.length === 1, 'the retry to be scheduled');
@@ -372,7 +354,7 @@ describe('failures after the first chunk, silence, abort', () => {
 
   test('a signal aborted before the start: no request at all', async () => {
     const server = await serve((_req, res) => streamChat(res, ['never']));
-    const run = context(params(server));
+    const run = processContext(params(server));
     const reason = new Error('already cancelled');
     run.abort.abort(reason);
     const r = await collect('x', run.ctx.params, run);

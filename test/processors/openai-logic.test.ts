@@ -5,6 +5,7 @@ import { RETRY_BASE_MS, RETRY_CAP_MS, retryAfterMs, retryDelayMs } from '../../s
 import { OpenAIConnectionError, OpenAIHttpError, networkErrorCode, networkErrorDetail } from '../../src/processors/openai/errors.js';
 import { OpenAIParamError, parseOpenAIParams } from '../../src/processors/openai/params.js';
 import { describeErrorBody, interpretEvent, interpretWholeAnswer } from '../../src/processors/openai/payloads.js';
+import { AttemptFacts, ItemMeter, promptText } from '../../src/processors/openai/meter.js';
 import { buildRequest, requestBody } from '../../src/processors/openai/request.js';
 
 const BASE = { base_url: 'http://127.0.0.1:8000/v1', model: 'm' };
@@ -90,9 +91,13 @@ describe('request', () => {
   const chat = parseOpenAIParams(BASE);
   const completions = parseOpenAIParams({ ...BASE, endpoint: 'completions', max_tokens: '5', temperature: '0' });
 
-  test('a string is one user message (chat) or the prompt (completions); stream is always on', () => {
-    expect(requestBody(chat, 'hi')).toEqual({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true });
-    expect(requestBody(completions, 'hi')).toEqual({ model: 'm', prompt: 'hi', stream: true, max_tokens: 5, temperature: 0 });
+  test('a string is one user message (chat) or the prompt (completions); stream is always on, with the usage asked for', () => {
+    const usage = { stream_options: { include_usage: true } };
+    expect(requestBody(chat, 'hi')).toEqual({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true, ...usage });
+    expect(requestBody(completions, 'hi')).toEqual({ model: 'm', prompt: 'hi', stream: true, ...usage, max_tokens: 5, temperature: 0 });
+    expect(requestBody(chat, 'hi', false)).toEqual({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    expect(buildRequest(chat, 'hi', undefined, false)).toMatchObject({ asksUsage: false, body: expect.not.stringContaining('stream_options') as unknown });
+    expect(buildRequest(chat, 'hi', undefined)).toMatchObject({ asksUsage: true, body: expect.stringContaining('"stream_options":{"include_usage":true}') as unknown });
   });
 
   test('the system param comes first for chat', () => {
@@ -166,6 +171,60 @@ describe('payloads', () => {
     expect(interpretWholeAnswer('{"choices":[{"text":"T"}]}', 'completions')).toMatchObject({ kind: 'text', text: 'T' });
     expect(interpretWholeAnswer('{"error":{"message":"nope"}}', 'chat')).toEqual({ kind: 'error', message: 'nope' });
     expect(interpretWholeAnswer('{}', 'chat').kind).toBe('error');
+  });
+});
+
+describe('metering', () => {
+  const ev = (data: string) => ({ event: 'message', data, id: undefined });
+
+  test("a stream's facts: the first chunk's model, the last finish reason, the usage chunk's counts", () => {
+    const facts = new AttemptFacts();
+    const events = [
+      '{"model":"gpt-4o-2024","choices":[{"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null}',
+      '{"model":"other","choices":[{"delta":{"content":"Hi"},"finish_reason":null}],"usage":null}',
+      '{"model":"gpt-4o-2024","choices":[{"delta":{},"finish_reason":"length"}],"usage":null}',
+      '{"model":"gpt-4o-2024","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":1,"total_tokens":13,"prompt_tokens_details":{"cached_tokens":0}}}',
+    ];
+    for (const e of events) interpretEvent(ev(e), 'chat', facts);
+    expect(facts).toMatchObject({ model: 'gpt-4o-2024', finishReason: 'length', usage: { prompt_tokens: 12, completion_tokens: 1 } });
+    // vLLM's usage chunk may say choices: null; a usage without the counts is not one
+    const other = new AttemptFacts();
+    interpretEvent(ev('{"choices":null,"usage":{"prompt_tokens":3,"completion_tokens":4}}'), 'completions', other);
+    expect(other.usage).toEqual({ prompt_tokens: 3, completion_tokens: 4 });
+    interpretEvent(ev('{"choices":[],"usage":{"total_tokens":3}}'), 'completions', other);
+    interpretEvent(ev('{"choices":[],"usage":{"prompt_tokens":-1,"completion_tokens":2.5}}'), 'completions', other);
+    expect(other.usage).toEqual({ prompt_tokens: 3, completion_tokens: 4 });
+  });
+
+  test('a whole answer notes its facts too', () => {
+    const facts = new AttemptFacts();
+    interpretWholeAnswer('{"model":"m1","choices":[{"text":"T","finish_reason":"stop"}],"usage":{"prompt_tokens":2,"completion_tokens":1}}', 'completions', facts);
+    expect(facts).toMatchObject({ model: 'm1', finishReason: 'stop', usage: { prompt_tokens: 2, completion_tokens: 1 } });
+  });
+
+  test("the prompt's text, as the estimate counts it: messages' text joined by newlines, text parts included", () => {
+    const chat = parseOpenAIParams({ ...BASE, system: 'S' });
+    expect(promptText(chat, 'hi')).toBe('S\nhi');
+    expect(promptText(chat, { messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'image_url' }, { type: 'text', text: 'b' }] }, { role: 'assistant', content: 'c' }] })).toBe('ab\nc');
+    expect(promptText(parseOpenAIParams({ ...BASE, endpoint: 'completions', system: 'S' }), { prompt: 'P' })).toBe('P');
+  });
+
+  test("an item's meter: usage adds up over the requests the server answered; estimated when any part is", () => {
+    let asked = 0;
+    const meter = new ItemMeter(() => (asked++, 'x'.repeat(9)));
+    expect(meter.meta()).toBeUndefined();
+    const refused = meter.attempt(); // a 429: no usage, only its id
+    refused.requestId = 'r0';
+    expect(meter.meta()).toEqual({ request_id: 'r0' });
+    meter.attempt(); // the connection failed: nothing known, the earlier id stays
+    expect(meter.meta()).toEqual({ request_id: 'r0' });
+    const dropped = meter.attempt();
+    Object.assign(dropped, { answered: true, counted: 0, requestId: 'r2' });
+    expect(meter.meta()).toEqual({ usage: { prompt_tokens: 3, completion_tokens: 0, estimated: true }, request_id: 'r2' });
+    const ok = meter.attempt();
+    Object.assign(ok, { answered: true, counted: 5, requestId: 'r3', model: 'm', finishReason: 'stop', usage: { prompt_tokens: 4, completion_tokens: 6 } });
+    expect(meter.meta()).toEqual({ usage: { prompt_tokens: 7, completion_tokens: 6, estimated: true }, model: 'm', finish_reason: 'stop', request_id: 'r3' });
+    expect(asked).toBe(1); // the prompt's text is only looked at for an estimate, and once
   });
 });
 

@@ -5,6 +5,10 @@
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
+import type { ItemMeta } from '../../src/core/item-meta.js';
+import type { Params } from '../../src/core/types.js';
+import type { ProcessContext } from '../../src/processors/contract.js';
 
 export interface Received {
   readonly method: string;
@@ -70,6 +74,19 @@ export async function scriptedServer(script: Script): Promise<ScriptedServer> {
   };
 }
 
+/** A test file's `serve(script)`: each server it starts is closed after its test. */
+export function serversPerTest(): (script: Script) => Promise<ScriptedServer> {
+  const servers: ScriptedServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  return async (script) => {
+    const server = await scriptedServer(script);
+    servers.push(server);
+    return server;
+  };
+}
+
 /** One SSE event carrying `payload` as JSON. */
 export const sse = (payload: unknown): string => `data: ${JSON.stringify(payload)}\n\n`;
 export const DONE = 'data: [DONE]\n\n';
@@ -105,4 +122,21 @@ export function userText(body: Record<string, unknown>): string {
   if (typeof body.prompt === 'string') return body.prompt;
   const messages = body.messages as { role: string; content: string }[] | undefined;
   return messages?.filter((m) => m.role === 'user').at(-1)?.content ?? '';
+}
+
+/** A processor context as the runner makes it, recording what the processor says. */
+export interface ContextRun {
+  readonly ctx: ProcessContext;
+  readonly logs: string[];
+  /** What the processor reported (`ctx.report`), in order. */
+  readonly reports: ItemMeta[];
+  readonly abort: AbortController;
+}
+
+export function processContext(params: Params): ContextRun {
+  const abort = new AbortController();
+  const logs: string[] = [];
+  const reports: ItemMeta[] = [];
+  const ctx: ProcessContext = { signal: abort.signal, attempt: 1, itemId: '1', params, stage: 0, log: (m) => logs.push(m), report: (m) => reports.push(m) };
+  return { ctx, logs, reports, abort };
 }

@@ -3,9 +3,11 @@
  * its streamed answer as it arrives. This is the I/O edge; the meaning of bytes and JSON lives in
  * sse.ts and payloads.ts. Failures are typed `OpenAIError`s, or the caller's abort reason.
  * Whatever way it ends, its timer is cleared and its request aborted (no socket left behind).
+ * What it learns of the bill (request id, model, finish reason, usage, pieces) goes to `facts`.
  */
 import { retryAfterMs } from './backoff.js';
 import { OpenAIConnectionError, OpenAIHttpError, OpenAIStreamError, OpenAITimeoutError, networkErrorCode, networkErrorDetail } from './errors.js';
+import { estimateTokens, type AttemptFacts } from './meter.js';
 import type { Endpoint } from './params.js';
 import { describeErrorBody, interpretEvent, interpretWholeAnswer, type StreamStep } from './payloads.js';
 import type { CompletionRequest } from './request.js';
@@ -18,6 +20,8 @@ export interface AttemptOptions {
   readonly timeoutMs: number;
   /** The item's signal: aborting it ends the attempt at once with its reason. */
   readonly signal: AbortSignal;
+  /** Filled as the answer arrives: what this request cost. */
+  readonly facts: AttemptFacts;
 }
 
 /** An error body is read only this far: enough for any message, bounded for any server. */
@@ -36,15 +40,21 @@ export async function* streamAttempt(opts: AttemptOptions): AsyncGenerator<strin
       throw watch.failure(() => connectionError(`${where} failed`, err, where));
     }
     watch.responded();
+    const { facts } = opts;
+    facts.requestId = response.headers.get('x-request-id') ?? undefined;
     if (!response.ok) throw await httpError(response, where, watch);
+    facts.answered = true;
     if (/^application\/json\b/i.test(response.headers.get('content-type') ?? '')) {
       const text = await readText(response, MAX_WHOLE_ANSWER_BYTES, watch, where);
-      const step = interpretWholeAnswer(text, opts.endpoint);
+      const step = interpretWholeAnswer(text, opts.endpoint, facts);
       if (step.kind === 'error') throw new OpenAIStreamError(`${where} answered with an error: ${step.message}`);
-      if (step.kind === 'text' && step.text !== '') yield step.text;
+      if (step.kind === 'text' && step.text !== '') {
+        facts.counted = estimateTokens(step.text);
+        yield step.text;
+      }
       return;
     }
-    yield* streamEvents(response, opts.endpoint, watch, where);
+    yield* streamEvents(response, opts.endpoint, watch, where, facts);
   } finally {
     watch.close();
   }
@@ -52,7 +62,7 @@ export async function* streamAttempt(opts: AttemptOptions): AsyncGenerator<strin
 
 type ReadResult = { done: true; value?: undefined } | { done: false; value: Uint8Array };
 
-async function* streamEvents(response: Response, endpoint: Endpoint, watch: SilenceWatch, where: string): AsyncGenerator<string, void, undefined> {
+async function* streamEvents(response: Response, endpoint: Endpoint, watch: SilenceWatch, where: string, facts: AttemptFacts): AsyncGenerator<string, void, undefined> {
   const reader = response.body?.getReader();
   const parser = new SseParser();
   let finished = false;
@@ -66,11 +76,12 @@ async function* streamEvents(response: Response, endpoint: Endpoint, watch: Sile
     watch.touch();
     const events = read.done ? parser.end() : parser.pushBytes(read.value);
     for (const event of events) {
-      const step: StreamStep = interpretEvent(event, endpoint);
+      const step: StreamStep = interpretEvent(event, endpoint, facts);
       if (step.kind === 'done') return;
       if (step.kind === 'error') throw new OpenAIStreamError(`the server reported an error mid-stream: ${step.message}`);
       finished ||= step.finished;
       if (step.kind === 'text') {
+        facts.counted++;
         // The consumer's time is not the server's silence.
         watch.suspended = true;
         yield step.text;

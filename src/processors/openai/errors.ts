@@ -27,7 +27,8 @@ export class OpenAIHttpError extends OpenAIError {
   constructor(
     readonly status: number,
     where: string,
-    serverMessage: string | undefined,
+    /** What the server said, when it said anything. */
+    readonly serverMessage: string | undefined,
     /** What the server asked us to wait (Retry-After), in ms; null if it did not say. */
     readonly retryAfterMs: number | null,
   ) {

@@ -1,6 +1,7 @@
 /**
  * What the JSON an OpenAI-compatible server sends means: a streamed event (a piece of text, the
- * end, an error), a whole non-streamed answer, or an error body. Pure.
+ * end, an error), a whole non-streamed answer, or an error body. Pure, but for the `AnswerFacts`
+ * the caller passes in: what the answer says of its bill is noted there as it goes by.
  */
 import type { Endpoint } from './params.js';
 import type { SseEvent } from './sse.js';
@@ -11,6 +12,23 @@ export type StreamStep =
   | { readonly kind: 'error'; readonly message: string }
   /** Nothing to yield (a role-only delta, a usage chunk); `finished` when it carried a finish_reason. */
   | { readonly kind: 'skip'; readonly finished: boolean };
+
+/** Token counts as a server's `usage` gives them (other fields it sends are not kept). */
+export interface ServerUsage {
+  readonly prompt_tokens: number;
+  readonly completion_tokens: number;
+}
+
+/**
+ * What an answer says about itself besides its text, noted while it is read: the model that
+ * answered (its first chunk's), the finish reason (the last one given), the usage (the chunk
+ * that carries one: the last, `choices: []`, with `stream_options.include_usage`).
+ */
+export interface AnswerFacts {
+  model: string | undefined;
+  finishReason: string | undefined;
+  usage: ServerUsage | undefined;
+}
 
 type Json = Record<string, unknown>;
 const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -47,6 +65,22 @@ export function describeErrorBody(text: string): string | undefined {
   return raw === '' ? undefined : raw;
 }
 
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** A `usage` object's counts; undefined when it is not one (null on every chunk but the last). */
+export function usageOf(value: unknown): ServerUsage | undefined {
+  if (!isRecord(value) || !isCount(value.prompt_tokens) || !isCount(value.completion_tokens)) return undefined;
+  return { prompt_tokens: value.prompt_tokens, completion_tokens: value.completion_tokens };
+}
+
+/** A few property reads per chunk, on the object already parsed: nothing parsed twice. */
+function noteFacts(payload: Json, choice: Json | undefined, facts: AnswerFacts): void {
+  if (facts.model === undefined && typeof payload.model === 'string' && payload.model !== '') facts.model = payload.model;
+  const reason = choice?.finish_reason;
+  if (typeof reason === 'string' && reason !== '') facts.finishReason = reason;
+  if (payload.usage != null) facts.usage = usageOf(payload.usage) ?? facts.usage;
+}
+
 function firstChoice(payload: Json): Json | undefined {
   const choices = payload.choices;
   return Array.isArray(choices) && isRecord(choices[0]) ? choices[0] : undefined;
@@ -60,8 +94,8 @@ function choiceText(choice: Json | undefined, endpoint: Endpoint): string {
   return holder && typeof holder.content === 'string' ? holder.content : '';
 }
 
-/** One SSE event of a streamed completion → what to do with it. */
-export function interpretEvent(event: SseEvent, endpoint: Endpoint): StreamStep {
+/** One SSE event of a streamed completion → what to do with it; its model, finish reason and usage go to `facts`. */
+export function interpretEvent(event: SseEvent, endpoint: Endpoint, facts?: AnswerFacts): StreamStep {
   const data = event.data.trim();
   if (data === '[DONE]') return { kind: 'done' };
   let payload: unknown;
@@ -75,13 +109,14 @@ export function interpretEvent(event: SseEvent, endpoint: Endpoint): StreamStep 
   if (message !== undefined || event.event === 'error') return { kind: 'error', message: message ?? oneLine(data) };
   if (!isRecord(payload)) return { kind: 'skip', finished: false };
   const choice = firstChoice(payload);
+  if (facts) noteFacts(payload, choice, facts);
   const finished = typeof choice?.finish_reason === 'string';
   const text = choiceText(choice, endpoint);
   return text === '' ? { kind: 'skip', finished } : { kind: 'text', text, finished };
 }
 
-/** A whole (non-streamed) JSON answer, for servers that ignore `stream: true`. */
-export function interpretWholeAnswer(text: string, endpoint: Endpoint): StreamStep {
+/** A whole (non-streamed) JSON answer, for servers that ignore `stream: true`; its model, finish reason and usage go to `facts`. */
+export function interpretWholeAnswer(text: string, endpoint: Endpoint, facts?: AnswerFacts): StreamStep {
   let payload: unknown;
   try {
     payload = JSON.parse(text);
@@ -92,5 +127,6 @@ export function interpretWholeAnswer(text: string, endpoint: Endpoint): StreamSt
   if (message !== undefined) return { kind: 'error', message };
   const choice = isRecord(payload) ? firstChoice(payload) : undefined;
   if (!choice) return { kind: 'error', message: `the answer has no choices: ${oneLine(text, 80)}` };
+  if (facts) noteFacts(payload as Json, choice, facts);
   return { kind: 'text', text: choiceText(choice, endpoint), finished: true };
 }

@@ -14,6 +14,8 @@ export interface CompletionRequest {
   readonly headers: Readonly<Record<string, string>>;
   /** The JSON body, already serialised. */
   readonly body: string;
+  /** The body asks for a last chunk with the usage (`stream_options.include_usage`). */
+  readonly asksUsage: boolean;
 }
 
 export type ChatMessage = { readonly role: string; readonly content: unknown; readonly [k: string]: unknown };
@@ -35,11 +37,16 @@ export function chatMessages(input: ItemInput, system: string | undefined): read
   return system === undefined ? [user] : [{ role: 'system', content: system }, user];
 }
 
-export function requestBody(settings: OpenAISettings, input: ItemInput): Record<string, unknown> {
+/**
+ * `asksUsage`: ask for the usage chunk at the stream's end (`stream_options: {include_usage:
+ * true}`, OpenAI's since 2024); off for a server that refused the field (see openai.ts).
+ */
+export function requestBody(settings: OpenAISettings, input: ItemInput, asksUsage = true): Record<string, unknown> {
   const body: Record<string, unknown> = { model: settings.model };
   if (settings.endpoint === 'chat') body.messages = chatMessages(input, settings.system);
   else body.prompt = promptOf(input);
   body.stream = true;
+  if (asksUsage) body.stream_options = { include_usage: true };
   if (settings.maxTokens !== undefined) body.max_tokens = settings.maxTokens;
   if (settings.temperature !== undefined) body.temperature = settings.temperature;
   return body;
@@ -50,8 +57,8 @@ export function endpointUrl(settings: OpenAISettings): string {
 }
 
 /** `apiKey` undefined or empty: no Authorization header (local servers need none). */
-export function buildRequest(settings: OpenAISettings, input: ItemInput, apiKey: string | undefined): CompletionRequest {
+export function buildRequest(settings: OpenAISettings, input: ItemInput, apiKey: string | undefined, asksUsage = true): CompletionRequest {
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' };
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
-  return { url: endpointUrl(settings), headers, body: JSON.stringify(requestBody(settings, input)) };
+  return { url: endpointUrl(settings), headers, body: JSON.stringify(requestBody(settings, input, asksUsage)), asksUsage };
 }
