@@ -3,7 +3,10 @@
  * process for a manager.
  *   GET  /meta     → {name, id, processor, version, inflight, processed, concurrency}
  *   POST /process  → 200 NDJSON {"chunk"}… then {"done":true} or {"error"}; with `async`, 202
- *                    and the result posted to the request's callback later.
+ *                    and the result posted to the request's callback later. What the processor
+ *                    reported (`ctx.report`) goes as {"meta"} before done/error when the
+ *                    request says `report` (an older manager breaks on lines it does not know),
+ *                    and as `meta` on the callback's body.
  * The processor's signal aborts when the manager closes the request (or the server stops).
  * Params: the request's, with this server's own (--param) pinned over them. More than
  * `concurrency` items at once get 503 (the manager keeps to it, as /meta tells it).
@@ -12,13 +15,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { describeError } from '../core/errors.js';
+import type { ItemMeta } from '../core/item-meta.js';
 import type { ItemInput, Params } from '../core/types.js';
 import type { Processor } from '../processors/contract.js';
 import { checkParams } from '../processors/params.js';
 import { LineWriter } from './line-writer.js';
-import { postCompletion } from './processor-client.js';
+import { postCompletion, type CompletionResult } from './processor-client.js';
 import { runLocal } from './run-local.js';
-import { ErrorType, chunkLine, doneLine, errorLine, firstIssue, jsonError, processRequestSchema, type ProcessRequest } from '../brokers/remote/wire.js';
+import { ErrorType, chunkLine, doneLine, errorLine, firstIssue, jsonError, metaLine, processRequestSchema, type ProcessRequest } from '../brokers/remote/wire.js';
 
 export interface ProcessorAppOptions {
   readonly processor: Processor;
@@ -138,8 +142,13 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
     return streamItem(item, controller, reply).then(settle);
   });
 
-  const run = (item: ProcessRequest, signal: AbortSignal, onChunk: (text: string) => void | Promise<void>): Promise<string> =>
-    runLocal(opts.processor, { itemId: item.item, input: item.input, attempt: item.attempt, params: item.params, signal, log: (m) => opts.log(`[${item.item}] ${m}`) }, onChunk);
+  /** One item through the processor; `reported` holds what it said it cost, whatever the outcome. */
+  const run = (item: ProcessRequest, signal: AbortSignal, onChunk: (text: string) => void | Promise<void>, reported: Reported): Promise<string> =>
+    runLocal(
+      opts.processor,
+      { itemId: item.item, input: item.input, attempt: item.attempt, params: item.params, signal, log: (m) => opts.log(`[${item.item}] ${m}`), onReport: (meta) => (reported.meta = meta) },
+      onChunk,
+    );
 
   async function streamItem(item: ProcessRequest, controller: AbortController, reply: FastifyReply): Promise<'done' | 'failed' | 'aborted'> {
     reply.hijack();
@@ -153,12 +162,19 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     res.flushHeaders();
     const keepAlive = setInterval(() => lines.write('\n'), opts.keepAliveMs ?? KEEPALIVE_MS);
+    const reported: Reported = { meta: undefined };
+    // Billed whether the item ends done or failed: the meta line goes before either.
+    const sendMeta = (): void => {
+      if (item.report && reported.meta) lines.write(metaLine(reported.meta));
+    };
     try {
-      await run(item, controller.signal, (text) => lines.write(chunkLine(text)));
+      await run(item, controller.signal, (text) => lines.write(chunkLine(text)), reported);
+      sendMeta();
       lines.write(doneLine());
       return 'done';
     } catch (err) {
       if (controller.signal.aborted) return 'aborted';
+      sendMeta();
       lines.write(errorLine(describeError(err)));
       return 'failed';
     } finally {
@@ -172,15 +188,18 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
    * its own on receipt and may send the next item before our post returns.
    */
   async function runAsync(item: ProcessRequest, signal: AbortSignal, settle: (outcome: 'done' | 'failed' | 'aborted') => void): Promise<void> {
-    let result: { id: string; output: string } | { id: string; error: string };
+    let result: CompletionResult;
+    const reported: Reported = { meta: undefined };
     try {
-      result = { id: item.id, output: await run(item, signal, () => undefined) };
+      result = { id: item.id, output: await run(item, signal, () => undefined, reported) };
       settle('done');
     } catch (err) {
       if (signal.aborted) return settle('aborted');
       result = { id: item.id, error: describeError(err) };
       settle('failed');
     }
+    // A manager that does not know `meta` drops it (unknown keys are stripped).
+    if (reported.meta) result = { ...result, meta: reported.meta };
     const undelivered = await postCompletion(item.callback, result, { attempts: CALLBACK_TRIES, backoffMs: CALLBACK_BACKOFF_MS, token: opts.token, signal });
     if (undelivered !== null && !signal.aborted) opts.log(`[${item.item}] could not post the result to ${item.callback}: ${undelivered}`);
   }
@@ -192,6 +211,11 @@ export function buildProcessorApp(opts: ProcessorAppOptions): ProcessorApp {
       for (const controller of running) controller.abort(new Error(reason));
     },
   };
+}
+
+/** The latest of an item's `ctx.report`s (already laid over the earlier ones). */
+interface Reported {
+  meta: ItemMeta | undefined;
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();

@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SlowworkError } from '../core/errors.js';
+import type { ItemMeta } from '../core/item-meta.js';
 import { BAD_PORT, describeFetchError, errorMessageOf, postJson } from '../brokers/remote/http.js';
 import type { RegisterRequest } from '../brokers/remote/wire.js';
 
@@ -54,10 +55,13 @@ export async function registerWithManager(manager: string, req: RegisterRequest,
   throw new RegistrationRefusedError(`cannot register ${req.name} (id ${req.id}) with ${manager}: ${answer.error}${tries}`);
 }
 
+/** A 202 item's result, as POST {callback} takes it (wire.ts). */
+export type CompletionResult = ({ readonly id: string; readonly output: string } | { readonly id: string; readonly error: string }) & { readonly meta?: ItemMeta };
+
 /** POST {callback} with an item's result; resolves with null when delivered, else why not. */
 export async function postCompletion(
   callback: string,
-  result: { readonly id: string; readonly output: string } | { readonly id: string; readonly error: string },
+  result: CompletionResult,
   opts: RetryOptions,
 ): Promise<string | null> {
   const answer = await withRetries(callback, result, opts).catch((err: unknown) => ({ ok: false as const, retry: false, error: describeFetchError(err) }));

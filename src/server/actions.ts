@@ -5,6 +5,7 @@
  */
 import type { JobCounts, JobEvent } from '../core/events.js';
 import type { ItemInput } from '../core/types.js';
+import { addUsage, type ItemMeta, type TokenUsage } from '../core/item-meta.js';
 import { pruneFinished } from '../core/prune-finished.js';
 import { ActionLog, type ActionLogEntry } from './action-log.js';
 
@@ -21,6 +22,8 @@ interface ActionItem {
   /** The current attempt's text while running, the output once done. */
   text: string;
   error: string | null;
+  /** What its processor reported of its final attempt, once it ended. */
+  meta: ItemMeta | undefined;
 }
 
 
@@ -33,7 +36,9 @@ export interface ActionView {
   /** Why the action stopped by itself (the same non-item error ended several items), or null. */
   readonly stop_reason: string | null;
   readonly counts: JobCounts;
-  readonly items: readonly {
+  /** Tokens the processors reported over every attempt (failed ones were billed too); null until one did. */
+  readonly usage: TokenUsage | null;
+  readonly items: readonly ({
     id: string;
     index: number;
     status: ActionItemStatus;
@@ -41,7 +46,7 @@ export interface ActionView {
     output: string | null;
     text?: string;
     error: string | null;
-  }[];
+  } & ItemMeta)[];
 }
 
 export class Action {
@@ -55,13 +60,14 @@ export class Action {
   readonly log = new ActionLog();
   private readonly listeners = new Set<(entry: ActionLogEntry) => void>();
   private counts: JobCounts;
+  private usage: TokenUsage | undefined;
 
   constructor(
     readonly id: string,
     readonly pipeline: readonly string[],
     specs: readonly { id: string; input: ItemInput }[],
   ) {
-    this.items = specs.map((s, index) => ({ id: s.id, index, status: 'waiting', attempts: 0, text: '', error: null }));
+    this.items = specs.map((s, index) => ({ id: s.id, index, status: 'waiting', attempts: 0, text: '', error: null, meta: undefined }));
     this.counts = { total: specs.length, done: 0, failed: 0, unfinished: specs.length };
   }
 
@@ -98,6 +104,7 @@ export class Action {
       finished: this.finishedAt === null ? null : new Date(this.finishedAt).toISOString(),
       stop_reason: this.stopReason,
       counts: this.counts,
+      usage: this.usage ?? null,
       items: this.items.map((it) => ({
         id: it.id,
         index: it.index,
@@ -106,11 +113,14 @@ export class Action {
         output: it.status === 'done' ? it.text : null,
         ...(it.status === 'running' ? { text: it.text } : {}),
         error: it.error,
+        // As a results line has them: usage, finish_reason, model, request_id.
+        ...it.meta,
       })),
     };
   }
 
   private fold(e: JobEvent): void {
+    if ((e.type === 'item-done' || e.type === 'item-retry' || e.type === 'item-failed') && e.meta?.usage) this.usage = addUsage(this.usage, e.meta.usage);
     switch (e.type) {
       case 'item-start': {
         const it = this.items[e.index];
@@ -135,14 +145,14 @@ export class Action {
       case 'item-done': {
         const it = this.items[e.index];
         if (!it) return;
-        Object.assign(it, { status: 'done', text: e.output, attempts: e.attempt, error: null });
+        Object.assign(it, { status: 'done', text: e.output, attempts: e.attempt, error: null, meta: e.meta });
         this.counts = { ...this.counts, done: this.counts.done + 1, unfinished: this.counts.unfinished - 1 };
         return;
       }
       case 'item-failed': {
         const it = this.items[e.index];
         if (!it) return;
-        Object.assign(it, { status: 'failed', text: '', attempts: e.attempts, error: e.error });
+        Object.assign(it, { status: 'failed', text: '', attempts: e.attempts, error: e.error, meta: e.meta });
         this.counts = { ...this.counts, failed: this.counts.failed + 1, unfinished: this.counts.unfinished - 1 };
         return;
       }

@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { JobEvent } from '../core/events.js';
+import type { ItemMeta } from '../core/item-meta.js';
 
 export interface ProcessorFigures {
   inflight: number;
@@ -29,6 +30,12 @@ export class ServerMetrics {
   private readonly chunks = new Counter({
     name: 'slowwork_chunks_total',
     help: 'Processor chunks streamed',
+    registers: [this.registry],
+  });
+  private readonly tokens = new Counter({
+    name: 'slowwork_tokens_total',
+    help: 'Tokens the processors reported (ctx.report), failed attempts included (they were billed), by processor, kind (prompt or completion) and whether slowwork estimated them',
+    labelNames: ['processor', 'kind', 'estimated'] as const,
     registers: [this.registry],
   });
   private readonly inflight = new Gauge({
@@ -106,10 +113,12 @@ export class ServerMetrics {
           break;
         case 'item-retry':
           if (running.delete(e.index)) this.ended(processors);
+          this.countTokens(processors, e.meta);
           break;
         case 'item-done':
         case 'item-failed': {
           if (running.delete(e.index)) this.ended(processors);
+          this.countTokens(processors, e.meta);
           const failed = e.type === 'item-failed';
           for (const p of processors) {
             const f = this.figures(p);
@@ -126,6 +135,19 @@ export class ServerMetrics {
           break;
       }
     }
+  }
+
+  /**
+   * An attempt's reported tokens. A pipeline's stages add up into one report (item-meta.ts), so
+   * they count once, under the pipeline (`a -> b`), not once per processor.
+   */
+  private countTokens(processors: readonly string[], meta: ItemMeta | undefined): void {
+    const usage = meta?.usage;
+    if (!usage) return;
+    const processor = processors.join(' -> ');
+    const estimated = usage.estimated ? 'true' : 'false';
+    this.tokens.inc({ processor, kind: 'prompt', estimated }, usage.prompt_tokens);
+    this.tokens.inc({ processor, kind: 'completion', estimated }, usage.completion_tokens);
   }
 
   /** An item given up by its client ends without an event. */

@@ -2,6 +2,7 @@
  * One request's item as text: the pieces a client has not seen yet, then its end. Shared by
  * `/generate` and the OpenAI routes; retries are smoothed over by ItemText (see there).
  */
+import type { ItemMeta } from '../core/item-meta.js';
 import type { ItemInput } from '../core/types.js';
 import { ItemText, type TextUpdate } from './item-text.js';
 import type { Manager } from './manager.js';
@@ -9,8 +10,11 @@ import type { Manager } from './manager.js';
 export interface TextItemHandlers {
   /** New text (never empty). */
   delta(piece: string, text: string): void;
-  /** `chunks`: the processor chunks of the final attempt (a token count for usage figures). */
-  done(output: string, chunks: number): void;
+  /**
+   * `chunks`: the processor chunks of the final attempt (a token count for usage figures);
+   * `meta`: what its processor reported (usage, finish_reason, model, request_id), if it did.
+   */
+  done(output: string, chunks: number, meta: ItemMeta | undefined): void;
   failed(error: string): void;
 }
 
@@ -60,7 +64,7 @@ export function runTextItem(manager: Manager, processor: string, input: ItemInpu
           restart();
           return;
         case 'item-done':
-          if (apply(text.finish(e.output))) end(() => h.done(e.output, chunks));
+          if (apply(text.finish(e.output))) end(() => h.done(e.output, chunks, e.meta));
           return;
         case 'item-failed':
           end(() => h.failed(e.error));

@@ -2,10 +2,14 @@
  * Routes POST /complete to the attempt waiting for it, by dispatch id (unique per attempt): an
  * answer for an attempt already settled (timed out, re-sent, cancelled) finds no one.
  */
+import type { ItemMeta } from '../../core/item-meta.js';
+
 export interface Completion {
   readonly id: string;
   readonly output?: string;
   readonly error?: string;
+  /** What the attempt cost, checked (wire.ts). */
+  readonly meta?: ItemMeta;
 }
 
 export class CompletionRouter {

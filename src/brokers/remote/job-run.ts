@@ -16,6 +16,7 @@ import { BookedRun } from '../booked-run.js';
 import { ItemTimeoutError, OutputTooLongError, describeError } from '../../core/errors.js';
 import { outputLimitOf } from '../../core/output-limit.js';
 import type { EventListener } from '../../core/events.js';
+import { overlay, type ItemMeta } from '../../core/item-meta.js';
 import type { Deque } from '../../core/queues.js';
 import { backoffMs, type RetryPolicy } from '../../core/retry.js';
 import type { ItemSpec, JobSpec } from '../../core/types.js';
@@ -55,6 +56,8 @@ interface Attempt {
   /** The endpoint answered 202: the result comes by POST /complete. */
   accepted: boolean;
   limitTimer: NodeJS.Timeout | null;
+  /** What the attempt reported it cost ({"meta"} lines, /complete's meta): billed whatever its outcome. */
+  meta: ItemMeta | undefined;
 }
 
 /** An item of a remote run: the book's record, plus its endpoint failures and its call. */
@@ -159,7 +162,7 @@ export class RemoteJobRun extends BookedRun<RemoteItem> {
 
   private launch(rec: RemoteItem, endpoint: EndpointState): void {
     const now = performance.now();
-    const attempt: Attempt = { dispatchId: randomUUID(), endpoint, controller: new AbortController(), accepted: false, limitTimer: null };
+    const attempt: Attempt = { dispatchId: randomUUID(), endpoint, controller: new AbortController(), accepted: false, limitTimer: null, meta: undefined };
     this.book.markRunning(rec, now);
     rec.worker = endpoint.id;
     rec.avoid = undefined;
@@ -180,12 +183,14 @@ export class RemoteJobRun extends BookedRun<RemoteItem> {
         params: this.spec.params,
         attempt: rec.attempt,
         callback: this.ports.callbackUrl(),
+        report: true,
       },
       token: this.ports.token,
       signal: attempt.controller.signal,
       idleTimeoutMs: this.spec.timeoutMs > 0 ? this.spec.timeoutMs : this.ports.idleTimeoutMs,
       maxOutputChars: outputLimitOf(this.spec),
       onChunk: (text) => this.onChunk(rec, attempt, text),
+      onMeta: (meta) => this.onMeta(rec, attempt, meta),
     }).then(
       (outcome) => (outcome.kind === 'done' ? this.succeed(rec, attempt, outcome.output) : this.onAccepted(rec, attempt)),
       (err: unknown) => this.onAttemptError(rec, attempt, err),
@@ -241,6 +246,10 @@ export class RemoteJobRun extends BookedRun<RemoteItem> {
     this.book.events.chunk(rec.spec.index, rec.attempt, text);
   }
 
+  private onMeta(rec: RemoteItem, attempt: Attempt, meta: ItemMeta): void {
+    if (this.isCurrent(rec, attempt)) attempt.meta = overlay(attempt.meta, meta);
+  }
+
   private onAccepted(rec: RemoteItem, attempt: Attempt): void {
     if (!this.isCurrent(rec, attempt)) return;
     attempt.accepted = true;
@@ -252,6 +261,7 @@ export class RemoteJobRun extends BookedRun<RemoteItem> {
 
   private onComplete(rec: RemoteItem, attempt: Attempt, completion: Completion): void {
     if (!this.isCurrent(rec, attempt)) return;
+    if (completion.meta) this.onMeta(rec, attempt, completion.meta);
     if (completion.error !== undefined) {
       this.endpointFailed(rec, attempt, new AttemptFailure(completion.error, { charged: true, fromProcessor: true }));
       return;
@@ -271,7 +281,7 @@ export class RemoteJobRun extends BookedRun<RemoteItem> {
     if (!this.isCurrent(rec, attempt)) return; // settled already (cancelled, timed out, aborted)
     if (err instanceof OutputTooLongError) {
       this.endAttempt(rec, attempt, { kind: 'failed' });
-      this.book.retryOrFail(rec, err.message, performance.now(), { charged: true, final: true });
+      this.book.retryOrFail(rec, err.message, performance.now(), { charged: true, final: true, meta: attempt.meta });
       return;
     }
     const failure = err instanceof AttemptFailure ? err : new AttemptFailure(describeError(err), { charged: false });
@@ -281,7 +291,7 @@ export class RemoteJobRun extends BookedRun<RemoteItem> {
   private onTimeLimit(rec: RemoteItem, attempt: Attempt): void {
     if (!this.isCurrent(rec, attempt)) return;
     this.endAttempt(rec, attempt, { kind: 'failed' });
-    this.retryOrFail(rec, new ItemTimeoutError(this.spec.timeoutMs).message, true);
+    this.retryOrFail(rec, new ItemTimeoutError(this.spec.timeoutMs).message, true, attempt.meta);
   }
 
   private onEndpointChange(change: EndpointChange): void {
@@ -316,7 +326,7 @@ export class RemoteJobRun extends BookedRun<RemoteItem> {
     if (!this.isCurrent(rec, attempt)) return;
     const now = performance.now();
     this.endAttempt(rec, attempt, { kind: 'done', ms: now - rec.startedAt });
-    this.book.settleDone(rec, output, now);
+    this.book.settleDone(rec, output, now, attempt.meta);
   }
 
   private endpointFailed(rec: RemoteItem, attempt: Attempt, failure: AttemptFailure): void {
@@ -329,13 +339,13 @@ export class RemoteJobRun extends BookedRun<RemoteItem> {
       rec.avoid = endpoint.id;
       charged = rec.freeResends > MAX_FREE_RESENDS;
     }
-    this.retryOrFail(rec, failure.fromProcessor ? failure.message : `endpoint ${endpoint.id}: ${failure.message}`, charged);
+    this.retryOrFail(rec, failure.fromProcessor ? failure.message : `endpoint ${endpoint.id}: ${failure.message}`, charged, attempt.meta);
   }
 
   /** The attempt failed: another one (free re-sends back off after the first), or the item fails. */
-  private retryOrFail(rec: RemoteItem, error: string, charged: boolean): void {
+  private retryOrFail(rec: RemoteItem, error: string, charged: boolean, meta: ItemMeta | undefined): void {
     const freeDelayMs = rec.freeResends > 1 ? backoffMs(FREE_RESEND_POLICY, rec.freeResends - 1) : 0;
-    this.book.retryOrFail(rec, error, performance.now(), { charged, freeDelayMs });
+    this.book.retryOrFail(rec, error, performance.now(), { charged, freeDelayMs, meta });
   }
 
   /** Cancelled or aborted while running: the request is stopped, the item ends without a result. */

@@ -4,6 +4,7 @@
  * nothing of jobs or retries.
  */
 import { OutputTooLongError } from '../../core/errors.js';
+import type { ItemMeta } from '../../core/item-meta.js';
 import { TextBuilder } from '../../core/text-builder.js';
 import { AttemptFailure } from './errors.js';
 import { describeFetchError, errorMessageOf, readCapped, tryJson } from './http.js';
@@ -24,6 +25,8 @@ export interface ProcessCall {
   /** Bound on the output, in characters (0: none): past it the call rejects with OutputTooLongError. */
   readonly maxOutputChars: number;
   readonly onChunk: (text: string) => void;
+  /** A {"meta"} line: what the attempt cost so far (a later one replaces the fields it names). */
+  readonly onMeta: (meta: ItemMeta) => void;
 }
 
 export type ProcessOutcome = { readonly kind: 'done'; readonly output: string } | { readonly kind: 'accepted' };
@@ -87,6 +90,11 @@ async function readStream(res: Response, call: ProcessCall, touch: () => void): 
     for (const raw of batch) {
       const line = parseStreamLine(raw);
       if (line === null) throw new AttemptFailure(`sent a line outside the protocol: ${raw.slice(0, 80)}`, { charged: false });
+      if (line.kind === 'invalid') throw new AttemptFailure(`sent a bad {"meta"} line: ${line.why}`, { charged: false });
+      if (line.kind === 'meta') {
+        call.onMeta(line.meta);
+        continue;
+      }
       if (line.kind === 'done') return { kind: 'done', output: output.toString() };
       if (line.kind === 'error') throw new AttemptFailure(line.message, { charged: true, fromProcessor: true });
       if (line.text.length === 0) continue;

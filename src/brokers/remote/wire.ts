@@ -16,14 +16,20 @@
  *   `concurrency`: the manager then keeps at most that many items in flight on it.
  *
  * Work (manager → processor)
- *   POST {url}/process  {id, item, input, params, attempt, callback}
+ *   POST {url}/process  {id, item, input, params, attempt, callback, report}
  *     id        dispatch id, unique per attempt
  *     callback  "{manager}/complete", for processors that answer 202
+ *     report    true: the manager reads {"meta"} lines (below). Older managers do not send it and
+ *               take any line they do not know as a broken stream, so without it send none.
  *   Answer 200 application/x-ndjson, one JSON object a line:
  *     {"chunk": "text"} ... then {"done": true}  or  {"error": "message"}
  *   (blank lines are keep-alives: any bytes reset the manager's idle timer),
  *   or 202, and later POST {callback} {id, output} or {id, error} (→ 200 {accepted: true}; an id
  *   the manager no longer waits for → 404).
+ *   What the attempt cost (core/item-meta.ts: usage, model, finish_reason, request_id) goes as
+ *   {"meta": {...}} before done/error (a later one replaces the fields it names), or as `meta`
+ *   beside output/error on /complete (older managers drop the unknown key). A meta the manager
+ *   cannot read is a broken stream, or a 400 on /complete.
  *   A stream that ends without done/error, a connection error, an idle stream, or a 5xx is the
  *   endpoint's failure: the item goes to another endpoint, not charged against its retries. An
  *   {"error"} line or a 4xx is the item's failure: charged, retried with backoff.
@@ -32,6 +38,7 @@
  * complete, and the manager sends it on /process (a processor server given --token checks it).
  */
 import { z } from 'zod';
+import { checkedMeta, type ItemMeta } from '../../core/item-meta.js';
 import type { ItemInput, Params } from '../../core/types.js';
 
 /** `{"error": {"message", "type"}}`: every JSON error answer on both sides. */
@@ -67,11 +74,39 @@ export const registerRequestSchema = z.object({
 });
 export type RegisterRequest = z.infer<typeof registerRequestSchema>;
 
+/**
+ * An item's meta as a peer sent it, checked as `ctx.report` is: throws a TypeError naming the bad
+ * field (`meta: usage must be ...`).
+ */
+export function wireMeta(value: unknown): ItemMeta {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError('meta must be an object {usage?: {prompt_tokens, completion_tokens}, model?, finish_reason?, request_id?}');
+  }
+  try {
+    return checkedMeta(value);
+  } catch (err) {
+    throw new TypeError(`meta: ${(err as Error).message.replace(/^ctx\.report:\s*/, '')}`);
+  }
+}
+
+const metaField = z
+  .unknown()
+  .transform((value, ctx): ItemMeta => {
+    try {
+      return wireMeta(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  })
+  .optional();
+
 export const completeRequestSchema = z
   .object({
     id: z.string({ error: 'id must be a string' }).min(1, 'id must not be empty').max(200),
     output: z.string({ error: 'output must be a string' }).optional(),
     error: z.string({ error: 'error must be a string' }).optional(),
+    meta: metaField,
   })
   .refine((b) => (b.output === undefined) !== (b.error === undefined), { message: 'give exactly one of output or error' });
 export type CompleteRequest = z.infer<typeof completeRequestSchema>;
@@ -83,6 +118,7 @@ export const processRequestSchema = z.object({
   params: z.record(z.string(), z.string({ error: 'params values must be strings' })).default({}),
   attempt: z.number({ error: 'attempt must be a number' }).int().min(1).default(1),
   callback: z.string().max(2000).optional(),
+  report: z.boolean().optional(),
 });
 
 export interface ProcessRequest {
@@ -92,6 +128,8 @@ export interface ProcessRequest {
   readonly params: Params;
   readonly attempt: number;
   readonly callback: string;
+  /** The manager reads {"meta"} lines: send the item's meta before done/error. */
+  readonly report?: boolean;
 }
 
 /** What GET {url}/meta answers; the manager reads name, id and (optionally) concurrency. */
@@ -115,9 +153,16 @@ export function firstIssue(error: z.ZodError): string {
 
 // ---- the NDJSON stream -----------------------------------------------------------------------
 
-export type StreamLine = { readonly kind: 'chunk'; readonly text: string } | { readonly kind: 'done' } | { readonly kind: 'error'; readonly message: string };
+export type StreamLine =
+  | { readonly kind: 'chunk'; readonly text: string }
+  | { readonly kind: 'meta'; readonly meta: ItemMeta }
+  | { readonly kind: 'done' }
+  | { readonly kind: 'error'; readonly message: string }
+  /** A protocol line whose content is wrong (a meta that does not check): why. */
+  | { readonly kind: 'invalid'; readonly why: string };
 
 export const chunkLine = (text: string): string => `${JSON.stringify({ chunk: text })}\n`;
+export const metaLine = (meta: ItemMeta): string => `${JSON.stringify({ meta })}\n`;
 export const doneLine = (): string => '{"done":true}\n';
 export const errorLine = (message: string): string => `${JSON.stringify({ error: message })}\n`;
 
@@ -134,6 +179,13 @@ export function parseStreamLine(line: string): StreamLine | null {
   if (typeof v.chunk === 'string') return { kind: 'chunk', text: v.chunk };
   if (v.done === true) return { kind: 'done' };
   if (typeof v.error === 'string') return { kind: 'error', message: v.error };
+  if (v.meta !== undefined) {
+    try {
+      return { kind: 'meta', meta: wireMeta(v.meta) };
+    } catch (err) {
+      return { kind: 'invalid', why: (err as Error).message };
+    }
+  }
   return null;
 }
 

@@ -3,13 +3,15 @@
  * (streaming as `data: {...}` then `data: [DONE]`, or one JSON answer) and `GET /v1/models`,
  * whose models are the processors this server offers. A chat's item input is the conversation as
  * text, or `{messages}` for a processor whose contract says `accepts: 'messages'`; a
- * completion's is the prompt string. Usage counts are the processor's chunks (completion) and
- * whitespace-separated words (prompt): an estimate, as no tokenizer runs here.
+ * completion's is the prompt string. `usage` and `finish_reason` are the processor's report
+ * (`ctx.report`) when it made one, else estimates (answer-usage.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { ItemMeta } from '../../core/item-meta.js';
 import type { ItemInput } from '../../core/types.js';
+import { AnswerUsage, finishReasonOf, promptWords } from '../answer-usage.js';
 import { SseStream } from '../sse.js';
 import { runTextItem, type TextItem } from '../text-item.js';
 import { HttpError, errorBody } from '../http-error.js';
@@ -39,25 +41,13 @@ const CompletionBody = z
 /** Prompts one `/v1/completions` request may hold (each is an item, run in parallel). */
 const MAX_PROMPTS = 64;
 
-interface Usage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
-
-const words = (text: string): number => (text.match(/\S+/g) ?? []).length;
-const usageOf = (promptWords: number, chunks: number): Usage => ({
-  prompt_tokens: promptWords,
-  completion_tokens: chunks,
-  total_tokens: promptWords + chunks,
-});
-
 /** What one request runs: its prompts as item inputs, and how to shape the answer. */
 interface Completion {
   readonly kind: 'chat' | 'text';
   readonly model: string;
   readonly inputs: readonly ItemInput[];
-  readonly promptWords: number;
+  /** Per input: its prompt's words (the usage estimate when its processor reports none). */
+  readonly promptWords: readonly number[];
   readonly stream: boolean;
   readonly includeUsage: boolean;
 }
@@ -79,7 +69,7 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
       kind: 'chat',
       model: body.model,
       inputs: [ctx.manager.takesMessages(body.model) ? { messages: body.messages } : text],
-      promptWords: words(text),
+      promptWords: [promptWords(text)],
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
     };
@@ -99,7 +89,7 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
       kind: 'text',
       model: body.model,
       inputs: prompts,
-      promptWords: prompts.reduce((n, p) => n + words(p), 0),
+      promptWords: prompts.map(promptWords),
       stream: body.stream === true,
       includeUsage: body.stream_options?.include_usage === true,
     };
@@ -137,11 +127,11 @@ async function wholeAnswer(ctx: RouteContext, c: Completion, id: string, created
   const items: TextItem[] = [];
   const results = c.inputs.map(
     (input) =>
-      new Promise<{ output: string; chunks: number }>((resolve, reject) => {
+      new Promise<{ output: string; chunks: number; meta: ItemMeta | undefined }>((resolve, reject) => {
         items.push(
           runTextItem(ctx.manager, c.model, input, {
             delta: () => undefined,
-            done: (output, chunks) => resolve({ output, chunks }),
+            done: (output, chunks, meta) => resolve({ output, chunks, meta }),
             failed: (error) => reject(new HttpError(500, `the processor failed: ${error}`, 'server_error', 'processor_error')),
           }),
         );
@@ -153,8 +143,9 @@ async function wholeAnswer(ctx: RouteContext, c: Completion, id: string, created
   request.raw.socket.once('close', gone);
   try {
     const answers = await Promise.all(results);
-    const chunks = answers.reduce((n, a) => n + a.chunks, 0);
-    const usage = usageOf(c.promptWords, chunks);
+    const tally = new AnswerUsage();
+    answers.forEach((a, index) => tally.add(c.promptWords[index]!, a.chunks, a.meta));
+    const usage = tally.total;
     if (c.kind === 'chat') {
       const a = answers[0]!;
       return {
@@ -162,7 +153,7 @@ async function wholeAnswer(ctx: RouteContext, c: Completion, id: string, created
         object: 'chat.completion',
         created,
         model: c.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: a.output, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+        choices: [{ index: 0, message: { role: 'assistant', content: a.output, refusal: null }, logprobs: null, finish_reason: finishReasonOf(a.meta) }],
         usage,
       };
     }
@@ -171,7 +162,7 @@ async function wholeAnswer(ctx: RouteContext, c: Completion, id: string, created
       object: 'text_completion',
       created,
       model: c.model,
-      choices: answers.map((a, index) => ({ index, text: a.output, logprobs: null, finish_reason: 'stop' })),
+      choices: answers.map((a, index) => ({ index, text: a.output, logprobs: null, finish_reason: finishReasonOf(a.meta) })),
       usage,
     };
   } catch (err) {
@@ -182,7 +173,11 @@ async function wholeAnswer(ctx: RouteContext, c: Completion, id: string, created
   }
 }
 
-/** Streaming: one `data:` frame per new piece, a final frame per choice, usage if asked, `[DONE]`. */
+/**
+ * Streaming: one `data:` frame per new piece, a final frame per choice, then if asked a frame
+ * with `choices: []` and the usage (every other frame then says `usage: null`, as OpenAI's do),
+ * then `[DONE]`.
+ */
 function streamAnswer(ctx: RouteContext, c: Completion, id: string, created: number, reply: FastifyReply): void {
   const metrics = ctx.manager.metrics;
   const object = c.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
@@ -192,6 +187,7 @@ function streamAnswer(ctx: RouteContext, c: Completion, id: string, created: num
     created,
     model: c.model,
     choices,
+    ...(c.includeUsage ? { usage: null } : {}),
     ...extra,
   });
   const choice = (index: number, piece: string, finish: string | null): unknown =>
@@ -200,12 +196,12 @@ function streamAnswer(ctx: RouteContext, c: Completion, id: string, created: num
       : { index, text: piece, logprobs: null, finish_reason: finish };
 
   let open = c.inputs.length;
-  let chunks = 0;
+  const tally = new AnswerUsage();
   let failed = false;
   const items: TextItem[] = [];
   const close = (): void => {
     if (stream.closed) return;
-    if (!failed && c.includeUsage) stream.json(frame([], { usage: usageOf(c.promptWords, chunks) }));
+    if (!failed && c.includeUsage) stream.json(frame([], { usage: tally.total }));
     if (!failed) stream.send({ data: '[DONE]' });
     stream.end();
     metrics.streamClosed();
@@ -219,9 +215,9 @@ function streamAnswer(ctx: RouteContext, c: Completion, id: string, created: num
     items.push(
       runTextItem(ctx.manager, c.model, input, {
         delta: (piece) => stream.json(frame([choice(index, piece, null)])),
-        done: (_output, n) => {
-          chunks += n;
-          stream.json(frame([choice(index, '', 'stop')]));
+        done: (_output, chunks, meta) => {
+          tally.add(c.promptWords[index]!, chunks, meta);
+          stream.json(frame([choice(index, '', finishReasonOf(meta))]));
           if (--open === 0) close();
         },
         failed: (error) => {

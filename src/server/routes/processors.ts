@@ -1,7 +1,7 @@
 /**
  * Remote processor routes of the manager (contract in src/brokers/remote/wire.ts):
  *   POST /processors/register  {name, id, url}   → 200 {registered, name, id, url} | 400 | 409 | 502
- *   POST /complete             {id, output|error} → 200 {accepted: true} | 400 | 404
+ *   POST /complete             {id, output|error, meta?} → 200 {accepted: true} | 400 | 404
  *   GET  /processors                             → 200 {processors: [RemoteEndpointInfo]}
  * Bad bodies get 400 with {"error": {"message", "type"}}. The bearer token, when the server has
  * one, is the app's global hook; nothing here checks it. A fastify plugin:

@@ -83,11 +83,21 @@ export async function startProcessor(manager: string, over: Partial<ProcessorSer
 }
 
 /** A bare processor app (no registration) on `port`: for servers a test kills or restarts. */
-export async function listenProcessorApp(over: { name?: string; id: string; params?: Params; port?: number; async?: boolean; keepAliveMs?: number }): Promise<ProcessorApp & { url: string; kill(): void }> {
-  const processor = await loadProcessor(resolveProcessorRef('demo'));
+export async function listenProcessorApp(over: {
+  name?: string;
+  id: string;
+  params?: Params;
+  port?: number;
+  async?: boolean;
+  keepAliveMs?: number;
+  /** A built-in or a module path (default the demo). */
+  processor?: string;
+}): Promise<ProcessorApp & { url: string; kill(): void }> {
+  const ref = over.processor ?? 'demo';
+  const processor = await loadProcessor(resolveProcessorRef(ref));
   const served = buildProcessorApp({
     processor,
-    ref: 'demo',
+    ref,
     name: over.name ?? 'demo',
     id: over.id,
     version: 'test',

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyCheck, newEndpoint, pickEndpoint, toInfo } from '../../../src/brokers/remote/endpoints.js';
 import { callbackFor } from '../../../src/processor-server/processor-app.js';
-import { LineSplitter, normalizeEndpointUrl, parseStreamLine } from '../../../src/brokers/remote/wire.js';
+import { LineSplitter, metaLine, normalizeEndpointUrl, parseStreamLine } from '../../../src/brokers/remote/wire.js';
 
 describe('stream lines', () => {
   it('splits lines that arrive in pieces and skips blank keep-alive lines', () => {
@@ -19,6 +19,20 @@ describe('stream lines', () => {
     expect(parseStreamLine('{"done":true}')).toEqual({ kind: 'done' });
     expect(parseStreamLine('{"error":"boom"}')).toEqual({ kind: 'error', message: 'boom' });
     for (const bad of ['not json', '42', 'null', '{"done":false}', '{"chunk":3}', '{}']) expect(parseStreamLine(bad), bad).toBeNull();
+  });
+
+  it('reads {"meta"} lines as ctx.report checks them; a meta that does not check says why', () => {
+    expect(parseStreamLine('{"meta":{"usage":{"prompt_tokens":3,"completion_tokens":5,"estimated":true},"model":"m","finish_reason":"stop","request_id":"r"}}')).toEqual({
+      kind: 'meta',
+      meta: { usage: { prompt_tokens: 3, completion_tokens: 5, estimated: true }, model: 'm', finish_reason: 'stop', request_id: 'r' },
+    });
+    expect(parseStreamLine(metaLine({ model: 'm' }).trimEnd())).toEqual({ kind: 'meta', meta: { model: 'm' } });
+    expect(parseStreamLine('{"meta":{"usage":{"prompt_tokens":"3","completion_tokens":5}}}')).toEqual({
+      kind: 'invalid',
+      why: 'meta: usage must be {prompt_tokens, completion_tokens}, whole numbers >= 0',
+    });
+    expect(parseStreamLine('{"meta":{"model":7}}')).toEqual({ kind: 'invalid', why: 'meta: model must be a string' });
+    expect(parseStreamLine('{"meta":[1]}')).toMatchObject({ kind: 'invalid', why: expect.stringMatching(/^meta must be an object/) });
   });
 
   it('takes http: and https: endpoint urls only, without a trailing slash', () => {
