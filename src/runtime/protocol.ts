@@ -5,6 +5,7 @@
  */
 import type { ItemInput, Params } from '../core/types.js';
 import type { ItemMeta } from '../core/item-meta.js';
+import type { MessagePort } from 'node:worker_threads';
 
 export interface BatchItem {
   readonly i: number;
@@ -127,3 +128,11 @@ export interface ClosedMessage {
 
 export const isClosedMessage = (value: unknown): value is ClosedMessage =>
   typeof value === 'object' && value !== null && typeof (value as { swClosed?: unknown }).swClosed === 'number';
+
+/** A thread's quota port (runtime/quota/thread-link.ts), on its parentPort: the main thread's QuotaHost serves it. */
+export interface QuotaPortMessage {
+  readonly swQuota: MessagePort;
+}
+
+export const isQuotaPortMessage = (value: unknown): value is QuotaPortMessage =>
+  typeof value === 'object' && value !== null && typeof (value as { swQuota?: { postMessage?: unknown } }).swQuota?.postMessage === 'function';

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { Params } from '../../src/core/types.js';
 import type { ProcessContext } from '../../src/processors/contract.js';
+import { processQuota } from '../../src/runtime/quota/local.js';
 import openai from '../../src/processors/openai.js';
 import { OpenAIConnectionError, OpenAIHttpError, OpenAIStreamError, OpenAITimeoutError } from '../../src/processors/openai/errors.js';
 import {
@@ -41,7 +42,7 @@ interface Run {
 function context(params: Params): Run {
   const abort = new AbortController();
   const logs: string[] = [];
-  const ctx: ProcessContext = { signal: abort.signal, attempt: 1, itemId: '1', params, stage: 0, log: (m) => logs.push(m), report: () => undefined };
+  const ctx: ProcessContext = { signal: abort.signal, attempt: 1, itemId: '1', params, stage: 0, log: (m) => logs.push(m), report: () => undefined, limit: (key, cost, limits) => processQuota().limit(key, cost, limits, abort.signal) };
   return { ctx, logs, abort };
 }
 

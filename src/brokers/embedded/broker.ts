@@ -10,10 +10,11 @@ import { SlowworkError, UsageError, describeError } from '../../core/errors.js';
 import type { EventListener } from '../../core/events.js';
 import type { JobSpec } from '../../core/types.js';
 import type { Broker, JobRun, JobRunOptions } from '../broker.js';
-import { isBatchEnvelope, isClosedMessage, type BatchTask, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
+import { isBatchEnvelope, isClosedMessage, isQuotaPortMessage, type BatchTask, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
 import { EmbeddedJobRun } from './job-run.js';
 import type { ItemScopes, LocalRunOptions, ThreadDeath } from './pool-port.js';
 import { defaultThreads } from './default-threads.js';
+import { QuotaHost } from './quota-host.js';
 import { compiledUrl } from '../../install-dir.js';
 
 export { defaultThreads };
@@ -93,10 +94,13 @@ export class EmbeddedBroker implements Broker {
   /** Items in flight per thread, and which thread runs each batch: the balancer's view. */
   private readonly load = new Map<number, number>();
   private readonly batchLoad = new Map<number, { thread: number; items: number }>();
+  /** The rate limiters every thread's `ctx.limit` shares (quota-host.ts). */
+  readonly quota: QuotaHost;
 
   constructor(options: EmbeddedBrokerOptions) {
     this.threads = options.threads ?? defaultThreads();
     this.scopes = { tracked: options.trackItemScopes === true };
+    this.quota = new QuotaHost(Math.max(1, options.maxConcurrency));
     const heapMb = options.threadHeapMb ?? threadHeapFromEnv();
     const common = {
       filename: options.threadFile ?? threadFile(),
@@ -129,6 +133,7 @@ export class EmbeddedBroker implements Broker {
           if (first?.t === 'begin') this.startedThreads.add(first.thread);
           this.routes.get(message.sw)?.(message.m);
         } else if (isClosedMessage(message)) this.closedThreads.add(message.swClosed);
+        else if (isQuotaPortMessage(message)) this.quota.attach(message.swQuota);
       });
     }
     this.control.unref();
@@ -251,6 +256,7 @@ export class EmbeddedBroker implements Broker {
       }
     }
     this.control.close();
+    this.quota.close();
     await Promise.all([this.pool.destroy(), this.alonePool.destroy()]);
   }
 }
