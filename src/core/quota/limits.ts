@@ -20,7 +20,9 @@ export interface QuotaLimits {
   readonly windowSeconds?: number;
   /**
    * How much later than its due time a call may reach the server, varying from call to call, in ms
-   * (default 100): kept as a margin while a bucket is nearly full (gcra.ts, QuotaRates). 0: exact spacing.
+   * (default 1000: a first call opens a connection, a thread may be busy). Kept as a margin while a
+   * bucket is nearly full (gcra.ts, QuotaRates): it trims the first burst by this long's refill and
+   * costs nothing while calls queue, in a window longer than it. 0: exact spacing.
    */
   readonly jitterMs?: number;
   /** The server gives back tokens a request did not use (OpenAI does not): `done` may then lower the estimate. */
@@ -34,7 +36,7 @@ export interface LearnedLimits {
 }
 
 export const DEFAULT_WINDOW_SECONDS = 60;
-export const DEFAULT_JITTER_MS = 100;
+export const DEFAULT_JITTER_MS = 1000;
 
 /** The limits in force: the caller's, else the server's. */
 export function resolveRates(given: QuotaLimits, learned: LearnedLimits): QuotaRates {
