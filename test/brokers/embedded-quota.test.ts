@@ -2,7 +2,8 @@
  * `ctx.limit` on the embedded pool: one limiter per key for every thread (the main thread's
  * QuotaHost), read from the due times the limiter gave each permit, never from wall-clock durations.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startOpenAIServer, type OpenAIServer } from '../../src/testing/openai-server/server.js';
 import { fixtureUrl, outcomes, poolPerTest, runAll, type EventOf } from './helpers.js';
 
 const open = poolPerTest();
@@ -59,4 +60,36 @@ describe('embedded pool: one quota per key across threads', () => {
     // the bucket owes the 1000 tokens the two done items took, and no more
     expect(b.quota.view('refund')!.state.tokensTat).toBeCloseTo(first!.due + 600 * 60 + 400 * 60, 3);
   });
+
+  it('a thread that dies holding permits gives their slots back', async () => {
+    const b = open([fixtureUrl('limited')], 2);
+    const { rec } = await runAll(b, ['exit'], { params: { key: 'dies' }, concurrency: 2, batchSize: 1 });
+    expect(outcomes(rec).get(0)).toMatchObject({ type: 'item-failed' });
+    // each thread's port closes as the thread ends; the ledger hears it a moment after the event
+    const deadline = Date.now() + 10_000;
+    while (b.quota.view('dies')!.held > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(b.quota.view('dies')).toMatchObject({ held: 0, queued: 0 });
+  });
+
+  it('a server that says nothing of its limits: its 429s shrink how many calls are in flight', async () => {
+    const server = await startOpenAIServer({ rpm: 240, windowSeconds: 1, headers: false });
+    servers.push(server);
+    const b = open([fixtureUrl('quota-openai')], 16);
+    const { rec } = await runAll(b, Array.from({ length: 20 }, (_, k) => `prompt ${k}`), {
+      params: { base_url: server.baseUrl },
+      concurrency: 16,
+      batchSize: 1,
+      retries: 8,
+    });
+    expect([...outcomes(rec).values()].every((e) => e.type === 'item-done')).toBe(true);
+    expect(server.stats().limited.requests).toBeGreaterThan(0); // 16 at once into a bucket of 4
+    const view = b.quota.view(`${server.baseUrl}#sk-quota-hash`)!;
+    expect(view.aimd.window).toBeLessThan(16);
+    expect(view).toMatchObject({ held: 0, queued: 0, rates: { rpm: 0, tpm: 0 } });
+  });
+});
+
+const servers: OpenAIServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
 });

@@ -10,7 +10,8 @@ import type { Permit, Processor } from '../../src/processors/contract.js';
 import { ItemControl, runBatch } from '../../src/runtime/item-runner.js';
 import { Outbox } from '../../src/runtime/outbox.js';
 import type { ThreadMessage } from '../../src/runtime/protocol.js';
-import { LocalQuota } from '../../src/runtime/quota/local.js';
+import { LocalQuota, localQuota } from '../../src/runtime/quota/local.js';
+import { runLocal } from '../../src/processor-server/run-local.js';
 
 const exact: QuotaLimits = { rpm: 600, windowSeconds: 0.1, jitterMs: 0 }; // one request each 100 ms
 const T0 = 1_000_000;
@@ -128,5 +129,22 @@ describe('the item runner and ctx.limit', () => {
     // every slot is back: two items ended without `done`, one was refunded as it waited
     expect(q.view('k')).toMatchObject({ held: 0, queued: 0 });
     expect(q.view('k')!.state.requestsTat).toBe(T0 + 200);
+  });
+});
+
+describe('a processor server (runLocal) and ctx.limit', () => {
+  it("uses this process's quota, shared by its items, and finishes the permits an item leaves open", async () => {
+    vi.useRealTimers();
+    const p: Processor = {
+      name: 'limited',
+      async *process(_input, ctx) {
+        const permit = await ctx.limit('run-local', undefined, { rpm: 6000 });
+        yield String(permit.dueAtMs > 0);
+      },
+    };
+    const item = (k: number) => ({ itemId: String(k), input: 'x', attempt: 1, params: {}, signal: new AbortController().signal, log: () => undefined });
+    const outs = await Promise.all([1, 2, 3].map((k) => runLocal(p, item(k), () => undefined)));
+    expect(outs).toEqual(['true', 'true', 'true']);
+    expect(localQuota().view('run-local')).toMatchObject({ held: 0, queued: 0, rates: { rpm: 6000 } });
   });
 });

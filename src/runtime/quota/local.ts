@@ -28,6 +28,9 @@ export class LocalQuota {
 let shared: LocalQuota | null = null;
 
 /** This process's own quota, made on first use. */
-export function processQuota(): QuotaClient {
-  return (shared ??= new LocalQuota()).client;
+export function localQuota(): LocalQuota {
+  return (shared ??= new LocalQuota());
 }
+
+/** The client of this process's own quota. */
+export const processQuota = (): QuotaClient => localQuota().client;
