@@ -59,8 +59,9 @@ describe('ctx.limit against the local OpenAI server', () => {
     const statuses: number[] = [];
     const server = await startOpenAIServer({ rpm: 300, tpm: 4500, windowSeconds: 2, onResponse: (e) => e.path.endsWith('/chat/completions') && statuses.push(e.status) });
     servers.push(server);
-    // the first 16 go at once, knowing nothing: some are refused, and retried (--retries 5)
-    const res = await submit(server, [], ['--retries', '5']);
+    // The limits come from the headers; the two-second window is not in them, so it is given.
+    // The first 16 go at once, knowing nothing: some are refused, and retried (--retries 5).
+    const res = await submit(server, ['--param', 'window=2'], ['--retries', '5']);
     expect(res.code, res.stderr).toBe(0);
     expect(readResults(res.out).every((r) => r.status === 'done')).toBe(true);
     expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);

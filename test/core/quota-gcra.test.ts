@@ -182,6 +182,8 @@ describe('refund, correct, pause, sync, retune', () => {
     expect(sync(s1, { requests: { remaining: 599 } }, fast, now)).toEqual(s1);
     // no count: the reset time stands in
     expect(sync(FRESH_STATE, { tokens: { resetMs: 2500 } }, fast, now).tokensTat).toBe(now + 2500);
+    // requests sent after the answered one are not in its headers: they count on top
+    expect(sync(FRESH_STATE, { requests: { remaining: 500 } }, fast, now, { requests: 3, tokens: 0 }).requestsTat).toBe(now + 103 * 100);
     // and nothing for a limit we do not have
     expect(sync(FRESH_STATE, { tokens: { remaining: 0 } }, rates(600, 0), now)).toEqual(FRESH_STATE);
   });

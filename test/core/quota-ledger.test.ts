@@ -96,6 +96,27 @@ describe('QuotaLedger', () => {
     expect(dueOf(given.out)).toEqual([1000]);
   });
 
+  it('a limit learned while permits are out counts them: they were sent without it', async () => {
+    const h = new Harness();
+    const out = [h.acquire(1, {}), h.acquire(2, {}), h.acquire(1, {})];
+    expect(out.map((p) => dueOf(p.out)[0])).toEqual([1000, 1000, 1000]);
+    h.send(1, { t: 'done', id: out[2]!.id });
+    // 60 rpm: a second a request; the two still out are owed, on top of what the headers say
+    h.send(1, { t: 'learn', id: out[0]!.id, status: 200, obs: { requests: { limit: 60, remaining: 60 } } });
+    expect(h.ledger.view('k')!.state.requestsTat).toBe(1000 + 2 * 1000);
+  });
+
+  it("the server's headers do not count the requests sent after the one they answer: sync adds them", () => {
+    const h = new Harness();
+    const limits: QuotaLimits = { rpm: 60, jitterMs: 0 }; // a minute bucket: 60 at once, then 1 s each
+    const sent = [h.acquire(1, limits), h.acquire(1, limits), h.acquire(2, limits)];
+    expect(sent.map((p) => dueOf(p.out)[0])).toEqual([1000, 1000, 1000]);
+    h.now = 1200;
+    // the first one's answer: 59 left when it was admitted; the two others may not have arrived yet
+    h.send(1, { t: 'learn', id: sent[0]!.id, status: 200, obs: { requests: { remaining: 10 } } });
+    expect(h.ledger.view('k')!.state.requestsTat).toBe(1200 + (50 + 2) * 1000);
+  });
+
   it('a server that says nothing: a 429 shrinks the window, callers queue, done lets them in', () => {
     const h = new Harness(8);
     const open: QuotaLimits = {};

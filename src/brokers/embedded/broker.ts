@@ -10,7 +10,7 @@ import { SlowworkError, UsageError, describeError } from '../../core/errors.js';
 import type { EventListener } from '../../core/events.js';
 import type { JobSpec } from '../../core/types.js';
 import type { Broker, JobRun, JobRunOptions } from '../broker.js';
-import { isBatchEnvelope, isClosedMessage, isQuotaPortMessage, type BatchTask, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
+import { isBatchEnvelope, isClosedMessage, isQuotaEnvelope, isQuotaPortMessage, type BatchTask, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
 import { EmbeddedJobRun } from './job-run.js';
 import type { ItemScopes, LocalRunOptions, ThreadDeath } from './pool-port.js';
 import { defaultThreads } from './default-threads.js';
@@ -132,8 +132,9 @@ export class EmbeddedBroker implements Broker {
           const first = message.m[0];
           if (first?.t === 'begin') this.startedThreads.add(first.thread);
           this.routes.get(message.sw)?.(message.m);
-        } else if (isClosedMessage(message)) this.closedThreads.add(message.swClosed);
-        else if (isQuotaPortMessage(message)) this.quota.attach(message.swQuota);
+        } else if (isQuotaEnvelope(message)) this.quota.handle(message.swq, message.r);
+        else if (isClosedMessage(message)) this.closedThreads.add(message.swClosed);
+        else if (isQuotaPortMessage(message)) this.quota.attach(message.thread, message.swQuota);
       });
     }
     this.control.unref();

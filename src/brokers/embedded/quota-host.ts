@@ -1,8 +1,9 @@
 /**
  * The embedded pool's quota, on the main thread: one QuotaLedger for every thread of the pool, so
- * every key has one limiter however many threads call it. Each thread hands over a MessagePort on
- * its first `ctx.limit` (runtime/quota/thread-link.ts); requests arrive on it and replies go back
- * on it. A port that closes (its thread ended) gives its slots back.
+ * every key has one limiter however many threads call it. A thread's requests arrive with its item
+ * events (the pool's 'message'), in the order it made them; replies go back on the MessagePort it
+ * handed over first (runtime/quota/thread-link.ts). A port that closes (its thread ended) gives
+ * that thread's slots back.
  *
  * Why the main thread and not a SharedArrayBuffer per key: a reservation changes two TATs at once,
  * a pause moves permits other threads are sleeping on, and the AIMD window queues callers until
@@ -17,24 +18,27 @@ import { monotonicMs } from '../../runtime/quota/clock.js';
 
 export class QuotaHost {
   private readonly ledger: QuotaLedger;
+  /** Each thread's reply port, by thread id (the ledger's client number). */
   private readonly ports = new Map<number, MessagePort>();
-  private clients = 0;
 
   /** `ceiling`: the most calls in flight per key (the pool's concurrency). */
   constructor(ceiling: number, private readonly clock: () => number = monotonicMs) {
     this.ledger = new QuotaLedger(aimdConfig(ceiling));
   }
 
-  /** Serves a thread's quota port. */
-  attach(port: MessagePort): void {
-    const client = ++this.clients;
-    this.ports.set(client, port);
-    port.on('message', (request: QuotaRequest) => this.deliver(this.ledger.handle(client, request, this.clock())));
+  /** Answers thread `thread` on `port` from now on. */
+  attach(thread: number, port: MessagePort): void {
+    this.ports.set(thread, port);
     port.on('close', () => {
-      this.ports.delete(client);
-      this.deliver(this.ledger.disconnect(client, this.clock()));
+      this.ports.delete(thread);
+      this.deliver(this.ledger.disconnect(thread, this.clock()));
     });
     port.unref();
+  }
+
+  /** A request of thread `thread`. */
+  handle(thread: number, request: QuotaRequest): void {
+    this.deliver(this.ledger.handle(thread, request, this.clock()));
   }
 
   view(key: string): KeyView | undefined {

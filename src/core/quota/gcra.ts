@@ -145,6 +145,20 @@ export function refund(state: QuotaState, cost: QuotaCost, rates: QuotaRates): Q
 }
 
 /**
+ * Takes `cost` now, with no due time: what a bucket must count when it learns of calls already on
+ * their way (sent before its limit was known).
+ */
+export function charge(state: QuotaState, cost: QuotaCost, rates: QuotaRates, now: number): QuotaState {
+  const r = cost.requests > 0 ? requestsBucket(rates) : null;
+  const t = cost.tokens > 0 ? tokensBucket(rates) : null;
+  return {
+    requestsTat: r ? taken(state.requestsTat, now, cost.requests, r) : state.requestsTat,
+    tokensTat: t ? taken(state.tokensTat, now, cost.tokens, t) : state.tokensTat,
+    pausedUntil: state.pausedUntil,
+  };
+}
+
+/**
  * Corrects the tokens bucket once a request's real usage is known: `delta` is real minus estimated.
  * More is always taken (the server counted it, or will: reasoning tokens, a prompt longer than its
  * estimate). Less is given back only when the server is known to refund unused tokens: OpenAI's
@@ -184,24 +198,31 @@ export interface BucketReport {
 }
 
 /**
- * Takes in what the server said of its buckets. Only ever lowers our view: the headers were
- * written before requests we have already reserved reached the server, so a server that says it
- * holds more than we think is behind us, not ahead. Remaining counts are read first (a count is
- * what OpenAI's buckets keep); the reset time stands in when no count came.
+ * Takes in what the server said of its buckets. Only ever lowers our view: a server that says it
+ * holds more than we think is behind us, not ahead. The headers were written when the answer's
+ * request was admitted, before the requests sent after it arrived: `pending` is what those take
+ * (the caller's best count), added to the server's figure. Remaining counts are read first (a
+ * count is what OpenAI's buckets keep); the reset time stands in when no count came.
  */
-export function sync(state: QuotaState, report: { readonly requests?: BucketReport; readonly tokens?: BucketReport }, rates: QuotaRates, now: number): QuotaState {
+export function sync(
+  state: QuotaState,
+  report: { readonly requests?: BucketReport; readonly tokens?: BucketReport },
+  rates: QuotaRates,
+  now: number,
+  pending: QuotaCost = { requests: 0, tokens: 0 },
+): QuotaState {
   return {
-    requestsTat: synced(state.requestsTat, report.requests, requestsBucket(rates), now),
-    tokensTat: synced(state.tokensTat, report.tokens, tokensBucket(rates), now),
+    requestsTat: synced(state.requestsTat, report.requests, requestsBucket(rates), now, pending.requests),
+    tokensTat: synced(state.tokensTat, report.tokens, tokensBucket(rates), now, pending.tokens),
     pausedUntil: state.pausedUntil,
   };
 }
 
-function synced(tat: number, report: BucketReport | undefined, b: Bucket | null, now: number): number {
+function synced(tat: number, report: BucketReport | undefined, b: Bucket | null, now: number, pending: number): number {
   if (!b || !report) return tat;
-  const serverTat =
-    report.remaining !== undefined ? now + (b.capacity - report.remaining) * b.interval : report.resetMs !== undefined ? now + report.resetMs : -Infinity;
-  return Math.max(tat, serverTat);
+  const owed = report.remaining !== undefined ? (b.capacity - report.remaining) * b.interval : report.resetMs;
+  if (owed === undefined) return tat;
+  return Math.max(tat, now + owed + pending * b.interval);
 }
 
 /**

@@ -11,7 +11,7 @@
  * that goes away gives back its slots, without refunds (its requests may have been sent).
  */
 import { aimdStart, freeSlot, hasRoom, overloaded, takeSlot, type AimdConfig, type AimdState } from './aimd.js';
-import { FRESH_STATE, correct, pause, refund, reserve, retune, sync, tooLarge, type QuotaCost, type QuotaRates, type QuotaState } from './gcra.js';
+import { FRESH_STATE, charge, correct, pause, refund, reserve, retune, sync, tooLarge, type QuotaCost, type QuotaRates, type QuotaState } from './gcra.js';
 import { saysAnything, type RateObservation } from './headers.js';
 import { resolveRates, tooLargeMessage, type LearnedLimits, type QuotaLimits } from './limits.js';
 
@@ -69,6 +69,22 @@ interface KeyQuota {
 }
 
 const isOverload = (status: number): boolean => status === 429 || status === 503;
+
+/**
+ * What the permits held besides `permit` take, of those that may have reached the server after its
+ * request: due later, or not earlier than the jitter allows. Its answer's headers do not count them.
+ */
+function sentAfter(permit: Permit): QuotaCost {
+  const since = permit.dueAtMs - permit.key.rates.jitterMs;
+  let requests = 0;
+  let tokens = 0;
+  for (const p of permit.key.held) {
+    if (p === permit || p.dueAtMs < since) continue;
+    requests += p.cost.requests;
+    tokens += p.cost.tokens;
+  }
+  return { requests, tokens };
+}
 
 export class QuotaLedger {
   private readonly keys = new Map<string, KeyQuota>();
@@ -131,7 +147,7 @@ export class QuotaLedger {
       key.learned = { rpm: rpm ?? key.learned.rpm, tpm: tpm ?? key.learned.tpm };
       this.applyRates(key, now);
     }
-    if (obs.requests || obs.tokens) key.state = sync(key.state, obs, key.rates, now);
+    if (obs.requests || obs.tokens) key.state = sync(key.state, obs, key.rates, now, sentAfter(permit));
     if (!isOverload(status) || permit.ticket === 0) return [];
     permit.overloaded = true;
     if (obs.retryAfterMs !== undefined) return this.pauseKey(key, now + obs.retryAfterMs, permit.cost, now);
@@ -220,12 +236,24 @@ export class QuotaLedger {
     if (mine?.size === 0) this.permits.delete(permit.client);
   }
 
+  /**
+   * Puts the limits in force (the caller's, else the learned). A limit that was not known before
+   * starts with what the permits held now take: they were sent without it and may not have reached
+   * the server yet (those that have are counted twice: once, and safe).
+   */
   private applyRates(key: KeyQuota, now: number): void {
     const rates = resolveRates(key.given, key.learned);
-    const same = rates.rpm === key.rates.rpm && rates.tpm === key.rates.tpm && rates.windowSeconds === key.rates.windowSeconds;
-    if (same && rates.jitterMs === key.rates.jitterMs) return;
-    key.state = retune(key.state, key.rates, rates, now);
+    const before = key.rates;
+    const same = rates.rpm === before.rpm && rates.tpm === before.tpm && rates.windowSeconds === before.windowSeconds;
+    if (same && rates.jitterMs === before.jitterMs) return;
+    key.state = retune(key.state, before, rates, now);
     key.rates = rates;
+    const newRequests = before.rpm <= 0 && rates.rpm > 0;
+    const newTokens = before.tpm <= 0 && rates.tpm > 0;
+    if (!newRequests && !newTokens) return;
+    for (const p of key.held) {
+      key.state = charge(key.state, { requests: newRequests ? p.cost.requests : 0, tokens: newTokens ? p.cost.tokens : 0 }, rates, now);
+    }
   }
 
   private keyOf(name: string): KeyQuota {
