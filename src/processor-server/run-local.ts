@@ -5,10 +5,11 @@
  * processor ignores its signal.
  */
 import type { ItemInput, Params } from '../core/types.js';
-import type { Chunks, ProcessContext, Processor } from '../processors/contract.js';
+import type { Chunks, Permit, ProcessContext, Processor } from '../processors/contract.js';
 import { TextBuilder } from '../core/text-builder.js';
 import { checkedMeta, overlay, type ItemMeta } from '../core/item-meta.js';
 import { chunkText } from '../runtime/chunk-text.js';
+import { processQuota } from '../runtime/quota/local.js';
 
 export interface LocalItem {
   readonly itemId: string;
@@ -35,7 +36,25 @@ export async function runLocal(processor: Processor, item: LocalItem, onChunk: (
     reported = overlay(reported, checkedMeta(meta));
     item.onReport?.(reported);
   };
-  const ctx: ProcessContext = { signal, attempt: item.attempt, itemId: item.itemId, params: item.params, stage: 0, log: item.log, report };
+  // This process's quota: every item it runs shares each key's limiter.
+  const permits: Permit[] = [];
+  let ended = false;
+  const limit: ProcessContext['limit'] = async (key, cost, limits) => {
+    const permit = await processQuota().limit(key, cost, limits, signal);
+    if (ended) permit.done(); // granted after the item ended: nobody will call it
+    else permits.push(permit);
+    return permit;
+  };
+  const ctx: ProcessContext = { signal, attempt: item.attempt, itemId: item.itemId, params: item.params, stage: 0, log: item.log, report, limit };
+  try {
+    return await drainLocal(processor, item, ctx, aborted, onChunk);
+  } finally {
+    ended = true;
+    for (const p of permits) p.done(); // those its processor did not finish
+  }
+}
+
+async function drainLocal(processor: Processor, item: LocalItem, ctx: ProcessContext, aborted: Promise<never>, onChunk: (text: string) => void | Promise<void>): Promise<string> {
   const chunks: Chunks = await Promise.race([Promise.resolve(processor.process(item.input, ctx)), aborted]);
   const asyncIt = (chunks as AsyncIterable<unknown>)[Symbol.asyncIterator];
   const it: AsyncIterator<unknown> | Iterator<unknown> = asyncIt ? asyncIt.call(chunks) : (chunks as Iterable<unknown>)[Symbol.iterator]();

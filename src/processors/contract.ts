@@ -4,6 +4,10 @@
  */
 import type { ItemInput, Params } from '../core/types.js';
 import type { ItemMeta } from '../core/item-meta.js';
+import type { QuotaCostInput, QuotaLimits } from '../core/quota/limits.js';
+import type { HeaderSource } from '../core/quota/headers.js';
+
+export type { QuotaCostInput, QuotaLimits, HeaderSource };
 
 /** One `--param` a processor takes. */
 export interface ParamSpec {
@@ -55,6 +59,39 @@ export interface ProcessContext {
    * A failed attempt's report counts too: its tokens were billed.
    */
   report(meta: ItemMeta): void;
+  /**
+   * Waits until the rate limit of `key` lets one more call through, then resolves with its permit
+   * (see docs/processors.md, "Quota: ctx.limit"). One limiter per key is shared by every thread of
+   * the pool; a call costs `cost` (default one request, no tokens) against `limits` (per minute;
+   * any not given is learned from the server's x-ratelimit-* headers). The key is any string that
+   * names the endpoint and credentials, e.g. the base URL and a hash of the API key: never the key
+   * itself. Rejects with the item's abort reason if the item is aborted while it waits (the
+   * reservation is given back).
+   */
+  limit(key: string, cost?: QuotaCostInput, limits?: QuotaLimits): Promise<Permit>;
+}
+
+/** What the server answered a call, for the limiter to learn from. */
+export interface ServerAnswer {
+  readonly status: number;
+  /** fetch's `Headers`, or node:http's header record. */
+  readonly headers?: HeaderSource;
+}
+
+/** Leave to make one call; tell it how the call went. Every method may be called after another; `done` and `cancel` once. */
+export interface Permit {
+  /** When it was due, in ms on the limiter's monotonic clock (for diagnostics and tests). */
+  readonly dueAtMs: number;
+  /**
+   * The server's answer (call it as soon as the status and headers arrive): a 429 or 503 with
+   * retry-after pauses the whole key; x-ratelimit-* headers teach it the limits and where the
+   * server's buckets stand; a 429 or 503 that says nothing makes the key allow fewer calls at once.
+   */
+  learn(answer: ServerAnswer): void;
+  /** The call was made and is over; `tokens`: what it really used, to correct the estimate. */
+  done(usage?: { readonly tokens?: number }): void;
+  /** The call was never made (gave up before sending): its cost is given back. */
+  cancel(): void;
 }
 
 export type Chunks = AsyncIterable<string> | Iterable<string>;

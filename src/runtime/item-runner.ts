@@ -11,11 +11,13 @@ import { ItemTimeoutError, OutputTooLongError, describeError } from '../core/err
 import { TextBuilder } from '../core/text-builder.js';
 import type { ItemInput, Params } from '../core/types.js';
 import { checkedMeta, foldStages, overlay, type ItemMeta } from '../core/item-meta.js';
-import { systemicCause, type Chunks, type ProcessContext, type Processor } from '../processors/contract.js';
+import { systemicCause, type Chunks, type Permit, type ProcessContext, type Processor } from '../processors/contract.js';
 import { loadProcessor } from '../processors/registry.js';
 import { chunkText } from './chunk-text.js';
 import type { Outbox } from './outbox.js';
 import { PROBE_BUSY, PROBE_CALLS, type BatchItem } from './protocol.js';
+import type { QuotaClient } from './quota/client.js';
+import { processQuota } from './quota/local.js';
 
 export interface ItemScope {
   readonly batchId: number;
@@ -75,6 +77,8 @@ export interface BatchRun {
   readonly probe?: Int32Array;
   /** Run each item in its `itemScope` (see above). */
   readonly scoped?: boolean;
+  /** The quota `ctx.limit` asks (a pool thread's link to the main thread); this process's own when absent. */
+  readonly quota?: () => QuotaClient;
 }
 
 /** Runs an item, in its scope when the batch is scoped. */
@@ -117,6 +121,7 @@ async function runItem(run: BatchRun, item: BatchItem, pipeline: Processor[], co
     else outbox.push({ ...failure, aborted: false, sys });
   } finally {
     if (timer) clearTimeout(timer);
+    control.endPermits();
   }
 }
 
@@ -192,6 +197,7 @@ function makeContext(run: BatchRun, item: BatchItem, stage: number, control: Ite
     report: (meta: ItemMeta) => {
       reports[stage] = overlay(reports[stage], checkedMeta(meta));
     },
+    limit: async (key, cost, limits) => control.hold(await (run.quota ?? processQuota)().limit(key, cost, limits, control.signal)),
   };
 }
 
@@ -279,6 +285,8 @@ export class ItemControl {
   private abortReason: unknown = undefined;
   private racer: Promise<never> | null = null;
   private rejectRacer: ((reason: unknown) => void) | null = null;
+  private permits: Permit[] | null = null;
+  private ended = false;
 
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -302,6 +310,20 @@ export class ItemControl {
     this.abortReason = reason;
     this.controller?.abort(reason);
     this.rejectRacer?.(reason);
+  }
+
+  /** A permit the item took (`ctx.limit`): if its processor does not say it is done, the item's end does. */
+  hold(permit: Permit): Permit {
+    if (this.ended) permit.done(); // granted after its item ended: nobody will call it
+    else (this.permits ??= []).push(permit);
+    return permit;
+  }
+
+  /** The item ended: its permits give their slots back (a permit already done is left as it is). */
+  endPermits(): void {
+    this.ended = true;
+    for (const p of this.permits ?? []) p.done();
+    this.permits = null;
   }
 
   throwIfAborted(): void {

@@ -5,6 +5,8 @@
  */
 import type { ItemInput, Params } from '../core/types.js';
 import type { ItemMeta } from '../core/item-meta.js';
+import type { MessagePort } from 'node:worker_threads';
+import type { QuotaRequest } from '../core/quota/ledger.js';
 
 export interface BatchItem {
   readonly i: number;
@@ -139,3 +141,24 @@ export interface ClosedMessage {
 
 export const isClosedMessage = (value: unknown): value is ClosedMessage =>
   typeof value === 'object' && value !== null && typeof (value as { swClosed?: unknown }).swClosed === 'number';
+
+/**
+ * A thread's quota reply port (runtime/quota/thread-link.ts), on its parentPort before its first
+ * request: the main thread's QuotaHost answers that thread's requests on it.
+ */
+export interface QuotaPortMessage {
+  readonly swQuota: MessagePort;
+  readonly thread: number;
+}
+
+export const isQuotaPortMessage = (value: unknown): value is QuotaPortMessage =>
+  typeof value === 'object' && value !== null && typeof (value as { swQuota?: { postMessage?: unknown } }).swQuota?.postMessage === 'function';
+
+/** A quota request of thread `swq`, on its parentPort. */
+export interface QuotaEnvelope {
+  readonly swq: number;
+  readonly r: QuotaRequest;
+}
+
+export const isQuotaEnvelope = (value: unknown): value is QuotaEnvelope =>
+  typeof value === 'object' && value !== null && typeof (value as { swq?: unknown }).swq === 'number';

@@ -3,6 +3,7 @@
  * server on 127.0.0.1, port 0. Each request is recorded and answered by the test's script,
  * which gets the request number (0-based) and the parsed JSON body.
  */
+import { processQuota } from '../../src/runtime/quota/local.js';
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach } from 'vitest';
@@ -137,6 +138,6 @@ export function processContext(params: Params): ContextRun {
   const abort = new AbortController();
   const logs: string[] = [];
   const reports: ItemMeta[] = [];
-  const ctx: ProcessContext = { signal: abort.signal, attempt: 1, itemId: '1', params, stage: 0, log: (m) => logs.push(m), report: (m) => reports.push(m) };
+  const ctx: ProcessContext = { signal: abort.signal, attempt: 1, itemId: '1', params, stage: 0, log: (m) => logs.push(m), report: (m) => reports.push(m), limit: (key, cost, limits) => processQuota().limit(key, cost, limits, abort.signal) };
   return { ctx, logs, reports, abort };
 }

@@ -180,7 +180,7 @@ describe('runBatch', () => {
   });
 
   it('gives processors their context: attempt, itemId, params, stage, a lazily made signal', async () => {
-    const seen: Array<Omit<ProcessContext, 'signal' | 'log' | 'report'> & { aborted: boolean }> = [];
+    const seen: Array<Omit<ProcessContext, 'signal' | 'log' | 'report' | 'limit'> & { aborted: boolean }> = [];
     const p = proc((input, ctx) => {
       seen.push({ attempt: ctx.attempt, itemId: ctx.itemId, params: ctx.params, stage: ctx.stage, aborted: ctx.signal.aborted });
       return [String(input)];

@@ -10,10 +10,21 @@ import { SlowworkError, UsageError, describeError } from '../../core/errors.js';
 import type { EventListener } from '../../core/events.js';
 import type { JobSpec } from '../../core/types.js';
 import type { Broker, JobRun, JobRunOptions } from '../broker.js';
-import { isBatchEnvelope, isClosedMessage, isLoadedMessage, type BatchTask, type ControlMessage, type ThreadData, type ThreadMessage } from '../../runtime/protocol.js';
+import {
+  isBatchEnvelope,
+  isClosedMessage,
+  isLoadedMessage,
+  isQuotaEnvelope,
+  isQuotaPortMessage,
+  type BatchTask,
+  type ControlMessage,
+  type ThreadData,
+  type ThreadMessage,
+} from '../../runtime/protocol.js';
 import { EmbeddedJobRun } from './job-run.js';
 import type { ItemScopes, LocalRunOptions, ThreadDeath } from './pool-port.js';
 import { defaultThreads } from './default-threads.js';
+import { QuotaHost } from './quota-host.js';
 import { compiledUrl } from '../../install-dir.js';
 
 export { defaultThreads };
@@ -98,10 +109,13 @@ export class EmbeddedBroker implements Broker {
   /** Items in flight per thread, and which thread runs each batch: the balancer's view. */
   private readonly load = new Map<number, number>();
   private readonly batchLoad = new Map<number, { thread: number; items: number }>();
+  /** The rate limiters every thread's `ctx.limit` shares (quota-host.ts). */
+  readonly quota: QuotaHost;
 
   constructor(options: EmbeddedBrokerOptions) {
     this.threads = options.threads ?? defaultThreads();
     this.scopes = { tracked: options.trackItemScopes === true };
+    this.quota = new QuotaHost(Math.max(1, options.maxConcurrency));
     const heapMb = options.threadHeapMb ?? threadHeapFromEnv();
     const common = {
       filename: options.threadFile ?? threadFile(),
@@ -133,7 +147,9 @@ export class EmbeddedBroker implements Broker {
           const first = message.m[0];
           if (first?.t === 'begin') this.startedThreads.add(first.thread);
           this.routes.get(message.sw)?.(message.m);
-        } else if (isClosedMessage(message)) this.closedThreads.add(message.swClosed);
+        } else if (isQuotaEnvelope(message)) this.quota.handle(message.swq, message.r);
+        else if (isClosedMessage(message)) this.closedThreads.add(message.swClosed);
+        else if (isQuotaPortMessage(message)) this.quota.attach(message.thread, message.swQuota);
         else if (isLoadedMessage(message)) {
           this.loadedThreads.add(message.swLoaded);
           this.onLoaded?.();
@@ -282,6 +298,7 @@ export class EmbeddedBroker implements Broker {
       }
     }
     this.control.close();
+    this.quota.close();
     await Promise.all([this.pool.destroy(), this.alonePool.destroy()]);
   }
 }

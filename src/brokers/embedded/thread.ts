@@ -12,6 +12,7 @@
 import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import { describeError } from '../../core/errors.js';
 import { Outbox } from '../../runtime/outbox.js';
+import { threadQuota } from '../../runtime/quota/thread-link.js';
 import { AbortedByUser, ItemControl, PipelineCache, itemScope, runBatch } from '../../runtime/item-runner.js';
 import {
   PROBE_BUSY,
@@ -116,7 +117,7 @@ export default async function runTask(task: BatchTask): Promise<number> {
       for (const item of task.items) outbox.push({ t: 'error', i: item.i, a: item.a, err: entry.aborted, aborted: true });
       return 0;
     }
-    await runBatch({ batchId: task.batchId, params: task.params, timeoutMs: task.timeoutMs, maxOutputChars: task.maxOutputChars, items: task.items, outbox, probe: task.probe, scoped: task.scoped }, pipeline, controls);
+    await runBatch({ batchId: task.batchId, params: task.params, timeoutMs: task.timeoutMs, maxOutputChars: task.maxOutputChars, items: task.items, outbox, probe: task.probe, scoped: task.scoped, quota: threadQuota }, pipeline, controls);
     return task.items.length;
   } finally {
     outbox.flush();
