@@ -63,6 +63,8 @@ export interface DashJob {
   readonly running: number;
   readonly createdAt: number;
   readonly finishedAt: number | null;
+  /** Completion tokens its items reported so far, every attempt (feeds tokens/s); absent when the source does not count them. */
+  readonly tokensOut?: number;
 }
 
 export interface DashSample {

@@ -18,6 +18,8 @@ export interface WorkerView extends DashWorker {
 export interface JobView extends DashJob {
   /** Finished items per second, smoothed (about 10 s). */
   readonly itemsPerSec: number;
+  /** Completion tokens per second, smoothed alike; null while the job has reported none. */
+  readonly tokensPerSec: number | null;
   readonly etaMs: number | null;
   /** Since the job was created (finished or not). */
   readonly ageMs: number;
@@ -81,6 +83,8 @@ interface JobTrack {
   finished: number;
   at: number;
   rate: number;
+  tokens: number;
+  tokenRate: number;
 }
 
 export class DashboardState {
@@ -203,33 +207,39 @@ export class DashboardState {
     const tracks = new Map<string, JobTrack>();
     for (const j of sample.jobs) {
       const finished = j.done + j.failed;
+      const tokens = j.tokensOut ?? 0;
       const t = this.jobTracks.get(j.id);
       if (!t) {
         // First sight: the average speed so far is the best first guess, once the job is old
         // enough for it to mean something (its creation time is another machine's clock).
         const age = sample.at - j.createdAt;
-        tracks.set(j.id, { finished, at: sample.at, rate: isFinishedStatus(j.status) || age < 1000 ? 0 : (finished * 1000) / age });
+        const guess = isFinishedStatus(j.status) || age < 1000 ? 0 : 1000 / age;
+        tracks.set(j.id, { finished, at: sample.at, rate: finished * guess, tokens, tokenRate: tokens * guess });
         continue;
       }
       const dt = sample.at - t.at;
       if (dt > 0) {
-        const instant = (Math.max(0, finished - t.finished) * 1000) / dt;
-        t.rate += (instant - t.rate) * (1 - Math.exp(-dt / this.smoothingMs));
+        const weight = 1 - Math.exp(-dt / this.smoothingMs);
+        t.rate += ((Math.max(0, finished - t.finished) * 1000) / dt - t.rate) * weight;
+        t.tokenRate += ((Math.max(0, tokens - t.tokens) * 1000) / dt - t.tokenRate) * weight;
         t.finished = finished;
+        t.tokens = tokens;
         t.at = sample.at;
       }
-      if (isFinishedStatus(j.status)) t.rate = 0;
+      if (isFinishedStatus(j.status)) t.rate = t.tokenRate = 0;
       tracks.set(j.id, t);
     }
     this.jobTracks = tracks;
   }
 
   private jobView(j: DashJob, at: number, history: boolean): JobView {
-    const rate = this.jobTracks.get(j.id)?.rate ?? 0;
+    const track = this.jobTracks.get(j.id);
+    const rate = track?.rate ?? 0;
+    const tokensPerSec = j.tokensOut ? (track?.tokenRate ?? 0) : null;
     const left = j.total === null ? null : Math.max(0, j.total - j.done - j.failed);
     const etaMs = history || left === null ? null : left === 0 ? 0 : rate > 0 ? (left / rate) * 1000 : null;
     // AGE is how long ago the job was created, finished or not (as `slowwork jobs` says it).
-    return { ...j, itemsPerSec: rate, etaMs, ageMs: Math.max(0, at - j.createdAt), history };
+    return { ...j, itemsPerSec: rate, tokensPerSec, etaMs, ageMs: Math.max(0, at - j.createdAt), history };
   }
 }
 

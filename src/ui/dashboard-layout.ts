@@ -265,18 +265,24 @@ function workerLines(view: DashboardView, columns: number, height: number): Seg[
 
 // ---- jobs --------------------------------------------------------------------------------
 
-function jobColumns(multiQueue: boolean): Column<JobView>[] {
+/** TOKENS/S shows only when some job has reported tokens (its processors meter them: ctx.report). */
+function jobColumns(multiQueue: boolean, metered: boolean): Column<JobView>[] {
   return [
     { header: 'JOB', priority: 10, max: 12, cut: 'middle', cell: (j) => text(sanitizeForLine(j.id), j.history ? { dim: true } : { bold: true }) },
     ...(multiQueue ? [{ header: 'QUEUE', priority: 2, max: 14, cut: 'middle' as const, cell: (j: JobView) => text(j.queue, { color: 'cyan' as const }) }] : []),
     { header: 'PROGRESS', priority: 9, flex: true, min: 26, max: 40, cell: (j, w) => progressCell(j, w) },
     { header: 'DONE/FAILED/TOTAL', priority: 8, align: 'right', cell: (j) => countsCell(j) },
     { header: 'ITEMS/S', priority: 6, align: 'right', cell: (j) => text(j.history ? '-' : formatCompact(j.itemsPerSec), j.history ? { dim: true } : {}) },
+    ...(metered ? [{ header: 'TOKENS/S', priority: 4, align: 'right' as const, cell: (j: JobView) => tokensCell(j) }] : []),
     { header: 'ETA', priority: 7, align: 'right', cell: (j) => text(j.history ? '-' : formatEta(j.etaMs), j.history ? { dim: true } : { bold: true }) },
     { header: 'AGE', priority: 5, align: 'right', cell: (j) => text(formatDuration(j.ageMs), { dim: true }) },
     { header: 'SUBMITTER', priority: 3, max: 22, cut: 'middle', cell: (j) => text(sanitizeForLine(j.submitter) || '-', { dim: true }) },
     { header: 'PROCESSORS', priority: 1, max: 24, cell: (j) => text(sanitizeForLine(j.processors.join(' → ')), { color: 'cyan', dim: j.history }) },
   ];
+}
+
+function tokensCell(j: JobView): Seg[] {
+  return j.history || j.tokensPerSec === null ? text('-', { dim: true }) : text(formatCompact(j.tokensPerSec), { color: 'cyan' });
 }
 
 function progressCell(j: JobView, width: number): Seg[] {
@@ -317,7 +323,8 @@ function jobLines(view: DashboardView, columns: number, height: number, selected
   ];
   if (view.jobs.length === 0) return [fit([...summary, { text: ' · ', dim: true }, { text: 'no jobs', dim: true }], columns)];
   const multiQueue = view.queues.length > 1;
-  return tablePanel(jobColumns(multiQueue), view.jobs, columns, height, summary, (j) => j.id === selected, 'job');
+  const metered = view.jobs.some((j) => j.tokensPerSec !== null);
+  return tablePanel(jobColumns(multiQueue, metered), view.jobs, columns, height, summary, (j) => j.id === selected, 'job');
 }
 
 // ---- shared ------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 /** Pure parts of the Redis broker: the events wire format, report coalescing, URL checks. */
 import { describe, expect, it } from 'vitest';
 import { parseRedisUrl } from '../../src/brokers/redis/connection.js';
-import { ReportBuffer, ReportRecord, reportArgs, reportParts } from '../../src/brokers/redis/worker/report-buffer.js';
+import { failedForGood, ReportBuffer, ReportRecord, reportArgs, reportParts, retryLater } from '../../src/brokers/redis/worker/report-buffer.js';
 import { decodeEntry, wireChunk, wireDone, wireFailed, wireOutcome, wireRetry, wireStart } from '../../src/brokers/redis/wire.js';
 import { delayedMember, parseWorkEntry } from '../../src/brokers/redis/work-entry.js';
 import { UsageError } from '../../src/core/errors.js';
@@ -41,6 +41,87 @@ describe('wire events', () => {
       { type: 'stopping', status: 'aborting', reason: 'why' },
     ]);
     expect(decodeEntry('not json')).toEqual([]);
+  });
+});
+
+describe('item meta on the wire', () => {
+  const d = { queuedMs: 5, firstChunkMs: 1, totalMs: 9 };
+  const meta = { usage: { prompt_tokens: 12, completion_tokens: 34 }, model: 'gpt-x', finish_reason: 'stop', request_id: 'req-1' };
+  const failedMeta = { usage: { prompt_tokens: 3, completion_tokens: 1, estimated: true as const } };
+  const entry = (...events: string[]) => `[${events.join(',')}]`;
+
+  it("rides each outcome ('d', 'o', 'r', 'f') as an 'm' event before it, and decodes onto that outcome", () => {
+    const got = decodeEntry(
+      entry(
+        wireDone(0, 'id0', 1, 'out', 'w1', d, meta),
+        wireOutcome(1, 'id1', 2, 'w1', 'text', 1, 'out1', d, meta),
+        wireRetry(2, 'id2', 1, 'boom', 250, true, 'the cause', failedMeta),
+        wireFailed(3, 'id3', 2, 'boom', 'w1', d, '"p3"', undefined, failedMeta),
+      ),
+    );
+    expect(got).toEqual([
+      { type: 'item-done', index: 0, id: 'id0', attempt: 1, output: 'out', worker: 'w1', durations: d, meta },
+      { type: 'item-start', index: 1, id: 'id1', attempt: 2, worker: 'w1' },
+      { type: 'chunk', index: 1, attempt: 2, text: 'text', n: 1 },
+      { type: 'item-done', index: 1, id: 'id1', attempt: 2, output: 'out1', worker: 'w1', durations: d, meta },
+      { type: 'item-retry', index: 2, id: 'id2', attempt: 1, error: 'boom', delayMs: 250, charged: true, cause: 'the cause', meta: failedMeta },
+      { type: 'item-failed', index: 3, id: 'id3', attempts: 2, error: 'boom', worker: 'w1', durations: d, input: 'p3', meta: failedMeta },
+    ]);
+    // Without meta nothing changes: no 'm', no field.
+    expect(wireDone(0, 'id0', 1, 'out', 'w1', d, undefined)).toBe(wireDone(0, 'id0', 1, 'out', 'w1', d));
+    expect(decodeEntry(entry(wireDone(0, 'id0', 1, 'out', 'w1', d)))[0]).not.toHaveProperty('meta');
+  });
+
+  it("leaves every existing field where it was: an older reader skips the 'm' (an unknown kind) and reads the rest as before", () => {
+    const [m, done] = JSON.parse(entry(wireDone(0, 'id0', 1, 'out', 'w1', d, meta))) as unknown[][];
+    expect(m).toEqual(['m', 0, 1, meta]);
+    expect(done).toEqual(JSON.parse(wireDone(0, 'id0', 1, 'out', 'w1', d)));
+    // The outcome with its text, and the optional cause, keep their places and lengths too.
+    expect(JSON.parse(entry(wireOutcome(1, 'id1', 2, 'w1', 'text', 1, 'out1', d, meta)))[1]).toHaveLength(11);
+    expect(JSON.parse(entry(wireRetry(2, 'id2', 1, 'boom', 250, true, undefined, meta)))[1]).toHaveLength(7);
+  });
+
+  it("reads an older version's entry: a 'd' with the payload at position 9, and no 'm'", () => {
+    expect(decodeEntry('[["d",4,"id4",1,"out","w1",1,false,3,"\\"p4\\""]]')).toEqual([
+      { type: 'item-done', index: 4, id: 'id4', attempt: 1, output: 'out', worker: 'w1', durations: { queuedMs: 1, firstChunkMs: null, totalMs: 3 }, input: 'p4' },
+    ]);
+  });
+
+  it("drops a malformed meta (a buggy or hostile worker), and an 'm' that is not its outcome's, keeping the outcome", () => {
+    const done = wireDone(0, 'id0', 1, 'out', 'w1', d);
+    const bad = [
+      ['m', 0, 1, { usage: { prompt_tokens: -1, completion_tokens: 2 } }],
+      ['m', 0, 1, 'not an object'],
+      ['m', 0, 1, { model: 42 }],
+      ['m', 0, 1, {}],
+      ['m', 0, 2, meta], // another attempt
+      ['m', 9, 1, meta], // another item
+    ];
+    for (const m of bad) expect(decodeEntry(entry(JSON.stringify(m), done)), JSON.stringify(m)).toEqual([{ type: 'item-done', index: 0, id: 'id0', attempt: 1, output: 'out', worker: 'w1', durations: d }]);
+    // An 'm' goes with the event right after it only; a label past 256 characters is cut.
+    const start = wireStart(0, 'id0', 1, 'w1', 0);
+    expect(decodeEntry(entry(JSON.stringify(['m', 0, 1, meta]), start, done))[1]).not.toHaveProperty('meta');
+    const long = decodeEntry(entry(JSON.stringify(['m', 0, 1, { model: 'x'.repeat(1000), extra: 'ignored' }]), done))[0];
+    expect(long).toMatchObject({ meta: { model: 'x'.repeat(256) } });
+    expect((long as { meta: object }).meta).not.toHaveProperty('extra');
+  });
+
+  it("a worker's report sends the meta with each outcome and a U record of its completion tokens after it", () => {
+    const b = new ReportBuffer();
+    b.done('j', 'e1', 0, 'id0', 1, 'out', 'w', d, null, meta);
+    b.done('j', 'e1', 1, 'id1', 1, 'out', 'w', d, null, { usage: { prompt_tokens: 5, completion_tokens: 0 } });
+    b.add('j', retryLater('e1', 2, wireRetry(2, 'id2', 1, 'boom', 10, true, undefined, failedMeta), 10, '{}', failedMeta));
+    b.add('j', failedForGood('e1', 3, wireFailed(3, 'id3', 2, 'boom', 'w', d, '"p"', undefined, failedMeta), '"p"', 'boom', failedMeta));
+    expect(reportArgs(b.take().get('j')!)).toEqual([
+      'D', 'e1', '0', wireDone(0, 'id0', 1, 'out', 'w', d, meta),
+      'U', 'e1', '0', '34',
+      // No completion tokens, no U.
+      'D', 'e1', '1', wireDone(1, 'id1', 1, 'out', 'w', d, { usage: { prompt_tokens: 5, completion_tokens: 0 } }),
+      'R', 'e1', '2', wireRetry(2, 'id2', 1, 'boom', 10, true, undefined, failedMeta), '10', '{}',
+      'U', 'e1', '2', '1',
+      'F', 'e1', '3', wireFailed(3, 'id3', 2, 'boom', 'w', d, '"p"', undefined, failedMeta), '"p"', 'boom',
+      'U', 'e1', '3', '1',
+    ]);
   });
 });
 

@@ -17,6 +17,7 @@ function jv(id: string, over: Partial<JobView> = {}): JobView {
     createdAt: 0,
     finishedAt: null,
     itemsPerSec: 1,
+    tokensPerSec: null,
     etaMs: 58_000,
     ageMs: 1000,
     history: false,

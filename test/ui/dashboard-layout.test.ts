@@ -228,6 +228,20 @@ describe('dashboardLines panels', () => {
     for (const h of ['PID', 'HOST', 'CPU', 'MEM']) expect(some).toContain(h);
   });
 
+  it('shows TOKENS/S only when some job reports tokens: its completion tokens per second, "-" for a job without', () => {
+    const state = new DashboardState({ smoothingMs: 1 }); // the shown rate is the last interval's
+    const sample = (at: number, tokensOut: number): DashSample => ({ at, source: 'redis', queues: [QUEUE], workers: [worker(1)], jobs: [job(1, { tokensOut }), job(2)] });
+    state.apply(sample(T0 - 1000, 1000));
+    state.apply(sample(T0, 1500));
+    const lines = screen({ view: state.view(), columns: 160, rows: 40, selected: null });
+    const header = lines.find((l) => l.includes('TOKENS/S'))!;
+    const cell = (id: string): string => lines.find((l) => l.includes(id))!.slice(0, header.indexOf('TOKENS/S') + 'TOKENS/S'.length).trim().split(/\s+/).at(-1)!;
+    expect(cell('job00001')).toBe('500');
+    expect(cell('job00002')).toBe('-');
+    const plain = screen({ view: byName('one worker').view, columns: 160, rows: 40, selected: null });
+    expect(plain.join('\n')).not.toContain('TOKENS/S');
+  });
+
   it('cuts long names in the middle and still fits', () => {
     const { view } = byName('long names');
     const lines = screen({ view, columns: 100, rows: 30, selected: view.jobs[0]!.id });

@@ -78,6 +78,8 @@ export interface JobRow {
   readonly submitter: string;
   readonly out: string;
   readonly processors: string[];
+  /** Completion tokens its workers' items reported so far (every attempt). */
+  readonly tokensOut: number;
 }
 
 /** The newest jobs first; ids whose keys expired are dropped from the index on the way. */
@@ -115,7 +117,7 @@ export async function getJob(redis: Redis, keys: QueueKeys, id: string): Promise
 }
 
 /** The job hash fields toJobRow reads, in its order. */
-export const JOB_FIELDS = ['status', 'total', 'n', 'done', 'failed', 'created', 'finished', 'submitter', 'out', 'spec', 'dropped'] as const;
+export const JOB_FIELDS = ['status', 'total', 'n', 'done', 'failed', 'created', 'finished', 'submitter', 'out', 'spec', 'dropped', 'tokens_out'] as const;
 
 export function toJobRow(id: string, h: (string | null)[], running: number): JobRow {
   let processors: string[] = [];
@@ -139,6 +141,7 @@ export function toJobRow(id: string, h: (string | null)[], running: number): Job
     submitter: h[7] ?? '',
     out: h[8] ?? '',
     processors,
+    tokensOut: Number(h[11]) || 0,
   };
 }
 

@@ -121,6 +121,7 @@ export async function sampleRedis(redis: Redis, queues: readonly string[], sourc
         running: row.running,
         createdAt: row.created,
         finishedAt: row.finished,
+        tokensOut: row.tokensOut,
       });
     }
     let oldestWaitingMs: number | null = null;

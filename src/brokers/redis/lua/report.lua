@@ -17,6 +17,8 @@
 --                       the item leaves its entry's fence (a requeue of the entry must not run it
 --                       again); ignored for an item given up meanwhile (fin bit)
 --   F failed for good:  x1 = payload, x2 = error; fin bit, failed+1, dead-letter
+--   U tokens:           event = completion tokens an attempt of the item reported (whatever its
+--                       outcome: they were billed), added to the job hash's tokens_out
 --   E entry finished:   every item taken from it is settled (or let go): ack+delete it, drop its
 --                       fence (even if stale: see below)
 -- Returns {job status or false, stale entry ids...}
@@ -28,7 +30,7 @@ local last = tonumber(redis.call('HGET', seqs, ARGV[1]) or '0')
 if last >= tonumber(ARGV[5]) then return {redis.call('HGET', job, 'status') or false} end
 redis.call('HSET', seqs, ARGV[1], ARGV[5])
 local events, stale, settled = {}, {}, false
-local doneN, failedN = 0, 0
+local doneN, failedN, tokensN = 0, 0, 0
 local function size(kind)
   if kind == 'E' then return 2 elseif kind == 'R' or kind == 'F' then return 6 else return 4 end
 end
@@ -116,6 +118,8 @@ while n <= nargs do
         'p', ARGV[n + 4], 'e', ARGV[n + 5], 'w', ARGV[1], 't', now)
     end
     settled = true
+  elseif kind == 'U' then
+    tokensN = tokensN + math.floor(tonumber(event) or 0)
   end
   n = n + size(kind)
 end
@@ -129,6 +133,7 @@ end
 for k = 1, #freed, 1000 do redis.call('HDEL', input, unpack(freed, k, math.min(k + 999, #freed))) end
 if doneN > 0 then redis.call('HINCRBY', job, 'done', doneN) end
 if failedN > 0 then redis.call('HINCRBY', job, 'failed', failedN) end
+if tokensN > 0 then redis.call('HINCRBY', job, 'tokens_out', tokensN) end
 if ne > 0 then redis.call('XADD', ev, '*', 'e', '[' .. table.concat(events, ',') .. ']') end
 if settled then sw_finalize(job, ev, run, fin, input, now) end
 local st = redis.call('HMGET', job, 'status', 'ttl')

@@ -5,6 +5,7 @@
  * lost). Settling an item frees its slot and, with its entry's last item, finishes the entry.
  */
 import type { JobEvent } from '../../../core/events.js';
+import type { ItemMeta } from '../../../core/item-meta.js';
 import { backoffMs, defaultRetryPolicy, shouldRetry } from '../../../core/retry.js';
 import type { ItemDurations } from '../../../core/types.js';
 import { wireFailed, wireRetry } from '../wire.js';
@@ -25,6 +26,8 @@ export interface Failure {
   readonly cause?: string;
   /** No retries: its output passed the bound. */
   readonly final?: true;
+  /** What the attempt reported (its tokens were billed): on its 'r' or 'f'. */
+  readonly meta?: ItemMeta;
 }
 
 export class Outcomes {
@@ -68,11 +71,11 @@ export class Outcomes {
         case 'item-retry':
           // A local rerun through no fault of the item (its thread died of another): tell watchers.
           lease.started = null;
-          buffer.add(held.jobId, rerunNotice(held.entryId, item.index, wireRetry(item.index, item.id, e.attempt, e.error, 0, false)));
+          buffer.add(held.jobId, rerunNotice(held.entryId, item.index, wireRetry(item.index, item.id, e.attempt, e.error, 0, false, undefined, e.meta), e.meta));
           break;
         case 'item-done': {
           const durations = { queuedMs: queuedMs(lease), firstChunkMs: e.durations.firstChunkMs, totalMs: e.durations.totalMs };
-          buffer.done(held.jobId, held.entryId, item.index, item.id, e.attempt, e.output, this.worker, durations, lease.started);
+          buffer.done(held.jobId, held.entryId, item.index, item.id, e.attempt, e.output, this.worker, durations, lease.started, e.meta);
           lease.started = null;
           this.stats.finished(true, e.durations.totalMs);
           this.settle(e.index, lease);
@@ -81,7 +84,7 @@ export class Outcomes {
         case 'item-failed': {
           const job = this.runs.get(held.jobId);
           const durations = { ...e.durations, queuedMs: queuedMs(lease) };
-          if (job) this.failed(lease, job, { error: e.error, attempt: e.attempts, durations, cause: e.cause, final: e.final });
+          if (job) this.failed(lease, job, { error: e.error, attempt: e.attempts, durations, cause: e.cause, final: e.final, meta: e.meta });
           this.settle(e.index, lease);
           break;
         }
@@ -109,10 +112,10 @@ export class Outcomes {
       const delay = backoffMs(policy, charged);
       // The input waits in the job's input hash.
       const next = delayedMember({ jobId: held.jobId, item: { ...item, attempt: attempt + 1, charged }, enqueuedAt: lease.enqueuedAt });
-      this.reports.buffer.add(held.jobId, retryLater(held.entryId, item.index, wireRetry(item.index, item.id, attempt, f.error, delay, true, f.cause), delay, next));
+      this.reports.buffer.add(held.jobId, retryLater(held.entryId, item.index, wireRetry(item.index, item.id, attempt, f.error, delay, true, f.cause, f.meta), delay, next, f.meta));
     } else {
-      const event = wireFailed(item.index, item.id, attempt, f.error, this.worker, f.durations, lease.payload, f.cause);
-      this.reports.buffer.add(held.jobId, failedForGood(held.entryId, item.index, event, lease.payload, f.error));
+      const event = wireFailed(item.index, item.id, attempt, f.error, this.worker, f.durations, lease.payload, f.cause, f.meta);
+      this.reports.buffer.add(held.jobId, failedForGood(held.entryId, item.index, event, lease.payload, f.error, f.meta));
     }
     this.reports.schedule();
   }

@@ -9,10 +9,14 @@
  * stage's chunks in, and becomes the item's outcome when its result comes before the report is
  * sent. Records all have one shape, so the hot path stays monomorphic.
  */
+import type { ItemMeta } from '../../../core/item-meta.js';
 import type { ItemDurations } from '../../../core/types.js';
 import { wireChunk, wireDone, wireOutcome, wireStart } from '../wire.js';
 
-/** Start, chunk, done, retry, failed; E: an entry is finished (every item taken from it settled). */
+/**
+ * Start, chunk, done, retry, failed; E: an entry is finished (every item taken from it settled).
+ * (U, tokens, is not a record of its own: reportArgs adds it after a record whose meta has usage.)
+ */
 export type RecordKind = 'S' | 'C' | 'D' | 'R' | 'F' | 'E';
 
 export class ReportRecord {
@@ -32,6 +36,8 @@ export class ReportRecord {
   durations: ItemDurations | null = null;
   /** A start record that took its item's result in: sent as one outcome event. */
   folded = false;
+  /** What the attempt reported (D, R, F, and a rerun notice): its completion tokens count in the job hash. */
+  meta: ItemMeta | undefined = undefined;
 
   constructor(
     public kind: RecordKind,
@@ -48,15 +54,20 @@ export class ReportRecord {
 export const entryFinished = (entryId: string): ReportRecord => new ReportRecord('E', entryId, -1);
 
 /** A charged failure tried again later: its delay and its next attempt's delayed-set member. */
-export const retryLater = (entryId: string, index: number, event: string, delayMs: number, next: string): ReportRecord =>
-  new ReportRecord('R', entryId, index, event, String(delayMs), next);
+export const retryLater = (entryId: string, index: number, event: string, delayMs: number, next: string, meta?: ItemMeta): ReportRecord =>
+  withMeta(new ReportRecord('R', entryId, index, event, String(delayMs), next), meta);
 
 /** A failure for good: dead-lettered with its input and error. */
-export const failedForGood = (entryId: string, index: number, event: string, payload: string, error: string): ReportRecord =>
-  new ReportRecord('F', entryId, index, event, payload, error);
+export const failedForGood = (entryId: string, index: number, event: string, payload: string, error: string, meta?: ItemMeta): ReportRecord =>
+  withMeta(new ReportRecord('F', entryId, index, event, payload, error), meta);
 
 /** A local rerun through no fault of the item (an `item-retry` event, sent as a start record). */
-export const rerunNotice = (entryId: string, index: number, event: string): ReportRecord => new ReportRecord('S', entryId, index, event);
+export const rerunNotice = (entryId: string, index: number, event: string, meta?: ItemMeta): ReportRecord => withMeta(new ReportRecord('S', entryId, index, event), meta);
+
+function withMeta(r: ReportRecord, meta: ItemMeta | undefined): ReportRecord {
+  r.meta = meta;
+  return r;
+}
 
 export class ReportBuffer {
   private jobs = new Map<string, ReportRecord[]>();
@@ -116,7 +127,7 @@ export class ReportBuffer {
   }
 
   /** An item attempt's result: folded into its start record if that goes with this report. */
-  done(jobId: string, entryId: string, index: number, id: string, attempt: number, output: string, worker: string, durations: ItemDurations, started: ReportRecord | null): void {
+  done(jobId: string, entryId: string, index: number, id: string, attempt: number, output: string, worker: string, durations: ItemDurations, started: ReportRecord | null, meta?: ItemMeta): void {
     let r: ReportRecord;
     if (started && this.foldable(started, attempt)) {
       r = started;
@@ -131,6 +142,7 @@ export class ReportBuffer {
     }
     r.output = output;
     r.durations = durations;
+    r.meta = meta;
   }
 
   private listOf(jobId: string): ReportRecord[] {
@@ -163,7 +175,8 @@ export class ReportBuffer {
 /**
  * The script's ARGV tail for a job's records: kind, entry id, then (but for E) item index and
  * event, then (R and F) x1 and x2. An S record that took its item's result in goes as one D
- * record with the folded event; one that took only chunks goes as S, then C.
+ * record with the folded event; one that took only chunks goes as S, then C. A record whose
+ * meta has completion tokens is followed by `U <entry> <i> <tokens>` (the job hash's tokens_out).
  */
 export function reportArgs(records: readonly ReportRecord[]): string[] {
   const args: string[] = [];
@@ -184,11 +197,13 @@ export function reportArgs(records: readonly ReportRecord[]): string[] {
         if (r.n > 0) args.push('C', r.entryId, String(r.index), wireChunk(r.index, r.attempt, r.text, r.n, r.stage));
         break;
       case 'D':
-        args.push('D', r.entryId, String(r.index), r.folded ? wireOutcome(r.index, r.id, r.attempt, r.worker, r.text, r.n, r.output, r.durations!) : wireDone(r.index, r.id, r.attempt, r.output, r.worker, r.durations!));
+        args.push('D', r.entryId, String(r.index), r.folded ? wireOutcome(r.index, r.id, r.attempt, r.worker, r.text, r.n, r.output, r.durations!, r.meta) : wireDone(r.index, r.id, r.attempt, r.output, r.worker, r.durations!, r.meta));
         break;
       default:
         args.push(r.kind, r.entryId, String(r.index), r.event, r.x1, r.x2);
     }
+    const tokens = r.meta?.usage?.completion_tokens;
+    if (tokens) args.push('U', r.entryId, String(r.index), String(tokens));
   }
   return args;
 }
