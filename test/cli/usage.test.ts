@@ -43,15 +43,16 @@ describe.concurrent('token usage on the embedded pool', () => {
 describe.concurrent('budgets', () => {
   test('--budget-tokens: once reached no new item starts; exit 5 with the resume command, which runs the rest on a fresh budget', async () => {
     const cwd = await dir();
-    const prompts = ['a b c d', 'e f g h', 'i j k l', 'm n o p', 'q r s t', 'u v w x', 'y z a b', 'c d e f'].flatMap((p) => ['-p', p]);
+    // 8 tokens an item: the second reaches the budget. The later ones take a second, so none can
+    // finish before the run hears of it (at most the one already handed on, if any, runs).
+    const prompts = ['a b c d', 'e f g h', 'slow i j k', 'slow m n o', 'slow q r s', 'slow u v w', 'slow y z a', 'slow c d e'].flatMap((p) => ['-p', p]);
     const args = ['submit', ...prompts, '--processor', METERED, '--budget-tokens', '10', '--concurrency', '1', '--batch-size', '1', '--no-tui', '--out', 'out.jsonl'];
     const res = await run(args, { cwd });
     expect(res.code, res.stderr).toBe(5);
     expect(res.stdout).toMatch(/^cause: {3}budget reached: \d+ tokens of --budget-tokens 10$/m);
     const first = readResults(path.join(cwd, 'out.jsonl'));
-    // 8 tokens per item: the second reaches the budget; at most the one item already handed on runs too.
     expect(first.length).toBeGreaterThanOrEqual(2);
-    expect(first.length).toBeLessThan(8);
+    expect(first.length).toBeLessThanOrEqual(3);
     expect(first.every((r) => r.status === 'done')).toBe(true);
     const resume = /^resume: {2}slowwork (.*)$/m.exec(res.stdout)?.[1];
     expect(resume).toContain('--resume');
@@ -76,11 +77,11 @@ describe.concurrent('budgets', () => {
     expect(half.stderr).toMatch(/--param price_in needs --param price_out too/);
 
     // $1 per 1M tokens each way: 8 tokens an item is $0.000008; the budget is two and a half items' worth.
-    const prompts = ['a b c d', 'e f g h', 'i j k l', 'm n o p', 'q r s t', 'u v w x', 'y z a b', 'c d e f'].flatMap((p) => ['-p', p]);
+    const prompts = ['a b c d', 'e f g h', 'i j k l', 'slow m n o', 'slow q r s', 'slow u v w', 'slow y z a', 'slow c d e'].flatMap((p) => ['-p', p]);
     const res = await run(['submit', ...prompts, '--processor', METERED, '--param', 'price_in=1', '--param', 'price_out=1', '--budget', '0.00002', '--concurrency', '1', '--batch-size', '1', '--no-tui', '--out', 'out.jsonl'], { cwd });
     expect(res.code, res.stderr).toBe(5);
-    expect(res.stdout).toMatch(/^cause: {3}budget reached: \$0\.0000(24|32|40) of --budget \$0\.000020$/m);
-    expect(readResults(path.join(cwd, 'out.jsonl')).length).toBeLessThan(8);
+    expect(res.stdout).toMatch(/^cause: {3}budget reached: \$0\.0000(24|32) of --budget \$0\.000020$/m);
+    expect(readResults(path.join(cwd, 'out.jsonl')).length).toBeLessThanOrEqual(4);
     expect(res.stdout).toMatch(/^tokens: {2}\d+ prompt \+ \d+ completion = \d+ · \$0\.0000\d+$/m);
   });
 });
