@@ -10,7 +10,7 @@ import { GROUP, queueKeys, type QueueKeys } from '../../src/brokers/redis/keys.j
 import type { ScriptedRedis } from '../../src/brokers/redis/scripts.js';
 import * as scripts from '../../src/brokers/redis/script-calls.js';
 import { ensureGroup } from '../../src/brokers/redis/group.js';
-import { itemHeader, parseReadReply, type ReadEntry } from '../../src/brokers/redis/work-entry.js';
+import { INLINE_INPUT_BYTES, delayedMember, itemHeader, parseReadReply, type ReadEntry } from '../../src/brokers/redis/work-entry.js';
 import { decodeEntry, wireDone, wireStart, type DecodedEvent } from '../../src/brokers/redis/wire.js';
 import { Reaper } from '../../src/brokers/redis/reaper.js';
 import { redisPerFile } from './server.js';
@@ -35,8 +35,11 @@ async function createJob(id: string, total: number, ttlMs = 0): Promise<void> {
   expect(await scripts.createJob(redis, keys, { id, now: Date.now(), total, ttlMs, retries: 1, spec, submitter: 'test', out: '/tmp/out.jsonl' })).toBe('created');
 }
 
-async function enqueue(id: string, items: number[], perEntry = 1): Promise<void> {
-  const call = items.map((i) => ({ index: i, header: itemHeader(i, 1, 0, 0, String(i + 1)), payload: JSON.stringify(`prompt ${i}`) }));
+/** A short input (carried in its entry): "prompt i" as JSON text. */
+const short = (i: number) => JSON.stringify(`prompt ${i}`);
+
+async function enqueue(id: string, items: number[], perEntry = 1, payload: (i: number) => string = short): Promise<void> {
+  const call = items.map((i) => ({ index: i, header: itemHeader(i, 1, 0, 0, String(i + 1)), payload: payload(i) }));
   await scripts.enqueue(redis, keys, id, { now: Date.now(), entryItems: perEntry, items: call });
 }
 
@@ -95,10 +98,10 @@ describe('create and enqueue', () => {
     // Items go as batches: entries of two at most, each item with its id, attempt 1 and payload.
     const entries = await read('w');
     expect(entries.map((e) => items(e).map((it) => it.index))).toEqual([[0, 1], [2]]);
-    expect(items(entries[0])[1]).toEqual({ index: 1, id: '2', attempt: 1, charged: 0, reclaims: 0 });
+    expect(items(entries[0])[1]).toEqual({ index: 1, id: '2', attempt: 1, charged: 0, reclaims: 0, payload: '"prompt 1"' });
     expect(entries[0]!.entry!.jobId).toBe('j1');
-    // The payloads wait in the job's input hash; a claim hands them out with the items it takes.
-    expect(await redis.hgetall(jk.input)).toEqual({ 0: '"prompt 0"', 1: '"prompt 1"', 2: '"prompt 2"' });
+    // Short payloads ride in their entries (no input hash); a claim hands them out with the items it takes.
+    expect(await redis.exists(jk.input)).toBe(0);
     expect((await claimWithPayloads('j1', 'w', entries)).map((c) => c.payloads)).toEqual([['"prompt 0"', '"prompt 1"'], ['"prompt 2"']]);
   });
 
@@ -106,7 +109,7 @@ describe('create and enqueue', () => {
     await createJob('j', 1);
     await scripts.enqueue(redis, keys, 'j', { now: Date.now(), entryItems: 4, items: [{ index: 0, header: itemHeader(0, 1, 0, 0, 'a,b\nc'), payload: '{"x":[1,2]}' }] });
     const entries = await read('w');
-    expect(items(entries[0])).toEqual([{ index: 0, id: 'a,b\nc', attempt: 1, charged: 0, reclaims: 0 }]);
+    expect(items(entries[0])).toEqual([{ index: 0, id: 'a,b\nc', attempt: 1, charged: 0, reclaims: 0, payload: '{"x":[1,2]}' }]);
     expect((await claimWithPayloads('j', 'w', entries))[0]!.payloads).toEqual(['{"x":[1,2]}']);
   });
 });
@@ -264,7 +267,8 @@ describe('retries, dead letters, and the end of a job', () => {
     await enqueue('j', [0, 1], 2);
     const [entry] = await read('w');
     await claim('j', 'w', [entry!]);
-    const next = JSON.stringify({ j: 'j', i: '0', k: '1', a: '2', c: '1', r: '0', q: '0' });
+    // The next attempt's member carries the short payload its entry carried (as the worker's outcomes.ts makes it).
+    const next = delayedMember({ jobId: 'j', item: { ...items(entry)[0]!, attempt: 2, charged: 1 }, enqueuedAt: 0 });
     await report('j', 'w', [
       ['R', entry!.id, 0, JSON.stringify(['r', 0, '1', 1, 'boom', 50, true]), '50', next],
       ['D', entry!.id, 1, done(1)],
@@ -276,8 +280,8 @@ describe('retries, dead letters, and the end of a job', () => {
     await new Promise((r) => setTimeout(r, 80));
     expect((await scripts.promote(redis, keys, Date.now(), 100)).moved).toBe(1);
     const [retry] = await read('w');
-    expect(items(retry)).toEqual([{ index: 0, id: '1', attempt: 2, charged: 1, reclaims: 0 }]);
-    await claim('j', 'w', [retry!]);
+    expect(items(retry)).toEqual([{ index: 0, id: '1', attempt: 2, charged: 1, reclaims: 0, payload: '"prompt 0"' }]);
+    expect((await claimWithPayloads('j', 'w', [retry!]))[0]!.payloads).toEqual(['"prompt 0"']);
     const failed = JSON.stringify(['f', 0, '1', 2, 'boom again', 'w', 0, false, 5, '"prompt 0"']);
     expect((await report('j', 'w', [['F', retry!.id, 0, failed, '"prompt 0"', 'boom again'], ['E', retry!.id]])).status).toBe('done');
     const dlq = await redis.xrange(keys.dlq, '-', '+');
@@ -409,32 +413,103 @@ describe('cancel-item (a client that went away)', () => {
   });
 });
 
-describe('payloads: in the job input hash, never copied by a claim', () => {
-  it('a claim takes items up to its byte budget (one at least); the rest go back as headers only, their payloads left where they are', async () => {
+describe('payloads: short ones ride in their entries, long ones wait in the job input hash', () => {
+  /** A payload too long for an entry. */
+  const long = (i: number) => JSON.stringify(`prompt ${i} ${'x'.repeat(INLINE_INPUT_BYTES)}`);
+  /** The entry's value per item, as stored. */
+  const values = async (id: string) => (await redis.xrange(keys.items, id, id))[0]![1].filter((_, k) => k >= 4 && k % 2 === 1);
+
+  it('a claim takes items up to its byte budget of hash payloads (one at least); the rest go back with their long payloads left where they are', async () => {
     await createJob('j', 4);
-    await enqueue('j', [0, 1, 2, 3], 4); // payloads of 10 bytes each: "prompt i" as JSON
+    await enqueue('j', [0, 1, 2, 3], 4, long);
+    expect((await redis.hkeys(keys.job('j').input)).sort()).toEqual(['0', '1', '2', '3']);
     const [entry] = await read('w1');
-    const [got] = await claimWithPayloads('j', 'w1', [entry!], 1000, 15);
-    // The budget is checked before each item: 0 < 15 takes the first, 10 < 15 the second.
-    expect(got).toEqual({ id: entry!.id, flags: '1100', payloads: ['"prompt 0"', '"prompt 1"'] });
+    expect(await values(entry!.id)).toEqual(['', '', '', '']);
+    const [got] = await claimWithPayloads('j', 'w1', [entry!], 1000, long(0).length + 1);
+    // The budget is checked before each item: 0 fits and takes the first, one payload the second.
+    expect(got).toEqual({ id: entry!.id, flags: '1100', payloads: [long(0), long(1)] });
     const [rest] = await read('w2');
-    const raw = await redis.xrange(keys.items, rest!.id, rest!.id);
-    expect(raw[0]![1].filter((_, k) => k >= 4 && k % 2 === 1)).toEqual(['', '']);
+    expect(await values(rest!.id)).toEqual(['', '']);
     expect(items(rest).map((it) => it.index)).toEqual([2, 3]);
-    expect((await claimWithPayloads('j', 'w2', [rest!], 1000, 0))[0]).toEqual({ id: rest!.id, flags: '10', payloads: ['"prompt 2"'] });
+    expect((await claimWithPayloads('j', 'w2', [rest!], 1000, 0))[0]).toEqual({ id: rest!.id, flags: '10', payloads: [long(2)] });
   });
 
-  it('an item with its final result has its payload deleted, and the job end deletes the rest', async () => {
-    await createJob('j', 2);
-    await enqueue('j', [0, 1], 2);
+  it('short and long payloads in one entry: each handed out from where it is, and a split copies only the short ones along', async () => {
+    await createJob('j', 4);
+    const mixed = (i: number) => (i % 2 === 0 ? short(i) : long(i));
+    await enqueue('j', [0, 1, 2, 3], 4, mixed);
+    expect((await redis.hkeys(keys.job('j').input)).sort()).toEqual(['1', '3']);
+    const [entry] = await read('w1');
+    expect(await values(entry!.id)).toEqual([short(0), '', short(2), '']);
+    expect(await claimWithPayloads('j', 'w1', [entry!], 2)).toEqual([{ id: entry!.id, flags: '1100', payloads: [short(0), long(1)] }]);
+    const [rest] = await read('w2');
+    expect(await values(rest!.id)).toEqual([short(2), '']);
+    expect(await claimWithPayloads('j', 'w2', [rest!])).toEqual([{ id: rest!.id, flags: '11', payloads: [short(2), long(3)] }]);
+  });
+
+  it('an item with its final result has its long payload deleted, and the job end deletes the rest: no key of its inputs is left', async () => {
+    await createJob('j', 3);
+    await enqueue('j', [0, 1, 2], 3, (i) => (i === 2 ? short(i) : long(i)));
     const jk = keys.job('j');
     const [entry] = await read('w');
     await claim('j', 'w', [entry!]);
     await report('j', 'w', [['D', entry!.id, 0, done(0)]]);
     expect(await redis.hkeys(jk.input)).toEqual(['1']);
-    await report('j', 'w', [['F', entry!.id, 1, JSON.stringify(['f', 1, '2', 1, 'boom', 'w', 0, false, 1, '"prompt 1"']), '"prompt 1"', 'boom'], ['E', entry!.id]]);
+    await report('j', 'w', [['D', entry!.id, 2, done(2)]]);
+    expect(await redis.hkeys(jk.input)).toEqual(['1']);
+    await report('j', 'w', [['F', entry!.id, 1, JSON.stringify(['f', 1, '2', 1, 'boom', 'w', 0, false, 1, long(1)]), long(1), 'boom'], ['E', entry!.id]]);
     expect(await redis.exists(jk.input)).toBe(0);
     expect(await redis.hget(jk.hash, 'status')).toBe('done');
+    expect(await redis.xlen(keys.items)).toBe(0);
+  });
+
+  it('a job of short payloads never has an input hash, and its entries go with their last results', async () => {
+    await createJob('j', 3);
+    await enqueue('j', [0, 1, 2], 2);
+    const jk = keys.job('j');
+    const entries = await read('w');
+    expect(await claimWithPayloads('j', 'w', entries)).toEqual(entries.map((e) => ({ id: e.id, flags: '1'.repeat(items(e).length), payloads: items(e).map((it) => short(it.index)) })));
+    for (const e of entries) await report('j', 'w', [...items(e).map((it): Rec => ['D', e.id, it.index, done(it.index)]), ['E', e.id]]);
+    expect(await redis.hget(jk.hash, 'status')).toBe('done');
+    expect(await redis.exists(jk.input)).toBe(0);
+    expect(await redis.xlen(keys.items)).toBe(0);
+  });
+
+  it('a retry of a long payload: its member names no payload, the promoted entry reads it from the hash, and the final result deletes it', async () => {
+    await createJob('j', 1);
+    await enqueue('j', [0], 1, long);
+    const jk = keys.job('j');
+    const [entry] = await read('w');
+    await claim('j', 'w', [entry!]);
+    const next = delayedMember({ jobId: 'j', item: { ...items(entry)[0]!, attempt: 2, charged: 1 }, enqueuedAt: 0 });
+    expect(JSON.parse(next)).not.toHaveProperty('p');
+    await report('j', 'w', [['R', entry!.id, 0, JSON.stringify(['r', 0, '1', 1, 'boom', 0, true]), '0', next], ['E', entry!.id]]);
+    expect((await scripts.promote(redis, keys, Date.now() + 1, 100)).moved).toBe(1);
+    const [retry] = await read('w');
+    expect(items(retry)[0]).toMatchObject({ attempt: 2, payload: '' });
+    expect((await claimWithPayloads('j', 'w', [retry!]))[0]!.payloads).toEqual([long(0)]);
+    await report('j', 'w', [['D', retry!.id, 0, done(0, 2)], ['E', retry!.id]]);
+    expect(await redis.hget(jk.hash, 'status')).toBe('done');
+    expect(await redis.exists(jk.input)).toBe(0);
+  });
+
+  it('a reclaimed entry comes back with its short payloads; past the reclaim limit, the dead letter holds the payload from the entry or the hash', async () => {
+    await createJob('j', 2);
+    await enqueue('j', [0, 1], 2, (i) => (i === 0 ? short(i) : long(i)));
+    const reaper = new Reaper(redis, keys, { self: 'reaper', ttlMs: 1000, maxReclaims: 1, log: () => undefined });
+    const [first] = await read('dead0');
+    await claim('j', 'dead0', [first!]);
+    await reapTwice(reaper);
+    const [back] = await read('dead1');
+    expect(await values(back!.id)).toEqual([short(0), '']);
+    expect(await claimWithPayloads('j', 'dead1', [back!])).toEqual([{ id: back!.id, flags: '11', payloads: [short(0), long(1)] }]);
+    await reapTwice(reaper);
+    const dlq = await redis.xrange(keys.dlq, '-', '+');
+    const payloadOf = (kv: string[]) => kv[kv.indexOf('p') + 1];
+    expect(dlq.map(([, kv]) => [kv[kv.indexOf('i') + 1], payloadOf(kv)])).toEqual([['0', short(0)], ['1', long(1)]]);
+    expect(await redis.hget(keys.job('j').hash, 'status')).toBe('done');
+    expect(await redis.exists(keys.job('j').input)).toBe(0);
+    expect(await redis.xlen(keys.items)).toBe(0);
   });
 });
 

@@ -127,19 +127,23 @@ describe('item meta on the wire', () => {
 
 describe('work stream and delayed set layout', () => {
   it('a retry\'s delayed-set member keeps the one-letter names and string values promote.lua and older versions read', () => {
-    const member = delayedMember({ jobId: 'j', item: { index: 3, id: 'a,b', attempt: 2, charged: 1, reclaims: 0 }, enqueuedAt: 1700000000000 });
+    // The input in the input hash: the member has the form older versions wrote.
+    const member = delayedMember({ jobId: 'j', item: { index: 3, id: 'a,b', attempt: 2, charged: 1, reclaims: 0, payload: '' }, enqueuedAt: 1700000000000 });
     expect(member).toBe('{"j":"j","i":"3","k":"a,b","a":"2","c":"1","r":"0","q":"1700000000000"}');
+    // A short input its entry carried goes along as `p`.
+    const inline = delayedMember({ jobId: 'j', item: { index: 3, id: 'a,b', attempt: 2, charged: 1, reclaims: 0, payload: '"hi"' }, enqueuedAt: 1700000000000 });
+    expect(JSON.parse(inline)).toEqual({ ...JSON.parse(member), p: '"hi"' });
   });
 
-  it('an entry written by an older version reads into the named fields', () => {
-    const entry = parseWorkEntry('1-0', ['j', 'job', 'q', '42', '0,1,0,0,x', '', '5,3,2,1,id,with,commas', '']);
+  it('an entry of either layout reads into the named fields: payloads carried, or \'\' (in the input hash)', () => {
+    const entry = parseWorkEntry('1-0', ['j', 'job', 'q', '42', '0,1,0,0,x', '', '5,3,2,1,id,with,commas', '{"a":1}']);
     expect(entry).toEqual({
       id: '1-0',
       jobId: 'job',
       enqueuedAt: 42,
       items: [
-        { index: 0, id: 'x', attempt: 1, charged: 0, reclaims: 0 },
-        { index: 5, id: 'id,with,commas', attempt: 3, charged: 2, reclaims: 1 },
+        { index: 0, id: 'x', attempt: 1, charged: 0, reclaims: 0, payload: '' },
+        { index: 5, id: 'id,with,commas', attempt: 3, charged: 2, reclaims: 1, payload: '{"a":1}' },
       ],
     });
   });

@@ -15,9 +15,9 @@
  *   sw:{q}:job:<id>:run   HASH: entry id -> "<n>:<i>,...", the items a worker took from it (the fence)
  *   sw:{q}:job:<id>:fin   STRING bitmap: bit i set once item i has its final result
  *   sw:{q}:job:<id>:seq   HASH: worker -> sequence number of its last report applied
- *   sw:{q}:job:<id>:in    HASH: item index -> payload (JSON text), from enqueue until the item's
- *                         final result: entries carry only item headers, so what a claim or a
- *                         requeue copies stays small whatever the prompts weigh
+ *   sw:{q}:job:<id>:in    HASH: item index -> payload (JSON text) too long to ride in its entry
+ *                         (work-entry.ts), from enqueue until the item's final result, so what a
+ *                         claim or a requeue copies stays small whatever the prompts weigh
  */
 export const GROUP = 'workers';
 export const DEFAULT_QUEUE = 'default';

@@ -6,7 +6,7 @@
  */
 import { GROUP, type JobKeys, type QueueKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
-import type { WorkEntry } from './work-entry.js';
+import { INLINE_INPUT_BYTES, type WorkEntry } from './work-entry.js';
 
 /** What lua/includes/finalize.lua is given, in its order: every key a job's end touches. */
 const finalizeKeys = (jk: JobKeys): string[] => [jk.hash, jk.events, jk.run, jk.fin, jk.input];
@@ -55,7 +55,10 @@ export interface NewItem {
   readonly payload: string;
 }
 
-/** enqueue: the items added, or null if the job is gone. Nothing is added unless it runs. */
+/**
+ * enqueue: the items added, or null if the job is gone. Nothing is added unless it runs. A
+ * payload of INLINE_INPUT_BYTES at most goes in its entry, a bigger one to the input hash.
+ */
 export async function enqueue(
   redis: ScriptedRedis,
   keys: QueueKeys,
@@ -63,7 +66,7 @@ export async function enqueue(
   call: { readonly now: number; readonly entryItems: number; readonly items: readonly NewItem[] },
 ): Promise<{ status: string; added: number } | null> {
   const jk = keys.job(jobId);
-  const args: (string | number)[] = [jobId, call.now, call.entryItems];
+  const args: (string | number)[] = [jobId, call.now, call.entryItems, INLINE_INPUT_BYTES];
   for (const item of call.items) args.push(item.index, item.header, item.payload);
   const reply = (await unlessNoJob(redis.enqueue(keys.items, jk.hash, jk.input, ...args))) as [string, number] | null;
   return reply && { status: reply[0], added: Number(reply[1]) };
@@ -98,7 +101,7 @@ export interface ClaimCall {
   /** Ask for the job's spec (the worker has not seen the job yet). */
   readonly wantSpec: boolean;
   readonly freeSlots: number;
-  /** Most payload bytes handed out (one item at least). */
+  /** Most bytes of payloads handed out from the input hash (one item at least). */
   readonly maxBytes: number;
   /** The job's entries as read, in increasing id order. */
   readonly entries: readonly WorkEntry[];
@@ -107,8 +110,8 @@ export interface ClaimCall {
 export interface ClaimedEntry {
   /** One character per item of the entry: '1' taken, '0' not. */
   readonly taken: string;
-  /** The taken items' payloads (JSON text), in order. */
-  readonly payloads: readonly (string | null)[];
+  /** The taken items' payloads (JSON text), in order: the entry's, or those the claim handed out. */
+  readonly payloads: readonly string[];
 }
 
 export interface ClaimReply {
@@ -125,15 +128,32 @@ export async function claim(redis: ScriptedRedis, keys: QueueKeys, jobId: string
   const jk = keys.job(jobId);
   const args: (string | number)[] = [call.worker, GROUP, call.wantSpec ? '1' : '0', call.freeSlots, call.maxBytes];
   for (const e of call.entries) {
-    args.push(e.id, e.items.length, e.items.every((it) => it.attempt === 1 && it.reclaims === 0) ? '1' : '0');
+    const fresh = e.items.every((it) => it.attempt === 1 && it.reclaims === 0);
+    const hashed = e.items.some((it) => it.payload === '') ? e.items.map((it) => (it.payload === '' ? '1' : '0')).join('') : '';
+    args.push(e.id, e.items.length, fresh ? '1' : '0', hashed);
     for (const item of e.items) args.push(item.index);
   }
   const reply = (await redis.claim(keys.items, jk.hash, jk.run, jk.fin, jk.input, ...args)) as [string | null, string | null, number, ...unknown[]];
+  const byId = new Map(call.entries.map((e) => [e.id, e]));
   const claimed = new Map<string, ClaimedEntry>();
   for (let k = 3; k + 2 < reply.length; k += 3) {
-    claimed.set(reply[k] as string, { taken: reply[k + 1] as string, payloads: reply[k + 2] as (string | null)[] });
+    const id = reply[k] as string;
+    const taken = reply[k + 1] as string;
+    claimed.set(id, { taken, payloads: takenPayloads(byId.get(id)!, taken, reply[k + 2] as (string | null)[]) });
   }
   return { status: reply[0], spec: reply[1], retries: Number(reply[2]) || 0, claimed };
+}
+
+/** The taken items' payloads: a short one from the entry, a long one from the claim (in order). */
+function takenPayloads(entry: WorkEntry, taken: string, fromHash: readonly (string | null)[]): string[] {
+  const out: string[] = [];
+  let h = 0;
+  entry.items.forEach((item, k) => {
+    if (taken[k] !== '1') return;
+    // Gone from the hash only if its job ended meanwhile (it is dropped then).
+    out.push(item.payload !== '' ? item.payload : (fromHash[h++] ?? 'null'));
+  });
+  return out;
 }
 
 export interface ReportCall {

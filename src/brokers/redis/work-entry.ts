@@ -5,11 +5,14 @@
  *
  *   j  <job id>
  *   q  <first enqueue time, epoch ms>
- *   then per item:  "<index>,<attempt>,<charged>,<reclaims>,<item id>"  ''
+ *   then per item:  "<index>,<attempt>,<charged>,<reclaims>,<item id>"  <payload JSON text, or ''>
  *
- * The payloads (JSON text) are not in the entry but in the job's input hash (keys.ts), handed
- * out by the claim with the items it takes: splitting an entry at claim time or requeueing it
- * copies headers only, so no script's work grows with the prompts' size.
+ * A payload (the input as JSON text, never empty) of INLINE_INPUT_BYTES at most rides in the
+ * entry: the worker gets it with its read, and no script touches it but to copy it along when an
+ * entry is split or requeued. A bigger one waits in the job's input hash (keys.ts), its value here
+ * '', and the claim hands it out with its item. So what a script copies per item is bounded
+ * whatever the prompts weigh, and short prompts, most of them, cost no hash operation at all.
+ * Entries written by earlier versions read the same (every payload inline, or every one '').
  *
  * The item's id comes last in its header so it may hold commas; a header starts with a digit, so
  * it never collides with `j` or `q`. Lua scripts read the same layout (see enqueue.lua).
@@ -25,6 +28,8 @@ export interface WorkItem {
   readonly charged: number;
   /** Times the item was reclaimed from a dead worker. */
   readonly reclaims: number;
+  /** Its input as JSON text, or '' when the input waits in the job's input hash. */
+  readonly payload: string;
 }
 
 export interface WorkEntry {
@@ -44,12 +49,21 @@ export interface ReadEntry {
 /** Most items in one entry: bounds a script's argument lists. */
 export const MAX_ENTRY_ITEMS = 256;
 
+/**
+ * Most payload bytes carried in an entry; a bigger payload waits in the input hash. A prompt of
+ * a paragraph or two then costs no hash field (a field set, measured, read and deleted per item
+ * cost redis-server a third more CPU per no-op item), while what splitting or requeueing an
+ * entry copies stays bounded: MAX_ENTRY_ITEMS of these, 256 KB (4 KB would still pay off per
+ * item, but let a requeue of a page of entries copy 100 MB).
+ */
+export const INLINE_INPUT_BYTES = 1024;
+
 /** An item's header in an entry (the wire's layout above). */
 export function itemHeader(index: number, attempt: number, charged: number, reclaims: number, id: string): string {
   return `${index},${attempt},${charged},${reclaims},${id}`;
 }
 
-/** An item's next attempt, waiting out its backoff in the delayed set (its input stays in `:in`). */
+/** An item's next attempt, waiting out its backoff in the delayed set. */
 export interface NextAttempt {
   readonly jobId: string;
   readonly item: WorkItem;
@@ -58,10 +72,11 @@ export interface NextAttempt {
 
 /**
  * Its member of the delayed set, in the one-letter names and string values promote.lua reads
- * (`j`, `i`, `k`, `a`, `c`, `r`, `q`; members written by older versions have the same form).
+ * (`j`, `i`, `k`, `a`, `c`, `r`, `q`, and `p`: the payload when the entry carried it; without
+ * `p`, as in members of older versions, the input waits in the input hash).
  */
 export function delayedMember({ jobId, item, enqueuedAt }: NextAttempt): string {
-  return JSON.stringify({
+  const member = {
     j: jobId,
     i: String(item.index),
     k: item.id,
@@ -69,7 +84,8 @@ export function delayedMember({ jobId, item, enqueuedAt }: NextAttempt): string 
     c: String(item.charged),
     r: String(item.reclaims),
     q: String(enqueuedAt),
-  });
+  };
+  return JSON.stringify(item.payload === '' ? member : { ...member, p: item.payload });
 }
 
 /** Parses an entry's fields; null when it is not a work entry of this layout. */
@@ -82,14 +98,14 @@ export function parseWorkEntry(id: string, kv: readonly string[]): WorkEntry | n
     if (f === 'j') jobId = kv[n + 1]!;
     else if (f === 'q') q = Number(kv[n + 1]) || 0;
     else {
-      const item = parseHeader(f);
+      const item = parseHeader(f, kv[n + 1]!);
       if (item) items.push(item);
     }
   }
   return jobId === null ? null : { id, jobId, enqueuedAt: q || Date.now(), items };
 }
 
-function parseHeader(h: string): WorkItem | null {
+function parseHeader(h: string, payload: string): WorkItem | null {
   const c1 = h.indexOf(',');
   const c2 = h.indexOf(',', c1 + 1);
   const c3 = h.indexOf(',', c2 + 1);
@@ -97,7 +113,7 @@ function parseHeader(h: string): WorkItem | null {
   if (c1 < 1 || c4 < 0) return null;
   const i = Number(h.slice(0, c1));
   if (!Number.isInteger(i) || i < 0) return null;
-  return { index: i, attempt: Number(h.slice(c1 + 1, c2)) || 1, charged: Number(h.slice(c2 + 1, c3)) || 0, reclaims: Number(h.slice(c3 + 1, c4)) || 0, id: h.slice(c4 + 1) };
+  return { index: i, attempt: Number(h.slice(c1 + 1, c2)) || 1, charged: Number(h.slice(c2 + 1, c3)) || 0, reclaims: Number(h.slice(c3 + 1, c4)) || 0, id: h.slice(c4 + 1), payload };
 }
 
 /** XREADGROUP's reply: [[stream, [[id, [k, v, ...] | null], ...]]] or null. */

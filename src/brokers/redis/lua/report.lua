@@ -72,8 +72,10 @@ for k = 1, nb, 4000 do
   end
 end
 -- Pass 2, in order. Finished entries are acknowledged and deleted in one call each at the end.
+-- Payloads in the input hash go with their item's final result (short ones go with their entry;
+-- a job of short ones only has no input hash, and nothing to list here).
 local acked, d, ne = {}, 0, 0
-local freed = {}
+local freed, hashed = {}, redis.call('EXISTS', input) == 1
 n = 6
 while n <= nargs do
   local kind, id, i, event = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3]
@@ -89,7 +91,7 @@ while n <= nargs do
     events[ne] = event
   elseif kind == 'D' then
     d = d + 1
-    freed[#freed + 1] = i
+    if hashed then freed[#freed + 1] = i end
     if was[d] == 0 then
       doneN = doneN + 1
       ne = ne + 1
@@ -109,7 +111,7 @@ while n <= nargs do
     end
     settled = true
   elseif kind == 'F' then
-    freed[#freed + 1] = i
+    if hashed then freed[#freed + 1] = i end
     if redis.call('SETBIT', fin, i, 1) == 0 then
       failedN = failedN + 1
       ne = ne + 1

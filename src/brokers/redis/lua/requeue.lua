@@ -6,8 +6,8 @@
 -- (its fence says which) come back with the next attempt number, and watchers get a retry event
 -- for them so their stream starts again. The old entry id is no longer in the run hash, so
 -- anything its worker still sends is rejected.
--- Entries carry item headers only (the payloads stay in the input hash), so a requeue copies
--- little whatever the prompts weigh.
+-- An entry's values are short payloads or '' (long ones stay in the input hash: work-entry.ts),
+-- so a requeue copies little whatever the prompts weigh.
 -- A reclaim checks the worker's heartbeat here, atomically: one that beat since the reaper
 -- looked is alive, and nothing of it is touched.
 -- KEYS: 1 items stream, 2 job hash, 3 events stream, 4 run hash, 5 fin bitmap, 6 dead-letter stream,
@@ -53,8 +53,11 @@ for n = 7, #ARGV do
             a, r = tonumber(a), tonumber(r)
             if started and mode == 'reclaim' then r = r + 1 end
             if r > maxReclaims then
-              local payload = redis.call('HGET', input, i) or 'null'
-              redis.call('HDEL', input, i)
+              local payload = value
+              if value == '' then
+                payload = redis.call('HGET', input, i) or 'null'
+                redis.call('HDEL', input, i)
+              end
               redis.call('SETBIT', fin, i, 1)
               failedN = failedN + 1
               local err = reason .. ' (' .. r .. ' times: the item may be killing its workers)'
@@ -68,7 +71,7 @@ for n = 7, #ARGV do
                 events[#events + 1] = cjson.encode({'r', tonumber(i), k, a, reason, 0, false})
               end
               out[#out + 1] = i .. ',' .. nextA .. ',' .. c .. ',' .. r .. ',' .. k
-              out[#out + 1] = ''
+              out[#out + 1] = value
             end
           end
         end

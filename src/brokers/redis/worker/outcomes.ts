@@ -110,7 +110,7 @@ export class Outcomes {
     this.stats.finished(false, f.durations.totalMs);
     if (!f.final && shouldRetry(policy, charged)) {
       const delay = backoffMs(policy, charged);
-      // The input waits in the job's input hash.
+      // The member carries a short input as its entry did; a long one waits in the input hash.
       const next = delayedMember({ jobId: held.jobId, item: { ...item, attempt: attempt + 1, charged }, enqueuedAt: lease.enqueuedAt });
       this.reports.buffer.add(held.jobId, retryLater(held.entryId, item.index, wireRetry(item.index, item.id, attempt, f.error, delay, true, f.cause, f.meta), delay, next, f.meta));
     } else {

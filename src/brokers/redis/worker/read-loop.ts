@@ -23,8 +23,9 @@ import type { WorkerStats } from './stats.js';
 const BLOCK_MS = 5000;
 const PEL_PAGE = 100;
 /**
- * Most payload bytes one claim takes (at least one item): the claim's reply carries them, and
- * Redis serves nobody else meanwhile. What does not fit goes back to the stream for any worker.
+ * Most bytes of payloads from the input hash one claim takes (at least one item): the claim's
+ * reply carries them, and Redis serves nobody else meanwhile. What does not fit goes back to the
+ * stream for any worker. (Short payloads come in the entries, with the read.)
  */
 const CLAIM_BYTES = 8 * 1024 * 1024;
 
@@ -184,7 +185,7 @@ export class ReadLoop {
       let p = 0;
       e.items.forEach((item, k) => {
         if (claimed.taken[k] !== '1') return;
-        started.push(leases.add(held, item, claimed.payloads[p++] ?? 'null', e.enqueuedAt));
+        started.push(leases.add(held, item, claimed.payloads[p++]!, e.enqueuedAt));
         job.leases++;
       });
     }
