@@ -3,19 +3,13 @@
  * up than the main thread takes to load slowwork, so a submit starts them first: bin/slowwork.js
  * calls `startSpeculativePool` with the raw arguments before the command line is even parsed, and
  * the submit flow adopts that pool when the parsed options want the same one (else it starts its
- * own, and the guess costs nothing but a thread start). This module loads only the broker and
- * the registry.
+ * own, and the guess costs nothing but a thread start). This module loads only the threads'
+ * pools and the registry: the broker around them loads with the submit flow (app/submit-pool.ts).
  */
 import { parseArgs } from 'node:util';
-import { EmbeddedBroker } from '../brokers/embedded/broker.js';
 import { defaultThreads } from '../brokers/embedded/default-threads.js';
+import { ThreadPools } from '../brokers/embedded/thread-pools.js';
 import { resolveProcessorRef } from '../processors/registry.js';
-
-export interface EarlyPool {
-  readonly broker: EmbeddedBroker;
-  /** Set once the run owns the broker; until then whoever started it closes it. */
-  handedOver: boolean;
-}
 
 export interface PoolChoice {
   readonly files: readonly string[];
@@ -27,7 +21,7 @@ export interface PoolChoice {
 }
 
 /** What makes one pool another: a pool is adopted only when all three match. */
-interface PoolSettings {
+export interface PoolSettings {
   readonly threads: number | undefined;
   readonly maxConcurrency: number;
   readonly preload: readonly string[];
@@ -62,55 +56,45 @@ export const SUBMIT_VALUE_FLAGS: Readonly<Record<string, string | undefined>> = 
 /** The commander default of `--concurrency`, for a guess made before commander runs. */
 const DEFAULT_CONCURRENCY = 16;
 
-let speculative: { pool: EarlyPool; settings: PoolSettings } | null = null;
+let speculative: { pools: ThreadPools; settings: PoolSettings } | null = null;
 
 /**
- * Starts the pool the arguments of `slowwork submit ...` most likely want, before anything else
- * loads; `adoptPool` hands it to the run. Nothing for `--help`, `--redis` or SLOWWORK_REDIS_URL.
+ * Starts the threads the arguments of `slowwork submit ...` most likely want, before anything else
+ * loads; `takeSpeculativePools` hands them to the run. Nothing for `--help`, `--redis` or SLOWWORK_REDIS_URL.
  */
-export function startSpeculativePool(args: readonly string[], cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): EarlyPool | null {
+export function startSpeculativePool(args: readonly string[], cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): ThreadPools | null {
   const choice = guessChoice(args, env);
   const settings = choice && poolSettings(choice, cwd);
   if (!settings) return null;
   try {
-    speculative = { pool: { broker: new EmbeddedBroker(settings), handedOver: false }, settings };
+    speculative = { pools: new ThreadPools(settings), settings };
   } catch {
     return null; // a bad setting (SLOWWORK_THREAD_HEAP_MB): the submit flow says so, in one line
   }
-  return speculative.pool;
+  return speculative.pools;
 }
 
-/**
- * The pool a submit with these options runs on: the speculative one when it fits (else it is
- * closed), or a new one; null for Redis, or when a processor reference is wrong (resolvePipeline
- * then says so, in its own order).
- */
-export function adoptPool(opts: PoolChoice, cwd: string): EarlyPool | null {
-  const settings = poolSettings(opts, cwd);
+/** The speculative threads when they are the ones `settings` want, else null (and they are ended). */
+export function takeSpeculativePools(settings: PoolSettings | null): ThreadPools | null {
   const guess = speculative;
   speculative = null;
-  if (guess && settings && sameSettings(guess.settings, settings)) return guess.pool;
-  if (guess) void guess.pool.broker.close();
-  return settings && { broker: new EmbeddedBroker(settings), handedOver: false };
+  if (guess && settings && sameSettings(guess.settings, settings)) return guess.pools;
+  if (guess) void guess.pools.destroy();
+  return null;
 }
 
 /**
- * Closes the speculative pool if no submit adopted it (a wrong flag, a failed check): before the
- * process exits, so its threads are not cut off while they load (see EmbeddedBroker.close).
+ * Ends the speculative threads if no submit took them (a wrong flag, a failed check): before the
+ * process exits, so they are not cut off while they load (see ThreadPools.whenLoaded).
  */
 export async function discardSpeculativePool(): Promise<void> {
   const guess = speculative;
   speculative = null;
-  await guess?.pool.broker.close();
+  await guess?.pools.destroy();
 }
 
-/** The pool for a run that did not start early (`runSubmit` called directly). */
-export function startPool(opts: PoolChoice, cwd: string): EarlyPool | null {
-  const settings = poolSettings(opts, cwd);
-  return settings && { broker: new EmbeddedBroker(settings), handedOver: false };
-}
-
-function poolSettings(opts: PoolChoice, cwd: string): PoolSettings | null {
+/** The pool a submit with these options wants; null for Redis, or when a processor reference is wrong. */
+export function poolSettings(opts: PoolChoice, cwd: string): PoolSettings | null {
   if (opts.redis) return null;
   try {
     const preload = (opts.processors.length > 0 ? opts.processors : ['demo']).map((ref) => resolveProcessorRef(ref, cwd));

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Broker, JobRun } from '../brokers/broker.js';
-import { startPool, type EarlyPool } from './early-pool.js';
+import { startPool, type EarlyPool } from './submit-pool.js';
 import { ExitCode, UsageError, describeError } from '../core/errors.js';
 import type { JobCounts } from '../core/events.js';
 import { DEFAULT_SAME_CAUSE, FailFast, type FailureLimit } from '../core/fail-fast.js';

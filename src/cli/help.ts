@@ -1,5 +1,5 @@
 /** How every command's --help reads, set once for all of them. */
-import { Help, type Option } from 'commander';
+import { Help, type Option } from './commander.js';
 
 /**
  * commander prints a string default as JSON (`(default: "16")`); a user types `16`, so the help

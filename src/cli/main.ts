@@ -2,7 +2,7 @@
  * The slowwork command line. Parses, delegates, and turns every error into one line on stderr
  * with the right exit code: never a stack trace.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from './commander.js';
 import { ExitCode, SlowworkError, describeError } from '../core/errors.js';
 import { submitCommand } from './submit.js';
 import { workersCommand } from './workers.js';

@@ -1,5 +1,5 @@
 /** `slowwork processor serve`: parses flags and hands them to the processor server. */
-import { Command } from 'commander';
+import { Command } from './commander.js';
 import { UsageError } from '../core/errors.js';
 import { collect, parseIntFlag, parseParams } from './options.js';
 

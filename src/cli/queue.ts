@@ -1,5 +1,5 @@
 /** `slowwork jobs`, `slowwork cancel ID`, `slowwork watch job ID`: parse, then delegate. */
-import { Command } from 'commander';
+import { Command } from './commander.js';
 import { UsageError } from '../core/errors.js';
 import { collect, parseIntFlag } from './options.js';
 import { parseQueue } from './submit.js';

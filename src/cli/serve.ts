@@ -1,5 +1,5 @@
 /** `slowwork serve`: parses flags (and the service's environment variables) and starts the server. */
-import { Command } from 'commander';
+import { Command } from './commander.js';
 import { defaultThreads } from '../brokers/embedded/default-threads.js';
 import { UsageError } from '../core/errors.js';
 import { DEFAULT_MAX_OUTPUT_CHARS, MAX_OUTPUT_CHARS_LIMIT } from '../core/output-limit.js';

@@ -1,5 +1,5 @@
 /** `slowwork submit`: parses flags and hands them to the submit flow. */
-import { Command } from 'commander';
+import { Command } from './commander.js';
 import type { SubmitOptions, UiMode } from '../app/submit.js';
 import { defaultThreads } from '../brokers/embedded/default-threads.js';
 import { UsageError } from '../core/errors.js';
@@ -87,7 +87,7 @@ export function submitCommand(setExitCode: (code: number) => void): Command {
       const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() };
       // The pool's threads started first (bin/slowwork.js) and come up while the rest of the submit
       // flow loads; that flow is loaded only when a submit runs (`--help` and other commands skip it).
-      const { adoptPool } = await import('../app/early-pool.js');
+      const { adoptPool } = await import('../app/submit-pool.js');
       const early = adoptPool(opts, io.cwd);
       const { runSubmit } = await import('../app/submit.js');
       const code = await runSubmit(opts, io, early);

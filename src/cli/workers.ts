@@ -1,5 +1,5 @@
 /** `slowwork workers`: parses flags and hands them to the worker process. */
-import { Command } from 'commander';
+import { Command } from './commander.js';
 import { defaultThreads } from '../brokers/embedded/default-threads.js';
 import { UsageError } from '../core/errors.js';
 import { collect, parseIntFlag } from './options.js';

@@ -3,8 +3,8 @@
  * URL, and loads a processor module. Used on the main thread (to check before any work starts)
  * and in worker threads (to run).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
@@ -114,6 +114,8 @@ export const preloadProcessor = (url: string): Promise<void> => importOnce(url).
 function syntaxErrorPlace(url: string): string | undefined {
   if (!url.startsWith('file:')) return undefined;
   const file = fileURLToPath(url);
+  // Loaded here, on this error path only: node:child_process costs every thread's start ~5 ms.
+  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   const check = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 10_000 });
   if (check.status === 0 || typeof check.stderr !== 'string') return undefined;
   const lines = check.stderr.split('\n');

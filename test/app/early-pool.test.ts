@@ -1,15 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SUBMIT_VALUE_FLAGS, adoptPool, startSpeculativePool, type EarlyPool, type PoolChoice } from '../../src/app/early-pool.js';
+import { SUBMIT_VALUE_FLAGS, discardSpeculativePool, startSpeculativePool, type PoolChoice } from '../../src/app/early-pool.js';
+import { adoptPool, type EarlyPool } from '../../src/app/submit-pool.js';
 import { submitCommand } from '../../src/cli/submit.js';
 import { defaultThreads } from '../../src/brokers/embedded/default-threads.js';
+import type { ThreadPools } from '../../src/brokers/embedded/thread-pools.js';
 
-const opened: EarlyPool[] = [];
-const track = (pool: EarlyPool | null): EarlyPool | null => {
-  if (pool) opened.push(pool);
+const opened: Array<{ close(): Promise<void> }> = [];
+function track<T extends EarlyPool | ThreadPools | null>(pool: T): T {
+  if (pool && 'broker' in pool) opened.push(pool.broker);
+  else if (pool) opened.push({ close: () => pool.destroy() });
   return pool;
-};
+}
 afterEach(async () => {
-  await Promise.all(opened.splice(0).map((p) => p.broker.close()));
+  await discardSpeculativePool();
+  await Promise.all(opened.splice(0).map((p) => p.close()));
 });
 
 /** Options as the submit command parses them, for the parts the pool depends on. */
@@ -25,25 +29,25 @@ describe('the speculative pool of a submit', () => {
 
   it('is adopted when the parsed options want the same pool: prompts alone get a thread each', () => {
     const guess = track(startSpeculativePool(['-p', 'a', '--out', 'r.jsonl', '--no-tui', '--prompt=b', '-c', '4']));
-    expect(guess?.broker.threads).toBe(Math.min(defaultThreads(), 2));
-    const adopted = adoptPool(choice({ prompts: ['a', 'b'], concurrency: 4 }), process.cwd());
-    expect(adopted).toBe(guess);
+    expect(guess?.threads).toBe(Math.min(defaultThreads(), 2));
+    const adopted = track(adoptPool(choice({ prompts: ['a', 'b'], concurrency: 4 }), process.cwd()));
+    expect(adopted?.broker.pools).toBe(guess);
   });
 
   it('tells a flag value from an input file, so a file run gets the default pool', () => {
     const guess = track(startSpeculativePool(['prompts.txt', '--out', 'r.jsonl', '-p', 'x']));
     const adopted = track(adoptPool(choice({ files: ['prompts.txt'], prompts: ['x'] }), process.cwd()));
-    expect(adopted).toBe(guess);
+    expect(adopted?.broker.pools).toBe(guess);
   });
 
   it('is closed and replaced when the guess was wrong', async () => {
     const guess = track(startSpeculativePool(['-p', 'x', '--threads', '3']));
     const adopted = track(adoptPool(choice({ prompts: ['x'], threads: 2 }), process.cwd()));
-    expect(adopted).not.toBe(guess);
+    expect(adopted?.broker.pools).not.toBe(guess);
     expect(adopted?.broker.threads).toBe(2);
     // a second submit in the same process finds no leftover guess
     const again = track(adoptPool(choice({ prompts: ['x'], threads: 3 }), process.cwd()));
-    expect(again).not.toBe(guess);
+    expect(again?.broker.pools).not.toBe(guess);
   });
 
   it('is not started for --help, --redis, SLOWWORK_REDIS_URL or a processor that does not resolve', () => {
