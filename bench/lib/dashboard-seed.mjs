@@ -23,6 +23,8 @@ import { dist } from './common.mjs';
 
 const { queueKeys, GROUP } = await dist('brokers/redis/keys.js');
 const { defineScripts } = await dist('brokers/redis/scripts.js');
+// enqueue.lua's ARGV[4]: the most payload bytes that ride in an entry (the submitter's own bound)
+const { INLINE_INPUT_BYTES } = await dist('brokers/redis/work-entry.js');
 
 export const SEED = {
   queue: 'default',
@@ -79,7 +81,7 @@ export async function seedSystem(redis, seed = SEED) {
     for (const job of jobs) {
       const args = [];
       for (let i = from; i < Math.min(seed.itemsPerJob, from + 10); i++) args.push(i, `${i},1,0,0,${i + 1}`, JSON.stringify({ prompt: `item ${i + 1} of job ${job.id}: summarize the attached text in three sentences` }));
-      await cmd.enqueue(k.items, k.job(job.id).hash, k.job(job.id).input, job.id, now, seed.entryItems, ...args);
+      await cmd.enqueue(k.items, k.job(job.id).hash, k.job(job.id).input, job.id, now, seed.entryItems, INLINE_INPUT_BYTES, ...args);
     }
   }
   for (const job of jobs) {
@@ -179,7 +181,7 @@ export async function seedSystem(redis, seed = SEED) {
     const job = jobs[ticks % jobs.length];
     const args = [];
     for (let i = 0; i < seed.churnPerSec; i++, job.next++) args.push(job.next, `${job.next},1,0,0,${job.next + 1}`, JSON.stringify({ prompt: `item ${job.next + 1} of job ${job.id}` }));
-    jp.enqueue(k.items, k.job(job.id).hash, k.job(job.id).input, job.id, Date.now(), seed.entryItems, ...args);
+    jp.enqueue(k.items, k.job(job.id).hash, k.job(job.id).input, job.id, Date.now(), seed.entryItems, INLINE_INPUT_BYTES, ...args);
     await jp.exec();
     await redis.hset(k.job(job.id).hash, 'n', job.total); // the script counted these in n
     const reader = workers[ticks % workers.length];

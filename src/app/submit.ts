@@ -22,7 +22,7 @@ import { PRICES_CHECKED, knownModels, pricerFor } from '../core/pricing.js';
 import { resultRecordOf } from '../results/record.js';
 import { lockResults, refuseIfInUse, type ResultsLock } from '../results/lock.js';
 import { ResultsWriter, defaultResultsPath } from '../results/writer.js';
-import type { Phase } from '../ui/reporter.js';
+import type { Phase, Reporter } from '../ui/reporter.js';
 import { openBroker } from './open-broker.js';
 import { pickReporter } from './reporters.js';
 import { resolvePipeline } from './pipeline.js';
@@ -218,6 +218,7 @@ async function runJob(ctx: JobContext): Promise<number> {
   const tokens = new TokenTally(pricer);
   /** Why the budget stopped the run, once it did. */
   let budgetStop: string | null = null;
+  const quotaWatch = watchQuota(ctx.broker, reporter);
   try {
     run = ctx.broker.startJob(
       spec,
@@ -257,6 +258,7 @@ async function runJob(ctx: JobContext): Promise<number> {
     });
     const counts = await run.finished;
     await feeding;
+    clearInterval(quotaWatch);
     writer.close();
     // One line per item from here on (the last line per id won until now).
     const compacted = ctx.lock ? await compactResults(ctx.outPath) : null;
@@ -284,6 +286,7 @@ async function runJob(ctx: JobContext): Promise<number> {
     if (interrupted) return ExitCode.interrupted;
     return final.failed > 0 ? ExitCode.itemsFailed : ExitCode.ok;
   } catch (err) {
+    clearInterval(quotaWatch);
     run?.abort(describeError(err));
     if (reported) throw err;
     // Give the terminal back (the live view holds it) and say what was saved, then the error:
@@ -396,4 +399,16 @@ function processorLog(path: string | null, stderr: NodeJS.WritableStream) {
   return sink;
 }
 
+/** How often the live view hears what the rate limiters are doing. */
+const QUOTA_SAMPLE_MS = 1000;
 
+/** Hands the broker's quota activity to the reporter once a second, once any processor limited anything. */
+function watchQuota(broker: Broker, reporter: Reporter): NodeJS.Timeout | undefined {
+  if (!broker.quotaActivity || !reporter.setQuota) return undefined;
+  const timer = setInterval(() => {
+    const keys = broker.quotaActivity!();
+    if (keys.length > 0) reporter.setQuota!(keys);
+  }, QUOTA_SAMPLE_MS);
+  timer.unref();
+  return timer;
+}

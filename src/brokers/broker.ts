@@ -6,6 +6,7 @@
 import type { EventListener, JobCounts } from '../core/events.js';
 import type { LinkDown } from '../core/link.js';
 import type { ItemSpec, JobSpec } from '../core/types.js';
+import type { KeyActivity } from '../core/quota/ledger.js';
 
 export interface Broker {
   /**
@@ -25,6 +26,8 @@ export interface Broker {
    * it (distributed jobs outlive their submitter); `submit --resume` attaches to it.
    */
   runningJobFor?(outPath: string): Promise<string | null>;
+  /** What the rate limiters its processors use (`ctx.limit`) are doing, busiest key first, for the live view. */
+  quotaActivity?(): readonly KeyActivity[];
 }
 
 export interface JobRunOptions {

@@ -12,15 +12,22 @@
  * Every item is metered (openai/meter.ts): streamed requests ask for the usage chunk, and the
  * usage, model, finish reason and request id go to `ctx.report` when the answer ends, or when the
  * attempt fails (its tokens were billed: estimated if the server never sent its usage).
+ *
+ * Every HTTP attempt takes a permit of the endpoint's shared limiter first (openai/quota.ts): one
+ * limiter per base URL and API key for the whole pool, whose limits are `--param rpm`/`tpm` or
+ * what the server's headers say. A 429 that says how long to wait pauses the whole endpoint
+ * there, and its retry waits for the limiter instead of backing off on its own: requests no longer
+ * retry together and collide again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ItemInput } from '../core/types.js';
 import type { ProcessContext, Processor } from './contract.js';
-import { streamAttempt } from './openai/attempt.js';
+import { streamAttempt, type AttemptOptions } from './openai/attempt.js';
 import { retryDelayMs } from './openai/backoff.js';
 import { OpenAIConnectionError, OpenAIError, OpenAIHttpError } from './openai/errors.js';
 import { OPENAI_PARAMS, parseOpenAIParams } from './openai/params.js';
-import { ItemMeter, promptText } from './openai/meter.js';
+import { ItemMeter, estimateTokens, promptText } from './openai/meter.js';
+import { answerPaces, requestQuota, type RequestQuota } from './openai/quota.js';
 import { buildRequest, endpointUrl } from './openai/request.js';
 
 /** Origins of the servers this thread got an answer from (any status): reachable once, so a refusal now is a restart. */
@@ -40,13 +47,49 @@ const neverReached = (err: OpenAIError, origin: string): boolean => err instance
 const refusesStreamOptions = (err: unknown): err is OpenAIHttpError =>
   err instanceof OpenAIHttpError && (err.status === 400 || err.status === 422) && /stream_options/i.test(err.serverMessage ?? '');
 
+/** What the limiter made of one attempt's answer. */
+interface Pacing {
+  /** An overloaded answer told the limiter how long to wait: the retry waits for it, not for a backoff. */
+  paced: boolean;
+}
+
+/**
+ * One HTTP attempt under a permit of the endpoint's limiter. The answer's headers go to the permit
+ * as soon as they arrive; the permit is done when the attempt ends, however it ends (with what the
+ * attempt used), or cancelled if the request never left (the server could not be reached).
+ */
+async function* limitedAttempt(ctx: ProcessContext, quota: RequestQuota, meter: ItemMeter, pacing: Pacing, opts: Omit<AttemptOptions, 'facts' | 'onAnswer'>): AsyncGenerator<string, void, undefined> {
+  const permit = await ctx.limit(quota.key, quota.cost, quota.limits);
+  const facts = meter.attempt();
+  let sent = true;
+  try {
+    yield* streamAttempt({
+      ...opts,
+      facts,
+      onAnswer: (answer) => {
+        permit.learn(answer);
+        pacing.paced = answerPaces(answer);
+      },
+    });
+  } catch (err) {
+    sent = !(err instanceof OpenAIConnectionError && err.systemic !== undefined);
+    throw err;
+  } finally {
+    if (sent) permit.done({ tokens: meter.tokensOf(facts) });
+    else permit.cancel();
+  }
+}
+
 async function* complete(input: ItemInput, ctx: ProcessContext): AsyncGenerator<string, void, undefined> {
   const settings = parseOpenAIParams(ctx.params);
   const apiKey = process.env[settings.apiKeyEnv];
   let request = buildRequest(settings, input, apiKey, !refuseStreamOptions.has(endpointUrl(settings)));
   const origin = new URL(request.url).origin;
   const signal = ctx.signal;
-  const meter = new ItemMeter(() => promptText(settings, input));
+  const prompt = promptText(settings, input);
+  const meter = new ItemMeter(() => prompt);
+  const quota = requestQuota(settings, apiKey, estimateTokens(prompt));
+  const pacing: Pacing = { paced: false };
   const report = (): void => {
     const meta = meter.meta();
     if (meta) ctx.report(meta);
@@ -64,8 +107,9 @@ async function* complete(input: ItemInput, ctx: ProcessContext): AsyncGenerator<
   try {
     for (let retry = 0; ; ) {
       let yielded = false;
+      pacing.paced = false;
       try {
-        for await (const piece of streamAttempt({ request, endpoint: settings.endpoint, timeoutMs: settings.timeoutMs, signal, facts: meter.attempt() })) {
+        for await (const piece of limitedAttempt(ctx, quota, meter, pacing, { request, endpoint: settings.endpoint, timeoutMs: settings.timeoutMs, signal })) {
           yielded = true;
           yield piece;
         }
@@ -91,6 +135,12 @@ async function* complete(input: ItemInput, ctx: ProcessContext): AsyncGenerator<
           throw err;
         }
         retry++;
+        if (pacing.paced) {
+          // The limiter heard the server (the whole endpoint waits): the next permit is due when it has room again.
+          const wait = err instanceof OpenAIHttpError && err.retryAfterMs !== null ? `in ${err.retryAfterMs} ms` : 'when the endpoint has room';
+          ctx.log(`${err.message}; retry ${retry}/${settings.maxRetries} ${wait}`);
+          continue;
+        }
         const delay = retryDelayMs(retry, err instanceof OpenAIHttpError ? err.retryAfterMs : null);
         ctx.log(`${err.message}; retry ${retry}/${settings.maxRetries} in ${delay} ms`);
         await sleep(delay, undefined, { signal }).catch((sleepErr: unknown) => {
@@ -109,6 +159,11 @@ const openai: Processor = {
   accepts: 'messages',
   validate(params) {
     parseOpenAIParams(params);
+  },
+  // A thread's first fetch loads undici's fetch machinery (tens of ms): loaded here, before any
+  // permit is due, so a first request reaches the server when its permit says (a data: URL: no network).
+  async init() {
+    await fetch('data:,').then((res) => res.arrayBuffer(), () => undefined);
   },
   process: (input, ctx) => complete(input, ctx),
 };

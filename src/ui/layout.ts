@@ -4,6 +4,7 @@
  * the given width (display width, string-width), so the ink components only arrange it.
  */
 import type { TokenTotals } from '../core/token-tally.js';
+import type { KeyActivity } from '../core/quota/ledger.js';
 import type { FinishedLine, JobSnapshot, LiveRow } from '../core/job-state.js';
 import { linkDownText, type LinkDown } from '../core/link.js';
 import {
@@ -117,8 +118,8 @@ export function titleLine(info: RunInfo, snapshot: JobSnapshot | null, columns: 
 const MIN_BAR = 8;
 const MAX_BAR = 40;
 
-/** Line 2: progress bar and counts, rates, ETA (not once `final`). */
-export function statsLine(snapshot: JobSnapshot, columns: number, final = false): Seg[] {
+/** Line 2: progress bar and counts, rates, ETA (not once `final`); `quota`: the run's rate limiters, busiest first. */
+export function statsLine(snapshot: JobSnapshot, columns: number, final = false, quota: readonly KeyActivity[] = []): Seg[] {
   const s = snapshot;
   const finished = s.done + s.failed;
   const totalText = s.total === null ? '?' : formatCount(s.total);
@@ -133,6 +134,7 @@ export function statsLine(snapshot: JobSnapshot, columns: number, final = false)
     { priority: 70, segs: [{ text: `${formatCompact(s.itemsPerSec)} items/s` }] },
     { priority: 50, segs: [{ text: `${formatCompact(s.chunksPerSec)} chunks/s`, dim: true }] },
     { priority: 65, segs: s.tokens ? tokenSegs(s.tokens, s.tokensPerSec) : [] },
+    { priority: 75, segs: final ? [] : quotaSegs(quota) },
     { priority: 80, segs: s.etaMs !== null && s.ended === null && !final ? [{ text: `ETA ${formatEta(s.etaMs)}`, bold: true }] : [] },
   ];
   if (s.total === null || s.total === 0 || columns < 40) return fitGroups(groups, columns);
@@ -151,6 +153,23 @@ function tokenSegs(t: TokenTotals, perSec: number): Seg[] {
   const about = t.estimated ? '~' : '';
   const cost = t.costUsd === undefined ? '' : ` · ${formatUsd(t.costUsd)}`;
   return [{ text: `tokens ${about}${formatCompact(t.prompt)} in · ${about}${formatCompact(t.completion)} out · ${formatCompact(perSec)}/s${cost}`, color: 'cyan' }];
+}
+
+/**
+ * `quota: 18 waiting · 1190/1200 rpm` for the busiest limiter (`paused 2.1s` while a server's
+ * retry-after holds it; `+2 endpoints` when there are more); yellow while items wait for it.
+ */
+export function quotaSegs(keys: readonly KeyActivity[]): Seg[] {
+  const k = keys[0];
+  if (!k) return [];
+  const parts: string[] = [];
+  if (k.pausedMs > 0) parts.push(`paused ${formatDuration(k.pausedMs)}`);
+  parts.push(`${formatCount(k.waiting)} waiting`);
+  const rate = formatCount(Math.round(k.perMinute));
+  parts.push(k.rpm > 0 ? `${rate}/${formatCount(k.rpm)} rpm` : `${rate} rpm`);
+  if (keys.length > 1) parts.push(`+${plural(keys.length - 1, 'endpoint')}`);
+  const busy = k.waiting > 0 || k.pausedMs > 0;
+  return [{ text: `quota: ${parts.join(' · ')}`, ...(busy ? { color: 'yellow' as const } : { dim: true }) }];
 }
 
 /** The phase notice, or null while running normally. A shorter wording when narrow. */

@@ -6,6 +6,7 @@ import type { TokenTotals } from '../core/token-tally.js';
 import type { Pricer } from '../core/pricing.js';
 import type { JobCounts, JobEvent } from '../core/events.js';
 import type { LinkDown } from '../core/link.js';
+import type { KeyActivity } from '../core/quota/ledger.js';
 
 export interface RunInfo {
   readonly jobId: string;
@@ -55,6 +56,8 @@ export interface Reporter {
   setPhase(phase: Phase): void;
   /** The broker's server is unreachable (since when), or reachable again (null). */
   setLink(down: LinkDown | null): void;
+  /** What the run's rate limiters are doing (`ctx.limit`), busiest key first; the live view shows it. */
+  setQuota?(keys: readonly KeyActivity[]): void;
   /** Prints the final summary and releases the terminal. */
   finish(summary: FinalSummary): Promise<void>;
 }

@@ -16,6 +16,7 @@ import { Component, memo, useLayoutEffect, useRef, type ReactNode } from 'react'
 import { Box, useStdout } from 'ink';
 import type { FinishedLine, JobSnapshot } from '../core/job-state.js';
 import type { LinkDown } from '../core/link.js';
+import type { KeyActivity } from '../core/quota/ledger.js';
 import { sanitizeForLine, truncateEnd, truncateStart } from '../core/text.js';
 import type { Phase, RunInfo } from './reporter.js';
 import type { DashboardView as DashboardData } from '../core/dashboard-state.js';
@@ -55,6 +56,8 @@ export interface SubmitViewProps {
   readonly phase: Phase;
   /** The broker's server is unreachable since then; null or absent while it is up. */
   readonly link?: LinkDown | null;
+  /** The run's rate limiters, busiest first (`ctx.limit`): a `quota:` part of the stats line. */
+  readonly quota?: readonly KeyActivity[];
   readonly columns: number;
   readonly rows: number;
   readonly finished?: FinishedBatch;
@@ -176,7 +179,7 @@ export function planHeight(rows: number, inFlight: number, hasNotice: boolean, f
 }
 
 /** Header, notice, rows, footer: at most `rows - 1` lines of at most `columns` columns. */
-export function LiveArea({ info, snapshot, phase, link, columns, rows }: SubmitViewProps): ReactNode {
+export function LiveArea({ info, snapshot, phase, link, quota, columns, rows }: SubmitViewProps): ReactNode {
   const notice = noticeLine(link ?? null, phaseNotice(phase, snapshot, columns), columns);
   const finished = phase === 'finished';
   const inFlight = snapshot?.rows.length ?? 0;
@@ -194,7 +197,7 @@ export function LiveArea({ info, snapshot, phase, link, columns, rows }: SubmitV
     <Box flexDirection="column">
       {plan.title ? <SegText segs={titleLine(info, snapshot, columns)} columns={columns} /> : null}
       <SegText
-        segs={snapshot ? statsLine(snapshot, columns, finished) : [{ text: truncateEnd('starting…', columns), dim: true }]}
+        segs={snapshot ? statsLine(snapshot, columns, finished, quota) : [{ text: truncateEnd('starting…', columns), dim: true }]}
         columns={columns}
       />
       {plan.notice && notice ? <SegText segs={notice} columns={columns} /> : null}

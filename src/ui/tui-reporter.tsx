@@ -7,6 +7,7 @@ import { useCallback, type ReactNode } from 'react';
 import { render, useInput, useStdin, type Instance } from 'ink';
 import type { JobEvent } from '../core/events.js';
 import type { LinkDown } from '../core/link.js';
+import type { KeyActivity } from '../core/quota/ledger.js';
 import { JobState, type FinishedLine, type JobSnapshot } from '../core/job-state.js';
 import { summaryLines } from './layout.js';
 import type { FinalSummary, Phase, Reporter, RunInfo } from './reporter.js';
@@ -48,6 +49,8 @@ interface ViewState {
   readonly phase: Phase;
   /** The broker's server is unreachable since then (null: up). */
   readonly link: LinkDown | null;
+  /** The run's rate limiters, busiest first; shown at the next refresh. */
+  readonly quota: readonly KeyActivity[];
   readonly columns: number;
   readonly rows: number;
   readonly finished: FinishedBatch;
@@ -93,6 +96,7 @@ function TuiApp({
       snapshot={view.snapshot}
       phase={view.phase}
       link={view.link}
+      quota={view.quota}
       columns={view.columns}
       rows={view.rows}
       finished={view.finished}
@@ -136,6 +140,7 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
     snapshot: null,
     phase: 'running',
     link: null,
+    quota: [],
     columns: size(stdout.columns, 80),
     rows: size(stdout.rows, 24),
     finished: EMPTY_BATCH,
@@ -244,6 +249,10 @@ export function createTuiReporter(opts: TuiReporterOptions): Reporter {
       // Show the notice now, not at the next tick.
       if (instance !== null) safely(() => refresh({ phase }));
       else view = { ...view, phase };
+    },
+
+    setQuota(quota: readonly KeyActivity[]): void {
+      if (finishing === null) view = { ...view, quota };
     },
 
     setLink(link: LinkDown | null): void {

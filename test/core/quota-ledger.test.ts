@@ -167,4 +167,27 @@ describe('QuotaLedger', () => {
     expect(out).toEqual([{ client: 2, reply: { t: 'grant', id: other.id, dueAtMs: 1000 } }]);
     expect(h.ledger.view('k')).toMatchObject({ queued: 0, held: 1 });
   });
+
+  it('activity: calls waiting (queued, or reserved and not yet due), calls of the last minute, the pause', () => {
+    const h = new Harness(2);
+    const a = h.acquire(1); // due 1000, now
+    const b = h.acquire(1); // due 1100: reserved, waiting
+    h.acquire(2); // no slot (AIMD ceiling 2): queued
+    expect(h.ledger.activity(h.now)).toEqual([{ key: 'k', waiting: 2, perMinute: 0, rpm: 600, tpm: 0, pausedMs: 0 }]);
+    // a's answer counts it as a call; a 429 with retry-after pauses the key
+    h.now = 1050;
+    h.send(1, { t: 'learn', id: a.id, status: 429, obs: { retryAfterMs: 2000 } });
+    h.send(1, { t: 'done', id: a.id });
+    h.now = 1500;
+    const view = h.ledger.activity(h.now)[0]!;
+    expect(view.pausedMs).toBe(1550);
+    expect(view.waiting).toBe(2); // b moved behind the pause; the third got a's slot, due after b
+    h.now = 4000;
+    h.send(1, { t: 'done', id: b.id });
+    // two calls over the key's 3 s of life: 40 a minute; past a minute they no longer count
+    expect(h.ledger.activity(h.now)[0]).toMatchObject({ waiting: 0, perMinute: 40, pausedMs: 0 });
+    h.now = 70_000;
+    expect(h.ledger.activity(h.now)[0]).toMatchObject({ perMinute: 0 });
+  });
 });
+

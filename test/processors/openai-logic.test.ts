@@ -22,6 +22,9 @@ describe('params', () => {
       timeoutMs: 60_000,
       maxRetries: 5,
       apiKeyEnv: 'OPENAI_API_KEY',
+      rpm: undefined,
+      tpm: undefined,
+      rateWindowS: undefined,
     });
   });
 
@@ -36,6 +39,9 @@ describe('params', () => {
       timeout_ms: '0',
       max_retries: '0',
       api_key_env: 'MY_KEY',
+      rpm: '500',
+      tpm: '200000',
+      rate_window_s: '10',
     });
     expect(s).toEqual({
       baseUrl: 'https://api.example.com/v1',
@@ -47,11 +53,16 @@ describe('params', () => {
       timeoutMs: 0,
       maxRetries: 0,
       apiKeyEnv: 'MY_KEY',
+      rpm: 500,
+      tpm: 200_000,
+      rateWindowS: 10,
     });
   });
 
   const bad: [Record<string, string>, RegExp][] = [
     [{ model: 'm' }, /--param base_url is required/],
+    [{ ...BASE, rpm: '0' }, /--param rpm=0 must be a whole number from 1 to/],
+    [{ ...BASE, tpm: '1e5' }, /--param tpm=1e5 must be a whole number from 1 to/],
     [{ ...BASE, base_url: '' }, /--param base_url is required/],
     [{ ...BASE, base_url: '127.0.0.1:8000/v1' }, /base_url=127\.0\.0\.1:8000\/v1 must start with http:\/\/ or https:\/\//],
     [{ ...BASE, base_url: 'not a url' }, /base_url=not a url must start with http/],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JobEvent } from '../../src/core/events.js';
 import { JobState } from '../../src/core/job-state.js';
-import { statsLine, summaryLines } from '../../src/ui/layout.js';
+import { quotaSegs, statsLine, summaryLines } from '../../src/ui/layout.js';
 
 const text = (segs: { text: string }[]): string => segs.map((s) => s.text).join('');
 const durations = { queuedMs: 0, firstChunkMs: null, totalMs: 1 };
@@ -33,4 +33,15 @@ describe('tokens in the live view and the summary', () => {
     expect(summaryLines({ ...base, tokens: { prompt: 1, completion: 2, estimated: true } })).toContain('tokens:  1 prompt + 2 completion = 3 (some estimated)');
     expect(summaryLines({ ...base, tokens: null }).join('\n')).not.toContain('tokens');
   });
+
+  it('the stats line says when items wait for quota, against the limit, while running', () => {
+    const state = new JobState({ total: 10, startedAt: 0 });
+    const key = { key: 'http://x/v1#abc', waiting: 18, perMinute: 1190.4, rpm: 1200, tpm: 0, pausedMs: 0 };
+    expect(text(statsLine(state.snapshot(1000), 200, false, [key]))).toContain('quota: 18 waiting · 1190/1200 rpm');
+    expect(text(statsLine(state.snapshot(1000), 200, true, [key]))).not.toContain('quota');
+    expect(text(quotaSegs([{ ...key, rpm: 0, pausedMs: 2100 }, { ...key, key: 'other' }]))).toBe('quota: paused 2.1s · 18 waiting · 1190 rpm · +1 endpoint');
+    expect(quotaSegs([{ ...key, waiting: 0 }])[0]).toMatchObject({ dim: true });
+    expect(quotaSegs([])).toEqual([]);
+  });
 });
+

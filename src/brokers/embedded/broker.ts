@@ -6,6 +6,7 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import { SlowworkError, describeError } from '../../core/errors.js';
 import type { EventListener } from '../../core/events.js';
+import type { KeyActivity } from '../../core/quota/ledger.js';
 import type { JobSpec } from '../../core/types.js';
 import type { Broker, JobRun, JobRunOptions } from '../broker.js';
 import {
@@ -144,6 +145,10 @@ export class EmbeddedBroker implements Broker {
     if (left > 0) this.load.set(entry.thread, left);
     else this.load.delete(entry.thread);
     if (entry.items === 0) this.batchLoad.delete(batchId);
+  }
+
+  quotaActivity(): readonly KeyActivity[] {
+    return this.quota.activity();
   }
 
   describe(): string {

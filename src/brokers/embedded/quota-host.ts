@@ -13,7 +13,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { aimdConfig } from '../../core/quota/aimd.js';
-import { QuotaLedger, type KeyView, type Outgoing, type QuotaRequest } from '../../core/quota/ledger.js';
+import { QuotaLedger, type KeyActivity, type KeyView, type Outgoing, type QuotaRequest } from '../../core/quota/ledger.js';
 import { monotonicMs } from '../../runtime/quota/clock.js';
 
 export class QuotaHost {
@@ -43,6 +43,10 @@ export class QuotaHost {
 
   view(key: string): KeyView | undefined {
     return this.ledger.view(key);
+  }
+
+  activity(): KeyActivity[] {
+    return this.ledger.activity(this.clock());
   }
 
   close(): void {

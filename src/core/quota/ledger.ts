@@ -28,6 +28,23 @@ export type QuotaRequest =
  */
 export type QuotaReply = { readonly t: 'grant'; readonly id: number; readonly dueAtMs: number } | { readonly t: 'deny'; readonly id: number; readonly err: string };
 
+/** What a key is doing now, for the live view's `quota:` line. */
+export interface KeyActivity {
+  readonly key: string;
+  /** Calls waiting for their permit: queued for a slot, or reserved and not yet due. */
+  readonly waiting: number;
+  /** Calls of the last minute (per minute, over less when the key is younger than that). */
+  readonly perMinute: number;
+  /** The limits in force (0: none known). */
+  readonly rpm: number;
+  readonly tpm: number;
+  /** How long the key is still paused by a server's retry-after, in ms (0: not paused). */
+  readonly pausedMs: number;
+}
+
+/** The window `KeyActivity.perMinute` counts over. */
+const ACTIVITY_WINDOW_MS = 60_000;
+
 export interface Outgoing {
   readonly client: number;
   readonly reply: QuotaReply;
@@ -55,6 +72,8 @@ interface Permit {
   dueAtMs: number;
   /** The server answered it 429 or 503: its slot comes back as no success. */
   overloaded: boolean;
+  /** Counted among its key's calls (KeyActivity): at its first answer, else when done. */
+  counted: boolean;
 }
 
 interface KeyQuota {
@@ -66,6 +85,9 @@ interface KeyQuota {
   aimd: AimdState;
   readonly queue: Permit[];
   readonly held: Set<Permit>;
+  /** When the key was first asked for, and the due times of its calls of the last minute (KeyActivity). */
+  readonly since: number;
+  calls: number[];
 }
 
 const isOverload = (status: number): boolean => status === 429 || status === 503;
@@ -115,20 +137,34 @@ export class QuotaLedger {
     return [...touched].flatMap((k) => this.admitQueued(k, now));
   }
 
+  /** Every key's activity at `now`, the busiest first. */
+  activity(now: number): KeyActivity[] {
+    const out: KeyActivity[] = [];
+    for (const k of this.keys.values()) {
+      k.calls = k.calls.filter((t) => t > now - ACTIVITY_WINDOW_MS);
+      const recent = k.calls.length;
+      let waiting = k.queue.length;
+      for (const p of k.held) if (p.dueAtMs > now) waiting++;
+      const span = Math.min(ACTIVITY_WINDOW_MS, Math.max(1000, now - k.since));
+      out.push({ key: k.name, waiting, perMinute: (recent * ACTIVITY_WINDOW_MS) / span, rpm: k.rates.rpm, tpm: k.rates.tpm, pausedMs: Math.max(0, k.state.pausedUntil - now) });
+    }
+    return out.sort((a, b) => b.waiting - a.waiting || b.perMinute - a.perMinute);
+  }
+
   view(key: string): KeyView | undefined {
     const k = this.keys.get(key);
     return k && { rates: k.rates, learned: k.learned, state: k.state, aimd: k.aimd, queued: k.queue.length, held: k.held.size };
   }
 
   private acquire(client: number, id: number, name: string, cost: QuotaCost, limits: QuotaLimits | undefined, now: number): Outgoing[] {
-    const key = this.keyOf(name);
+    const key = this.keyOf(name, now);
     if (limits) {
       key.given = limits;
       this.applyRates(key, now);
     }
     const never = tooLarge(cost, key.rates);
     if (never) return [{ client, reply: { t: 'deny', id, err: tooLargeMessage(name, never, key.rates) } }];
-    const permit: Permit = { client, id, key, cost, ticket: 0, dueAtMs: 0, overloaded: false };
+    const permit: Permit = { client, id, key, cost, ticket: 0, dueAtMs: 0, overloaded: false, counted: false };
     let mine = this.permits.get(client);
     if (!mine) this.permits.set(client, (mine = new Map()));
     mine.set(id, permit);
@@ -141,6 +177,7 @@ export class QuotaLedger {
 
   private learn(permit: Permit, status: number, obs: RateObservation, now: number): Outgoing[] {
     const key = permit.key;
+    this.count(permit, now);
     const rpm = obs.requests?.limit;
     const tpm = obs.tokens?.limit;
     if (rpm !== undefined || tpm !== undefined) {
@@ -163,6 +200,7 @@ export class QuotaLedger {
       key.queue.splice(key.queue.indexOf(permit), 1);
       return [];
     }
+    this.count(permit, now);
     if (tokens !== undefined) key.state = correct(key.state, tokens - permit.cost.tokens, key.rates, key.given.serverRefunds === true, now);
     this.release(permit, !permit.overloaded);
     return this.admitQueued(key, now);
@@ -230,6 +268,13 @@ export class QuotaLedger {
     key.aimd = freeSlot(key.aimd, succeeded, this.aimdConfig);
   }
 
+  /** A call was made (it was answered, or it is done): once, at its due time. */
+  private count(permit: Permit, now: number): void {
+    if (permit.counted || permit.ticket === 0) return;
+    permit.counted = true;
+    permit.key.calls.push(Math.min(permit.dueAtMs, now));
+  }
+
   private forget(permit: Permit): void {
     const mine = this.permits.get(permit.client);
     mine?.delete(permit.id);
@@ -256,11 +301,11 @@ export class QuotaLedger {
     }
   }
 
-  private keyOf(name: string): KeyQuota {
+  private keyOf(name: string, now: number): KeyQuota {
     let key = this.keys.get(name);
     if (!key) {
       const learned = { rpm: 0, tpm: 0 };
-      key = { name, state: FRESH_STATE, given: {}, learned, rates: resolveRates({}, learned), aimd: aimdStart(this.aimdConfig), queue: [], held: new Set() };
+      key = { name, state: FRESH_STATE, given: {}, learned, rates: resolveRates({}, learned), aimd: aimdStart(this.aimdConfig), queue: [], held: new Set(), since: now, calls: [] };
       this.keys.set(name, key);
     }
     return key;

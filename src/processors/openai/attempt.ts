@@ -8,6 +8,7 @@
 import { retryAfterMs } from './backoff.js';
 import { OpenAIConnectionError, OpenAIHttpError, OpenAIStreamError, OpenAITimeoutError, networkErrorCode, networkErrorDetail } from './errors.js';
 import { estimateTokens, type AttemptFacts } from './meter.js';
+import type { ServerAnswer } from '../contract.js';
 import type { Endpoint } from './params.js';
 import { describeErrorBody, interpretEvent, interpretWholeAnswer, type StreamStep } from './payloads.js';
 import type { CompletionRequest } from './request.js';
@@ -22,6 +23,8 @@ export interface AttemptOptions {
   readonly signal: AbortSignal;
   /** Filled as the answer arrives: what this request cost. */
   readonly facts: AttemptFacts;
+  /** Told the status and headers as soon as they arrive, before any body is read (the limiter learns from them). */
+  readonly onAnswer?: (answer: ServerAnswer) => void;
 }
 
 /** An error body is read only this far: enough for any message, bounded for any server. */
@@ -40,6 +43,7 @@ export async function* streamAttempt(opts: AttemptOptions): AsyncGenerator<strin
       throw watch.failure(() => connectionError(`${where} failed`, err, where));
     }
     watch.responded();
+    opts.onAnswer?.({ status: response.status, headers: response.headers });
     const { facts } = opts;
     facts.requestId = response.headers.get('x-request-id') ?? undefined;
     if (!response.ok) throw await httpError(response, where, watch);

@@ -88,6 +88,12 @@ export class ItemMeter {
     return usage || requestId !== undefined || meta.model !== undefined ? meta : undefined;
   }
 
+  /** What one HTTP attempt used, prompt and completion (estimated if the server did not say); undefined if it was never answered. */
+  tokensOf(facts: AttemptFacts): number | undefined {
+    const usage = this.usageOf(facts);
+    return usage && usage.prompt_tokens + usage.completion_tokens;
+  }
+
   private usageOf(facts: AttemptFacts): TokenUsage | undefined {
     if (facts.usage) return { prompt_tokens: facts.usage.prompt_tokens, completion_tokens: facts.usage.completion_tokens };
     if (!facts.answered) return undefined;

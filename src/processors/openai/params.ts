@@ -21,6 +21,11 @@ export interface OpenAISettings {
   readonly maxRetries: number;
   /** Name of the environment variable that holds the API key. */
   readonly apiKeyEnv: string;
+  /** The endpoint's limits per minute, as the user gave them; else learned from the server's headers. */
+  readonly rpm: number | undefined;
+  readonly tpm: number | undefined;
+  /** Seconds over which the server enforces them (its bucket holds that share of a minute's limit); default 60. */
+  readonly rateWindowS: number | undefined;
 }
 
 export const OPENAI_DEFAULTS = {
@@ -41,6 +46,9 @@ export const OPENAI_PARAMS: ParamDeclaration = {
   timeout_ms: { type: 'integer', default: OPENAI_DEFAULTS.timeoutMs, description: 'silence that fails an attempt; 0 = never' },
   max_retries: { type: 'integer', default: OPENAI_DEFAULTS.maxRetries, description: 'retries of 429, 5xx and connection errors before the first chunk' },
   api_key_env: { default: OPENAI_DEFAULTS.apiKeyEnv, description: 'the environment variable that holds the API key' },
+  rpm: { type: 'integer', description: "requests per minute this endpoint and key allow (default: learned from the server's x-ratelimit headers)" },
+  tpm: { type: 'integer', description: 'tokens per minute, counted as OpenAI does: prompt plus max_tokens up front (default: learned)' },
+  rate_window_s: { type: 'integer', description: 'seconds over which the server enforces rpm and tpm, for one that allows less than a minute\'s limit at once (default 60)' },
 };
 
 /** A `--param` value the processor cannot use; the message is one line a user can act on. */
@@ -119,5 +127,8 @@ export function parseOpenAIParams(params: Params): OpenAISettings {
     timeoutMs: integer(params, 'timeout_ms', 0, 86_400_000) ?? OPENAI_DEFAULTS.timeoutMs,
     maxRetries: integer(params, 'max_retries', 0, 100) ?? OPENAI_DEFAULTS.maxRetries,
     apiKeyEnv: parseApiKeyEnv(given(params, 'api_key_env')),
+    rpm: integer(params, 'rpm', 1, 1_000_000_000),
+    tpm: integer(params, 'tpm', 1, 1_000_000_000_000),
+    rateWindowS: integer(params, 'rate_window_s', 1, 3600),
   };
 }
