@@ -248,7 +248,12 @@ export class RedisQuotaHost implements PoolQuota {
   /** A reservation's answer: the permit is due `wait` ms from now, or never fits. */
   private reserved(permit: Permit, reply: QuotaCallReply, wait: number): void {
     const book = permit.key;
-    if (!book.held.has(permit)) return; // its thread went away meanwhile
+    // Done, or its thread gone, meanwhile: this reservation was never used (a moved permit went
+    // out under its first one).
+    if (!book.held.has(permit)) {
+      if (wait >= 0) this.call(book, (redis, caller) => quotaRefund(redis, this.keys, caller, permit.cost));
+      return;
+    }
     permit.phase = 'held';
     if (wait < 0) {
       const never = tooLarge(permit.cost, book.rates) ?? { kind: 'tokens', cost: permit.cost.tokens, capacity: 0 };
