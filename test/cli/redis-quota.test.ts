@@ -104,7 +104,7 @@ describe('slowwork workers share one limiter per endpoint through Redis', () => 
     expect(refused.retryAfterMs).toBeGreaterThan(1000);
     // Every request after it, from either worker, came once the pause had ended.
     const later = admissions.slice(first + 1);
-    expect(later.length).toBeGreaterThanOrEqual(2);
+    expect(later.length).toBeGreaterThanOrEqual(1);
     const early = later.filter((a) => a.at < refused.at + refused.retryAfterMs!);
     expect(early, JSON.stringify(admissions.map((a) => ({ ...a, at: Math.round(a.at - admissions[0]!.at) })))).toEqual([]);
   }, 120_000);
