@@ -169,7 +169,12 @@ export class RedisQuotaHost implements PoolQuota {
     const call = { obs, overload, pending: this.sentAfter(permit), cost: permit.cost, waiting: waiting.map((p) => p.cost) };
     // Out of `waiting` while the call is out: a pause message meanwhile must not move them twice.
     for (const p of waiting) p.phase = 'reserving';
-    const back = (): void => waiting.forEach((p) => (p.phase = 'held'));
+    const back = (): void => {
+      for (const p of waiting) {
+        p.phase = 'held';
+        if (p.cancelled) this.cancel(p);
+      }
+    };
     this.call(book, (redis, caller) => quotaLearn(redis, this.keys, caller, call), {
       then: (reply) => {
         // Moved past the pause only if it took effect (the script answers their waits then).
