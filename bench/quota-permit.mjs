@@ -6,8 +6,10 @@
 //     (process.cpuUsage counts every thread) and permits/s;
 //   - in-process: the same loop on a LocalQuota (what a processor server uses), for comparison.
 // Not in `make bench` (yet): run `node bench/quota-permit.mjs` after `npm run build`.
+// QUOTA_REDIS=redis://127.0.0.1:PORT: the pool asks the queue's limiter in Redis instead, as a
+// `slowwork workers` process does (one script call per permit).
 //
-// Env: RUNS, QUOTA_PERMITS (5000), QUOTA_THREADS (2), QUOTA_ITEMS (64).
+// Env: RUNS, QUOTA_PERMITS (5000), QUOTA_THREADS (2), QUOTA_ITEMS (64), QUOTA_REDIS.
 // Standalone (lib/common.mjs needs the anchors that run.sh copies): its own few helpers.
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -44,7 +46,18 @@ async function run(broker, items, permits) {
   return { wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-const broker = new EmbeddedBroker({ threads: THREADS, maxConcurrency: ITEMS });
+const REDIS = process.env.QUOTA_REDIS;
+let quota;
+let conn;
+if (REDIS) {
+  const { RedisQuotaHost } = await dist('brokers/redis/quota-host.js');
+  const { openRedis, parseRedisUrl } = await dist('brokers/redis/connection.js');
+  const { queueKeys } = await dist('brokers/redis/keys.js');
+  conn = await openRedis(parseRedisUrl(REDIS), 'command', { name: 'bench-quota' });
+  quota = new RedisQuotaHost(queueKeys(`bench-${process.pid}`), ITEMS, (line) => console.error(line));
+  quota.connect(conn);
+}
+const broker = new EmbeddedBroker({ threads: THREADS, maxConcurrency: ITEMS, ...(quota && { quota }) });
 await run(broker, ITEMS, 200); // warm-up: threads up, ports handed over, JIT warm
 const serial = [];
 const busyCpu = [];
@@ -58,6 +71,7 @@ for (let r = 0; r < RUNS; r++) {
   busyRate.push(total / (b.wallMs / 1000));
 }
 await broker.close();
+conn?.disconnect();
 
 const { LocalQuota } = await dist('runtime/quota/local.js');
 const local = [];
@@ -68,7 +82,7 @@ for (let r = 0; r < RUNS; r++) {
   local.push(((performance.now() - t0) * 1000) / PERMITS);
 }
 const f = (x) => x.toFixed(1);
-console.log(`quota permit, embedded ${THREADS} threads, RUNS=${RUNS}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(`quota permit, ${REDIS ? 'limiter in Redis' : 'embedded'}, ${THREADS} threads, RUNS=${RUNS}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 console.log(`  serial (1 item): ${f(median(serial))} µs wall per permit (runs: ${serial.map(f).join(', ')})`);
 console.log(`  busy (${ITEMS} items): ${f(median(busyCpu))} µs CPU per permit, all threads; ${Math.round(median(busyRate))} permits/s (runs: ${busyCpu.map(f).join(', ')} µs)`);
 console.log(`  in-process: ${f(median(local))} µs per permit (runs: ${local.map(f).join(', ')})`);

@@ -20,7 +20,7 @@ import {
 } from '../../runtime/protocol.js';
 import { EmbeddedJobRun } from './job-run.js';
 import type { ItemScopes, LocalRunOptions, ThreadDeath } from './pool-port.js';
-import { QuotaHost } from './quota-host.js';
+import { QuotaHost, type PoolQuota } from './quota-host.js';
 import { LOAD_WAIT_MS, Piscina, ThreadPools, type LoadBalancer, type ThreadPoolOptions } from './thread-pools.js';
 
 export { defaultThreads } from './default-threads.js';
@@ -33,6 +33,8 @@ export interface EmbeddedBrokerOptions extends ThreadPoolOptions {
    * hooks. By default the first such death turns scopes on (and charges no one).
    */
   readonly trackItemScopes?: boolean;
+  /** The limiters of `ctx.limit`; by default one QuotaHost on this thread (a Redis worker brings the queue's). */
+  readonly quota?: PoolQuota;
 }
 
 interface BatchLoad {
@@ -66,14 +68,14 @@ export class EmbeddedBroker implements Broker {
   private readonly load = new Map<number, number>();
   private readonly batchLoad = new Map<number, { thread: number; items: number }>();
   /** The rate limiters every thread's `ctx.limit` shares (quota-host.ts). */
-  readonly quota: QuotaHost;
+  readonly quota: PoolQuota;
 
   /** `pools`: threads started before the broker (app/early-pool.ts), with the same options. */
   constructor(options: EmbeddedBrokerOptions, pools: ThreadPools = new ThreadPools(options)) {
     this.pools = pools;
     this.threads = pools.threads;
     this.scopes = { tracked: options.trackItemScopes === true };
-    this.quota = new QuotaHost(Math.max(1, options.maxConcurrency));
+    this.quota = options.quota ?? new QuotaHost(Math.max(1, options.maxConcurrency));
     this.control = new BroadcastChannel(pools.controlName);
     this.control.unref();
     pools.own({

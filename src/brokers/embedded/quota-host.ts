@@ -16,7 +16,21 @@ import { aimdConfig } from '../../core/quota/aimd.js';
 import { QuotaLedger, type KeyActivity, type KeyView, type Outgoing, type QuotaRequest } from '../../core/quota/ledger.js';
 import { monotonicMs } from '../../runtime/quota/clock.js';
 
-export class QuotaHost {
+/**
+ * What the pool's threads ask for permits: this host, or a Redis worker's (brokers/redis/quota-host.ts),
+ * whose buckets are the queue's.
+ */
+export interface PoolQuota {
+  /** Answers thread `thread` on `port` from now on. */
+  attach(thread: number, port: MessagePort): void;
+  /** A request of thread `thread`. */
+  handle(thread: number, request: QuotaRequest): void;
+  view(key: string): KeyView | undefined;
+  activity(): KeyActivity[];
+  close(): void;
+}
+
+export class QuotaHost implements PoolQuota {
   private readonly ledger: QuotaLedger;
   /** Each thread's reply port, by thread id (the ledger's client number). */
   private readonly ports = new Map<number, MessagePort>();

@@ -10,6 +10,9 @@
  *   sw:{q}:workers        ZSET: worker (consumer) names by last heartbeat
  *   sw:{q}:worker:<name>  HASH with a TTL: the heartbeat and the worker's figures
  *   sw:{q}:ctl            pub/sub channel: wake-ups (cancel), never state
+ *   sw:{q}:quota:<key>    HASH: one rate limiter of ctx.limit (an endpoint and API key), shared
+ *                         by every worker of the queue; written by lua/quota.lua only
+ *   sw:{q}:quota          pub/sub channel: "<epoch> <hash key>" when a limiter pauses (a 429)
  *   sw:{q}:job:<id>       HASH: status, total, enq, done, failed, created, spec, ...
  *   sw:{q}:job:<id>:ev    STREAM: the job's events, replayable from 0
  *   sw:{q}:job:<id>:run   HASH: entry id -> "<n>:<i>,...", the items a worker took from it (the fence)
@@ -30,7 +33,9 @@ export interface QueueKeys {
   readonly jobs: string;
   readonly workers: string;
   readonly ctl: string;
+  readonly quotaChannel: string;
   worker(name: string): string;
+  quota(key: string): string;
   job(id: string): JobKeys;
 }
 
@@ -56,7 +61,9 @@ export function queueKeys(queue: string): QueueKeys {
     jobs: `${p}jobs`,
     workers: `${p}workers`,
     ctl: `${p}ctl`,
+    quotaChannel: `${p}quota`,
     worker: (name) => `${p}worker:${name}`,
+    quota: (key) => `${p}quota:${key}`,
     job: (id) => ({ hash: `${p}job:${id}`, events: `${p}job:${id}:ev`, run: `${p}job:${id}:run`, fin: `${p}job:${id}:fin`, seq: `${p}job:${id}:seq`, input: `${p}job:${id}:in` }),
   };
 }

@@ -21,6 +21,7 @@ const SCRIPTS = {
   heartbeat: { file: 'heartbeat', keys: 2 },
   forgetWorker: { file: 'forget-worker', keys: 3 },
   trim: { file: 'trim', keys: 1 },
+  quota: { file: 'quota', keys: 1 },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

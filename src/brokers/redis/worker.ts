@@ -24,6 +24,7 @@ import { EmbeddedBroker } from '../embedded/broker.js';
 import { openRedis, type RedisTarget } from './connection.js';
 import { ensureGroup } from './group.js';
 import { queueKeys, type QueueKeys } from './keys.js';
+import { RedisQuotaHost } from './quota-host.js';
 import { Reaper } from './reaper.js';
 import { heartbeat, promote } from './script-calls.js';
 import type { ScriptedRedis } from './scripts.js';
@@ -92,6 +93,7 @@ export class RedisWorker {
     readonly name: string,
     private readonly pool: EmbeddedBroker,
     private readonly conn: Connections,
+    private readonly quota: RedisQuotaHost,
   ) {
     const log = opts.log;
     this.keys = queueKeys(opts.queue);
@@ -133,14 +135,17 @@ export class RedisWorker {
   /** Connects (failing fast with one line), registers, and starts serving. */
   static async start(opts: WorkerOptions): Promise<RedisWorker> {
     const name = `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
-    const pool = new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.slots });
+    // The pool's ctx.limit asks the queue's limiters in Redis: one per key for every worker.
+    const quota = new RedisQuotaHost(queueKeys(opts.queue), opts.slots, opts.log);
+    const pool = new EmbeddedBroker({ threads: opts.threads, maxConcurrency: opts.slots, quota });
     let worker: RedisWorker;
     try {
       const { target } = opts;
       const cmd = await openRedis(target, 'command', { name: `slowwork:worker:${name}`, checkVersion: true });
       const blocking = await openRedis(target, 'blocking', { name: `slowwork:worker-read:${name}` });
       const sub = await openRedis(target, 'subscriber', { name: `slowwork:worker-ctl:${name}` });
-      worker = new RedisWorker(opts, name, pool, { cmd, blocking, sub });
+      quota.connect(cmd);
+      worker = new RedisWorker(opts, name, pool, { cmd, blocking, sub }, quota);
       await worker.register();
     } catch (err) {
       await pool.close();
@@ -154,8 +159,11 @@ export class RedisWorker {
     const { cmd, sub } = this.conn;
     await ensureGroup(cmd, this.keys);
     await this.reads.attach();
-    await sub.subscribe(this.keys.ctl);
-    sub.on('message', (_channel: string, message: string) => this.onControl(message));
+    await sub.subscribe(this.keys.ctl, this.keys.quotaChannel);
+    sub.on('message', (channel: string, message: string) => {
+      if (channel === this.keys.quotaChannel) this.quota.onPause(message);
+      else this.onControl(message);
+    });
     await this.heartbeat();
   }
 
